@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Configuration is read once, here, from the environment; everything else receives the frozen object.
+ * Every variable is optional: with nothing set the product runs locally on port 3000 with ./data.
+ */
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('./data'),
+  B24_CLIENT_ID: z.string().default(''),
+  B24_CLIENT_SECRET: z.string().default(''),
+  /** Encrypts secrets at rest; generated into DATA_DIR on first start when unset. */
+  SECRET_KEY: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Default OAuth server when neither install nor event says otherwise (Bitrix24 cloud). */
+  B24_OAUTH_SERVER: z.string().url().default('https://oauth.bitrix.info/rest/'),
+  /** Rate-limit profile for new portals: standard (2 req/s, burst 50) or enterprise (5/250). */
+  B24_RATE_PLAN: z.enum(['standard', 'enterprise', 'auto']).default('auto'),
+  /**
+   * PBX addresses on loopback/private ranges are refused (SSRF). Operators running the PBX on their LAN,
+   * and the tests, allow them explicitly. Link-local and cloud metadata addresses are never allowed.
+   */
+  PBX_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
+  PBX_ALLOW_LOOPBACK: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
+  /** Outbox: attempts before an item is parked as failed. */
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  publicUrl: string;
+  dataDir: string;
+  b24ClientId: string;
+  b24ClientSecret: string;
+  secretKey: string | undefined;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  b24OAuthServer: string;
+  b24RatePlan: 'standard' | 'enterprise' | 'auto';
+  pbxAllowPrivate: boolean;
+  pbxAllowLoopback: boolean;
+  outboxMaxAttempts: number;
+}>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`CONFIG_INVALID: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    dataDir: e.DATA_DIR,
+    b24ClientId: e.B24_CLIENT_ID,
+    b24ClientSecret: e.B24_CLIENT_SECRET,
+    secretKey: e.SECRET_KEY,
+    logLevel: e.LOG_LEVEL,
+    b24OAuthServer: e.B24_OAUTH_SERVER,
+    b24RatePlan: e.B24_RATE_PLAN,
+    pbxAllowPrivate: e.PBX_ALLOW_PRIVATE,
+    pbxAllowLoopback: e.PBX_ALLOW_LOOPBACK,
+    outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+  });
+}

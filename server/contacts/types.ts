@@ -1,0 +1,13 @@
+import type { CallDirection } from '../pbx/adapter.js';
+import type { CrmRef } from '../store/records.js';
+
+/**
+ * What calls/ asks of contacts/. None of it may block the screen pop for long: lookups are cached,
+ * auto-create is single-flight per number, contact sync runs after the fact.
+ */
+export interface CrmContacts {
+  /** The CRM record for this number, auto-created when the portal's settings say so; null when none. */
+  resolveCaller(portal: string, e164: string, direction: CallDirection, responsibleUserId: number | undefined): Promise<CrmRef | null>;
+  /** Fire-and-forget: keep the PBX phonebook entry of this CRM record current. Never throws. */
+  syncContactAfterCall(portal: string, crm: CrmRef): void;
+}

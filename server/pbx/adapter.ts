@@ -1,0 +1,158 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The PBX behind one small interface. Nothing outside server/pbx/ knows a brand's field names:
+ * calls/ and contacts/ see only these types. A second brand (Asterisk AMI, 3CX…) implements PbxAdapter.
+ */
+
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+
+/**
+ * ringing   – a call exists and extensions are ringing (or the caller extension is dialing out);
+ * answered  – an extension answered (the `extensions` list says which);
+ * transferred – the call moved to another extension (blind/attended transfer);
+ * failed    – the PBX reports the call failed (reason set) before or instead of a CDR;
+ * ended     – live events say the call is over (all members hung up); a CDR may follow;
+ * cdr       – the final call-detail record, aggregated over all legs of the call (authoritative).
+ */
+export type CallEventKind = 'ringing' | 'answered' | 'transferred' | 'failed' | 'ended' | 'cdr';
+
+export type ExtensionState = 'ringing' | 'answered' | 'calling' | 'hold' | 'hangup';
+
+export interface CallExtension {
+  /** The extension number as the PBX knows it, e.g. "1001". */
+  number: string;
+  state: ExtensionState;
+}
+
+export type CallResult = 'answered' | 'missed' | 'busy' | 'failed' | 'voicemail';
+
+export interface CallRecordingRef {
+  /** Opaque to everyone but the adapter that made it (for Yeastar: the recording file name). */
+  ref: string;
+  filename: string;
+}
+
+export interface CallDetail {
+  result: CallResult;
+  talkSeconds: number;
+  callSeconds: number;
+  /** Extension credited with the call: the agent leg that answered (not an IVR or queue number). */
+  answeredBy?: string;
+  /** For outbound calls: the extension that placed it. */
+  placedBy?: string;
+  recording?: CallRecordingRef;
+  /** Epoch milliseconds the call started, when the PBX says. */
+  startedAt?: number;
+}
+
+export interface CallEvent {
+  /** Portal key (memberId) this PBX belongs to. */
+  portal: string;
+  /** The PBX's id for the whole call, shared by every leg. */
+  pbxCallId: string;
+  /** Epoch milliseconds the event was observed (or the CDR's end time when recovered). */
+  at: number;
+  kind: CallEventKind;
+  direction: CallDirection;
+  /**
+   * The outside party's number exactly as the PBX gave it (digits, maybe with + or a trunk prefix).
+   * Normalization to E.164 happens in calls/ with the portal's default country (phone.ts).
+   * Empty for internal calls.
+   */
+  external: string;
+  /** Extensions in the call now, with their state. */
+  extensions: CallExtension[];
+  /** Number the outside party dialed (inbound) – the line. */
+  did?: string;
+  trunk?: string;
+  /** Queue/IVR/ring group the call passed, when known. */
+  via?: string;
+  /** failed: the PBX's reason, as text (e.g. "486 Busy Here"). */
+  reason?: string;
+  /** Present on kind = cdr. */
+  cdr?: CallDetail;
+  /** True when the event was recovered from call history after a link outage, not heard live. */
+  recovered?: boolean;
+}
+
+export interface PbxExtension {
+  number: string;
+  name: string;
+  email: string;
+}
+
+export interface PbxPhonebook {
+  id: string;
+  name: string;
+  contactCount: number;
+}
+
+export type PbxNumberType = 'business' | 'business2' | 'mobile' | 'mobile2' | 'home' | 'home2' | 'business_fax' | 'home_fax' | 'other';
+
+export interface PbxContact {
+  firstName: string;
+  lastName: string;
+  company: string;
+  email: string;
+  numbers: { type: PbxNumberType; number: string }[];
+}
+
+export type PbxLinkState = 'disabled' | 'connecting' | 'connected' | 'auth_failed' | 'unreachable';
+
+export interface PbxLinkStatus {
+  state: PbxLinkState;
+  /** The PBX's own words for the last failure, made readable (never a secret). */
+  lastError?: string;
+  lastErrorCode?: string;
+  lastEventAt?: number;
+  connectedAt?: number;
+}
+
+export interface RecordingDownload {
+  stream: Readable;
+  contentType: string;
+  filename: string;
+  size?: number;
+}
+
+export interface PbxAdapter {
+  /** Opens the event link (WebSocket) or arms the webhook receiver; resolves once the first attempt settled. */
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  status(): PbxLinkStatus;
+  /** Normalized call events, in the order heard. Returns an unsubscribe function. */
+  onCallEvent(listener: (event: CallEvent) => void): () => void;
+  onStatus(listener: (status: PbxLinkStatus) => void): () => void;
+  /** Checks credentials and reachability now; throws PbxError with a readable reason. */
+  testConnection(): Promise<void>;
+  listExtensions(): Promise<PbxExtension[]>;
+  /** Click-to-call: the extension rings first, then the PBX dials the number. Returns the PBX call id. */
+  dial(extension: string, number: string): Promise<{ pbxCallId: string }>;
+  downloadRecording(ref: CallRecordingRef): Promise<RecordingDownload>;
+  /** Calls that ended since `since` (epoch ms), as `cdr` events, one per call (legs already folded). */
+  searchCdr(since: number): Promise<CallEvent[]>;
+  listPhonebooks(): Promise<PbxPhonebook[]>;
+  createPhonebook(name: string): Promise<PbxPhonebook>;
+  /** Creates the contact in the phonebook, or updates `existingId`. Returns the PBX contact id. */
+  upsertContact(phonebookId: string, contact: PbxContact, existingId?: string): Promise<string>;
+}
+
+export class PbxError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, cause?: unknown) {
+    super(`${code}: ${message}`);
+    this.name = 'PbxError';
+    this.code = code;
+    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
+  }
+}
+
+/** Settings an adapter is built from (secrets already decrypted, never logged). */
+export interface PbxConnectionSettings {
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  events: 'websocket' | 'webhook';
+  webhookSecret: string;
+}

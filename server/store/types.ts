@@ -1,0 +1,76 @@
+import type {
+  Binding, CallRecord, ContactSyncEntry, CrmEntityType, OutboxItem, Portal, PortalSettings,
+} from './records.js';
+
+/**
+ * Reads come from memory and are synchronous; writes resolve once the data is durable on disk
+ * (a crash after the promise resolved never loses it).
+ */
+export interface PortalsRepository {
+  get(memberId: string): Portal | undefined;
+  list(): Portal[];
+  put(portal: Portal): Promise<void>;
+  update(memberId: string, patch: Partial<Portal>): Promise<Portal>;
+  remove(memberId: string): Promise<void>;
+}
+
+export interface SettingsRepository {
+  /** The portal's settings, DEFAULT_SETTINGS filled in where nothing was saved. */
+  get(memberId: string): PortalSettings;
+  put(memberId: string, settings: PortalSettings): Promise<void>;
+  clear(memberId: string): Promise<void>;
+}
+
+export interface BindingsRepository {
+  list(memberId: string): Binding[];
+  replace(memberId: string, bindings: Binding[]): Promise<void>;
+  userForExtension(memberId: string, extension: string): number | undefined;
+  extensionForUser(memberId: string, userId: number): string | undefined;
+}
+
+export interface CallsRepository {
+  get(portal: string, pbxCallId: string): CallRecord | undefined;
+  /** Finds the call Bitrix24 knows under this CALL_ID. */
+  getByB24CallId(portal: string, b24CallId: string): CallRecord | undefined;
+  put(record: CallRecord): Promise<void>;
+  /** Newest first; `before` is an epoch-ms cursor on startedAt. */
+  listByEntity(portal: string, entityType: CrmEntityType, entityId: number, opts?: { limit?: number; before?: number }): CallRecord[];
+  listByPhone(portal: string, e164: string, opts?: { limit?: number }): CallRecord[];
+  listRecent(portal: string, opts?: { limit?: number; before?: number }): CallRecord[];
+  /** Calls not yet terminal (phase live/ended), all portals: resumed after a restart. */
+  listOpen(): CallRecord[];
+  count(portal: string): number;
+  removePortal(portal: string): Promise<void>;
+}
+
+export interface ContactSyncRepository {
+  get(portal: string, entityType: string, entityId: number): ContactSyncEntry | undefined;
+  put(entry: ContactSyncEntry): Promise<void>;
+  list(portal: string): ContactSyncEntry[];
+  clear(portal: string): Promise<void>;
+}
+
+export interface OutboxRepository {
+  /** Persists new items (skipping any whose key exists); returns the stored items. */
+  append(items: OutboxItem[]): Promise<OutboxItem[]>;
+  update(item: OutboxItem): Promise<void>;
+  updateMany(items: OutboxItem[]): Promise<void>;
+  get(id: string): OutboxItem | undefined;
+  getByKey(portal: string, key: string): OutboxItem | undefined;
+  pending(portal: string): OutboxItem[];
+  failed(portal: string): OutboxItem[];
+  portalsWithPending(): string[];
+  removePortal(portal: string): Promise<void>;
+  nextSeq(): number;
+}
+
+export interface Store {
+  portals: PortalsRepository;
+  settings: SettingsRepository;
+  bindings: BindingsRepository;
+  calls: CallsRepository;
+  contactSync: ContactSyncRepository;
+  outbox: OutboxRepository;
+  /** Flushes and closes files. */
+  close(): Promise<void>;
+}

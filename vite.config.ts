@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+import vue from '@vitejs/plugin-vue';
+import { resolve } from 'node:path';
+
+// One config for the client build (Vite) and the test runner (Vitest).
+// The client is served by the server from dist/client: the app page and placements use client/index.html,
+// the installer uses install.html at the top level.
+export default defineConfig({
+  plugins: [vue()],
+  root: '.',
+  base: '/',
+  build: {
+    outDir: 'dist/client',
+    emptyOutDir: true,
+    rollupOptions: {
+      input: {
+        app: resolve(import.meta.dirname, 'client/index.html'),
+        install: resolve(import.meta.dirname, 'install.html'),
+      },
+    },
+  },
+  test: {
+    include: ['test/**/*.spec.ts'],
+    exclude: ['node_modules/**', 'dist/**'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
