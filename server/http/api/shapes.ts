@@ -1,0 +1,174 @@
+/**
+ * JSON shapes of /api, shared by the server routes and the Vue client (type-only imports).
+ * Secrets never appear here: the PBX client secret and webhook secret are write-only (`…Set` flags).
+ */
+import type { CallDirection, CallResult, PbxLinkState } from '../../pbx/adapter.js';
+import type { CrmEntityType } from '../../store/records.js';
+
+export interface ApiError {
+  error: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface StatusResponse {
+  portal: {
+    memberId: string;
+    domain: string;
+    installed: boolean;
+    /** Bitrix24 refused our tokens for good: the admin must reinstall the app. */
+    needsReinstall: { at: number; reason: string } | null;
+    ratePlan: 'standard' | 'enterprise';
+    lineNumber: string;
+  };
+  user: { id: number; isAdmin: boolean; extension: string | null };
+  enabled: boolean;
+  pbx: {
+    configured: boolean;
+    state: PbxLinkState;
+    lastError: string | null;
+    lastEventAt: number | null;
+  };
+  outbox: { pending: number; failed: number; oldestPendingAt: number | null };
+}
+
+export interface PbxSettingsView {
+  baseUrl: string;
+  clientId: string;
+  clientSecretSet: boolean;
+  events: 'websocket' | 'webhook';
+  webhookSecretSet: boolean;
+  /** The URL to paste into the PBX (Integrations > API > Webhook Event Push). */
+  webhookUrl: string;
+}
+
+export interface SettingsResponse {
+  enabled: boolean;
+  pbx: PbxSettingsView | null;
+  contactSync: { enabled: boolean; entityType: 'CONTACT' | 'LEAD' | 'COMPANY'; phonebookId: string | null };
+  autoCreate: { enabled: boolean; inbound: boolean; outbound: boolean; entityType: 'CONTACT' | 'LEAD'; namePrefix: string };
+  defaultCountry: string;
+  unboundCallsUserId: number | null;
+}
+
+/** PUT /api/settings: every part optional; omitted secrets keep their stored value. */
+export interface SettingsUpdate {
+  enabled?: boolean;
+  pbx?: {
+    baseUrl: string;
+    clientId: string;
+    clientSecret?: string;
+    events: 'websocket' | 'webhook';
+    webhookSecret?: string;
+  } | null;
+  contactSync?: Partial<SettingsResponse['contactSync']>;
+  autoCreate?: Partial<SettingsResponse['autoCreate']>;
+  defaultCountry?: string;
+  unboundCallsUserId?: number | null;
+}
+
+/** POST /api/pbx/test: tests the given (or saved) PBX settings. */
+export interface PbxTestResponse {
+  ok: boolean;
+  /** The PBX's own error in plain words when not ok. */
+  message: string;
+  code?: string;
+  extensions?: number;
+}
+
+export interface UserRow {
+  id: number;
+  name: string;
+  email: string;
+  /** Bitrix24 UF_PHONE_INNER. */
+  innerPhone: string;
+  extension: string | null;
+  bindingSource: 'manual' | 'email' | 'inner' | null;
+}
+
+export interface ExtensionRow {
+  number: string;
+  name: string;
+  email: string;
+  boundUserId: number | null;
+}
+
+export interface BindingConflict {
+  userId: number;
+  extension: string;
+  reason: string;
+}
+
+/** PUT /api/bindings: extension null unbinds the user. */
+export interface BindingsUpdate {
+  bindings: { userId: number; extension: string | null }[];
+}
+
+export interface BindingsResponse {
+  bindings: { userId: number; extension: string; source: 'manual' | 'email' | 'inner' }[];
+  conflicts: BindingConflict[];
+}
+
+/** POST /api/bindings/auto {dryRun}: the pairs found; applied when dryRun is false. */
+export interface AutoBindResponse {
+  pairs: { userId: number; extension: string; reason: 'email' | 'inner' }[];
+  conflicts: BindingConflict[];
+  applied: boolean;
+}
+
+export interface PhonebookRow {
+  id: string;
+  name: string;
+  contactCount: number;
+  /** Only empty phonebooks may be chosen for contact sync (they become ours). */
+  selectable: boolean;
+  selected: boolean;
+}
+
+export interface ContactSyncRow {
+  entityType: 'CONTACT' | 'LEAD' | 'COMPANY';
+  entityId: number;
+  state: 'synced' | 'skipped' | 'failed';
+  reason: string | null;
+  pbxContactId: string | null;
+  updatedAt: number;
+}
+
+export interface CallRow {
+  id: string;
+  direction: CallDirection;
+  origin: 'pbx' | 'click-to-call' | 'callback';
+  external: string;
+  did: string | null;
+  via: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  talkSeconds: number;
+  result: CallResult | null;
+  /** Extensions that rang / placed the call, with their bound users when known. */
+  rang: { extension: string; userId: number | null; userName: string | null }[];
+  answeredBy: { extension: string; userId: number | null; userName: string | null } | null;
+  crm: { entityType: CrmEntityType; entityId: number } | null;
+  recording: { available: boolean; state: 'none' | 'pending' | 'attached' | 'failed'; url: string | null };
+  live: boolean;
+}
+
+export interface CallsPage {
+  calls: CallRow[];
+  /** Pass as `before` to get the next (older) page; null at the end. */
+  nextBefore: number | null;
+}
+
+export interface FailedWriteRow {
+  id: string;
+  method: string;
+  group: string;
+  attempts: number;
+  lastError: string;
+  createdAt: number;
+}
+
+export interface ActivityResponse {
+  calls: CallRow[];
+  failedWrites: FailedWriteRow[];
+}
