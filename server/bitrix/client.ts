@@ -1,0 +1,297 @@
+import {
+  ApiVersion, B24OAuth, EnumAppStatus, HttpV2,
+  type AjaxResult, type AuthActions, type AuthData, type RestrictionParams,
+} from '@bitrix24/b24jssdk';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Portal } from '../store/records.js';
+import type { Store } from '../store/types.js';
+import { BitrixError, type BatchCommand, type BatchResult, type BitrixClient, type BitrixClients } from './types.js';
+import { answerError, toBitrixError } from './errors.js';
+import { markNeedsReinstall, needsReinstallError, refreshPortalTokens } from './oauth.js';
+import { batchCommandLine } from './query.js';
+import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
+
+export interface BitrixClientsOptions {
+  store: Store;
+  config: Config;
+  log: Logger;
+  now?: () => number;
+  /** Overrides of the SDK's retry/limit params (tests: fewer retries, shorter delays). */
+  restriction?: Partial<RestrictionParams>;
+  /** Per-request timeout, ms. */
+  timeoutMs?: number;
+}
+
+/** The frame user behind an AUTH_ID, read with `profile` (https://apidocs.bitrix24.com/api-reference/common/users/profile.html). */
+export interface FrameProfile {
+  userId: number;
+  isAdmin: boolean;
+}
+
+export interface PortalBitrixClients extends BitrixClients {
+  /** Drops the cached SDK instance: call after install stored new tokens, or uninstall removed them. */
+  forget(memberId: string): void;
+  /** `profile` with a user's frame token, on that portal's own REST base. */
+  profileOf(portal: Portal, accessToken: string): Promise<FrameProfile>;
+  /** Bitrix24 REST errors seen so far (metrics). */
+  errorCount(memberId?: string): number;
+}
+
+interface Transport {
+  http: HttpV2;
+  plan: RatePlan;
+  builtFrom: string;
+}
+
+const MAX_BATCH = 50;
+
+function sdkStatus(status: string): (typeof EnumAppStatus)[keyof typeof EnumAppStatus] {
+  return Object.values(EnumAppStatus).find((v) => v === status) ?? EnumAppStatus.Free;
+}
+
+/**
+ * Inbound-webhook auth for the SDK's HttpV2. Why not B24Hook: its AuthHookManager rebuilds the base URL as
+ * `https://<host>/rest/…` (hook/auth.ts), dropping the scheme and port the admin pasted; we keep the URL as given
+ * so any Bitrix24 (or a box on plain http) is reached exactly at its own address.
+ */
+function webhookAuth(webhookUrl: string, memberId: string): AuthActions {
+  const base = webhookUrl.replace(/\/+$/, '');
+  const url = new URL(base);
+  const code = base.split('/').pop() ?? '';
+  const data: AuthData = { access_token: code, refresh_token: 'hook', expires: 0, expires_in: 0, domain: url.host, member_id: memberId };
+  return {
+    getAuthData: () => data,
+    refreshAuth: () => Promise.resolve(data),
+    getUniq: (prefix: string) => `${prefix}_${memberId}`,
+    isAdmin: true,
+    getTargetOrigin: () => url.origin,
+    getTargetOriginWithPath: () => new Map([[ApiVersion.v2, base], [ApiVersion.v3, base.replace('/rest/', '/rest/api/')]]),
+  };
+}
+
+function firstError(res: AjaxResult): unknown {
+  for (const e of res.getErrors()) return e;
+  return new BitrixError('ERROR_UNEXPECTED_ANSWER', 'Bitrix24 answered without result', 0, true);
+}
+
+/** A 200 answer can still carry `{error}` (e.g. some CRM methods); the SDK reports it as not successful. */
+function resultOf<T>(res: AjaxResult): { result: T; next?: number } {
+  if (!res.isSuccess) throw toBitrixError(firstError(res));
+  const data = res.getData();
+  if (!data) throw new BitrixError('ERROR_UNEXPECTED_ANSWER', 'empty answer', 0, true);
+  const next = (data as { next?: unknown }).next;
+  return { result: data.result as T, next: typeof next === 'number' ? next : typeof next === 'string' ? Number(next) : undefined };
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  // PHP serializes an empty associative array as [] — treat it as an empty object.
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {};
+}
+
+function listItems(result: unknown): unknown[] {
+  if (Array.isArray(result)) return result;
+  // crm.item.list-style answers wrap the page: {items: [...]}.
+  for (const v of Object.values(asRecord(result))) if (Array.isArray(v)) return v;
+  return [];
+}
+
+export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixClients {
+  const { store, config, log } = opts;
+  const now = opts.now ?? Date.now;
+  const transports = new Map<string, Transport>();
+  const refreshes = new Map<string, Promise<unknown>>();
+  const requests = new Map<string, number>();
+  const errors = new Map<string, number>();
+  const credentials = { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret };
+
+  const bump = (map: Map<string, number>, memberId: string) => map.set(memberId, (map.get(memberId) ?? 0) + 1);
+  const total = (map: Map<string, number>, memberId?: string) =>
+    memberId === undefined ? [...map.values()].reduce((a, b) => a + b, 0) : map.get(memberId) ?? 0;
+
+  function countRequests(http: HttpV2, memberId: string): void {
+    http.ajaxClient.interceptors.request.use((req) => {
+      bump(requests, memberId);
+      return req;
+    });
+    if (opts.timeoutMs) http.ajaxClient.defaults.timeout = opts.timeoutMs;
+  }
+
+  function requirePortal(memberId: string): Portal {
+    const portal = store.portals.get(memberId);
+    if (!portal) throw new BitrixError('PORTAL_NOT_FOUND', `portal ${memberId} is not installed`, 404, false);
+    if (portal.needsReinstall) throw needsReinstallError(memberId, portal.needsReinstall.reason);
+    if (portal.uninstalledAt && !portal.webhookUrl) {
+      throw new BitrixError('PORTAL_UNINSTALLED', `the app was uninstalled from portal ${memberId}`, 401, false);
+    }
+    return portal;
+  }
+
+  /** Single flight per portal: many concurrent expired calls → one refresh, one rotation persisted. */
+  function singleFlightRefresh(memberId: string) {
+    const running = refreshes.get(memberId);
+    if (running) return running as ReturnType<typeof refreshPortalTokens>;
+    const portal = requirePortal(memberId);
+    const started = refreshPortalTokens({
+      store, log, credentials, portal, now, timeoutMs: opts.timeoutMs, onRequest: () => bump(requests, memberId),
+    });
+    refreshes.set(memberId, started);
+    started.finally(() => refreshes.delete(memberId)).catch(() => undefined);
+    return started;
+  }
+
+  function build(portal: Portal): Transport {
+    const plan = planForPortal(config, portal);
+    const restriction = restrictionFor(plan, opts.restriction);
+    if (portal.webhookUrl) {
+      const http = new HttpV2(webhookAuth(portal.webhookUrl, portal.memberId), {}, restriction);
+      countRequests(http, portal.memberId);
+      return { http, plan, builtFrom: `hook:${portal.webhookUrl}` };
+    }
+    const sdk = new B24OAuth({
+      applicationToken: portal.applicationToken,
+      userId: 0,
+      memberId: portal.memberId,
+      accessToken: portal.accessToken,
+      refreshToken: portal.refreshToken,
+      expires: Math.floor(portal.expiresAt / 1000),
+      expiresIn: 3600,
+      scope: portal.scope,
+      domain: portal.domain,
+      clientEndpoint: portal.clientEndpoint,
+      serverEndpoint: portal.serverEndpoint,
+      status: sdkStatus(portal.status),
+    }, credentials, { restrictionParams: restriction });
+    // Our refresh instead of the SDK's: it reads the refresh token from the store (the latest rotation), persists
+    // the new pair before the SDK uses it, and turns invalid_grant into a terminal "needs reinstall".
+    sdk.setCustomRefreshAuth(() => singleFlightRefresh(portal.memberId));
+    const http = sdk.getHttpClient(ApiVersion.v2) as HttpV2;
+    countRequests(http, portal.memberId);
+    return { http, plan, builtFrom: `oauth:${portal.clientEndpoint}:${portal.serverEndpoint}:${plan}` };
+  }
+
+  function transportFor(memberId: string): Transport {
+    const portal = requirePortal(memberId);
+    const key = portal.webhookUrl ? `hook:${portal.webhookUrl}` : `oauth:${portal.clientEndpoint}:${portal.serverEndpoint}:${planForPortal(config, portal)}`;
+    const cached = transports.get(memberId);
+    if (cached && cached.builtFrom === key) return cached;
+    const built = build(portal);
+    transports.set(memberId, built);
+    return built;
+  }
+
+  async function settle(memberId: string, method: string, err: BitrixError): Promise<BitrixError> {
+    bump(errors, memberId);
+    // The SDK refreshes once on 401 invalid_token and retries; if Bitrix24 still says invalid_token, the
+    // grant is gone: mark the portal instead of looping.
+    if (err.code === 'invalid_token' && err.status === 401) {
+      await markNeedsReinstall(store, log, memberId, 'invalid_token', now());
+      return needsReinstallError(memberId, 'invalid_token');
+    }
+    if (err.code === 'WRONG_AUTH_TYPE' && store.portals.get(memberId)?.webhookUrl) {
+      return new BitrixError('WRONG_AUTH_TYPE', `${method} needs the installed app: Bitrix24 refuses it for an inbound webhook (reinstall the app to use telephony)`, 403, false);
+    }
+    return err;
+  }
+
+  async function send(memberId: string, method: string, params: Record<string, unknown>): Promise<AjaxResult> {
+    const { http } = transportFor(memberId);
+    try {
+      return await http.call(method, params);
+    } catch (err) {
+      throw await settle(memberId, method, toBitrixError(err));
+    }
+  }
+
+  async function call<T>(memberId: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const res = await send(memberId, method, params);
+    try {
+      return resultOf<T>(res).result;
+    } catch (err) {
+      throw await settle(memberId, method, toBitrixError(err));
+    }
+  }
+
+  async function list<T>(memberId: string, method: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    const out: T[] = [];
+    let start: number | undefined = 0;
+    // Offset paging (`start` = previous `next`, 50 per page: list-methods-pecularities.md). Bounded so a portal that
+    // keeps answering `next` cannot loop forever.
+    for (let page = 0; start !== undefined && page < 10_000; page++) {
+      const res = await send(memberId, method, { ...params, start });
+      let answer: { result: unknown; next?: number };
+      try {
+        answer = resultOf<unknown>(res);
+      } catch (err) {
+        throw await settle(memberId, method, toBitrixError(err));
+      }
+      out.push(...listItems(answer.result) as T[]);
+      start = answer.next !== undefined && Number.isFinite(answer.next) && answer.next > start ? answer.next : undefined;
+    }
+    return out;
+  }
+
+  async function batch(memberId: string, commands: BatchCommand[], halt = false): Promise<BatchResult> {
+    if (commands.length === 0) return { results: {}, errors: {} };
+    if (commands.length > MAX_BATCH) {
+      throw new BitrixError('ERROR_BATCH_LENGTH_EXCEEDED', `a batch holds at most ${MAX_BATCH} commands, got ${commands.length}`, 400, false);
+    }
+    const cmd: Record<string, string> = {};
+    for (const c of commands) cmd[c.key] = batchCommandLine(c.method, c.params);
+    const answer = await call<unknown>(memberId, 'batch', { halt: halt ? 1 : 0, cmd });
+    const body = asRecord(answer);
+    const results = asRecord(body.result);
+    const errs: BatchResult['errors'] = {};
+    for (const [key, e] of Object.entries(asRecord(body.result_error))) {
+      const rec = asRecord(e);
+      const normalized = answerError(typeof e === 'string' ? e : rec.error, rec.error_description);
+      errs[key] = { error: normalized.code, description: typeof rec.error_description === 'string' ? rec.error_description : normalized.message };
+    }
+    const outResults: Record<string, unknown> = {};
+    for (const c of commands) if (c.key in results && !(c.key in errs)) outResults[c.key] = results[c.key];
+    return { results: outResults, errors: errs };
+  }
+
+  const clients = new Map<string, BitrixClient>();
+
+  return {
+    forPortal(memberId: string): BitrixClient {
+      const existing = clients.get(memberId);
+      if (existing) return existing;
+      const client: BitrixClient = {
+        memberId,
+        call: <T>(method: string, params?: Record<string, unknown>) => call<T>(memberId, method, params),
+        list: <T>(method: string, params?: Record<string, unknown>) => list<T>(memberId, method, params),
+        batch: (commands: BatchCommand[], halt?: boolean) => batch(memberId, commands, halt),
+      };
+      clients.set(memberId, client);
+      return client;
+    },
+    requestCount: (memberId?: string) => total(requests, memberId),
+    errorCount: (memberId?: string) => total(errors, memberId),
+    forget(memberId: string): void {
+      transports.delete(memberId);
+    },
+    async profileOf(portal: Portal, accessToken: string): Promise<FrameProfile> {
+      const sdk = new B24OAuth({
+        applicationToken: '', userId: 0, memberId: portal.memberId, accessToken, refreshToken: '',
+        expires: Math.floor(now() / 1000) + 3600, expiresIn: 3600, scope: portal.scope, domain: portal.domain,
+        clientEndpoint: portal.clientEndpoint, serverEndpoint: portal.serverEndpoint, status: sdkStatus(portal.status),
+      }, credentials, { restrictionParams: restrictionFor('standard', { maxRetries: 1 }) });
+      // A frame token is the user's own: we never refresh it. An expired one is simply refused.
+      sdk.setCustomRefreshAuth(() => Promise.reject(new BitrixError('expired_token', 'the frame token expired', 401, false)));
+      const http = sdk.getHttpClient(ApiVersion.v2) as HttpV2;
+      countRequests(http, portal.memberId);
+      let res: AjaxResult;
+      try {
+        res = await http.call('profile', {});
+      } catch (err) {
+        throw toBitrixError(err);
+      }
+      const profile = asRecord(resultOf<unknown>(res).result);
+      const userId = Number(profile.ID);
+      if (!Number.isInteger(userId) || userId <= 0) throw new BitrixError('NO_AUTH_FOUND', 'profile answered without a user id', 401, false);
+      return { userId, isAdmin: profile.ADMIN === true || profile.ADMIN === 'Y' || profile.ADMIN === 1 || profile.ADMIN === '1' };
+    },
+  };
+}

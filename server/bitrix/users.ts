@@ -1,0 +1,46 @@
+/**
+ * user.get (all pages), profile, user.current, user.admin (https://apidocs.bitrix24.com/api-reference/user/user-get.html).
+ */
+import type { BitrixClient } from './types.js';
+
+export interface B24User {
+  id: number;
+  active: boolean;
+  name: string;
+  lastName: string;
+  email: string;
+  /** UF_PHONE_INNER: the user's extension in Bitrix24. */
+  innerPhone: string;
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+
+export function readUser(row: unknown): B24User | undefined {
+  if (typeof row !== 'object' || row === null) return undefined;
+  const r = row as Record<string, unknown>;
+  const id = Number(r.ID);
+  if (!Number.isInteger(id) || id <= 0) return undefined;
+  return {
+    id,
+    active: r.ACTIVE === true || r.ACTIVE === 'Y' || r.ACTIVE === '1' || r.ACTIVE === 1,
+    name: str(r.NAME),
+    lastName: str(r.LAST_NAME),
+    email: str(r.EMAIL),
+    innerPhone: str(r.UF_PHONE_INNER),
+  };
+}
+
+/** Active employees, every page. */
+export async function listActiveUsers(client: BitrixClient): Promise<B24User[]> {
+  const rows = await client.list<unknown>('user.get', { FILTER: { ACTIVE: true }, sort: 'ID', order: 'ASC' });
+  return rows.flatMap((r) => readUser(r) ?? []);
+}
+
+export async function currentUser(client: BitrixClient): Promise<B24User | undefined> {
+  return readUser(await client.call('user.current'));
+}
+
+export async function isAdmin(client: BitrixClient): Promise<boolean> {
+  const answer = await client.call<unknown>('user.admin');
+  return answer === true || answer === 'Y' || answer === 1;
+}
