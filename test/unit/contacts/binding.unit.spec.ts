@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { CrmUser } from '../../../server/contacts/bitrix-crm.js';
+import { planAutoBind, planManualBind } from '../../../server/contacts/binding.js';
+import type { PbxExtension } from '../../../server/pbx/adapter.js';
+import type { Binding } from '../../../server/store/records.js';
+
+const user = (id: number, email: string, innerPhone = ''): CrmUser => ({ id, name: `User ${id}`, email, innerPhone });
+const ext = (number: string, email = ''): PbxExtension => ({ number, name: `Ext ${number}`, email });
+
+describe('planAutoBind', () => {
+  it('binds by e-mail (trimmed, any case) and by UF_PHONE_INNER, and nothing else', () => {
+    const plan = planAutoBind(
+      [user(1, ' Anna@Example.com '), user(2, 'bob@example.com', '1002'), user(3, 'carol@example.com', '1999'), user(4, '')],
+      [ext('1001', 'anna@example.COM'), ext('1002'), ext('1003', 'dave@example.com'), ext('1004')],
+      [],
+    );
+    expect(plan.pairs).toEqual([
+      { userId: 1, extension: '1001', reason: 'email' },
+      { userId: 2, extension: '1002', reason: 'inner' },
+    ]);
+    expect(plan.conflicts).toEqual([]);
+    expect(plan.bindings).toEqual([
+      { userId: 1, extension: '1001', source: 'email' },
+      { userId: 2, extension: '1002', source: 'inner' },
+    ]);
+  });
+
+  it('counts a pair matched by e-mail and inner number once, as e-mail', () => {
+    const plan = planAutoBind([user(1, 'a@x.io', '1001')], [ext('1001', 'a@x.io')], []);
+    expect(plan.pairs).toEqual([{ userId: 1, extension: '1001', reason: 'email' }]);
+  });
+
+  it('keeps manual bindings and reports auto matches that collide with them', () => {
+    const current: Binding[] = [
+      { userId: 1, extension: '1005', source: 'manual' },
+      { userId: 9, extension: '1002', source: 'manual' },
+      { userId: 7, extension: '1007', source: 'email' },
+    ];
+    const plan = planAutoBind([user(1, 'a@x.io'), user(2, 'b@x.io', '1002')], [ext('1001', 'a@x.io'), ext('1002'), ext('1005')], current);
+    expect(plan.bindings).toEqual([
+      { userId: 1, extension: '1005', source: 'manual' },
+      { userId: 9, extension: '1002', source: 'manual' },
+    ]);
+    expect(plan.conflicts).toEqual([
+      { userId: 1, extension: '1001', reason: 'user 1 is bound manually to extension 1005' },
+      { userId: 2, extension: '1002', reason: 'extension 1002 is bound manually to user 9' },
+    ]);
+  });
+
+  it('binds nobody when a match is ambiguous and says why', () => {
+    const plan = planAutoBind(
+      [user(1, 'shared@x.io'), user(2, 'shared@x.io'), user(3, 'c@x.io', '1004')],
+      [ext('1001', 'shared@x.io'), ext('1003', 'c@x.io'), ext('1004')],
+      [],
+    );
+    expect(plan.pairs).toEqual([]);
+    expect(plan.conflicts).toEqual(expect.arrayContaining([
+      { userId: 1, extension: '1001', reason: 'extension 1001 also matches user 2' },
+      { userId: 2, extension: '1001', reason: 'extension 1001 also matches user 1' },
+      { userId: 3, extension: '1003', reason: 'user 3 also matches extension 1004' },
+      { userId: 3, extension: '1004', reason: 'user 3 also matches extension 1003' },
+    ]));
+  });
+});
+
+describe('planManualBind', () => {
+  const known = { userIds: new Set([1, 2, 3]), extensions: new Set(['1001', '1002', '1003']) };
+
+  it('binds, moves and unbinds users; manual bindings are marked manual', () => {
+    const current: Binding[] = [{ userId: 1, extension: '1001', source: 'email' }, { userId: 2, extension: '1002', source: 'inner' }];
+    const plan = planManualBind(current, [{ userId: 1, extension: '1003' }, { userId: 2, extension: null }, { userId: 3, extension: '1002' }], known);
+    expect(plan.conflicts).toEqual([]);
+    expect(plan.bindings).toEqual([
+      { userId: 1, extension: '1003', source: 'manual' },
+      { userId: 3, extension: '1002', source: 'manual' },
+    ]);
+  });
+
+  it('refuses to take an extension another user holds, and unknown users or extensions', () => {
+    const current: Binding[] = [{ userId: 1, extension: '1001', source: 'manual' }];
+    const plan = planManualBind(current, [{ userId: 2, extension: '1001' }, { userId: 4, extension: '1002' }, { userId: 3, extension: '1009' }], known);
+    expect(plan.bindings).toEqual(current);
+    expect(plan.conflicts).toEqual([
+      { userId: 2, extension: '1001', reason: 'extension 1001 is bound to user 1' },
+      { userId: 4, extension: '1002', reason: 'user 4 is not an active Bitrix24 user' },
+      { userId: 3, extension: '1009', reason: 'extension 1009 does not exist on the PBX' },
+    ]);
+  });
+
+  it('lets two users in one request claim one extension only once', () => {
+    const plan = planManualBind([], [{ userId: 1, extension: '1001' }, { userId: 2, extension: '1001' }], known);
+    expect(plan.bindings).toEqual([{ userId: 1, extension: '1001', source: 'manual' }]);
+    expect(plan.conflicts).toHaveLength(1);
+  });
+});
