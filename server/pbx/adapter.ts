@@ -136,6 +136,11 @@ export interface PbxAdapter {
   createPhonebook(name: string): Promise<PbxPhonebook>;
   /** Creates the contact in the phonebook, or updates `existingId`. Returns the PBX contact id. */
   upsertContact(phonebookId: string, contact: PbxContact, existingId?: string): Promise<string>;
+  /**
+   * Webhook mode: an event the PBX pushed to us (signature already checked), raw as received.
+   * Optional: brands without push delivery leave it out. (Additive, added with the Yeastar adapter.)
+   */
+  acceptPushedEvent?(body: unknown): void;
 }
 
 export class PbxError extends Error {
