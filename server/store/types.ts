@@ -71,6 +71,8 @@ export interface Store {
   calls: CallsRepository;
   contactSync: ContactSyncRepository;
   outbox: OutboxRepository;
+  /** Deletes everything stored for the portal (uninstall with CLEAN=1): portal, settings, bindings, sync, calls, outbox. */
+  removePortal(memberId: string): Promise<void>;
   /** Flushes and closes files. */
   close(): Promise<void>;
 }

@@ -1,0 +1,180 @@
+import type { Logger } from '../log.js';
+import { isMissing, type StoreFs } from './fs.js';
+import { Journal, readJournal } from './journal.js';
+import type { StoreLayout } from './layout.js';
+import type { CallRecord, CrmEntityType } from './records.js';
+import { TimeIndex } from './sorted-index.js';
+import type { CallsRepository } from './types.js';
+
+const DEFAULT_PAGE = 50;
+
+interface PortalCalls {
+  journal: Journal;
+  byId: Map<string, CallRecord>;
+  byB24: Map<string, string>;
+  byEntity: Map<string, Set<string>>;
+  byPhone: Map<string, Set<string>>;
+  recent: TimeIndex;
+}
+
+const entityKey = (type: CrmEntityType, id: number): string => `${type}:${id}`;
+const isOpen = (r: CallRecord): boolean => r.phase === 'live' || r.phase === 'ended';
+const openKey = (r: CallRecord): string => `${r.portal}\u0000${r.pbxCallId}`;
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(id);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(id);
+  if (set.size === 0) index.delete(key);
+}
+
+export interface CallsStore extends CallsRepository {
+  load(memberId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Call history: one append-only journal per portal (calls.jsonl), replayed into memory at start with indexes by
+ * call id, Bitrix24 CALL_ID, CRM entity, phone and time. put() appends one line: O(record), not O(history).
+ */
+export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Logger): CallsStore {
+  const portals = new Map<string, PortalCalls>();
+  const open = new Map<string, CallRecord>();
+
+  const stateFor = (memberId: string, existingLines = 0): PortalCalls => {
+    let state = portals.get(memberId);
+    if (state) return state;
+    const byId = new Map<string, CallRecord>();
+    const journal = new Journal({
+      fs, log, kind: 'calls', portal: memberId, file: layout.portalFile(memberId, 'calls.jsonl'),
+      live: () => byId.values(), liveCount: () => byId.size,
+    }, existingLines);
+    state = { journal, byId, byB24: new Map(), byEntity: new Map(), byPhone: new Map(), recent: new TimeIndex() };
+    portals.set(memberId, state);
+    return state;
+  };
+
+  /** Moves every index from `prev` to `next` (either may be absent). */
+  const reindex = (s: PortalCalls, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void => {
+    if (next) s.byId.set(id, next);
+    else s.byId.delete(id);
+    if (prev?.b24CallId && prev.b24CallId !== next?.b24CallId && s.byB24.get(prev.b24CallId) === id) s.byB24.delete(prev.b24CallId);
+    if (next?.b24CallId) s.byB24.set(next.b24CallId, id);
+    const prevEntity = prev?.crm ? entityKey(prev.crm.entityType, prev.crm.entityId) : undefined;
+    const nextEntity = next?.crm ? entityKey(next.crm.entityType, next.crm.entityId) : undefined;
+    if (prevEntity !== nextEntity) {
+      if (prevEntity) removeFrom(s.byEntity, prevEntity, id);
+      if (nextEntity) addTo(s.byEntity, nextEntity, id);
+    }
+    if (prev?.external !== next?.external) {
+      if (prev?.external) removeFrom(s.byPhone, prev.external, id);
+      if (next?.external) addTo(s.byPhone, next.external, id);
+    }
+    if (prev?.startedAt !== next?.startedAt) {
+      if (prev) s.recent.remove(prev.startedAt, id);
+      if (next) s.recent.insert(next.startedAt, id);
+    }
+    const record = next ?? prev;
+    if (record) {
+      if (next && isOpen(next)) open.set(openKey(record), next);
+      else open.delete(openKey(record));
+    }
+  };
+
+  const newestFirst = (s: PortalCalls | undefined, ids: Set<string> | undefined, limit: number, before?: number): CallRecord[] => {
+    if (!s || !ids) return [];
+    const rows: CallRecord[] = [];
+    for (const id of ids) {
+      const r = s.byId.get(id);
+      if (r && (before === undefined || r.startedAt < before)) rows.push(r);
+    }
+    rows.sort((a, b) => b.startedAt - a.startedAt || (a.pbxCallId < b.pbxCallId ? 1 : -1));
+    return rows.slice(0, limit).map((r) => structuredClone(r));
+  };
+
+  return {
+    async load(memberId) {
+      const file = layout.portalFile(memberId, 'calls.jsonl');
+      const loaded = await readJournal(fs, file, 'calls', log);
+      const s = stateFor(memberId, loaded.lines);
+      for (const raw of loaded.records) {
+        const record = raw as unknown as CallRecord;
+        if (typeof record.pbxCallId !== 'string') continue;
+        record.portal = memberId;
+        reindex(s, record.pbxCallId, s.byId.get(record.pbxCallId), record);
+      }
+      if (loaded.migrated && loaded.lines > 0) await s.journal.rewrite();
+    },
+
+    get: (portal, pbxCallId) => {
+      const r = portals.get(portal)?.byId.get(pbxCallId);
+      return r ? structuredClone(r) : undefined;
+    },
+
+    getByB24CallId: (portal, b24CallId) => {
+      const s = portals.get(portal);
+      const id = s?.byB24.get(b24CallId);
+      const r = id === undefined ? undefined : s?.byId.get(id);
+      return r ? structuredClone(r) : undefined;
+    },
+
+    async put(record) {
+      const next = structuredClone(record);
+      const s = stateFor(next.portal);
+      const prev = s.byId.get(next.pbxCallId);
+      // Memory is updated at once (reads see the write) and put back if the disk refuses it.
+      reindex(s, next.pbxCallId, prev, next);
+      try {
+        await s.journal.append([next]);
+      } catch (err) {
+        if (s.byId.get(next.pbxCallId) === next) reindex(s, next.pbxCallId, next, prev);
+        throw err;
+      }
+    },
+
+    listByEntity: (portal, entityType, entityId, opts) => {
+      const s = portals.get(portal);
+      return newestFirst(s, s?.byEntity.get(entityKey(entityType, entityId)), opts?.limit ?? DEFAULT_PAGE, opts?.before);
+    },
+
+    listByPhone: (portal, e164, opts) => {
+      const s = portals.get(portal);
+      return newestFirst(s, s?.byPhone.get(e164), opts?.limit ?? DEFAULT_PAGE);
+    },
+
+    listRecent: (portal, opts) => {
+      const s = portals.get(portal);
+      if (!s) return [];
+      return s.recent.newestFirst(opts?.limit ?? DEFAULT_PAGE, opts?.before)
+        .map((id) => s.byId.get(id))
+        .filter((r): r is CallRecord => r !== undefined)
+        .map((r) => structuredClone(r));
+    },
+
+    listOpen: () => [...open.values()].map((r) => structuredClone(r)),
+
+    count: (portal) => portals.get(portal)?.byId.size ?? 0,
+
+    async removePortal(portal) {
+      const s = portals.get(portal);
+      portals.delete(portal);
+      if (s) {
+        await s.journal.close();
+        for (const r of s.byId.values()) open.delete(openKey(r));
+      }
+      await fs.unlink(layout.portalFile(portal, 'calls.jsonl')).catch((err: unknown) => {
+        if (!isMissing(err)) throw err;
+      });
+    },
+
+    async close() {
+      await Promise.all([...portals.values()].map((s) => s.journal.close()));
+    },
+  };
+}
