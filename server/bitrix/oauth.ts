@@ -26,7 +26,9 @@ export interface AppCredentials {
 }
 
 /** OAuth answers meaning the refresh token is gone for good: only a re-install gives a new one. */
-const TERMINAL_OAUTH_ERRORS = new Set(['invalid_grant', 'invalid_token', 'invalid_client', 'wrong_client', 'NO_AUTH_FOUND']);
+const TERMINAL_OAUTH_ERRORS = new Set(['invalid_grant', 'invalid_token', 'NO_AUTH_FOUND']);
+/** The OAuth server refused OUR credentials: an operator's config error, which a reinstall would not cure. */
+const CLIENT_ERRORS = new Set(['invalid_client', 'wrong_client']);
 
 export const needsReinstallError = (memberId: string, reason: string) =>
   new BitrixError('PORTAL_NEEDS_REINSTALL', `portal ${memberId}: Bitrix24 refused the app's tokens (${reason}); an admin must reinstall the app`, 401, false);
@@ -87,9 +89,13 @@ export async function refreshPortalTokens(args: {
   const error = typeof data.error === 'string' ? data.error : '';
   if (error || status !== 200 || typeof data.access_token !== 'string' || typeof data.refresh_token !== 'string') {
     const reason = error || `HTTP ${status}`;
-    if (TERMINAL_OAUTH_ERRORS.has(error) || status === 401) {
+    if (TERMINAL_OAUTH_ERRORS.has(error)) {
       await markNeedsReinstall(store, log, portal.memberId, reason, now());
       throw needsReinstallError(portal.memberId, reason);
+    }
+    if (CLIENT_ERRORS.has(error)) {
+      log.error({ portal: portal.memberId, reason }, 'the OAuth server refused B24_CLIENT_ID/B24_CLIENT_SECRET');
+      throw new BitrixError('OAUTH_CLIENT_REFUSED', 'the OAuth server refused the app credentials: check B24_CLIENT_ID and B24_CLIENT_SECRET', status, false);
     }
     throw bitrixError(error || 'OAUTH_REFRESH_FAILED', `token refresh failed: ${String(data.error_description ?? reason)}`, status);
   }

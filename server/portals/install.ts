@@ -1,0 +1,80 @@
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import type { Portal } from '../store/records.js';
+import { unauthorized } from '../errors.js';
+import type { PortalBitrixClients } from '../bitrix/client.js';
+import type { InstallGrant } from './install-request.js';
+import { ensureAppBindings, type SetupResult } from './setup.js';
+
+export const DEFAULT_LINE_NUMBER = 'pbx-1';
+
+export interface InstallDeps {
+  store: Store;
+  clients: PortalBitrixClients;
+  publicUrl: string;
+  log: Logger;
+  now?: () => number;
+}
+
+/**
+ * A portal already connected may only be re-installed by someone who holds its application token or whose new
+ * tokens Bitrix24 accepts on the portal's stored REST base; otherwise any POST could take a tenant over.
+ */
+async function assertMayReplace(deps: InstallDeps, existing: Portal, grant: InstallGrant): Promise<void> {
+  if (existing.uninstalledAt || existing.needsReinstall) return;
+  if (existing.applicationToken === grant.applicationToken) return;
+  try {
+    await deps.clients.profileOf(existing, grant.accessToken);
+  } catch {
+    deps.log.warn({ portal: existing.memberId }, 'install refused: new tokens are not valid on the stored portal');
+    throw unauthorized('this install does not come from the portal the app is connected to');
+  }
+}
+
+/**
+ * Stores the portal (tokens, endpoints, application token) — durable before anything uses it. The record is
+ * rebuilt, so the marks of a previous life (needsReinstall, uninstalledAt) go; settings and bindings stay.
+ */
+export async function storeGrant(deps: InstallDeps, grant: InstallGrant): Promise<Portal> {
+  const now = (deps.now ?? Date.now)();
+  const existing = deps.store.portals.get(grant.memberId);
+  if (existing) await assertMayReplace(deps, existing, grant);
+  const portal: Portal = {
+    memberId: grant.memberId,
+    domain: grant.domain,
+    clientEndpoint: grant.clientEndpoint,
+    serverEndpoint: grant.serverEndpoint,
+    applicationToken: grant.applicationToken,
+    accessToken: grant.accessToken,
+    refreshToken: grant.refreshToken,
+    expiresAt: now + grant.expiresInSeconds * 1000,
+    scope: grant.scope || existing?.scope || '',
+    status: grant.status,
+    ratePlan: existing?.ratePlan ?? 'standard',
+    lineNumber: existing?.lineNumber ?? DEFAULT_LINE_NUMBER,
+    installedAt: existing && !existing.uninstalledAt ? existing.installedAt : now,
+    updatedAt: now,
+    installed: existing?.installed === true && !existing.uninstalledAt,
+  };
+  await deps.store.portals.put(portal);
+  deps.clients.forget(portal.memberId);
+  return portal;
+}
+
+/**
+ * The whole install: store, bind events/placements/line (setup writes go directly through the client — the admin is
+ * waiting on the installer page, the outbox would only delay the answer), record the detected rate plan.
+ */
+export async function installPortal(deps: InstallDeps, grant: InstallGrant): Promise<{ portal: Portal; setup: SetupResult }> {
+  const log = deps.log.child({ portal: grant.memberId });
+  const stored = await storeGrant(deps, grant);
+  const setup = await ensureAppBindings({
+    client: deps.clients.forPortal(stored.memberId), publicUrl: deps.publicUrl, lineNumber: stored.lineNumber, log,
+  });
+  const portal = await deps.store.portals.update(stored.memberId, {
+    installed: true, ratePlan: setup.ratePlan, updatedAt: (deps.now ?? Date.now)(),
+  });
+  deps.clients.forget(stored.memberId);
+  log.info({ domain: portal.domain, ratePlan: portal.ratePlan }, 'portal installed');
+  return { portal, setup };
+}
