@@ -23,6 +23,7 @@ function storeWith(settings: PortalSettings): Store {
     settings: { get: () => settings, put: async () => undefined, clear: async () => undefined },
     contactSync: new MemoryContactSync(),
     portals: unused, bindings: unused, calls: unused, outbox: unused,
+    removePortal: async () => undefined,
     close: async () => undefined,
   };
 }
