@@ -1,0 +1,189 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isRecord, readRawBody, sendJson } from './envelope.js';
+import { ScenarioError } from './scenarios.js';
+import type { YeastarEmulatorServer } from './server.js';
+import { SCENARIO_NAMES, type BurstOptions, type DialBehavior, type EventFormat, type ExtensionInput, type Fault, type ScenarioName, type ScenarioOptions, type WebhookConfig } from './types.js';
+
+/**
+ * Test control API under /_emulator/ (JSON in, JSON out). Not a PBX endpoint: no token, no User-Agent rule.
+ * Bad input answers HTTP 400 {error}, so a harness mistake is loud.
+ */
+
+class BadRequest extends Error {}
+
+function need<T>(value: T | undefined | null, message: string): T {
+  if (value === undefined || value === null) throw new BadRequest(message);
+  return value;
+}
+
+function asRecord(body: unknown): Record<string, unknown> {
+  if (!isRecord(body)) throw new BadRequest('body must be a JSON object');
+  return body;
+}
+
+function scenarioName(value: unknown): ScenarioName {
+  const name = SCENARIO_NAMES.find((n) => n === value);
+  return need(name, `unknown scenario ${String(value)}; known: ${SCENARIO_NAMES.join(', ')}`);
+}
+
+export async function handleControl(emu: YeastarEmulatorServer, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const raw = await readRawBody(req);
+  let body: unknown = undefined;
+  if (raw.length > 0) {
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      sendJson(res, { error: 'body is not JSON' }, 400);
+      return;
+    }
+  }
+  const route = `${req.method ?? 'GET'} ${url.pathname.slice('/_emulator'.length)}`;
+  try {
+    const result = await answer(emu, route, body, url.searchParams);
+    if (result === undefined) sendJson(res, { error: `no control route ${route}` }, 404);
+    else sendJson(res, result);
+  } catch (err) {
+    const status = err instanceof BadRequest || err instanceof ScenarioError ? 400 : 500;
+    sendJson(res, { error: err instanceof Error ? err.message : String(err) }, status);
+  }
+}
+
+async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, query: URLSearchParams): Promise<unknown> {
+  const { state, hub, board, tokens } = emu;
+  switch (route) {
+    case 'GET /health':
+      return { ok: true, options: { ...state.options, clientSecret: '[redacted]' } };
+    case 'GET /extensions':
+      return state.extensions;
+    case 'POST /extensions': {
+      const b = asRecord(body);
+      const input: ExtensionInput = {
+        number: need(typeof b.number === 'string' ? b.number : undefined, 'number required'),
+        name: need(typeof b.name === 'string' ? b.name : undefined, 'name required'),
+        ...(typeof b.email === 'string' ? { email: b.email } : {}),
+        ...(typeof b.mobile === 'string' ? { mobile: b.mobile } : {}),
+      };
+      if (!/^\d{1,10}$/.test(input.number)) throw new BadRequest('extension numbers are digits');
+      return state.addExtension(input);
+    }
+    case 'POST /extensions/remove': {
+      const number = asRecord(body).number;
+      const index = state.extensions.findIndex((e) => e.number === number);
+      if (index >= 0) state.extensions.splice(index, 1);
+      return { removed: index >= 0 };
+    }
+    case 'POST /scenario': {
+      const b = asRecord(body);
+      const opts = (isRecord(b.opts) ? b.opts : {}) as ScenarioOptions;
+      const { callId, done } = board.start(scenarioName(b.name), opts);
+      if (opts.wait) await done;
+      return { callId };
+    }
+    case 'POST /burst': {
+      const b = asRecord(body) as unknown as BurstOptions;
+      scenarioName(b.scenario);
+      if (!Number.isInteger(b.calls) || b.calls < 1) throw new BadRequest('calls must be a positive integer');
+      return board.burst(b);
+    }
+    case 'POST /continue':
+      return { released: board.release(String(asRecord(body).callId)) };
+    case 'GET /calls':
+      return { calls: board.query(), held: board.held() };
+    case 'POST /idle':
+      await board.idle();
+      await hub.drain();
+      return { ok: true };
+    case 'POST /dial-behavior':
+      return board.setDialBehavior(asRecord(body) as Partial<DialBehavior>);
+    case 'POST /cut': {
+      const forMs = Number(isRecord(body) ? body.forMs ?? 0 : 0);
+      if (forMs > 0) emu.subscribe.refuseFor(forMs);
+      return { cut: hub.cutAll() };
+    }
+    case 'GET /sockets':
+      return hub.sockets();
+    case 'POST /webhook': {
+      const b = asRecord(body);
+      const config: WebhookConfig = {
+        url: need(typeof b.url === 'string' ? b.url : undefined, 'url required'),
+        secret: need(typeof b.secret === 'string' ? b.secret : undefined, 'secret required'),
+        ...(Array.isArray(b.events) ? { events: b.events.map(Number) } : {}),
+        ...(b.method === 'GET' ? { method: 'GET' as const } : {}),
+      };
+      hub.setWebhook(config);
+      return { ok: true };
+    }
+    case 'DELETE /webhook':
+      hub.clearWebhooks();
+      return { ok: true };
+    case 'GET /webhook-deliveries':
+      await hub.drain();
+      return hub.webhookDeliveries();
+    case 'GET /events': {
+      const type = query.get('type');
+      const callId = query.get('callId');
+      return hub.events().filter((e) => (!type || e.type === Number(type)) && (!callId || e.callId === callId));
+    }
+    case 'DELETE /events':
+      hub.clearEvents();
+      return { ok: true };
+    case 'POST /event-format':
+      hub.setFormat({ msgAsObjectFor: (asRecord(body) as unknown as EventFormat).msgAsObjectFor ?? [] });
+      return { ok: true };
+    case 'POST /emit': {
+      // Pushes an arbitrary event (e.g. 30008, 30009, or a malformed one) to subscribers and webhooks.
+      const b = asRecord(body);
+      hub.emit(Number(b.type), isRecord(b.msg) ? b.msg : {});
+      return { ok: true };
+    }
+    case 'POST /send-raw': {
+      // Sends a raw text frame to every open socket, to test how a client survives garbage.
+      const text = String(asRecord(body).text ?? '');
+      let sent = 0;
+      for (const sub of hub.subscribers) {
+        sub.socket.send(text);
+        sent += 1;
+      }
+      return { sent };
+    }
+    case 'GET /tokens':
+      return tokens.snapshot();
+    case 'POST /tokens/expire-all':
+      tokens.expireAll();
+      return { ok: true };
+    case 'POST /unblock':
+      tokens.unblockAll();
+      return { ok: true };
+    case 'GET /requests':
+      return emu.requestLog;
+    case 'DELETE /requests':
+      emu.requestLog.length = 0;
+      return { ok: true };
+    case 'POST /fault': {
+      if (body === null || body === undefined) {
+        emu.setFault(null);
+        return { ok: true };
+      }
+      const b = asRecord(body) as unknown as Fault;
+      if (!['wrong_secret', 'ip_blocked', 'down', 'slow'].includes(b.kind)) throw new BadRequest(`unknown fault ${String(b.kind)}`);
+      emu.setFault(b);
+      return { ok: true };
+    }
+    case 'POST /clock': {
+      const ms = Number(asRecord(body).advanceMs);
+      if (!Number.isFinite(ms) || ms < 0) throw new BadRequest('advanceMs must be a non-negative number');
+      state.advanceClock(ms);
+      return { now: state.now() };
+    }
+    case 'GET /phonebooks':
+      return state.phonebooks.map((pb) => ({ ...pb, contactIds: state.contactsInPhonebook(pb).map((c) => c.id) }));
+    case 'GET /contacts':
+      return state.contacts;
+    case 'GET /cdr':
+      return state.cdr;
+    case 'GET /recordings':
+      return state.recordings.map(({ path: _path, ...rest }) => rest);
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,296 @@
+import { CallRun } from './call-run.js';
+import { DEFAULT_DID, DEFAULT_EXTERNAL, DEFAULT_TRUNK, IVR_NUMBER, QUEUE_NUMBER, RING_GROUP_NUMBER } from './state.js';
+import type { ScenarioName, ScenarioOptions } from './types.js';
+
+/**
+ * Scripted calls, each the event sequence a P-Series PBX sends for that kind of call (reference §3.4, §3.5, §7, §8).
+ * Times are PBX seconds; CallRun.pause scales them by `speed`.
+ */
+
+export interface Resolved {
+  from: string;
+  to: string[];
+  did: string;
+  trunk: string;
+  talk: number;
+  ring: number;
+  record: boolean;
+  hold: boolean;
+  answeredBy: string;
+  reason: string | undefined;
+}
+
+export class ScenarioError extends Error {}
+
+const INBOUND: ReadonlySet<ScenarioName> = new Set(['inbound-answered', 'inbound-missed', 'inbound-busy', 'ring-group', 'queue-ivr', 'blind-transfer']);
+
+export function resolveOptions(name: ScenarioName, opts: ScenarioOptions, isExtension: (n: string) => boolean): Resolved {
+  const inbound = INBOUND.has(name);
+  const defaultTo: Record<ScenarioName, string[]> = {
+    'inbound-answered': ['1001'], 'inbound-missed': ['1001'], 'inbound-busy': ['1001'],
+    'ring-group': ['1001', '1002', '1003'], 'queue-ivr': ['1001', '1002'], 'blind-transfer': ['1001', '1002'],
+    'outbound-answered': [DEFAULT_EXTERNAL], 'outbound-failed': [DEFAULT_EXTERNAL], internal: ['1002'],
+  };
+  const to = opts.to === undefined ? defaultTo[name] : Array.isArray(opts.to) ? opts.to : [opts.to];
+  const from = opts.from ?? (inbound ? DEFAULT_EXTERNAL : '1001');
+  if (to.length === 0) throw new ScenarioError('`to` is empty');
+  if (inbound || name === 'internal') {
+    for (const n of to) if (!isExtension(n)) throw new ScenarioError(`${n} is not an extension of this PBX`);
+  }
+  if (!inbound && !isExtension(from)) throw new ScenarioError(`${from} is not an extension of this PBX`);
+  if (name === 'internal' && to.length !== 1) throw new ScenarioError('internal takes one callee');
+  if (name === 'blind-transfer' && to.length !== 2) throw new ScenarioError('blind-transfer takes [answering extension, transfer target]');
+  const last = to[to.length - 1] ?? '';
+  const answeredBy = opts.answeredBy ?? last;
+  if ((name === 'ring-group' || name === 'queue-ivr') && !to.includes(answeredBy)) throw new ScenarioError(`answeredBy ${answeredBy} is not in \`to\``);
+  return {
+    from, to, answeredBy,
+    did: opts.did ?? DEFAULT_DID,
+    trunk: opts.trunk ?? DEFAULT_TRUNK,
+    talk: opts.talkSeconds ?? 30,
+    ring: opts.ringSeconds ?? 4,
+    record: opts.record ?? true,
+    hold: opts.hold ?? false,
+    reason: opts.reason,
+  };
+}
+
+type Script = (run: CallRun, o: Resolved) => Promise<void>;
+
+/** Caller rings in from the trunk: 30016 invitation (trunk "Control Inbound Call" on), then 30011 with the trunk member alerting (captures #2, #4). */
+function arriveInbound(run: CallRun, o: Resolved): ReturnType<CallRun['addTrunk']> {
+  const inbound = run.addTrunk('inbound', o.from, o.did, o.trunk, 'ALERT');
+  run.emit(30016);
+  run.snapshot();
+  return inbound;
+}
+
+/** Talk, optional hold point, then the outside party hangs up first and the extension's BYE follows. */
+async function talkAndHangUp(run: CallRun, o: Resolved, remote: { member_status: string }, ext: { member_status: string; number?: string }, talk: number): Promise<void> {
+  await run.pause(talk);
+  if (o.hold) await run.holdUntilContinued();
+  remote.member_status = 'BYE';
+  run.snapshot();
+  ext.member_status = 'BYE';
+  run.snapshot();
+}
+
+const inboundAnswered: Script = async (run, o) => {
+  const agent = o.to[0] ?? '';
+  const inbound = arriveInbound(run, o);
+  const ext = run.addExtension(agent, 'RING');
+  run.snapshot();
+  run.extensionStatus(agent, 'Ringing');
+  await run.pause(o.ring);
+  ext.member_status = 'ANSWER';
+  inbound.member_status = 'ANSWERED';
+  run.snapshot();
+  run.extensionStatus(agent, 'Busy');
+  await talkAndHangUp(run, o, inbound, ext, o.talk);
+  run.extensionStatus(agent, 'Idle');
+  await run.leg({ from: o.from, to: agent, disposition: 'ANSWERED', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: o.talk, srcTrunk: o.trunk, did: o.did, record: o.record });
+};
+
+/** Caller gives up while the extension rings: 30015 "487 Request Terminated" then 30012 NO ANSWER (capture #5). */
+const inboundMissed: Script = async (run, o) => {
+  const agent = o.to[0] ?? '';
+  const inbound = arriveInbound(run, o);
+  run.addExtension(agent, 'RING');
+  run.snapshot();
+  run.extensionStatus(agent, 'Ringing');
+  await run.pause(o.ring);
+  if (o.hold) await run.holdUntilContinued();
+  inbound.member_status = 'BYE';
+  run.fail(o.reason ?? '487 Request Terminated');
+  run.extensionStatus(agent, 'Idle');
+  await run.leg({ from: o.from, to: agent, disposition: 'NO ANSWER', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: 0, srcTrunk: o.trunk, did: o.did });
+};
+
+/** The extension is busy: the PBX reports the failure (30015 reasons list "User Busy", "486 Busy here") and a BUSY CDR. */
+const inboundBusy: Script = async (run, o) => {
+  const agent = o.to[0] ?? '';
+  const inbound = arriveInbound(run, o);
+  await run.pause(1);
+  if (o.hold) await run.holdUntilContinued();
+  const ext = run.addExtension(agent, 'BYE');
+  inbound.member_status = 'BYE';
+  run.fail(o.reason ?? '486 Busy Here', [{ extension: { number: ext.number, channel_id: ext.channel_id, member_status: 'BYE', call_path: '' } }, ...run.wireMembers().filter((m) => !('extension' in m))]);
+  await run.leg({ from: o.from, to: agent, disposition: 'BUSY', callType: 'Inbound', ringSeconds: 0, talkSeconds: 0, srcTrunk: o.trunk, did: o.did });
+};
+
+/**
+ * Ring group: every member rings at once with call_path = the group number; one answers, the others stop.
+ * CDR: a NO ANSWER leg per member that rang unanswered, then the ANSWERED leg (emulator choice: the per-leg shape the adapter must fold).
+ */
+const ringGroup: Script = async (run, o) => {
+  const inbound = arriveInbound(run, o);
+  inbound.call_path = RING_GROUP_NUMBER;
+  const rung = o.to.map((n) => run.addExtension(n, 'RING', RING_GROUP_NUMBER));
+  run.snapshot();
+  for (const n of o.to) run.extensionStatus(n, 'Ringing');
+  await run.pause(o.ring);
+  let winner = rung[0];
+  for (const m of rung) {
+    if (m.number === o.answeredBy) {
+      m.member_status = 'ANSWER';
+      winner = m;
+    } else {
+      m.member_status = 'BYE';
+    }
+  }
+  inbound.member_status = 'ANSWERED';
+  run.snapshot();
+  for (const n of o.to) run.extensionStatus(n, n === o.answeredBy ? 'Busy' : 'Idle');
+  if (!winner) return;
+  await talkAndHangUp(run, o, inbound, winner, o.talk);
+  run.extensionStatus(o.answeredBy, 'Idle');
+  for (const n of o.to) {
+    if (n === o.answeredBy) continue;
+    await run.leg({ from: o.from, to: n, disposition: 'NO ANSWER', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: 0, srcTrunk: o.trunk, did: o.did });
+  }
+  await run.leg({ from: o.from, to: o.answeredBy, disposition: 'ANSWERED', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: o.talk, srcTrunk: o.trunk, did: o.did, record: o.record });
+};
+
+/**
+ * IVR → queue → agent. The IVR answers the trunk (its CDR leg is ANSWERED with no ring_duration and the talk time repeated
+ * down the chain, per the live audit in reference §4.6); queue agents ring in order, the ones before `answeredBy` time out
+ * (NO ANSWER legs), `answeredBy` answers and is recorded.
+ */
+const IVR_SECONDS = 8;
+const queueIvr: Script = async (run, o) => {
+  const inbound = arriveInbound(run, o);
+  await run.pause(1);
+  inbound.member_status = 'ANSWERED';
+  inbound.call_path = IVR_NUMBER;
+  run.snapshot();
+  await run.pause(IVR_SECONDS);
+  inbound.call_path = QUEUE_NUMBER;
+  const agents = o.to.slice(0, o.to.indexOf(o.answeredBy) + 1);
+  const missed: string[] = [];
+  let answered: ReturnType<CallRun['addExtension']> | undefined;
+  let queueRing = 0;
+  for (const agent of agents) {
+    const m = run.addExtension(agent, 'RING', QUEUE_NUMBER);
+    run.snapshot();
+    run.extensionStatus(agent, 'Ringing');
+    await run.pause(o.ring);
+    queueRing += o.ring;
+    if (agent === o.answeredBy) {
+      m.member_status = 'ANSWER';
+      run.snapshot();
+      run.extensionStatus(agent, 'Busy');
+      answered = m;
+    } else {
+      m.member_status = 'BYE';
+      run.snapshot();
+      run.extensionStatus(agent, 'Idle');
+      missed.push(agent);
+    }
+  }
+  if (!answered) return;
+  await talkAndHangUp(run, o, inbound, answered, o.talk);
+  run.extensionStatus(o.answeredBy, 'Idle');
+  const total = 1 + IVR_SECONDS + queueRing + o.talk;
+  await run.leg({ from: o.from, to: IVR_NUMBER, disposition: 'ANSWERED', callType: 'Inbound', talkSeconds: total - 1, srcTrunk: o.trunk, did: o.did });
+  let offset = 1 + IVR_SECONDS;
+  for (const agent of missed) {
+    await run.leg({ from: o.from, to: agent, disposition: 'NO ANSWER', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: 0, srcTrunk: o.trunk, did: o.did, offsetSeconds: offset });
+    offset += o.ring;
+  }
+  await run.leg({ from: o.from, to: o.answeredBy, disposition: 'ANSWERED', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: o.talk, srcTrunk: o.trunk, did: o.did, record: o.record, offsetSeconds: offset });
+};
+
+/** The first extension answers, talks a third of the time, then blind-transfers (30013) to the second, which answers. */
+const blindTransfer: Script = async (run, o) => {
+  const [first = '', second = ''] = o.to;
+  const inbound = arriveInbound(run, o);
+  const a = run.addExtension(first, 'RING');
+  run.snapshot();
+  run.extensionStatus(first, 'Ringing');
+  await run.pause(o.ring);
+  a.member_status = 'ANSWER';
+  inbound.member_status = 'ANSWERED';
+  run.snapshot();
+  run.extensionStatus(first, 'Busy');
+  const before = Math.max(1, Math.round(o.talk / 3));
+  const after = Math.max(1, o.talk - before);
+  await run.pause(before);
+  // 30013 is sent when an extension user transfers (https://help.yeastar.com/en/p-series/developer-guide/event-call-transfer.html):
+  // the members at that moment, the transferor included.
+  run.emit(30013);
+  a.member_status = 'BYE';
+  run.snapshot();
+  run.extensionStatus(first, 'Idle');
+  const b = run.addExtension(second, 'RING');
+  run.snapshot();
+  run.extensionStatus(second, 'Ringing');
+  await run.pause(o.ring);
+  b.member_status = 'ANSWER';
+  run.snapshot();
+  run.extensionStatus(second, 'Busy');
+  await talkAndHangUp(run, o, inbound, b, after);
+  run.extensionStatus(second, 'Idle');
+  await run.leg({ from: o.from, to: first, disposition: 'ANSWERED', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: before, srcTrunk: o.trunk, did: o.did, record: o.record });
+  await run.leg({ from: o.from, to: second, disposition: 'ANSWERED', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: after, srcTrunk: o.trunk, did: o.did, record: o.record, offsetSeconds: o.ring + before });
+};
+
+/** Extension dials out: it is the ALERT member, the trunk leg is an `outbound` member that rings then answers. */
+const outboundAnswered: Script = async (run, o) => {
+  const callee = o.to[0] ?? '';
+  const ext = run.addExtension(o.from, 'ALERT');
+  run.snapshot();
+  run.extensionStatus(o.from, 'Busy');
+  const out = run.addTrunk('outbound', o.from, callee, o.trunk, 'RING');
+  run.snapshot();
+  await run.pause(o.ring);
+  out.member_status = 'ANSWER';
+  ext.member_status = 'ANSWERED';
+  run.snapshot();
+  await talkAndHangUp(run, o, out, ext, o.talk);
+  run.extensionStatus(o.from, 'Idle');
+  await run.leg({ from: o.from, to: callee, disposition: 'ANSWERED', callType: 'Outbound', ringSeconds: o.ring, talkSeconds: o.talk, dstTrunk: o.trunk, record: o.record });
+};
+
+/** The trunk refuses the call: 30015 with the reason, then a FAILED 30012 with zero durations and empty trunks (capture #7). */
+const outboundFailed: Script = async (run, o) => {
+  const callee = o.to[0] ?? '';
+  const ext = run.addExtension(o.from, 'ALERT');
+  run.snapshot();
+  run.extensionStatus(o.from, 'Busy');
+  await run.pause(1);
+  if (o.hold) await run.holdUntilContinued();
+  ext.member_status = 'BYE';
+  run.fail(o.reason ?? 'Line Unreachable');
+  run.extensionStatus(o.from, 'Idle');
+  await run.leg({ from: o.from, to: callee, disposition: 'FAILED', callType: 'Outbound', ringSeconds: 0, talkSeconds: 0 });
+};
+
+const internal: Script = async (run, o) => {
+  const callee = o.to[0] ?? '';
+  const a = run.addExtension(o.from, 'ALERT');
+  const b = run.addExtension(callee, 'RING');
+  run.snapshot();
+  run.extensionStatus(callee, 'Ringing');
+  await run.pause(o.ring);
+  a.member_status = 'ANSWERED';
+  b.member_status = 'ANSWER';
+  run.snapshot();
+  run.extensionStatus(o.from, 'Busy');
+  run.extensionStatus(callee, 'Busy');
+  await talkAndHangUp(run, o, b, a, o.talk);
+  run.extensionStatus(o.from, 'Idle');
+  run.extensionStatus(callee, 'Idle');
+  await run.leg({ from: o.from, to: callee, disposition: 'ANSWERED', callType: 'Internal', ringSeconds: o.ring, talkSeconds: o.talk, record: o.record });
+};
+
+export const SCRIPTS: Record<ScenarioName, Script> = {
+  'inbound-answered': inboundAnswered,
+  'inbound-missed': inboundMissed,
+  'inbound-busy': inboundBusy,
+  'ring-group': ringGroup,
+  'queue-ivr': queueIvr,
+  'blind-transfer': blindTransfer,
+  'outbound-answered': outboundAnswered,
+  'outbound-failed': outboundFailed,
+  internal,
+};

@@ -1,0 +1,260 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { handleControl } from './control.js';
+import { errors, isRecord, readRawBody, sendJson, type RestAnswer, type RestContext } from './envelope.js';
+import { EventHub } from './event-hub.js';
+import * as calls from './rest-calls.js';
+import * as auth from './rest-auth.js';
+import * as dir from './rest-directory.js';
+import { DEFAULT_EXTENSIONS, PbxState } from './state.js';
+import { SUBSCRIBE_PATH, SubscribeEndpoint } from './subscribe.js';
+import { Switchboard } from './switchboard.js';
+import { TokenStore } from './tokens.js';
+import type { EmulatorOptions, Fault, RecordedRequest } from './types.js';
+
+/**
+ * The emulated Yeastar P-Series PBX: REST under /openapi/v1.0/, the WebSocket on the same port, recording downloads
+ * under /api/download/, and the test control API under /_emulator/ (never part of the PBX).
+ */
+
+export const API_PREFIX = '/openapi/v1.0/';
+
+type Handler = (ctx: RestContext) => RestAnswer;
+interface Route {
+  method: 'GET' | 'POST';
+  /** Token not needed (auth endpoints). */
+  open?: boolean;
+  handler: Handler;
+}
+
+export const DEFAULT_OPTIONS: EmulatorOptions = {
+  clientId: 'emulator-client-id',
+  clientSecret: 'emulator-client-secret',
+  accessTokenTtlSec: 1800,
+  refreshTokenTtlSec: 86400,
+  tokenCap: 8,
+  sn: '3633D2199067',
+  wsIdleTimeoutMs: 60_000,
+  authFailuresBeforeBlock: 5,
+  defaultSpeed: 1000,
+};
+
+export interface FaultState {
+  fault: Fault | null;
+  until: number;
+}
+
+export class YeastarEmulatorServer {
+  readonly state: PbxState;
+  readonly tokens: TokenStore;
+  readonly hub: EventHub;
+  readonly board: Switchboard;
+  readonly links: calls.DownloadLinks;
+  readonly subscribe: SubscribeEndpoint;
+  readonly requestLog: RecordedRequest[] = [];
+  private faultState: FaultState = { fault: null, until: 0 };
+  private readonly server: Server;
+  private readonly routes: Record<string, Route>;
+
+  private constructor(options: EmulatorOptions, readonly recordingsDir: string) {
+    this.state = new PbxState(options);
+    for (const ext of DEFAULT_EXTENSIONS) this.state.addExtension(ext);
+    this.tokens = new TokenStore(this.state);
+    this.hub = new EventHub(this.state);
+    this.board = new Switchboard({ state: this.state, hub: this.hub, recordingsDir });
+    this.links = new calls.DownloadLinks(this.state);
+    this.subscribe = new SubscribeEndpoint(this.state, this.tokens, this.hub);
+    const s = this.state;
+    const get = (handler: Handler): Route => ({ method: 'GET', handler });
+    const post = (handler: Handler): Route => ({ method: 'POST', handler });
+    this.routes = {
+      get_token: { method: 'POST', open: true, handler: (c) => auth.getToken(c, this.tokens, this.fault()?.kind === 'wrong_secret') },
+      refresh_token: { method: 'POST', open: true, handler: (c) => auth.refreshToken(c, this.tokens) },
+      del_token: { method: 'GET', open: true, handler: (c) => auth.deleteToken(c, this.tokens) },
+      'extension/list': get((c) => dir.listExtensions(c, s)),
+      'extension/search': get((c) => dir.searchExtensions(c, s)),
+      'extension/get': get((c) => dir.getExtension(c, s)),
+      'extension/query': get((c) => dir.queryExtensions(c, s)),
+      'company_contact/list': get((c) => dir.listContacts(c, s)),
+      'company_contact/search': get((c) => dir.searchContacts(c, s)),
+      'company_contact/get': get((c) => dir.getContact(c, s)),
+      'company_contact/create': post((c) => dir.createContact(c, s)),
+      'company_contact/update': post((c) => dir.updateContact(c, s)),
+      'company_contact/delete': get((c) => dir.deleteContact(c, s)),
+      'phonebook/list': get((c) => dir.listPhonebooks(c, s)),
+      'phonebook/search': get((c) => dir.searchPhonebooks(c, s)),
+      'phonebook/get': get((c) => dir.getPhonebook(c, s)),
+      'phonebook/query': get((c) => dir.queryPhonebooks(c, s)),
+      'phonebook/create': post((c) => dir.createPhonebook(c, s)),
+      'phonebook/update': post((c) => dir.updatePhonebook(c, s)),
+      'phonebook/delete': get((c) => dir.deletePhonebook(c, s)),
+      'call/dial': post((c) => calls.dial(c, this.board)),
+      'call/query': get((c) => calls.queryCalls(c, this.board)),
+      'call/hangup': post((c) => calls.hangup(c, this.board)),
+      'cdr/list': get((c) => calls.listCdr(c, s)),
+      'cdr/search': get((c) => calls.searchCdr(c, s)),
+      'recording/list': get((c) => calls.listRecordings(c, s)),
+      'recording/search': get((c) => calls.searchRecordings(c, s)),
+      'recording/download': get((c) => calls.downloadRecording(c, s, this.links)),
+    };
+    this.server = createServer((req, res) => {
+      this.dispatch(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendJson(res, { error: err instanceof Error ? err.message : String(err) }, 500);
+        else res.destroy();
+      });
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+  }
+
+  static async start(options: Partial<EmulatorOptions> = {}, port = 0, host = '127.0.0.1'): Promise<{ emulator: YeastarEmulatorServer; url: string }> {
+    const dirPath = await mkdtemp(join(tmpdir(), 'yeastar-emulator-'));
+    const emulator = new YeastarEmulatorServer({ ...DEFAULT_OPTIONS, ...options }, dirPath);
+    await new Promise<void>((resolve, reject) => {
+      emulator.server.once('error', reject);
+      emulator.server.listen(port, host, () => resolve());
+    });
+    const { port: actual } = emulator.server.address() as AddressInfo;
+    return { emulator, url: `http://${host}:${actual}` };
+  }
+
+  async close(): Promise<void> {
+    this.subscribe.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.hub.drain();
+    await rm(this.recordingsDir, { recursive: true, force: true });
+  }
+
+  fault(): Fault | null {
+    const { fault, until } = this.faultState;
+    if (fault && until > 0 && Date.now() >= until) this.faultState = { fault: null, until: 0 };
+    return this.faultState.fault;
+  }
+
+  setFault(fault: Fault | null): void {
+    this.faultState = { fault, until: fault?.forMs ? Date.now() + fault.forMs : 0 };
+    if (fault?.kind === 'down') this.hub.cutAll();
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    if (url.pathname !== SUBSCRIBE_PATH || this.fault()?.kind === 'down') {
+      socket.destroy();
+      return;
+    }
+    this.subscribe.handleUpgrade(req, socket, head, url);
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    if (url.pathname.startsWith('/_emulator/')) {
+      await handleControl(this, req, res, url);
+      return;
+    }
+    const fault = this.fault();
+    if (fault?.kind === 'down') {
+      // A PBX that is down resets the connection; clients see ECONNRESET / socket hang up.
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
+    if (url.pathname.startsWith('/api/download/')) {
+      await this.serveDownload(req, res, url);
+      return;
+    }
+    const raw = await readRawBody(req);
+    const record: RecordedRequest = {
+      at: this.state.now(),
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: redactQuery(url.searchParams),
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+    };
+    this.requestLog.push(record);
+    const answer = this.answerRest(req, url, raw, record);
+    record.errcode = answer.errcode;
+    sendJson(res, answer);
+  }
+
+  private answerRest(req: IncomingMessage, url: URL, raw: Buffer, record: RecordedRequest): RestAnswer {
+    // Every request needs a User-Agent (Get Access Token page); without one the PBX answers 40002 (community note, UNCONFIRMED wording).
+    if (!req.headers['user-agent']) return errors.parameter();
+    if (!url.pathname.startsWith(API_PREFIX)) return errors.interfaceNotExisted();
+    const endpoint = url.pathname.slice(API_PREFIX.length);
+    const route = this.routes[endpoint];
+    // A wrong method is "INTERFACE NOT EXISTED" too (milaportal api-probe-results.md).
+    if (!route || route.method !== req.method) return errors.interfaceNotExisted();
+    let body: Record<string, unknown> = {};
+    if (req.method === 'POST') {
+      const text = raw.toString('utf8');
+      if (text.trim() !== '') {
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (!isRecord(parsed)) return errors.parameter();
+          body = parsed;
+        } catch {
+          return errors.parameter();
+        }
+      }
+      record.body = redactBody(body);
+    }
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    if (route.open) {
+      if (this.fault()?.kind === 'ip_blocked' && endpoint !== 'del_token') return errors.ipForbidden();
+    } else if (!this.tokens.isValid(url.searchParams.get('access_token'))) {
+      // Only the access_token query parameter counts; an Authorization header is ignored (community note, reference §1).
+      return errors.tokenExpired();
+    }
+    return route.handler({ req, method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, body, ip });
+  }
+
+  /** GET {download_resource_url}?access_token= streams the WAV with Content-Type audio/x-wav (captured headers, reference §4.5). */
+  private async serveDownload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const record: RecordedRequest = { at: this.state.now(), method: req.method ?? 'GET', path: url.pathname, query: redactQuery(url.searchParams) };
+    this.requestLog.push(record);
+    if (!req.headers['user-agent']) {
+      record.errcode = 40002;
+      sendJson(res, errors.parameter());
+      return;
+    }
+    if (!this.tokens.isValid(url.searchParams.get('access_token'))) {
+      record.errcode = 10004;
+      sendJson(res, errors.tokenExpired());
+      return;
+    }
+    const name = decodeURIComponent(url.pathname.slice('/api/download/'.length));
+    const file = this.links.resolve(name);
+    const rec = file ? this.state.recordings.find((r) => r.file === file) : undefined;
+    if (!rec) {
+      // Expired or unknown link: answer shape UNCONFIRMED; a JSON error with HTTP 404 so clients cannot mistake it for audio.
+      record.errcode = 60001;
+      sendJson(res, errors.notFound(), 404);
+      return;
+    }
+    const info = await stat(rec.path);
+    res.writeHead(200, {
+      Server: 'nginx',
+      'Content-Type': 'audio/x-wav',
+      'Content-Length': info.size,
+      'Content-Disposition': `attachment; filename="${rec.file}"`,
+    });
+    createReadStream(rec.path).pipe(res);
+  }
+}
+
+function redactQuery(params: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of params) out[k] = k === 'access_token' ? '[token]' : v;
+  return out;
+}
+
+function redactBody(body: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  for (const key of ['password', 'refresh_token']) if (key in out) out[key] = '[redacted]';
+  return out;
+}
