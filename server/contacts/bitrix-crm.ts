@@ -1,9 +1,12 @@
 /**
- * The Bitrix24 REST calls contacts/ makes, and the only place in contacts/ that knows Bitrix24 field names.
- * They go through the portal's BitrixClient (rate limit, token refresh, retries). When the typed wrappers in
- * server/bitrix/crm.ts and users.ts cover these methods, this file shrinks to re-exports of them.
+ * The Bitrix24 reads and writes contacts/ makes, through the typed wrappers of server/bitrix/ (crm.ts, users.ts)
+ * and the portal's BitrixClient (rate limit, token refresh, retries). Reading a record's fields into CrmPerson is
+ * done here because contact sync is its only reader.
  */
+import { addEntity, findByPhone as findByPhoneCall, getEntity, readDuplicates } from '../bitrix/crm.js';
+import type { RestCall } from '../bitrix/telephony.js';
 import type { BitrixClient } from '../bitrix/types.js';
+import { listActiveUsers as listUsers } from '../bitrix/users.js';
 import type { CrmEntityType } from '../store/records.js';
 
 export type PersonEntityType = 'CONTACT' | 'LEAD' | 'COMPANY';
@@ -40,8 +43,6 @@ export interface CrmPerson {
 /** `crm.duplicate.findbycomm` answer: ids per entity type, keys only for types with hits. */
 export type DuplicateHits = Partial<Record<PersonEntityType, number[]>>;
 
-const METHOD_SUFFIX: Record<PersonEntityType, string> = { CONTACT: 'contact', LEAD: 'lead', COMPANY: 'company' };
-
 function text(value: unknown): string {
   return typeof value === 'string' ? value.trim() : typeof value === 'number' ? String(value) : '';
 }
@@ -63,26 +64,24 @@ function multifield(value: unknown): CrmPhone[] {
   return out;
 }
 
+function send<T>(client: BitrixClient, request: RestCall): Promise<T> {
+  return client.call<T>(request.method, request.params);
+}
+
 /**
  * Ids of contacts, leads and companies having one of these numbers, all three types in ONE request
- * (no entity_type). Lower-case parameter names as in the official docs; at most 20 values
- * (b24restdocs: crm/duplicates/crm-duplicate-find-by-comm.md). An empty answer may come back as `[]`.
+ * (no entity_type; at most 20 values — b24restdocs: crm/duplicates/crm-duplicate-find-by-comm.md).
  */
 export async function findByPhone(client: BitrixClient, values: string[]): Promise<DuplicateHits> {
-  const result = await client.call<unknown>('crm.duplicate.findbycomm', { type: 'PHONE', values: values.slice(0, 20) });
   const hits: DuplicateHits = {};
-  if (typeof result !== 'object' || result === null || Array.isArray(result)) return hits;
-  const record = result as Record<string, unknown>;
-  for (const type of ['CONTACT', 'COMPANY', 'LEAD'] as const) {
-    const ids = record[type];
-    if (!Array.isArray(ids)) continue;
-    const clean = ids.map(positiveInt).filter((id): id is number => id !== null);
-    if (clean.length > 0) hits[type] = clean;
+  for (const ref of readDuplicates(await send<unknown>(client, findByPhoneCall(values)))) {
+    if (!isPersonType(ref.entityType)) continue;
+    (hits[ref.entityType] ??= []).push(ref.entityId);
   }
   return hits;
 }
 
-/** Creates the record `crm.contact.add` / `crm.lead.add` describes; returns its id. */
+/** Creates a contact or lead (`crm.contact.add` / `crm.lead.add`); returns its id. */
 export async function addPerson(
   client: BitrixClient,
   entityType: 'CONTACT' | 'LEAD',
@@ -90,23 +89,21 @@ export async function addPerson(
 ): Promise<number> {
   // A lead's card and lists show TITLE; its NAME is the person. Both carry the name so the lead reads right in
   // Bitrix24 and contact sync (which uses NAME/LAST_NAME) can put it in the PBX phonebook.
-  const fields: Record<string, unknown> = {
-    NAME: person.name,
-    PHONE: [{ VALUE: person.phone, VALUE_TYPE: 'WORK' }],
-    SOURCE_ID: 'CALL',
-    OPENED: 'Y',
-  };
-  if (entityType === 'LEAD') fields.TITLE = person.name;
-  if (person.assignedById !== undefined) fields.ASSIGNED_BY_ID = person.assignedById;
-  const result = await client.call<unknown>(`crm.${METHOD_SUFFIX[entityType]}.add`, { fields, params: { REGISTER_SONET_EVENT: 'Y' } });
-  const id = positiveInt(result);
-  if (id === null) throw new Error(`crm.${METHOD_SUFFIX[entityType]}.add answered without an id`);
+  const request = addEntity(entityType, {
+    ...(entityType === 'LEAD' ? { title: person.name } : {}),
+    name: person.name,
+    phones: [{ value: person.phone, valueType: 'WORK' }],
+    ...(person.assignedById !== undefined ? { assignedById: person.assignedById } : {}),
+    sourceId: 'CALL',
+  });
+  const id = positiveInt(await send<unknown>(client, request));
+  if (id === null) throw new Error(`${request.method} answered without an id`);
   return id;
 }
 
 /** Reads one contact, lead or company (`crm.<type>.get`); null when it no longer exists. */
 export async function getPerson(client: BitrixClient, entityType: PersonEntityType, id: number): Promise<CrmPerson | null> {
-  const result = await client.call<unknown>(`crm.${METHOD_SUFFIX[entityType]}.get`, { id });
+  const result = await send<unknown>(client, getEntity({ entityType, entityId: id }));
   if (typeof result !== 'object' || result === null) return null;
   const r = result as Record<string, unknown>;
   const title = text(r.TITLE);
@@ -125,31 +122,22 @@ export async function getPerson(client: BitrixClient, entityType: PersonEntityTy
 
 /** The TITLE of a company, for a contact's company field. */
 export async function getCompanyTitle(client: BitrixClient, id: number): Promise<string> {
-  const result = await client.call<unknown>('crm.company.get', { id });
+  const result = await send<unknown>(client, getEntity({ entityType: 'COMPANY', entityId: id }));
   return typeof result === 'object' && result !== null ? text((result as Record<string, unknown>).TITLE) : '';
 }
 
 /**
- * Active users, all pages (`user.get` with FILTER ACTIVE; b24restdocs: user/user-get.md). UF_PHONE_INNER is only
- * returned with the `user` scope; without it every inner phone reads empty and binding falls back to e-mail.
+ * Active users, all pages. UF_PHONE_INNER is only returned with the `user` scope; without it every inner phone
+ * reads empty and binding falls back to e-mail.
  */
 export async function listActiveUsers(client: BitrixClient): Promise<CrmUser[]> {
-  const rows = await client.list<unknown>('user.get', { FILTER: { ACTIVE: true }, sort: 'ID', order: 'ASC' });
-  const users: CrmUser[] = [];
-  for (const row of rows) {
-    if (typeof row !== 'object' || row === null) continue;
-    const r = row as Record<string, unknown>;
-    const id = positiveInt(r.ID);
-    // user.get may ignore FILTER on some boxes; an inactive user must never be bound.
-    if (id === null || r.ACTIVE === false || r.ACTIVE === 'N') continue;
-    users.push({
-      id,
-      name: [text(r.NAME), text(r.LAST_NAME)].filter(Boolean).join(' ') || text(r.EMAIL) || `#${id}`,
-      email: text(r.EMAIL),
-      innerPhone: text(r.UF_PHONE_INNER),
-    });
-  }
-  return users;
+  // user.get may ignore FILTER on some boxes; an inactive user must never be bound.
+  return (await listUsers(client)).filter((u) => u.active).map((u) => ({
+    id: u.id,
+    name: [u.name.trim(), u.lastName.trim()].filter(Boolean).join(' ') || u.email.trim() || `#${u.id}`,
+    email: u.email.trim(),
+    innerPhone: u.innerPhone.trim(),
+  }));
 }
 
 export function isPersonType(type: CrmEntityType): type is PersonEntityType {
