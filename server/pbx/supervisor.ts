@@ -1,0 +1,306 @@
+import { createHash, createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import type { Router } from 'express';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import { PbxError, type CallEvent, type PbxAdapter, type PbxConnectionSettings, type PbxLinkStatus } from './adapter.js';
+import { assertPbxAddressAllowed, type AddressPolicy } from './address-guard.js';
+import { createLinkStateFile, type LinkStateFile } from './link-state.js';
+import { createYeastarAdapter, type YeastarTimings } from './yeastar/adapter.js';
+import { createPbxWebhookRouter, type WebhookTarget } from './yeastar/webhook.js';
+
+/**
+ * One live PBX link per enabled portal, its status for the UI, and gap recovery.
+ *
+ * Gap recovery: the supervisor remembers (durably, in DATA_DIR/pbx-links.json) the time up to which a portal's
+ * link heard everything. Whenever a link (re)connects — and at start — the calls that ended since then
+ * (minus a margin for clock skew) are read back with `searchCdr` and delivered like live `cdr` events.
+ * The coverage mark only moves forward after such a recovery succeeded, so an outage that outlives the
+ * process is still recovered after the restart. `cdr` events are delivered once per call id (live or
+ * recovered, whichever comes first); the calls service is idempotent as well, for the margin after a restart.
+ */
+
+export interface PbxSupervisorOptions {
+  store: Store;
+  log: Logger;
+  config: Config;
+  createAdapter?: (portal: string, settings: PbxConnectionSettings) => PbxAdapter;
+  onCallEvent: (event: CallEvent) => void | Promise<void>;
+  /** Passed to the default Yeastar adapter. */
+  adapterTimings?: Partial<YeastarTimings>;
+  /** Recovery looks back this much before the coverage mark (PBX clock skew, in-flight legs). */
+  recoveryMarginMs?: number;
+  /** How often the coverage mark of connected links moves forward. */
+  coverageTickMs?: number;
+  /** Wait before retrying a recovery that failed while the link is up. */
+  recoveryRetryMs?: number;
+  /** Replaces DNS for the address guard (tests). */
+  lookup?: AddressPolicy['lookup'];
+  /** Defaults to DATA_DIR/pbx-links.json. */
+  statePath?: string;
+}
+
+export interface PbxTestResult {
+  extensions: number;
+}
+
+export interface PbxSupervisor {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** After a settings change (or install/uninstall): opens, reopens with the new settings, or closes the link. */
+  reconcile(memberId: string): Promise<void>;
+  status(memberId: string): PbxLinkStatus;
+  adapter(memberId: string): PbxAdapter | undefined;
+  /** Checks address, credentials and API access with these settings, without touching the live link. */
+  testConnection(settings: PbxConnectionSettings): Promise<PbxTestResult>;
+  /** `POST /pbx/webhook/:portalKey`, to mount at the app root. */
+  webhookRouter(): Router;
+  /** The unguessable path segment of this portal's webhook URL. */
+  webhookKey(memberId: string): string;
+  /** `/pbx/webhook/<key>`: append to PUBLIC_URL for the URL to paste into the PBX. */
+  webhookPath(memberId: string): string;
+}
+
+interface Link {
+  memberId: string;
+  fingerprint: string;
+  settings: PbxConnectionSettings;
+  adapter: PbxAdapter;
+  unsubscribe: (() => void)[];
+  /** Deliveries in order, one at a time, so an async handler sees a call's events in sequence. */
+  chain: Promise<void>;
+  delivered: Map<string, number>;
+  /** True once the recovery after the latest (re)connect succeeded; gates the coverage mark. */
+  caughtUp: boolean;
+  recovering: boolean;
+  recoverAgain: boolean;
+  retryTimer?: ReturnType<typeof setTimeout>;
+  closed: boolean;
+}
+
+const DELIVERED_MEMORY = 20_000;
+
+function fingerprintOf(settings: PbxConnectionSettings): string {
+  return createHash('sha256').update(JSON.stringify([settings.baseUrl, settings.clientId, settings.clientSecret, settings.events, settings.webhookSecret])).digest('hex');
+}
+
+export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
+  const log = opts.log.child({ part: 'pbx-supervisor' });
+  const margin = opts.recoveryMarginMs ?? 2 * 60_000;
+  const tickMs = opts.coverageTickMs ?? 5_000;
+  const retryMs = opts.recoveryRetryMs ?? 15_000;
+  const policy: AddressPolicy = {
+    allowLoopback: opts.config.pbxAllowLoopback,
+    allowPrivate: opts.config.pbxAllowPrivate,
+    ...(opts.lookup ? { lookup: opts.lookup } : {}),
+  };
+  const state: LinkStateFile = createLinkStateFile(opts.statePath ?? join(opts.config.dataDir, 'pbx-links.json'));
+  const makeAdapter = opts.createAdapter
+    ?? ((portal: string, settings: PbxConnectionSettings) => createYeastarAdapter({ portal, settings, log, timings: opts.adapterTimings }));
+
+  const links = new Map<string, Link>();
+  /** Status of portals without a live adapter (disabled, or refused before connecting). */
+  const parked = new Map<string, PbxLinkStatus>();
+  const queues = new Map<string, Promise<void>>();
+  let tick: ReturnType<typeof setInterval> | undefined;
+  let started = false;
+
+  function webhookKey(memberId: string): string {
+    return createHmac('sha256', state.webhookKeySecret()).update(`pbx-webhook:${memberId}`).digest('base64url').slice(0, 32);
+  }
+
+  function deliver(link: Link, event: CallEvent): void {
+    if (event.kind === 'cdr') {
+      if (link.delivered.has(event.pbxCallId)) return;
+      link.delivered.set(event.pbxCallId, Date.now());
+      if (link.delivered.size > DELIVERED_MEMORY) {
+        const oldest = link.delivered.keys().next();
+        if (!oldest.done) link.delivered.delete(oldest.value);
+      }
+    }
+    link.chain = link.chain.then(async () => {
+      try {
+        await opts.onCallEvent(event);
+      } catch (err) {
+        log.error({ err, portal: link.memberId, callId: event.pbxCallId, kind: event.kind }, 'call event handler failed');
+      }
+    });
+  }
+
+  async function recover(link: Link): Promise<void> {
+    if (link.recovering) {
+      link.recoverAgain = true;
+      return;
+    }
+    link.recovering = true;
+    try {
+      do {
+        link.recoverAgain = false;
+        const covered = state.coveredUntil(link.memberId);
+        const startedAt = Date.now();
+        if (covered === undefined) {
+          // First link ever for this portal: history before it is not ours to log.
+          state.setCoveredUntil(link.memberId, startedAt);
+        } else {
+          const since = covered - margin;
+          const events = await link.adapter.searchCdr(since);
+          if (link.closed) return;
+          let fresh = 0;
+          for (const event of events) {
+            if (link.delivered.has(event.pbxCallId)) continue;
+            fresh += 1;
+            deliver(link, { ...event, recovered: true });
+          }
+          log.info({ portal: link.memberId, since, found: events.length, delivered: fresh }, 'PBX call history recovered');
+        }
+        link.caughtUp = true;
+        state.setCoveredUntil(link.memberId, startedAt);
+      } while (link.recoverAgain && !link.closed);
+    } catch (err) {
+      log.warn({ portal: link.memberId, code: err instanceof PbxError ? err.code : 'UNKNOWN', reason: err instanceof Error ? err.message : String(err) }, 'PBX call history recovery failed; will retry');
+      if (!link.closed) {
+        link.retryTimer = setTimeout(() => {
+          link.retryTimer = undefined;
+          if (!link.closed && link.adapter.status().state === 'connected') void recover(link);
+        }, retryMs);
+        link.retryTimer.unref?.();
+      }
+    } finally {
+      link.recovering = false;
+    }
+  }
+
+  function onStatus(link: Link, status: PbxLinkStatus): void {
+    if (link.closed) return;
+    if (status.state === 'connected') {
+      void recover(link);
+    } else {
+      link.caughtUp = false;
+    }
+  }
+
+  async function closeLink(link: Link): Promise<void> {
+    link.closed = true;
+    if (link.retryTimer !== undefined) clearTimeout(link.retryTimer);
+    for (const u of link.unsubscribe) u();
+    links.delete(link.memberId);
+    try {
+      await link.adapter.disconnect();
+    } catch (err) {
+      log.warn({ portal: link.memberId, err }, 'PBX link did not close cleanly');
+    }
+    await link.chain;
+  }
+
+  function wantedSettings(memberId: string): PbxConnectionSettings | undefined {
+    const portal = opts.store.portals.get(memberId);
+    if (!portal || portal.uninstalledAt !== undefined) return undefined;
+    const settings = opts.store.settings.get(memberId);
+    const pbx = settings.pbx;
+    if (!settings.enabled || !pbx || pbx.baseUrl === '' || pbx.clientId === '' || pbx.clientSecret === '') return undefined;
+    return { baseUrl: pbx.baseUrl, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: pbx.events, webhookSecret: pbx.webhookSecret };
+  }
+
+  async function reconcileNow(memberId: string): Promise<void> {
+    const wanted = started ? wantedSettings(memberId) : undefined;
+    const existing = links.get(memberId);
+    if (!wanted) {
+      if (existing) await closeLink(existing);
+      parked.set(memberId, { state: 'disabled' });
+      return;
+    }
+    const fingerprint = fingerprintOf(wanted);
+    if (existing && existing.fingerprint === fingerprint) return;
+    if (existing) await closeLink(existing);
+    try {
+      await assertPbxAddressAllowed(wanted.baseUrl, policy);
+    } catch (err) {
+      const e = err instanceof PbxError ? err : new PbxError('PBX_ERROR', String(err), err);
+      log.warn({ portal: memberId, code: e.code, reason: e.message }, 'PBX link not opened');
+      parked.set(memberId, { state: 'unreachable', lastError: e.message, lastErrorCode: e.code });
+      return;
+    }
+    const adapter = makeAdapter(memberId, wanted);
+    const link: Link = {
+      memberId, fingerprint, settings: wanted, adapter, unsubscribe: [], chain: Promise.resolve(), delivered: new Map(),
+      caughtUp: false, recovering: false, recoverAgain: false, closed: false,
+    };
+    link.unsubscribe.push(adapter.onCallEvent((event) => deliver(link, event)));
+    link.unsubscribe.push(adapter.onStatus((status) => onStatus(link, status)));
+    links.set(memberId, link);
+    parked.delete(memberId);
+    log.info({ portal: memberId, mode: wanted.events }, 'PBX link opening');
+    await adapter.connect();
+    if (adapter.status().state === 'connected' && !link.caughtUp && !link.recovering) void recover(link);
+  }
+
+  /** One reconcile at a time per portal: a burst of settings saves ends with the last settings applied. */
+  function reconcile(memberId: string): Promise<void> {
+    const prev = queues.get(memberId) ?? Promise.resolve();
+    const next = prev.then(() => reconcileNow(memberId)).catch((err: unknown) => {
+      log.error({ portal: memberId, err }, 'PBX link reconcile failed');
+    });
+    queues.set(memberId, next);
+    void next.finally(() => {
+      if (queues.get(memberId) === next) queues.delete(memberId);
+    });
+    return next;
+  }
+
+  function resolveWebhook(key: string): WebhookTarget | undefined {
+    for (const link of links.values()) {
+      if (link.settings.events !== 'webhook' || link.closed) continue;
+      if (webhookKey(link.memberId) !== key) continue;
+      const accept = link.adapter.acceptPushedEvent?.bind(link.adapter);
+      if (!accept) return undefined;
+      return { portal: link.memberId, webhookSecret: link.settings.webhookSecret, deliver: accept };
+    }
+    return undefined;
+  }
+
+  return {
+    async start() {
+      if (started) return;
+      started = true;
+      await state.load();
+      tick = setInterval(() => {
+        const now = Date.now();
+        for (const link of links.values()) {
+          if (link.caughtUp && link.adapter.status().state === 'connected') state.setCoveredUntil(link.memberId, now);
+        }
+      }, tickMs);
+      tick.unref?.();
+      await Promise.all(opts.store.portals.list().map((p) => reconcile(p.memberId)));
+    },
+    async stop() {
+      started = false;
+      if (tick !== undefined) clearInterval(tick);
+      tick = undefined;
+      await Promise.all([...queues.values()]);
+      await Promise.all([...links.values()].map((l) => closeLink(l)));
+      await state.flush();
+    },
+    reconcile,
+    status(memberId) {
+      const link = links.get(memberId);
+      if (link) return link.adapter.status();
+      return parked.get(memberId) ?? { state: 'disabled' };
+    },
+    adapter: (memberId) => links.get(memberId)?.adapter,
+    async testConnection(settings) {
+      await assertPbxAddressAllowed(settings.baseUrl, policy);
+      const adapter = makeAdapter('connection-test', settings);
+      try {
+        await adapter.testConnection();
+        const extensions = await adapter.listExtensions();
+        return { extensions: extensions.length };
+      } finally {
+        await adapter.disconnect().catch(() => undefined);
+      }
+    },
+    webhookRouter: () => createPbxWebhookRouter({ log, resolve: resolveWebhook }),
+    webhookKey,
+    webhookPath: (memberId) => `/pbx/webhook/${webhookKey(memberId)}`,
+  };
+}
