@@ -1,0 +1,91 @@
+/**
+ * Wiring of the calls part, for the composition root (server/index.ts startServer):
+ *
+ *   const calls = createCallsService({ log, store, outbox, contacts, clients, adapterFor });
+ *   await calls.start();                  // before outbox.start(): registers the outbox handlers, resumes open calls
+ *   supervisor.onCallEvent((e) => void calls.service.handleEvent(e));   // or calls.service.attach(adapter) per adapter
+ *   http events route ← calls.telephony   // TelephonyEventHandlers (ONEXTERNALCALLSTART / ONEXTERNALCALLBACKSTART)
+ *   app.use('/api', frameAuth, callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor }))
+ *   on shutdown: calls.stop()
+ */
+import type { Logger } from '../log.js';
+import type { BitrixClients } from '../bitrix/types.js';
+import type { CrmContacts } from '../contacts/types.js';
+import type { Outbox } from '../outbox/types.js';
+import type { PbxAdapter } from '../pbx/adapter.js';
+import { normalizePhone } from '../phone.js';
+import type { Store } from '../store/types.js';
+import { ClickToCall } from './click-to-call.js';
+import { RecordingAttacher, createFetchUploader, type RecordingOptions, type RecordingUploader } from './recording.js';
+import { CallsService, type CallsOptions } from './service.js';
+import type { TelephonyEventHandlers } from './types.js';
+
+export interface CallsPartDeps {
+  log: Logger;
+  store: Pick<Store, 'calls' | 'bindings' | 'settings' | 'portals'>;
+  outbox: Outbox;
+  contacts: CrmContacts;
+  clients: BitrixClients;
+  adapterFor(portal: string): PbxAdapter | undefined;
+  /** Defaults to a fetch multipart upload. */
+  uploader?: RecordingUploader;
+  options?: Partial<CallsOptions> & { recordings?: Partial<RecordingOptions>; clickToCallDedupMs?: number };
+}
+
+export interface CallsPart {
+  service: CallsService;
+  telephony: TelephonyEventHandlers;
+  recordings: RecordingAttacher;
+  start(): Promise<void>;
+  stop(): void;
+}
+
+export function createCallsService(deps: CallsPartDeps): CallsPart {
+  const { store, log } = deps;
+  const holder: { service?: CallsService } = {};
+  const recordings = new RecordingAttacher({
+    log,
+    outbox: deps.outbox,
+    calls: store.calls,
+    adapterFor: deps.adapterFor,
+    updateRecord: async (portal, pbxCallId, patch) => holder.service?.updateRecord(portal, pbxCallId, patch),
+    uploader: deps.uploader ?? createFetchUploader(),
+    ...(deps.options?.recordings ? { options: deps.options.recordings } : {}),
+  });
+  const service = new CallsService({
+    log,
+    calls: store.calls,
+    bindings: store.bindings,
+    settings: store.settings,
+    portals: store.portals,
+    outbox: deps.outbox,
+    contacts: deps.contacts,
+    recordings,
+    normalizePhone,
+    ...(deps.options ? { options: deps.options } : {}),
+  });
+  holder.service = service;
+  const telephony = new ClickToCall({
+    log,
+    service,
+    calls: store.calls,
+    bindings: store.bindings,
+    settings: store.settings,
+    outbox: deps.outbox,
+    adapterFor: deps.adapterFor,
+    clients: deps.clients,
+    normalizePhone,
+    ...(deps.options?.clickToCallDedupMs !== undefined ? { dedupMs: deps.options.clickToCallDedupMs } : {}),
+  });
+  return {
+    service,
+    telephony,
+    recordings,
+    start: () => service.start(),
+    stop: () => service.stop(),
+  };
+}
+
+export { CallsService } from './service.js';
+export { ClickToCall } from './click-to-call.js';
+export { RecordingAttacher, createFetchUploader } from './recording.js';

@@ -1,0 +1,238 @@
+/**
+ * Recordings: after finish, the PBX recording is downloaded and attached to the Bitrix24 call with
+ * telephony.externalCall.attachRecord (https://apidocs.bitrix24.com/api-reference/telephony/telephony-external-call-attach-record.html):
+ * - up to `inlineMaxBytes`: FILENAME + FILE_CONTENT (base64) in one outbox item (batched with the finish when both are pending);
+ * - larger: FILENAME alone → Bitrix24 answers {uploadUrl, fieldName} → multipart POST of the file (the injected uploader).
+ * A missing or expired recording is retried with backoff a bounded number of times, then the call shows
+ * recordingState 'failed' with the reason. Nothing here blocks another call: each job runs on its own.
+ */
+import type { Logger } from '../log.js';
+import type { CallRecordingRef, PbxAdapter, RecordingDownload } from '../pbx/adapter.js';
+import type { Outbox } from '../outbox/types.js';
+import type { CallRecord, OutboxItem } from '../store/records.js';
+import type { CallsRepository } from '../store/types.js';
+import { HANDLERS, attachRecordItem } from './outbox-items.js';
+
+export interface RecordingJob {
+  portal: string;
+  pbxCallId: string;
+  recording: CallRecordingRef;
+}
+
+export interface RecordingFile {
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
+/** The multipart upload to the URL attachRecord answered; not a REST call, so not through the outbox. */
+export interface RecordingUploader {
+  upload(url: string, fieldName: string, file: RecordingFile): Promise<void>;
+}
+
+export interface RecordingOptions {
+  /** Files up to this size go inline as base64 (about 4/3 larger in the request). */
+  inlineMaxBytes: number;
+  /** Larger recordings than this are not attached at all (reported as failed). */
+  maxBytes: number;
+  maxAttempts: number;
+  /** First retry after this long, doubling each time. */
+  retryBaseMs: number;
+}
+
+export const DEFAULT_RECORDING_OPTIONS: RecordingOptions = Object.freeze({
+  inlineMaxBytes: 3 * 1024 * 1024,
+  maxBytes: 200 * 1024 * 1024,
+  maxAttempts: 5,
+  retryBaseMs: 30_000,
+});
+
+export interface RecordingAttacherDeps {
+  log: Logger;
+  outbox: Pick<Outbox, 'enqueue'>;
+  calls: Pick<CallsRepository, 'get'>;
+  adapterFor(portal: string): PbxAdapter | undefined;
+  /** Changes the stored call in the call's own order (CallsService.updateRecord). */
+  updateRecord(portal: string, pbxCallId: string, patch: (record: CallRecord) => Partial<CallRecord> | undefined): Promise<unknown>;
+  uploader: RecordingUploader;
+  options?: Partial<RecordingOptions>;
+}
+
+/** A reason that retrying cannot fix. */
+class PermanentRecordingError extends Error {}
+
+/** Bitrix24 takes wav and mp3 only ("Wrong file extension. Only wav and mp3 are allowed"). */
+export function playableFilename(...candidates: (string | undefined)[]): string | undefined {
+  for (const name of candidates) {
+    const base = name?.split(/[\\/]/).pop()?.trim();
+    if (base && /\.(wav|mp3)$/i.test(base)) return base;
+  }
+  return undefined;
+}
+
+export async function readAll(download: RecordingDownload, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of download.stream) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    size += buf.length;
+    if (size > maxBytes) {
+      download.stream.destroy();
+      throw new PermanentRecordingError(`recording larger than ${maxBytes} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const jobKey = (portal: string, pbxCallId: string): string => `${portal}\u0000${pbxCallId}`;
+
+export class RecordingAttacher {
+  private readonly log: Logger;
+  private readonly opts: RecordingOptions;
+  private readonly inFlight = new Set<string>();
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly deps: RecordingAttacherDeps) {
+    this.log = deps.log.child({ part: 'recordings' });
+    this.opts = { ...DEFAULT_RECORDING_OPTIONS, ...deps.options };
+  }
+
+  registerHandlers(outbox: Pick<Outbox, 'onResult' | 'onParked'>): void {
+    outbox.onResult(HANDLERS.recordingAttached, (item) => this.onAttached(item));
+    outbox.onResult(HANDLERS.recordingUploadUrl, (item, result) => this.onUploadUrl(item, result));
+    outbox.onParked(HANDLERS.recordingParked, (item, error) => this.onParked(item, error));
+  }
+
+  /** Starts (or restarts) attaching the call's recording; returns at once. */
+  attach(job: RecordingJob, attempt = 0): void {
+    const key = jobKey(job.portal, job.pbxCallId);
+    if (this.stopped || this.inFlight.has(key)) return;
+    this.inFlight.add(key);
+    this.run(job, attempt)
+      .catch((err: unknown) => this.log.error({ err, portal: job.portal, callId: job.pbxCallId }, 'recording job failed'))
+      .finally(() => this.inFlight.delete(key));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.retries.values()) clearTimeout(t);
+    this.retries.clear();
+  }
+
+  private async run(job: RecordingJob, attempt: number): Promise<void> {
+    const record = this.deps.calls.get(job.portal, job.pbxCallId);
+    if (!record || record.recordingState === 'attached') return;
+    try {
+      const file = await this.download(job);
+      const inline = file.data.length <= this.opts.inlineMaxBytes;
+      await this.deps.outbox.enqueue([
+        attachRecordItem(record, file.filename, inline ? file.data.toString('base64') : undefined, attempt),
+      ]);
+      await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'pending', recording: job.recording }));
+    } catch (err) {
+      await this.failedAttempt(job, attempt, err);
+    }
+  }
+
+  private async download(job: RecordingJob): Promise<RecordingFile> {
+    const adapter = this.deps.adapterFor(job.portal);
+    if (!adapter) throw new Error('the PBX of this portal is not connected');
+    const download = await adapter.downloadRecording(job.recording);
+    const filename = playableFilename(download.filename, job.recording.filename);
+    if (!filename) {
+      download.stream.destroy();
+      throw new PermanentRecordingError(`recording "${job.recording.filename}" is neither wav nor mp3`);
+    }
+    const data = await readAll(download, this.opts.maxBytes);
+    if (data.length === 0) throw new Error('the PBX returned an empty recording');
+    return { filename, contentType: download.contentType, data };
+  }
+
+  private async failedAttempt(job: RecordingJob, attempt: number, err: unknown): Promise<void> {
+    const reason = errorText(err);
+    const next = attempt + 1;
+    if (err instanceof PermanentRecordingError || next >= this.opts.maxAttempts || this.stopped) {
+      this.log.warn({ portal: job.portal, callId: job.pbxCallId, reason, attempts: next }, 'recording not attached');
+      await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'failed', recordingError: reason }));
+      return;
+    }
+    const delay = this.opts.retryBaseMs * 2 ** attempt;
+    this.log.info({ portal: job.portal, callId: job.pbxCallId, reason, retryInMs: delay }, 'recording not available yet: retrying');
+    await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'pending', recordingError: reason }));
+    const key = jobKey(job.portal, job.pbxCallId);
+    const timer = setTimeout(() => {
+      this.retries.delete(key);
+      this.attach(job, next);
+    }, delay);
+    timer.unref();
+    this.retries.set(key, timer);
+  }
+
+  private jobOf(item: OutboxItem): { job: RecordingJob; attempt: number } | undefined {
+    const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
+    if (!pbxCallId) return undefined;
+    const record = this.deps.calls.get(item.portal, pbxCallId);
+    if (!record?.recording) return undefined;
+    const attempt = typeof item.meta?.attempt === 'number' ? item.meta.attempt : 0;
+    return { job: { portal: item.portal, pbxCallId, recording: record.recording }, attempt };
+  }
+
+  private async onAttached(item: OutboxItem): Promise<void> {
+    const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
+    if (!pbxCallId) return;
+    await this.deps.updateRecord(item.portal, pbxCallId, () => ({ recordingState: 'attached', recordingError: undefined }));
+  }
+
+  /** Large file: Bitrix24 answered where to upload it. */
+  private async onUploadUrl(item: OutboxItem, result: unknown): Promise<void> {
+    const found = this.jobOf(item);
+    if (!found) return;
+    const r = (typeof result === 'object' && result !== null ? result : {}) as Record<string, unknown>;
+    const uploadUrl = typeof r.uploadUrl === 'string' ? r.uploadUrl : undefined;
+    const fieldName = typeof r.fieldName === 'string' ? r.fieldName : 'file';
+    if (!uploadUrl) {
+      // Bitrix24 attached it without asking for the file (e.g. FILE_ID): nothing left to upload.
+      await this.onAttached(item);
+      return;
+    }
+    try {
+      const file = await this.download(found.job);
+      await this.deps.uploader.upload(uploadUrl, fieldName, file);
+      await this.onAttached(item);
+    } catch (err) {
+      await this.failedAttempt(found.job, found.attempt, err);
+    }
+  }
+
+  private async onParked(item: OutboxItem, error: string): Promise<void> {
+    const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
+    if (!pbxCallId) return;
+    this.log.warn({ portal: item.portal, callId: pbxCallId, error }, 'attachRecord parked');
+    await this.deps.updateRecord(item.portal, pbxCallId, () => ({ recordingState: 'failed', recordingError: error }));
+  }
+}
+
+/**
+ * The default uploader: multipart/form-data POST with the file in `fieldName`, as for disk.folder.uploadfile's
+ * uploadUrl (reference §3.5; the response shape of that POST is unconfirmed, so any 2xx without an `error` is success).
+ */
+export function createFetchUploader(timeoutMs = 120_000): RecordingUploader {
+  return {
+    async upload(url, fieldName, file) {
+      const form = new FormData();
+      form.append(fieldName, new Blob([new Uint8Array(file.data)], { type: file.contentType || 'application/octet-stream' }), file.filename);
+      const res = await fetch(url, { method: 'POST', body: form, signal: AbortSignal.timeout(timeoutMs) });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`recording upload answered HTTP ${res.status}`);
+      try {
+        const body = JSON.parse(text) as { error?: unknown; error_description?: unknown };
+        if (body.error) throw new Error(`recording upload refused: ${String(body.error)} ${String(body.error_description ?? '')}`.trim());
+      } catch (err) {
+        if (!(err instanceof SyntaxError)) throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,469 @@
+/**
+ * The calls service wires the pure machine (machine.ts) to the world: normalized PBX events in, CallRecords
+ * persisted, intents carried out as outbox items (Bitrix24 writes), lookups, recordings and timers.
+ *
+ * Order per input: load → step → persist the new state together with the intents still to do → carry them out →
+ * persist again without them. A crash in between leaves the call open with its intents, and start() redoes them;
+ * the outbox keys (`<portal>:<pbxCallId>:<what>`) make the redo harmless.
+ */
+import type { Logger } from '../log.js';
+import type { CallEvent, PbxAdapter } from '../pbx/adapter.js';
+import type { Outbox, NewOutboxItem } from '../outbox/types.js';
+import type { CrmContacts } from '../contacts/types.js';
+import type { CallRecord, CrmRef, OutboxItem, PortalSettings } from '../store/records.js';
+import type { BindingsRepository, CallsRepository, PortalsRepository, SettingsRepository } from '../store/types.js';
+import {
+  newCallState, step, type CallInput, type CallIntent, type CallState, type MachineContext, type Transition,
+} from './machine.js';
+import {
+  HANDLERS, fallbackActivityItem, finishItem, hideItem, registerItem, showItem, callIdOf,
+} from './outbox-items.js';
+import type { RecordingAttacher } from './recording.js';
+
+export interface CallsOptions {
+  /** Wait for the CDR after live events said the call ended, then log from the live events (design §4.3). */
+  cdrWaitMs: number;
+  /** The CRM lookup may hold the screen pop this long at most; then the card pops without a CRM binding. */
+  lookupTimeoutMs: number;
+  /** A call nothing was heard of for this long is logged from what is known (lost `ended` and no CDR). */
+  staleLiveMs: number;
+  /** A PBX event for a call we are dialing (click-to-call) waits this long for the dial to be recorded. */
+  dialCorrelationMs: number;
+}
+
+export const DEFAULT_CALLS_OPTIONS: CallsOptions = Object.freeze({
+  cdrWaitMs: 60_000,
+  lookupTimeoutMs: 3_000,
+  staleLiveMs: 4 * 60 * 60_000,
+  dialCorrelationMs: 10_000,
+});
+
+export interface CallsServiceDeps {
+  log: Logger;
+  calls: CallsRepository;
+  bindings: BindingsRepository;
+  settings: SettingsRepository;
+  portals: PortalsRepository;
+  outbox: Outbox;
+  contacts: CrmContacts;
+  recordings: RecordingAttacher;
+  normalizePhone(raw: string, defaultCountry: string): string;
+  options?: Partial<CallsOptions>;
+  now?: () => number;
+}
+
+/** What record.machine holds: the machine's state and the intents not yet carried out. */
+interface StoredMachine {
+  v: 1;
+  state: CallState;
+  pending: CallIntent[];
+}
+
+function isStoredMachine(value: unknown): value is StoredMachine {
+  return typeof value === 'object' && value !== null && (value as { v?: unknown }).v === 1
+    && typeof (value as { state?: unknown }).state === 'object' && Array.isArray((value as { pending?: unknown }).pending);
+}
+
+const callKey = (portal: string, pbxCallId: string): string => `${portal}\u0000${pbxCallId}`;
+
+export class CallsService {
+  private readonly log: Logger;
+  private readonly opts: CallsOptions;
+  private readonly now: () => number;
+  /** One promise chain per call: inputs of a call are handled strictly one after another. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Click-to-call dials in flight per portal + extension: their first PBX events wait for the correlation. */
+  private readonly dialing = new Map<string, Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: CallsServiceDeps) {
+    this.log = deps.log.child({ part: 'calls' });
+    this.opts = { ...DEFAULT_CALLS_OPTIONS, ...deps.options };
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Registers the outbox handlers by name (before outbox.start()), resumes open calls and pending recordings. */
+  async start(): Promise<void> {
+    const { outbox } = this.deps;
+    outbox.onResult(HANDLERS.registered, (item, result) => this.onRegistered(item, result));
+    outbox.onParked(HANDLERS.registerParked, (item, error) => this.onParked(item, 'register', error));
+    outbox.onParked(HANDLERS.finishParked, (item, error) => this.onParked(item, 'finish', error));
+    this.deps.recordings.registerHandlers(outbox);
+    await this.resume();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.deps.recordings.stop();
+  }
+
+  /** Subscribes to one PBX adapter's normalized events; returns the unsubscribe function. */
+  attach(adapter: PbxAdapter): () => void {
+    return adapter.onCallEvent((event) => {
+      this.handleEvent(event).catch((err: unknown) => this.log.error({ err, portal: event.portal, callId: event.pbxCallId }, 'call event failed'));
+    });
+  }
+
+  /** One normalized PBX event. Resolves once the call's state is durable and its intents are queued. */
+  handleEvent(event: CallEvent): Promise<void> {
+    return this.serial(event.portal, event.pbxCallId, async () => {
+      let record = this.deps.calls.get(event.portal, event.pbxCallId);
+      if (!record) {
+        await this.awaitDialCorrelation(event);
+        record = this.deps.calls.get(event.portal, event.pbxCallId);
+      }
+      const settings = this.deps.settings.get(event.portal);
+      let state: CallState;
+      const created = !record;
+      if (record) {
+        state = this.stateOf(record) ?? newCallState(event);
+      } else {
+        if (!settings.enabled) {
+          this.log.debug({ portal: event.portal, callId: event.pbxCallId }, 'portal disabled: call not handled');
+          return;
+        }
+        state = newCallState(event);
+        record = this.newRecord(event, settings);
+      }
+      this.describe(record, event, settings);
+      const t = step(state, { kind: 'event', event }, this.context(event.portal, settings));
+      await this.commit(record, t);
+      if (created && t.state.phase === 'live') this.armStaleTimer(record.portal, record.pbxCallId);
+    });
+  }
+
+  /**
+   * Calls we place ourselves (click-to-call, callback): the record is stored with the machine's opening state
+   * before the PBX's own events are handled (they wait in awaitDialCorrelation).
+   */
+  openPlacedCall(record: CallRecord, opening: Transition): Promise<void> {
+    return this.serial(record.portal, record.pbxCallId, async () => {
+      if (this.deps.calls.get(record.portal, record.pbxCallId)) return;
+      await this.commit(record, opening);
+      this.armStaleTimer(record.portal, record.pbxCallId);
+    });
+  }
+
+  /**
+   * Marks a dial in progress for this extension until `release` is called: a PBX event of a call not yet known
+   * that involves the extension waits for it, so a click-to-call is never mistaken for a new outbound call.
+   */
+  expectDial(portal: string, extension: string): () => void {
+    let release: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => { release = resolve; });
+    const key = callKey(portal, extension);
+    this.dialing.set(key, done);
+    return () => {
+      if (this.dialing.get(key) === done) this.dialing.delete(key);
+      release();
+    };
+  }
+
+  /** Updates fields of a stored call outside the machine (recordings, CALL_ID), in the call's order. */
+  updateRecord(portal: string, pbxCallId: string, patch: (record: CallRecord) => Partial<CallRecord> | undefined): Promise<CallRecord | undefined> {
+    let updated: CallRecord | undefined;
+    return this.serial(portal, pbxCallId, async () => {
+      const record = this.deps.calls.get(portal, pbxCallId);
+      if (!record) return;
+      const changes = patch(record);
+      if (!changes) return;
+      updated = { ...record, ...changes, updatedAt: this.now() };
+      await this.deps.calls.put(updated);
+    }).then(() => updated);
+  }
+
+  // ---- internals ----
+
+  private serial(portal: string, pbxCallId: string, work: () => Promise<void>): Promise<void> {
+    const key = callKey(portal, pbxCallId);
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const tail = next.catch(() => undefined);
+    this.chains.set(key, tail);
+    void tail.then(() => { if (this.chains.get(key) === tail) this.chains.delete(key); });
+    return next;
+  }
+
+  private async awaitDialCorrelation(event: CallEvent): Promise<void> {
+    const extensions = [...event.extensions.map((x) => x.number), ...(event.cdr?.placedBy ? [event.cdr.placedBy] : [])];
+    const waits = extensions.map((ext) => this.dialing.get(callKey(event.portal, ext))).filter((p): p is Promise<void> => p !== undefined);
+    if (waits.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(waits),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, this.opts.dialCorrelationMs); }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private stateOf(record: CallRecord): CallState | undefined {
+    return isStoredMachine(record.machine) ? record.machine.state : undefined;
+  }
+
+  private pendingOf(record: CallRecord): CallIntent[] {
+    return isStoredMachine(record.machine) ? record.machine.pending : [];
+  }
+
+  private context(portal: string, settings: PortalSettings): MachineContext {
+    return {
+      userFor: (ext) => this.deps.bindings.userForExtension(portal, ext),
+      unboundCallsUserId: settings.unboundCallsUserId,
+      cdrWaitMs: this.opts.cdrWaitMs,
+    };
+  }
+
+  private newRecord(event: CallEvent, settings: PortalSettings): CallRecord {
+    return {
+      portal: event.portal,
+      pbxCallId: event.pbxCallId,
+      direction: event.direction,
+      external: event.external ? this.deps.normalizePhone(event.external, settings.defaultCountry) : '',
+      extensions: [],
+      shownTo: [],
+      startedAt: event.cdr?.startedAt ?? event.at,
+      talkSeconds: 0,
+      origin: 'pbx',
+      recordingState: 'none',
+      phase: 'live',
+      updatedAt: this.now(),
+    };
+  }
+
+  /** Facts about the call that later events may add (the number, the line, the queue). */
+  private describe(record: CallRecord, event: CallEvent, settings: PortalSettings): void {
+    if (!record.external && event.external) record.external = this.deps.normalizePhone(event.external, settings.defaultCountry);
+    if (event.did && !record.did) record.did = event.did;
+    if (event.trunk && !record.trunk) record.trunk = event.trunk;
+    if (event.via && !record.via) record.via = event.via;
+  }
+
+  private project(record: CallRecord, state: CallState, pending: CallIntent[]): CallRecord {
+    const finish = pending.find((i): i is Extract<CallIntent, { type: 'finish' }> => i.type === 'finish');
+    const fallback = pending.find((i): i is Extract<CallIntent, { type: 'fallbackActivity' }> => i.type === 'fallbackActivity');
+    const userId = finish?.userId ?? fallback?.userId ?? record.userId ?? state.transferUserId ?? state.answeredUserId ?? state.registerUserId;
+    const open = state.phase === 'live' || state.phase === 'ended';
+    return {
+      ...record,
+      direction: state.origin === 'pbx' ? record.direction : 'outbound',
+      extensions: [...state.rang],
+      shownTo: [...state.shownTo],
+      ...(state.answeredBy !== undefined ? { answeredBy: state.answeredBy } : {}),
+      ...(userId !== undefined ? { userId } : {}),
+      startedAt: state.startedAt,
+      ...(state.answeredAt !== undefined ? { answeredAt: state.answeredAt } : {}),
+      ...(state.endedAt !== undefined ? { endedAt: state.endedAt } : {}),
+      talkSeconds: state.talkSeconds,
+      ...(state.result !== undefined ? { result: state.result } : {}),
+      ...(state.recording !== undefined ? { recording: state.recording } : {}),
+      recordingState: state.recordingRequested && record.recordingState === 'none' ? 'pending' : record.recordingState,
+      // Terminal only once its intents are out: until then the call stays in listOpen() and is resumed after a crash.
+      phase: pending.length > 0 && !open ? 'ended' : state.phase,
+      ...(state.note !== undefined ? { note: state.note } : {}),
+      machine: { v: 1, state, pending } satisfies StoredMachine,
+      updatedAt: this.now(),
+    };
+  }
+
+  private async commit(record: CallRecord, t: Transition): Promise<void> {
+    const pending = [...this.pendingOf(record), ...t.intents];
+    let current = this.project(record, t.state, pending);
+    await this.deps.calls.put(current);
+    if (pending.length === 0) return;
+    current = await this.carryOut(current, pending);
+    await this.deps.calls.put(this.project(current, t.state, []));
+  }
+
+  /** Carries the intents out in order; the outbox items of one step go in one enqueue (pending together: batchable). */
+  private async carryOut(record: CallRecord, intents: CallIntent[]): Promise<CallRecord> {
+    let current = record;
+    const items: NewOutboxItem[] = [];
+    const after: (() => void)[] = [];
+    const portal = this.deps.portals.get(record.portal);
+    const lineNumber = portal?.lineNumber || record.did || '';
+    for (const intent of intents) {
+      switch (intent.type) {
+        case 'lookup':
+          current = await this.lookup(current, intent.userId);
+          break;
+        case 'register':
+          items.push(registerItem(current, { ...intent, lineNumber }));
+          break;
+        case 'show':
+          items.push(showItem(current, intent.userIds, intent.seq));
+          break;
+        case 'hide':
+          items.push(hideItem(current, intent.userIds, intent.seq));
+          break;
+        case 'finish':
+          items.push(finishItem(current, intent));
+          break;
+        case 'fallbackActivity': {
+          const item = this.fallbackItem(current, intent.userId, intent.reason);
+          if (item) items.push(item);
+          else current = { ...current, note: `${intent.reason}; no CRM record to log the call to` };
+          break;
+        }
+        case 'attachRecord': {
+          const job = { portal: current.portal, pbxCallId: current.pbxCallId, recording: intent.recording };
+          after.push(() => this.deps.recordings.attach(job));
+          break;
+        }
+        case 'syncContact': {
+          const crm = current.crm;
+          if (crm) after.push(() => this.deps.contacts.syncContactAfterCall(current.portal, crm));
+          break;
+        }
+        case 'awaitCdr':
+          this.armTimer(current.portal, current.pbxCallId, intent.ms, false);
+          break;
+        case 'cancelCdrWait':
+          this.clearTimer(current.portal, current.pbxCallId);
+          break;
+      }
+    }
+    if (items.length > 0) await this.deps.outbox.enqueue(items);
+    for (const run of after) run();
+    return current;
+  }
+
+  private fallbackItem(record: CallRecord, userId: number, reason: string): NewOutboxItem | undefined {
+    if (!record.crm) {
+      this.log.error({ portal: record.portal, callId: record.pbxCallId, reason }, 'call could not be logged: Bitrix24 refused it and no CRM record is known');
+      return undefined;
+    }
+    this.log.warn({ portal: record.portal, callId: record.pbxCallId, reason }, 'call logged as a CRM activity (fallback)');
+    return fallbackActivityItem(record, record.crm, userId, reason);
+  }
+
+  /** resolveCaller before the first register; bounded so a slow CRM never holds the screen pop for long. */
+  private async lookup(record: CallRecord, userId: number): Promise<CallRecord> {
+    if (record.crm || !record.external) return record;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const crm = await Promise.race([
+        this.deps.contacts.resolveCaller(record.portal, record.external, record.direction, userId),
+        new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), this.opts.lookupTimeoutMs); }),
+      ]);
+      return crm ? { ...record, crm } : record;
+    } catch (err) {
+      this.log.warn({ err, portal: record.portal, callId: record.pbxCallId }, 'caller lookup failed: screen pop without CRM binding');
+      return record;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async apply(portal: string, pbxCallId: string, input: CallInput): Promise<void> {
+    await this.serial(portal, pbxCallId, async () => {
+      const record = this.deps.calls.get(portal, pbxCallId);
+      const state = record ? this.stateOf(record) : undefined;
+      if (!record || !state) return;
+      const t = step(state, input, this.context(portal, this.deps.settings.get(portal)));
+      await this.commit(record, t);
+    });
+  }
+
+  private async onRegistered(item: OutboxItem, result: unknown): Promise<void> {
+    const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
+    if (!pbxCallId || typeof result !== 'object' || result === null) return;
+    const r = result as Record<string, unknown>;
+    const callId = typeof r.CALL_ID === 'string' ? r.CALL_ID : undefined;
+    const crm = readCrm(r.CRM_ENTITY_TYPE, r.CRM_ENTITY_ID);
+    if (typeof r.LEAD_CREATION_ERROR === 'string') {
+      this.log.warn({ portal: item.portal, callId: pbxCallId, reason: r.LEAD_CREATION_ERROR }, 'Bitrix24 could not create a lead for the call');
+    }
+    await this.updateRecord(item.portal, pbxCallId, (record) => ({
+      ...(callId ? { b24CallId: callId } : {}),
+      ...(!record.crm && crm ? { crm } : {}),
+    }));
+  }
+
+  private async onParked(item: OutboxItem, write: 'register' | 'finish', error: string): Promise<void> {
+    const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
+    if (!pbxCallId) return;
+    this.log.error({ portal: item.portal, callId: pbxCallId, error }, `telephony.externalCall.${write} parked`);
+    await this.apply(item.portal, pbxCallId, { kind: 'writeParked', write, error });
+  }
+
+  private armTimer(portal: string, pbxCallId: string, ms: number, stale: boolean): void {
+    if (this.stopped) return;
+    this.clearTimer(portal, pbxCallId);
+    const timer = setTimeout(() => {
+      this.timers.delete(callKey(portal, pbxCallId));
+      this.onTimer(portal, pbxCallId, stale).catch((err: unknown) => this.log.error({ err, portal, callId: pbxCallId }, 'call timer failed'));
+    }, Math.max(0, ms));
+    timer.unref();
+    this.timers.set(callKey(portal, pbxCallId), timer);
+  }
+
+  private armStaleTimer(portal: string, pbxCallId: string): void {
+    if (!this.timers.has(callKey(portal, pbxCallId))) this.armTimer(portal, pbxCallId, this.opts.staleLiveMs, true);
+  }
+
+  private clearTimer(portal: string, pbxCallId: string): void {
+    const key = callKey(portal, pbxCallId);
+    const t = this.timers.get(key);
+    if (t) clearTimeout(t);
+    this.timers.delete(key);
+  }
+
+  private async onTimer(portal: string, pbxCallId: string, stale: boolean): Promise<void> {
+    const record = this.deps.calls.get(portal, pbxCallId);
+    const state = record ? this.stateOf(record) : undefined;
+    if (!state) return;
+    if (stale && state.phase === 'live') {
+      const quietFor = this.now() - state.lastEventAt;
+      if (quietFor < this.opts.staleLiveMs) {
+        this.armTimer(portal, pbxCallId, this.opts.staleLiveMs - quietFor, true);
+        return;
+      }
+    }
+    await this.apply(portal, pbxCallId, { kind: 'cdrWaitElapsed', at: this.now(), stale });
+  }
+
+  /** After a restart: redo intents a crash interrupted, re-arm the CDR waits, resume pending recordings. */
+  private async resume(): Promise<void> {
+    const open = this.deps.calls.listOpen();
+    for (const record of open) {
+      const state = this.stateOf(record);
+      if (!state) continue;
+      const pending = this.pendingOf(record);
+      if (pending.length > 0) {
+        await this.serial(record.portal, record.pbxCallId, async () => {
+          const current = await this.carryOut(record, pending);
+          await this.deps.calls.put(this.project(current, state, []));
+        });
+      }
+      if (state.phase === 'ended' && !state.finished) {
+        const endedAt = state.endedAt ?? state.lastEventAt;
+        this.armTimer(record.portal, record.pbxCallId, endedAt + this.opts.cdrWaitMs - this.now(), false);
+      } else if (state.phase === 'live') {
+        this.armTimer(record.portal, record.pbxCallId, state.lastEventAt + this.opts.staleLiveMs - this.now(), true);
+      }
+    }
+    if (open.length > 0) this.log.info({ calls: open.length }, 'resumed open calls');
+    for (const portal of this.deps.portals.list()) {
+      for (const record of this.deps.calls.listRecent(portal.memberId, { limit: 500 })) {
+        if (record.recordingState === 'pending' && record.recording && record.phase === 'logged') {
+          this.deps.recordings.attach({ portal: record.portal, pbxCallId: record.pbxCallId, recording: record.recording });
+        }
+      }
+    }
+  }
+
+  /** The CALL_ID value for outbox params of this call (a reference until register answered). */
+  callIdParam(record: CallRecord): ReturnType<typeof callIdOf> {
+    return callIdOf(record);
+  }
+}
+
+const CRM_TYPES = new Set(['CONTACT', 'COMPANY', 'LEAD', 'DEAL']);
+
+function readCrm(type: unknown, id: unknown): CrmRef | undefined {
+  const entityId = typeof id === 'number' ? id : typeof id === 'string' ? Number(id) : NaN;
+  if (typeof type !== 'string' || !CRM_TYPES.has(type) || !Number.isInteger(entityId) || entityId <= 0) return undefined;
+  return { entityType: type as CrmRef['entityType'], entityId };
+}
