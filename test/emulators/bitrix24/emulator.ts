@@ -1,0 +1,553 @@
+/**
+ * The emulated Bitrix24 cloud: one OAuth/control listener plus one loopback listener per portal (each
+ * real portal has its own host), and the operations tests drive through the control API.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { detectAudio } from './audio.js';
+import type { BindingsView, CallView, CrmActivityView, EventDelivery, Fault, FrameToken, InstallResult, PortalInfo, RecordedRequest } from './control-types.js';
+import { createEntity, getEntity, legacyView, updateEntity } from './crm-store.js';
+import { flattenForm, postForm } from './delivery.js';
+import { RestError, noAuthFound } from './errors.js';
+import { setFault } from './faults.js';
+import { readBody, sendJson, sendText } from './http-io.js';
+import { allMethods } from './methods/index.js';
+import { storeRecord } from './methods/records.js';
+import { APP_SCOPE, handleOAuthToken } from './oauth.js';
+import { isRecord } from './params.js';
+import { LeakyBucket } from './rate-limit.js';
+import { RestDispatcher } from './rest.js';
+import {
+  CRM_ENTITY_TYPES,
+  clientEndpointOf,
+  createState,
+  serverEndpointOf,
+  type CallRecord,
+  type CrmEntityType,
+  type EmulatorConfig,
+  type EmulatorState,
+  type Plan,
+  type Portal,
+  type User,
+} from './state.js';
+import { bindingFor, newCallId } from './telephony.js';
+import { expireAccessTokens, issueTokens, randomHex, revokePortalTokens } from './tokens.js';
+import { timeInfo } from './time-envelope.js';
+
+export const DEFAULT_CLIENT_ID = 'local.emulator0000000001.00000001';
+export const DEFAULT_CLIENT_SECRET = 'emulator-client-secret-0000000000000000000000000000';
+
+export interface UserInput {
+  name: string;
+  lastName?: string;
+  email?: string;
+  admin?: boolean;
+  innerPhone?: string;
+  active?: boolean;
+  workPhone?: string;
+  mobile?: string;
+}
+
+export interface ClickToCallInput {
+  userId: number;
+  phoneNumber: string;
+  lineNumber?: string;
+  crm?: { entityType: CrmEntityType; entityId: number };
+  callListId?: number;
+  isMobile?: boolean;
+}
+
+export interface CallbackInput {
+  phoneNumber: string;
+  text?: string;
+  voice?: string;
+  lineNumber?: string;
+  crm?: { entityType: CrmEntityType; entityId: number };
+}
+
+export interface SendEventOptions {
+  forgeToken?: boolean;
+  toHandler?: string;
+  /** Include that user's access token in `auth` (as events triggered by a user carry). */
+  asUserId?: number;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export class Bitrix24Cloud {
+  readonly state: EmulatorState;
+  private readonly dispatcher: RestDispatcher;
+  private mainServer: Server | null = null;
+
+  constructor(config: Partial<EmulatorConfig> = {}) {
+    this.state = createState({
+      clientId: config.clientId ?? DEFAULT_CLIENT_ID,
+      clientSecret: config.clientSecret ?? DEFAULT_CLIENT_SECRET,
+      accessTokenTtlSec: config.accessTokenTtlSec ?? 3600,
+      rateLimit: config.rateLimit ?? true,
+      drainRate: config.drainRate ?? null,
+      burst: config.burst ?? null,
+      deliveryTimeoutMs: config.deliveryTimeoutMs ?? 10_000,
+    });
+    this.dispatcher = new RestDispatcher(this.state, allMethods());
+  }
+
+  async start(port = 0): Promise<string> {
+    const server = createServer((req, res) => void this.onMainRequest(req, res));
+    const bound = await listen(server, port);
+    this.mainServer = server;
+    this.state.oauthBaseUrl = `http://127.0.0.1:${bound}`;
+    return this.state.oauthBaseUrl;
+  }
+
+  async stop(): Promise<void> {
+    const servers = [this.mainServer, ...[...this.state.portals.values()].map((p) => p.server)];
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (!s) return resolve();
+            s.closeAllConnections();
+            s.close(() => resolve());
+          }),
+      ),
+    );
+  }
+
+  /** Control API handler, set by control.ts. */
+  controlHandler: ((req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>) | null = null;
+
+  private async onMainRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.state.oauthBaseUrl);
+    try {
+      if (url.pathname.startsWith('/_emulator/') && this.controlHandler) return await this.controlHandler(req, res, url);
+      if (url.pathname === '/oauth/token/' || url.pathname === '/oauth/token') return await handleOAuthToken(this.state, req, res, url);
+      if (url.pathname.startsWith('/rest/')) return await this.dispatcher.handle(req, res, url, null);
+      sendText(res, 404, 'Not found');
+    } catch (err) {
+      if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL_SERVER_ERROR', error_description: String(err) });
+    }
+  }
+
+  private async onPortalRequest(portal: Portal, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${portal.domain}`);
+    try {
+      if (/^\/rest\/+upload\.json$/.test(url.pathname)) return await this.onRecordUpload(portal, req, res, url);
+      if (url.pathname.startsWith('/rest/')) return await this.dispatcher.handle(req, res, url, portal);
+      sendText(res, 404, 'Not found');
+    } catch (err) {
+      if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL_SERVER_ERROR', error_description: String(err) });
+    }
+  }
+
+  /** The `uploadUrl` of attachRecord: multipart POST, the file in field `file`. Answer shape is UNCONFIRMED in the docs. */
+  private async onRecordUpload(portal: Portal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const started = Date.now();
+    try {
+      const token = url.searchParams.get('auth') ?? '';
+      const access = this.state.accessTokens.get(token);
+      if (!access || access.memberId !== portal.memberId) throw noAuthFound();
+      const uploadToken = url.searchParams.get('token') ?? '';
+      const uploadId = uploadToken.startsWith('telephony|') ? uploadToken.slice('telephony|'.length) : '';
+      const pending = portal.uploads.get(uploadId);
+      if (!pending) throw new RestError('ERROR_CORE', 'Upload token is not valid', 400);
+      const body = await readBody(req);
+      const file = body.files.find((f) => f.field === 'file');
+      if (!file || file.bytes.length === 0) throw new RestError('ERROR_CORE', 'File content is empty.', 400);
+      const parsed: unknown = JSON.parse(pending);
+      const callId = isRecord(parsed) && typeof parsed.callId === 'string' ? parsed.callId : '';
+      const filename = isRecord(parsed) && typeof parsed.filename === 'string' ? parsed.filename : file.filename;
+      const call = portal.calls.get(callId);
+      if (!call) throw new RestError('ERROR_CORE', 'Call is not found', 400);
+      const fileId = storeRecord(portal, call, filename, file.bytes, 'upload');
+      portal.uploads.delete(uploadId);
+      this.state.requests.push({
+        seq: this.state.requests.length + 1, memberId: portal.memberId, method: 'upload', params: { filename, size: file.bytes.length },
+        httpStatus: 200, error: null, errorDescription: null, time: new Date(started).toISOString(), viaBatch: false,
+        authKind: access.kind, userId: access.userId,
+      });
+      sendJson(res, 200, { result: { FILE_ID: fileId }, time: timeInfo(started) });
+    } catch (err) {
+      const e = err instanceof RestError ? err : new RestError('INTERNAL_SERVER_ERROR', String(err), 500);
+      sendJson(res, e.status, { error: e.code, error_description: e.description });
+    }
+  }
+
+  // region portals and users
+
+  portal(memberId: string): Portal {
+    const portal = this.state.portals.get(memberId);
+    if (!portal) throw new RestError('EMULATOR_NO_PORTAL', `No portal ${memberId}`, 404);
+    return portal;
+  }
+
+  info(portal: Portal): PortalInfo {
+    return {
+      memberId: portal.memberId,
+      domain: portal.domain,
+      clientEndpoint: clientEndpointOf(portal),
+      serverEndpoint: serverEndpointOf(this.state),
+      applicationToken: portal.applicationToken,
+      plan: portal.plan,
+    };
+  }
+
+  async createPortal(opts: { memberId?: string; host?: string; plan?: Plan } = {}): Promise<PortalInfo> {
+    const memberId = opts.memberId ?? randomHex(16);
+    if (this.state.portals.has(memberId)) throw new RestError('EMULATOR_PORTAL_EXISTS', `Portal ${memberId} exists`, 409);
+    const plan = opts.plan ?? 'standard';
+    const burst = this.state.config.burst ?? (plan === 'enterprise' ? 250 : 50);
+    const drain = this.state.config.drainRate ?? (plan === 'enterprise' ? 5 : 2);
+    const portal: Portal = {
+      memberId, domain: '', port: 0, server: null, plan, applicationToken: randomHex(16), appPresent: false,
+      installed: false, langId: 'en', users: new Map(), nextUserId: 1, crm: new Map(CRM_ENTITY_TYPES.map((t) => [t, new Map()])),
+      nextCrmId: { LEAD: 1, CONTACT: 1, COMPANY: 1 }, nextMultiId: 1, activities: new Map(), nextActivityId: 1,
+      comments: [], lines: new Map(), nextLineId: 1, calls: new Map(), nextStatisticId: 1, events: [], nextEventId: 1,
+      placements: [], webhooks: new Map(), notifications: [], files: new Map(), nextFileId: 1, uploads: new Map(),
+      bucket: new LeakyBucket(burst, drain), fault: null, faultUntil: null,
+    };
+    const server = createServer((req, res) => void this.onPortalRequest(portal, req, res));
+    portal.port = await listen(server, 0);
+    portal.server = server;
+    portal.domain = `${opts.host ?? '127.0.0.1'}:${portal.port}`;
+    this.state.portals.set(memberId, portal);
+    // Every portal has its administrator (the account owner), user 1.
+    this.addUser(memberId, { name: 'Portal', lastName: 'Admin', email: 'admin@example.test', admin: true });
+    return this.info(portal);
+  }
+
+  addUser(memberId: string, input: UserInput): { id: number } {
+    const portal = this.portal(memberId);
+    const inner = input.innerPhone ?? '';
+    if (inner !== '' && [...portal.users.values()].some((u) => u.UF_PHONE_INNER === inner)) {
+      throw new RestError('EMULATOR_DUPLICATE_EXTENSION', `Extension ${inner} is taken`, 409);
+    }
+    const user: User = {
+      ID: portal.nextUserId++,
+      NAME: input.name,
+      LAST_NAME: input.lastName ?? '',
+      EMAIL: input.email ?? '',
+      ACTIVE: input.active ?? true,
+      ADMIN: input.admin ?? false,
+      UF_PHONE_INNER: inner,
+      WORK_PHONE: input.workPhone ?? '',
+      PERSONAL_MOBILE: input.mobile ?? '',
+    };
+    portal.users.set(user.ID, user);
+    return { id: user.ID };
+  }
+
+  updateUser(memberId: string, userId: number, patch: Partial<UserInput>): void {
+    const user = this.portal(memberId).users.get(userId);
+    if (!user) throw new RestError('EMULATOR_NO_USER', `No user ${userId}`, 404);
+    if (patch.name !== undefined) user.NAME = patch.name;
+    if (patch.lastName !== undefined) user.LAST_NAME = patch.lastName;
+    if (patch.email !== undefined) user.EMAIL = patch.email;
+    if (patch.admin !== undefined) user.ADMIN = patch.admin;
+    if (patch.innerPhone !== undefined) user.UF_PHONE_INNER = patch.innerPhone;
+    if (patch.active !== undefined) user.ACTIVE = patch.active;
+    if (patch.workPhone !== undefined) user.WORK_PHONE = patch.workPhone;
+    if (patch.mobile !== undefined) user.PERSONAL_MOBILE = patch.mobile;
+  }
+
+  /** The tokens a user's app frame gets (AUTH_ID / REFRESH_ID): application tokens of that user. */
+  frameToken(memberId: string, userId: number): FrameToken {
+    const portal = this.portal(memberId);
+    const user = portal.users.get(userId);
+    if (!user || !user.ACTIVE) throw new RestError('EMULATOR_NO_USER', `No active user ${userId}`, 404);
+    if (!portal.appPresent) throw new RestError('EMULATOR_NOT_INSTALLED', 'The app is not installed on this portal', 409);
+    const t = issueTokens(this.state, portal, userId, 'frame');
+    return { accessToken: t.accessToken, refreshToken: t.refreshToken, expiresIn: t.expiresIn, userId };
+  }
+
+  /** An inbound webhook `<portal>/rest/<userId>/<code>/`. https://apidocs.bitrix24.com/local-integrations/local-webhooks.html */
+  createWebhook(memberId: string, userId: number): { url: string; code: string } {
+    const portal = this.portal(memberId);
+    if (!portal.users.has(userId)) throw new RestError('EMULATOR_NO_USER', `No user ${userId}`, 404);
+    const code = randomHex(8);
+    portal.webhooks.set(code, { code, userId, scopes: ['crm', 'telephony', 'user', 'im'] });
+    return { url: `http://${portal.domain}/rest/${userId}/${code}/`, code };
+  }
+
+  // endregion
+
+  // region install / events
+
+  private adminOf(portal: Portal): User {
+    const admin = [...portal.users.values()].find((u) => u.ADMIN && u.ACTIVE);
+    if (!admin) throw new RestError('EMULATOR_NO_ADMIN', 'The portal has no active administrator', 409);
+    return admin;
+  }
+
+  private eventAuth(portal: Portal, opts: { userId?: number; forge?: boolean; withRefresh?: boolean; withServerEndpoint?: boolean }): Record<string, unknown> {
+    const auth: Record<string, unknown> = {};
+    if (opts.userId !== undefined) {
+      const t = issueTokens(this.state, portal, opts.userId, 'app');
+      auth.access_token = t.accessToken;
+      auth.expires = String(t.expires);
+      auth.expires_in = String(t.expiresIn);
+      auth.scope = APP_SCOPE;
+      if (opts.withRefresh) auth.refresh_token = t.refreshToken;
+      auth.user_id = String(opts.userId);
+    }
+    auth.domain = portal.domain;
+    // Since late 2024 event payloads no longer carry server_endpoint (the install does).
+    if (opts.withServerEndpoint) auth.server_endpoint = serverEndpointOf(this.state);
+    auth.status = 'L';
+    auth.client_endpoint = clientEndpointOf(portal);
+    auth.member_id = portal.memberId;
+    auth.application_token = opts.forge ? randomHex(16) : portal.applicationToken;
+    return auth;
+  }
+
+  private deliver(url: string, event: string, data: unknown, auth: Record<string, unknown>, handlerId: number | null): Promise<EventDelivery> {
+    const payload: Record<string, unknown> = { event, event_handler_id: handlerId === null ? undefined : String(handlerId), data, ts: String(Math.floor(Date.now() / 1000)), auth };
+    return postForm(url, flattenForm(payload, ''), this.state.config.deliveryTimeoutMs);
+  }
+
+  async install(
+    memberId: string,
+    opts: { appUrl: string; lang?: string; installHandler?: string | null; installerUrl?: string },
+  ): Promise<InstallResult> {
+    const portal = this.portal(memberId);
+    const admin = this.adminOf(portal);
+    const lang = opts.lang ?? 'en';
+    const appUrl = opts.appUrl.replace(/\/+$/, '');
+    portal.langId = lang;
+    portal.appPresent = true;
+    portal.installed = false;
+    portal.applicationToken = randomHex(16);
+    const handler = opts.installHandler === undefined ? `${appUrl}/b24/events` : opts.installHandler;
+    let installEvent: EventDelivery | null = null;
+    if (handler !== null) {
+      const auth = this.eventAuth(portal, { userId: admin.ID, withRefresh: true, withServerEndpoint: true });
+      installEvent = await this.deliver(handler, 'ONAPPINSTALL', { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: lang }, auth, null);
+    }
+    const installerUrl = new URL(opts.installerUrl ?? `${appUrl}/install`);
+    installerUrl.searchParams.set('DOMAIN', portal.domain);
+    installerUrl.searchParams.set('PROTOCOL', '0');
+    installerUrl.searchParams.set('LANG', lang);
+    installerUrl.searchParams.set('APP_SID', randomHex(16));
+    const t = issueTokens(this.state, portal, admin.ID, 'frame');
+    const page = await postForm(
+      installerUrl.toString(),
+      [
+        ['AUTH_ID', t.accessToken],
+        ['AUTH_EXPIRES', String(t.expiresIn)],
+        ['REFRESH_ID', t.refreshToken],
+        ['SERVER_ENDPOINT', serverEndpointOf(this.state)],
+        ['member_id', portal.memberId],
+        ['status', 'L'],
+        ['PLACEMENT', 'DEFAULT'],
+        ['PLACEMENT_OPTIONS', '{}'],
+        ['APPLICATION_TOKEN', portal.applicationToken],
+        ['APPLICATION_SCOPE', APP_SCOPE],
+      ],
+      this.state.config.deliveryTimeoutMs,
+    );
+    return {
+      installerPage: { status: page.status ?? 0, body: page.error ?? page.body, url: installerUrl.toString() },
+      installEvent,
+      adminUserId: admin.ID,
+    };
+  }
+
+  /** What BX24.installFinish() / $b24.installFinish() does: from now on events are delivered. */
+  finishInstall(memberId: string): void {
+    const portal = this.portal(memberId);
+    if (!portal.appPresent) throw new RestError('EMULATOR_NOT_INSTALLED', 'The app is not installed on this portal', 409);
+    portal.installed = true;
+  }
+
+  /**
+   * Delivers an event to every handler bound for it (or to `toHandler`). Nothing is delivered before
+   * installFinish except ONAPPINSTALL/ONAPPUNINSTALL. https://apidocs.bitrix24.com/settings/app-installation/installation-finish.html
+   */
+  async sendEvent(memberId: string, event: string, data: unknown, opts: SendEventOptions = {}): Promise<EventDelivery[]> {
+    const portal = this.portal(memberId);
+    const name = event.toUpperCase();
+    const lifecycle = name === 'ONAPPINSTALL' || name === 'ONAPPUNINSTALL';
+    const auth = (): Record<string, unknown> => this.eventAuth(portal, { userId: opts.asUserId, forge: opts.forgeToken });
+    if (opts.toHandler) return [await this.deliver(opts.toHandler, name, data, auth(), null)];
+    if (!lifecycle && !portal.installed) return [];
+    const targets = portal.events.filter((b) => b.event === name && !b.offline);
+    return Promise.all(targets.map((b) => this.deliver(b.handler, name, data, auth(), b.id)));
+  }
+
+  /**
+   * A user clicks a number in CRM with the app as the outgoing line: Bitrix24 registers the call itself
+   * (no EXTERNAL_CALL_ID) and sends ONEXTERNALCALLSTART with its CALL_ID.
+   * https://apidocs.bitrix24.com/api-reference/telephony/events/on-external-call-start.html
+   */
+  async clickToCall(memberId: string, input: ClickToCallInput): Promise<{ callId: string; deliveries: EventDelivery[] }> {
+    const portal = this.portal(memberId);
+    const user = portal.users.get(input.userId);
+    if (!user || !user.ACTIVE) throw new RestError('EMULATOR_NO_USER', `No active user ${input.userId}`, 404);
+    const binding = input.crm ? { type: input.crm.entityType, id: input.crm.entityId } : bindingFor(portal, input.phoneNumber);
+    const lineNumber = input.lineNumber ?? [...portal.lines.keys()][0] ?? '';
+    const call: CallRecord = {
+      callId: newCallId(), userId: user.ID, phoneNumber: input.phoneNumber, type: 1, lineNumber, externalCallId: null,
+      registeredAt: Date.now(), startDate: new Date().toISOString(), crmEntityType: binding?.type ?? '', crmEntityId: binding?.id ?? null,
+      crmCreatedEntities: [], origin: 'click_to_call', registerParams: {}, shownTo: [user.ID],
+      showHistory: [{ action: 'show', userIds: [user.ID], at: Date.now() }], finished: null, records: [],
+    };
+    portal.calls.set(call.callId, call);
+    const data: Record<string, string> = {
+      PHONE_NUMBER: input.phoneNumber,
+      PHONE_NUMBER_INTERNATIONAL: input.phoneNumber,
+      EXTENSION: '',
+      USER_ID: String(user.ID),
+      CALL_LIST_ID: String(input.callListId ?? 0),
+      LINE_NUMBER: lineNumber,
+      IS_MOBILE: input.isMobile ? '1' : '0',
+      CALL_ID: call.callId,
+    };
+    if (binding) {
+      data.CRM_ENTITY_TYPE = binding.type;
+      data.CRM_ENTITY_ID = String(binding.id);
+    }
+    const deliveries = await this.sendEvent(memberId, 'ONEXTERNALCALLSTART', data, { asUserId: user.ID });
+    return { callId: call.callId, deliveries };
+  }
+
+  /** A CRM callback form was filled: ONEXTERNALCALLBACKSTART, no CALL_ID. …/events/on-external-call-back-start.html */
+  async callbackRequest(memberId: string, input: CallbackInput): Promise<EventDelivery[]> {
+    const portal = this.portal(memberId);
+    const binding = input.crm ? { type: input.crm.entityType, id: input.crm.entityId } : bindingFor(portal, input.phoneNumber);
+    const data: Record<string, string> = {
+      PHONE_NUMBER: input.phoneNumber,
+      TEXT: input.text ?? '',
+      VOICE: input.voice ?? '',
+      LINE_NUMBER: input.lineNumber ?? [...portal.lines.keys()][0] ?? '',
+    };
+    if (binding) {
+      data.CRM_ENTITY_TYPE = binding.type;
+      data.CRM_ENTITY_ID = String(binding.id);
+    }
+    return this.sendEvent(memberId, 'ONEXTERNALCALLBACKSTART', data);
+  }
+
+  /**
+   * Uninstall: access is revoked first, handlers and placements removed, then ONAPPUNINSTALL (no tokens)
+   * goes to the handlers that were bound for it. https://apidocs.bitrix24.com/api-reference/common/events/on-app-uninstall.html
+   */
+  async uninstall(memberId: string, opts: { clean: boolean }): Promise<EventDelivery[]> {
+    const portal = this.portal(memberId);
+    const targets = portal.events.filter((b) => b.event === 'ONAPPUNINSTALL');
+    revokePortalTokens(this.state, memberId);
+    portal.events = [];
+    portal.placements = [];
+    portal.appPresent = false;
+    portal.installed = false;
+    const auth = this.eventAuth(portal, {});
+    const data = { LANGUAGE_ID: portal.langId, CLEAN: opts.clean ? 1 : 0 };
+    return Promise.all(targets.map((b) => this.deliver(b.handler, 'ONAPPUNINSTALL', data, auth, b.id)));
+  }
+
+  // endregion
+
+  // region CRM seeding and inspection
+
+  seedCrm(memberId: string, entityType: CrmEntityType, fields: Record<string, unknown>): number {
+    const portal = this.portal(memberId);
+    return createEntity(portal, entityType, fields, this.adminOf(portal).ID).id;
+  }
+
+  getCrm(memberId: string, entityType: CrmEntityType, id: number): Record<string, unknown> | null {
+    const entity = getEntity(this.portal(memberId), entityType, id);
+    return entity ? legacyView(entity) : null;
+  }
+
+  listCrm(memberId: string, entityType: CrmEntityType): Record<string, unknown>[] {
+    return [...(this.portal(memberId).crm.get(entityType)?.values() ?? [])].map((e) => legacyView(e));
+  }
+
+  updateCrm(memberId: string, entityType: CrmEntityType, id: number, fields: Record<string, unknown>): void {
+    const portal = this.portal(memberId);
+    const entity = getEntity(portal, entityType, id);
+    if (!entity) throw new RestError('EMULATOR_NO_ENTITY', `No ${entityType} ${id}`, 404);
+    updateEntity(portal, entity, fields);
+  }
+
+  // endregion
+
+  // region inspection
+
+  requests(filter: { memberId?: string; method?: string } = {}): RecordedRequest[] {
+    return this.state.requests.filter(
+      (r) =>
+        (filter.memberId === undefined || r.memberId === filter.memberId) &&
+        (filter.method === undefined || r.method.toLowerCase() === filter.method.toLowerCase()),
+    );
+  }
+
+  clearRequests(): void {
+    this.state.requests = [];
+  }
+
+  calls(memberId: string): CallView[] {
+    const portal = this.portal(memberId);
+    return [...portal.calls.values()].map((c) => ({
+      ...c,
+      records: c.records.map((r) => ({ ...r, valid: detectAudio(portal.files.get(r.fileId)?.bytes ?? Buffer.alloc(0)) !== null })),
+    }));
+  }
+
+  recordFile(memberId: string, fileId: number): { name: string; kind: string; base64: string } | null {
+    const file = this.portal(memberId).files.get(fileId);
+    return file ? { name: file.name, kind: file.kind, base64: file.bytes.toString('base64') } : null;
+  }
+
+  bindings(memberId: string): BindingsView {
+    const portal = this.portal(memberId);
+    return {
+      appPresent: portal.appPresent,
+      installed: portal.installed,
+      events: portal.events,
+      placements: portal.placements,
+      lines: [...portal.lines.values()],
+    };
+  }
+
+  crmActivity(memberId: string): CrmActivityView {
+    const portal = this.portal(memberId);
+    return { activities: [...portal.activities.values()], comments: portal.comments, notifications: portal.notifications };
+  }
+
+  setFault(memberId: string, fault: Fault | null): void {
+    setFault(this.state, memberId === '*' ? null : this.portal(memberId), fault);
+  }
+
+  expireAccessTokens(memberId: string): number {
+    this.portal(memberId);
+    return expireAccessTokens(this.state, memberId);
+  }
+
+  refreshCount(memberId: string): number {
+    return this.state.refreshCount.get(memberId) ?? 0;
+  }
+
+  configure(patch: Partial<EmulatorConfig>): EmulatorConfig {
+    Object.assign(this.state.config, patch);
+    if (patch.burst !== undefined || patch.drainRate !== undefined) {
+      for (const p of this.state.portals.values()) {
+        if (patch.burst !== undefined && patch.burst !== null) p.bucket.burst = patch.burst;
+        if (patch.drainRate !== undefined && patch.drainRate !== null) p.bucket.drainRate = patch.drainRate;
+      }
+    }
+    const { clientSecret: _secret, ...visible } = this.state.config;
+    return { ...visible, clientSecret: '[redacted]' };
+  }
+
+  resetRateLimit(memberId: string): void {
+    this.portal(memberId).bucket.reset();
+  }
+
+  // endregion
+}
+

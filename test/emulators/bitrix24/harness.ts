@@ -1,0 +1,261 @@
+/**
+ * Starts the Bitrix24 portal emulator as a child process and talks to its control API.
+ *
+ *   const b24 = await startBitrix24Emulator();
+ *   const portal = await b24.createPortal();
+ *   await b24.install(portal.memberId, { appUrl: 'http://127.0.0.1:3000' });
+ *   …
+ *   await b24.stop();
+ *
+ * The product reaches the portal only through `portal.clientEndpoint` / `portal.serverEndpoint`
+ * (what Bitrix24 itself sends at install), never through this harness.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type {
+  BindingsView,
+  CallView,
+  CrmActivityView,
+  EventDelivery,
+  Fault,
+  FrameToken,
+  InstallResult,
+  PortalInfo,
+  RecordedRequest,
+} from './control-types.js';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type CallbackInput, type ClickToCallInput, type SendEventOptions, type UserInput } from './emulator.js';
+import type { CrmEntityType } from './state.js';
+
+export type { BindingsView, CallView, CrmActivityView, EventDelivery, Fault, FrameToken, InstallResult, PortalInfo, RecordedRequest };
+export type { CallbackInput, ClickToCallInput, SendEventOptions, UserInput, CrmEntityType };
+export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET };
+
+export interface StartOptions {
+  /** Leaky-bucket limit (default on, like the cloud). */
+  rateLimit?: boolean;
+  /** Override drain per second (default 2, Enterprise 5). */
+  drainRate?: number;
+  /** Override bucket size (default 50, Enterprise 250). */
+  burst?: number;
+  /** Access-token lifetime in seconds (default 3600). */
+  accessTokenTtlSec?: number;
+  clientId?: string;
+  clientSecret?: string;
+  /** Timeout of event/installer POSTs to the app (default 10 s). */
+  deliveryTimeoutMs?: number;
+  /** Time to wait for the ready line (default 20 s). */
+  startTimeoutMs?: number;
+}
+
+export interface InstallOptions {
+  appUrl: string;
+  lang?: string;
+  /** Where ONAPPINSTALL goes; default `<appUrl>/b24/events`; null = the app has no install handler. */
+  installHandler?: string | null;
+  /** Installer page; default `<appUrl>/install`. */
+  installerUrl?: string;
+}
+
+export class EmulatorControlError extends Error {
+  constructor(
+    readonly code: string,
+    description: string,
+    readonly status: number,
+  ) {
+    super(`${code}: ${description}`);
+    this.name = 'EmulatorControlError';
+  }
+}
+
+export class Bitrix24Emulator {
+  readonly clientId: string;
+  readonly clientSecret: string;
+
+  constructor(
+    readonly url: string,
+    private readonly child: ChildProcess,
+    credentials: { clientId: string; clientSecret: string },
+  ) {
+    this.clientId = credentials.clientId;
+    this.clientSecret = credentials.clientSecret;
+  }
+
+  /** The OAuth server base (what `server_endpoint` points to, minus `/rest/`). */
+  get oauthUrl(): string {
+    return this.url;
+  }
+
+  private async rpc<T>(operation: string, args: Record<string, unknown> = {}): Promise<T> {
+    const response = await fetch(`${this.url}/_emulator/${operation}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(args),
+    });
+    const body = (await response.json()) as { result?: T; error?: string; error_description?: string };
+    if (!response.ok || body.error) {
+      throw new EmulatorControlError(body.error ?? 'EMULATOR_ERROR', body.error_description ?? '', response.status);
+    }
+    return body.result as T;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  createPortal(opts: { memberId?: string; host?: string; plan?: 'standard' | 'enterprise' } = {}): Promise<PortalInfo> {
+    return this.rpc('createPortal', opts);
+  }
+
+  addUser(memberId: string, user: UserInput): Promise<{ id: number }> {
+    return this.rpc('addUser', { memberId, user });
+  }
+
+  async updateUser(memberId: string, userId: number, patch: Partial<UserInput>): Promise<void> {
+    await this.rpc('updateUser', { memberId, userId, patch });
+  }
+
+  frameToken(memberId: string, userId: number): Promise<FrameToken> {
+    return this.rpc('frameToken', { memberId, userId });
+  }
+
+  createWebhook(memberId: string, userId: number): Promise<{ url: string; code: string }> {
+    return this.rpc('createWebhook', { memberId, userId });
+  }
+
+  install(memberId: string, opts: InstallOptions): Promise<InstallResult> {
+    return this.rpc('install', { memberId, ...opts });
+  }
+
+  async finishInstall(memberId: string): Promise<void> {
+    await this.rpc('finishInstall', { memberId });
+  }
+
+  sendEvent(memberId: string, event: string, data: Record<string, unknown>, opts: SendEventOptions = {}): Promise<EventDelivery[]> {
+    return this.rpc('sendEvent', { memberId, event, data, ...opts });
+  }
+
+  clickToCall(memberId: string, input: ClickToCallInput): Promise<{ callId: string; deliveries: EventDelivery[] }> {
+    return this.rpc('clickToCall', { memberId, ...input });
+  }
+
+  callbackRequest(memberId: string, input: CallbackInput): Promise<EventDelivery[]> {
+    return this.rpc('callbackRequest', { memberId, ...input });
+  }
+
+  uninstall(memberId: string, opts: { clean: boolean }): Promise<EventDelivery[]> {
+    return this.rpc('uninstall', { memberId, ...opts });
+  }
+
+  async seedCrm(memberId: string, entityType: CrmEntityType, fields: Record<string, unknown>): Promise<number> {
+    return (await this.rpc<{ id: number }>('seedCrm', { memberId, entityType, fields })).id;
+  }
+
+  async getCrm(memberId: string, entityType: CrmEntityType, id: number): Promise<Record<string, unknown> | null> {
+    return (await this.rpc<{ entity: Record<string, unknown> | null }>('getCrm', { memberId, entityType, id })).entity;
+  }
+
+  listCrm(memberId: string, entityType: CrmEntityType): Promise<Record<string, unknown>[]> {
+    return this.rpc('listCrm', { memberId, entityType });
+  }
+
+  async updateCrm(memberId: string, entityType: CrmEntityType, id: number, fields: Record<string, unknown>): Promise<void> {
+    await this.rpc('updateCrm', { memberId, entityType, id, fields });
+  }
+
+  requests(filter: { memberId?: string; method?: string } = {}): Promise<RecordedRequest[]> {
+    return this.rpc('requests', filter);
+  }
+
+  async clearRequests(): Promise<void> {
+    await this.rpc('clearRequests');
+  }
+
+  calls(memberId: string): Promise<CallView[]> {
+    return this.rpc('calls', { memberId });
+  }
+
+  async recordFile(memberId: string, fileId: number): Promise<{ name: string; kind: string; bytes: Buffer } | null> {
+    const r = await this.rpc<{ file: { name: string; kind: string; base64: string } | null }>('recordFile', { memberId, fileId });
+    return r.file ? { name: r.file.name, kind: r.file.kind, bytes: Buffer.from(r.file.base64, 'base64') } : null;
+  }
+
+  bindings(memberId: string): Promise<BindingsView> {
+    return this.rpc('bindings', { memberId });
+  }
+
+  crmActivity(memberId: string): Promise<CrmActivityView> {
+    return this.rpc('crmActivity', { memberId });
+  }
+
+  async setFault(memberId: string | '*', fault: Fault | null): Promise<void> {
+    await this.rpc('setFault', { memberId, fault });
+  }
+
+  async expireAccessTokens(memberId: string): Promise<number> {
+    return (await this.rpc<{ expired: number }>('expireAccessTokens', { memberId })).expired;
+  }
+
+  async refreshCount(memberId: string): Promise<number> {
+    return (await this.rpc<{ count: number }>('refreshCount', { memberId })).count;
+  }
+
+  async configure(patch: Omit<StartOptions, 'startTimeoutMs'>): Promise<void> {
+    await this.rpc('configure', patch);
+  }
+
+  async resetRateLimit(memberId: string): Promise<void> {
+    await this.rpc('resetRateLimit', { memberId });
+  }
+}
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bitrix24Emulator> {
+  const clientId = opts.clientId ?? process.env.B24_EMU_CLIENT_ID ?? DEFAULT_CLIENT_ID;
+  const clientSecret = opts.clientSecret ?? process.env.B24_EMU_CLIENT_SECRET ?? DEFAULT_CLIENT_SECRET;
+  const args = ['--import', 'tsx', MAIN, '--port', '0'];
+  if (opts.rateLimit === false) args.push('--no-rate-limit');
+  if (opts.drainRate !== undefined) args.push('--drain-rate', String(opts.drainRate));
+  if (opts.burst !== undefined) args.push('--burst', String(opts.burst));
+  if (opts.accessTokenTtlSec !== undefined) args.push('--token-ttl', String(opts.accessTokenTtlSec));
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, B24_EMU_CLIENT_ID: clientId, B24_EMU_CLIENT_SECRET: clientSecret },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`Bitrix24 emulator did not start in time. stderr: ${stderr}`));
+    }, opts.startTimeoutMs ?? 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Bitrix24 emulator exited with ${code}. stderr: ${stderr}`));
+    });
+    if (!child.stdout) return reject(new Error('no stdout'));
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { ready?: boolean; url?: string };
+        if (msg.ready && msg.url) {
+          clearTimeout(timer);
+          resolve(msg.url);
+        }
+      } catch {
+        // Not the ready line.
+      }
+    });
+  });
+  const emulator = new Bitrix24Emulator(url, child, { clientId, clientSecret });
+  if (opts.deliveryTimeoutMs !== undefined) await emulator.configure({ deliveryTimeoutMs: opts.deliveryTimeoutMs });
+  return emulator;
+}

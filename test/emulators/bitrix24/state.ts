@@ -1,0 +1,239 @@
+/**
+ * In-memory state of the emulated Bitrix24 cloud: portals (each on its own loopback port, as each
+ * real portal has its own host), the OAuth server's tokens and what every portal has received.
+ */
+import type { Server } from 'node:http';
+import type { LeakyBucket } from './rate-limit.js';
+import type { Fault, RecordedRequest } from './control-types.js';
+
+export type Plan = 'standard' | 'enterprise';
+export type CrmEntityType = 'CONTACT' | 'LEAD' | 'COMPANY';
+export const CRM_ENTITY_TYPES: readonly CrmEntityType[] = ['LEAD', 'CONTACT', 'COMPANY'];
+
+export interface User {
+  ID: number;
+  NAME: string;
+  LAST_NAME: string;
+  EMAIL: string;
+  ACTIVE: boolean;
+  ADMIN: boolean;
+  UF_PHONE_INNER: string;
+  WORK_PHONE: string;
+  PERSONAL_MOBILE: string;
+}
+
+export interface MultiField {
+  ID: number;
+  TYPE_ID: 'PHONE' | 'EMAIL' | 'WEB' | 'IM';
+  VALUE: string;
+  VALUE_TYPE: string;
+}
+
+export interface CrmEntity {
+  id: number;
+  type: CrmEntityType;
+  /** UPPER_CASE scalar fields as the legacy crm.<type>.* methods use them. */
+  fields: Record<string, unknown>;
+  multi: MultiField[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Activity {
+  ID: number;
+  OWNER_TYPE_ID: number;
+  OWNER_ID: number;
+  TYPE_ID: number;
+  PROVIDER_ID: string;
+  PROVIDER_TYPE_ID: string;
+  SUBJECT: string;
+  DIRECTION: number;
+  COMPLETED: 'Y' | 'N';
+  RESPONSIBLE_ID: number;
+  START_TIME: string;
+  END_TIME: string;
+  DESCRIPTION: string;
+  COMMUNICATIONS: { VALUE: string; ENTITY_ID: number; ENTITY_TYPE_ID: number }[];
+  ORIGIN_ID: string;
+  FILES: { id: number; name: string }[];
+  SETTINGS: Record<string, unknown>;
+}
+
+export interface TimelineComment {
+  ID: number;
+  ENTITY_TYPE: string;
+  ENTITY_ID: number;
+  COMMENT: string;
+  AUTHOR_ID: number;
+  CREATED: string;
+}
+
+export interface ExternalLine {
+  ID: number;
+  NUMBER: string;
+  NAME: string;
+  CRM_AUTO_CREATE: 'Y' | 'N';
+}
+
+export interface StoredFile {
+  id: number;
+  name: string;
+  size: number;
+  kind: 'wav' | 'mp3';
+  bytes: Buffer;
+}
+
+export interface CallRecord {
+  callId: string;
+  userId: number;
+  phoneNumber: string;
+  type: number;
+  lineNumber: string;
+  externalCallId: string | null;
+  registeredAt: number;
+  startDate: string;
+  crmEntityType: CrmEntityType | '';
+  crmEntityId: number | null;
+  crmCreatedEntities: { ENTITY_TYPE: CrmEntityType; ENTITY_ID: number }[];
+  /** Whether the call came from Bitrix24 itself (click-to-call) rather than telephony.externalCall.register. */
+  origin: 'register' | 'click_to_call';
+  registerParams: Record<string, unknown>;
+  shownTo: number[];
+  showHistory: { action: 'show' | 'hide'; userIds: number[]; at: number }[];
+  finished: null | {
+    params: Record<string, unknown>;
+    statistic: Record<string, unknown>;
+    at: number;
+  };
+  records: { fileId: number; name: string; size: number; kind: 'wav' | 'mp3'; via: 'content' | 'url' | 'upload'; at: number }[];
+}
+
+export interface EventBinding {
+  event: string;
+  handler: string;
+  authType: number;
+  offline: boolean;
+  id: number;
+}
+
+export interface PlacementBinding {
+  placement: string;
+  handler: string;
+  title: string;
+  description: string;
+  userId: number;
+  options: Record<string, unknown>;
+  langAll: Record<string, unknown>;
+}
+
+export interface Notification {
+  userId: number;
+  message: string;
+  tag: string;
+  kind: 'system' | 'personal';
+  at: number;
+}
+
+export interface Webhook {
+  code: string;
+  userId: number;
+  scopes: string[];
+}
+
+export interface Portal {
+  memberId: string;
+  domain: string;
+  port: number;
+  server: Server | null;
+  plan: Plan;
+  applicationToken: string;
+  /** ONAPPINSTALL given / app present on the portal. */
+  appPresent: boolean;
+  /** installFinish done: events delivered, placements shown. */
+  installed: boolean;
+  langId: string;
+  users: Map<number, User>;
+  nextUserId: number;
+  crm: Map<CrmEntityType, Map<number, CrmEntity>>;
+  nextCrmId: Record<CrmEntityType, number>;
+  nextMultiId: number;
+  activities: Map<number, Activity>;
+  nextActivityId: number;
+  comments: TimelineComment[];
+  lines: Map<string, ExternalLine>;
+  nextLineId: number;
+  calls: Map<string, CallRecord>;
+  nextStatisticId: number;
+  events: EventBinding[];
+  nextEventId: number;
+  placements: PlacementBinding[];
+  webhooks: Map<string, Webhook>;
+  notifications: Notification[];
+  files: Map<number, StoredFile>;
+  nextFileId: number;
+  uploads: Map<string, string>;
+  bucket: LeakyBucket;
+  fault: Fault | null;
+  faultUntil: number | null;
+}
+
+export interface AccessToken {
+  token: string;
+  memberId: string;
+  userId: number;
+  kind: 'app' | 'frame';
+  expiresAt: number;
+}
+
+export interface RefreshToken {
+  token: string;
+  memberId: string;
+  userId: number;
+  kind: 'app' | 'frame';
+}
+
+export interface EmulatorConfig {
+  clientId: string;
+  clientSecret: string;
+  accessTokenTtlSec: number;
+  rateLimit: boolean;
+  drainRate: number | null;
+  burst: number | null;
+  /** Timeout for event and installer POSTs to the app. */
+  deliveryTimeoutMs: number;
+}
+
+export interface EmulatorState {
+  config: EmulatorConfig;
+  portals: Map<string, Portal>;
+  accessTokens: Map<string, AccessToken>;
+  refreshTokens: Map<string, RefreshToken>;
+  requests: RecordedRequest[];
+  refreshCount: Map<string, number>;
+  globalFault: Fault | null;
+  globalFaultUntil: number | null;
+  /** Base URL of the OAuth server (this process's main listener), e.g. http://127.0.0.1:4000. */
+  oauthBaseUrl: string;
+}
+
+export function createState(config: EmulatorConfig): EmulatorState {
+  return {
+    config,
+    portals: new Map(),
+    accessTokens: new Map(),
+    refreshTokens: new Map(),
+    requests: [],
+    refreshCount: new Map(),
+    globalFault: null,
+    globalFaultUntil: null,
+    oauthBaseUrl: '',
+  };
+}
+
+export function clientEndpointOf(portal: Portal): string {
+  return `http://${portal.domain}/rest/`;
+}
+
+export function serverEndpointOf(state: EmulatorState): string {
+  return `${state.oauthBaseUrl}/rest/`;
+}
