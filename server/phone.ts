@@ -24,6 +24,11 @@ function digitsOf(value: string): string {
   return value.replace(/\D/g, '');
 }
 
+/** True for an ISO 3166 alpha-2 code libphonenumber has numbering data for (a portal's default country). */
+export function isKnownCountry(code: string): boolean {
+  return isSupportedCountry(code.trim().toUpperCase());
+}
+
 function countryOf(defaultCountry: string): CountryCode | undefined {
   const upper = defaultCountry.trim().toUpperCase();
   return isSupportedCountry(upper) ? upper : undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_PHONE_VARIANTS, normalizePhone, phoneVariants, samePhone, stripExtension } from '../../../server/phone.js';
+import { isKnownCountry, MAX_PHONE_VARIANTS, normalizePhone, phoneVariants, samePhone, stripExtension } from '../../../server/phone.js';
 
 /** [as written, portal default country, expected E.164] — formats seen in real CRMs and PBX captures. */
 const REAL_WORLD: Array<[string, string, string]> = [
@@ -132,5 +132,14 @@ describe('phoneVariants', () => {
   it('falls back to the digits for an unreadable number', () => {
     expect(phoneVariants('101', 'US')).toEqual(['101']);
     expect(phoneVariants('+999 1', 'US')).toEqual(['+9991', '9991', '+999 1']);
+  });
+});
+
+describe('isKnownCountry', () => {
+  it('knows ISO alpha-2 codes in any case and nothing else', () => {
+    expect(isKnownCountry('de')).toBe(true);
+    expect(isKnownCountry('ZA')).toBe(true);
+    expect(isKnownCountry('XX')).toBe(false);
+    expect(isKnownCountry('DEU')).toBe(false);
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * `GET|PUT /settings` and `POST /disconnect` (mounted under /api after frame auth). Documented in docs/api-settings.md.
+ */
+import express, { type Router } from 'express';
+import { AppError, badRequest } from '../../errors.js';
+import { assertPbxAddressAllowed } from '../../pbx/address-guard.js';
+import { askPbx, connectedAdapter, parseBody, portalOf, settingsChanged, type ContactsApiDeps } from '../../contacts/api-support.js';
+import { mergeSettings, settingsUpdateSchema, settingsView } from '../../contacts/settings.js';
+import type { PortalSettings } from '../../store/records.js';
+import { locals } from '../context.js';
+import type { SettingsResponse } from './shapes.js';
+
+/**
+ * A phonebook becomes ours when chosen for contact sync, so it must be empty then: we would otherwise update or
+ * mix with contacts somebody else maintains (design §3.3).
+ */
+async function assertPhonebookChoosable(deps: ContactsApiDeps, portal: string, phonebookId: string): Promise<void> {
+  const books = await askPbx(() => connectedAdapter(deps, portal).listPhonebooks());
+  const book = books.find((b) => b.id === phonebookId);
+  if (!book) throw badRequest(`the PBX has no phonebook with id ${phonebookId}`, { field: 'contactSync.phonebookId' });
+  if (book.contactCount > 0) {
+    throw new AppError('PHONEBOOK_NOT_EMPTY',
+      `phonebook "${book.name}" already has ${book.contactCount} contact(s); choose an empty phonebook or create a new one`,
+      409, { phonebookId, contactCount: book.contactCount });
+  }
+}
+
+export function settingsRouter(deps: ContactsApiDeps): Router {
+  const router = express.Router();
+  const view = (portal: string, settings: PortalSettings): SettingsResponse =>
+    settingsView(settings, `${deps.config.publicUrl}${deps.webhookPath(portal)}`);
+
+  router.get('/settings', (_req, res) => {
+    const portal = portalOf(res);
+    res.json(view(portal, deps.store.settings.get(portal)));
+  });
+
+  router.put('/settings', deps.requireAdmin, express.json({ limit: '64kb' }), async (req, res) => {
+    const portal = portalOf(res);
+    const update = parseBody(settingsUpdateSchema, req.body);
+    const current = deps.store.settings.get(portal);
+    const next = mergeSettings(current, update);
+    if (update.pbx) {
+      const policy = { allowLoopback: deps.config.pbxAllowLoopback, allowPrivate: deps.config.pbxAllowPrivate, ...(deps.lookup ? { lookup: deps.lookup } : {}) };
+      await askPbx(() => assertPbxAddressAllowed(update.pbx?.baseUrl ?? '', policy));
+    }
+    const phonebookId = next.contactSync.phonebookId;
+    if (phonebookId && phonebookId !== current.contactSync.phonebookId) await assertPhonebookChoosable(deps, portal, phonebookId);
+    await deps.store.settings.put(portal, next);
+    locals(res).log.info({ portal, enabled: next.enabled, pbx: next.pbx !== null, contactSync: next.contactSync.enabled, autoCreate: next.autoCreate.enabled }, 'settings saved');
+    await settingsChanged(deps, portal);
+    res.json(view(portal, next));
+  });
+
+  /**
+   * Forgets the PBX connection, bindings and the contact-sync mapping. The PBX phonebook and its contacts stay on the
+   * PBX, no longer managed. Answers the (default) settings now in force.
+   */
+  router.post('/disconnect', deps.requireAdmin, async (_req, res) => {
+    const portal = portalOf(res);
+    await deps.store.settings.clear(portal);
+    await deps.store.bindings.replace(portal, []);
+    await deps.store.contactSync.clear(portal);
+    deps.log.info({ portal }, 'portal disconnected from the PBX: settings, bindings and sync mapping cleared');
+    await settingsChanged(deps, portal);
+    res.json(view(portal, deps.store.settings.get(portal)));
+  });
+
+  return router;
+}

@@ -1,0 +1,85 @@
+/**
+ * Users ↔ extensions: `GET /users`, `GET /extensions`, `PUT /bindings`, `POST /bindings/auto` (mounted under /api
+ * after frame auth). Documented in docs/api-settings.md.
+ */
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import { listActiveUsers } from '../../contacts/bitrix-crm.js';
+import { planAutoBind, planManualBind } from '../../contacts/binding.js';
+import { askPbx, connectedAdapter, parseBody, portalOf, type ContactsApiDeps } from '../../contacts/api-support.js';
+import type { Binding } from '../../store/records.js';
+import { locals } from '../context.js';
+import type { AutoBindResponse, BindingsResponse, ExtensionRow, UserRow } from './shapes.js';
+
+const bindingsUpdateSchema = z.strictObject({
+  bindings: z.array(z.strictObject({
+    userId: z.number().int().positive(),
+    extension: z.string().trim().min(1).max(32).nullable(),
+  })).max(5_000),
+});
+
+const autoBindSchema = z.strictObject({
+  /** Preview by default: nothing is saved unless the admin confirms with dryRun: false. */
+  dryRun: z.boolean().default(true),
+});
+
+const bindingRows = (bindings: Binding[]): BindingsResponse['bindings'] =>
+  bindings.map((b) => ({ userId: b.userId, extension: b.extension, source: b.source }));
+
+export function usersRouter(deps: ContactsApiDeps): Router {
+  const router = express.Router();
+
+  router.get('/users', async (_req, res) => {
+    const portal = portalOf(res);
+    const users = await listActiveUsers(deps.clients.forPortal(portal));
+    const byUser = new Map(deps.store.bindings.list(portal).map((b) => [b.userId, b]));
+    const rows: UserRow[] = users.map((u) => {
+      const binding = byUser.get(u.id);
+      return { id: u.id, name: u.name, email: u.email, innerPhone: u.innerPhone, extension: binding?.extension ?? null, bindingSource: binding?.source ?? null };
+    });
+    res.json(rows);
+  });
+
+  router.get('/extensions', async (_req, res) => {
+    const portal = portalOf(res);
+    const adapter = connectedAdapter(deps, portal);
+    const extensions = await askPbx(() => adapter.listExtensions());
+    const rows: ExtensionRow[] = extensions.map((e) => ({
+      number: e.number, name: e.name, email: e.email, boundUserId: deps.store.bindings.userForExtension(portal, e.number) ?? null,
+    }));
+    res.json(rows);
+  });
+
+  router.put('/bindings', deps.requireAdmin, express.json({ limit: '512kb' }), async (req, res) => {
+    const portal = portalOf(res);
+    const { bindings: changes } = parseBody(bindingsUpdateSchema, req.body);
+    const users = await listActiveUsers(deps.clients.forPortal(portal));
+    const adapter = deps.adapterFor(portal);
+    // Extensions are checked against the PBX when it is connected; without a link the admin may still bind ahead.
+    const extensions = adapter ? new Set((await askPbx(() => adapter.listExtensions())).map((e) => e.number)) : null;
+    const plan = planManualBind(deps.store.bindings.list(portal), changes, { userIds: new Set(users.map((u) => u.id)), extensions });
+    await deps.store.bindings.replace(portal, plan.bindings);
+    locals(res).log.info({ portal, bindings: plan.bindings.length, conflicts: plan.conflicts.length }, 'bindings saved');
+    const answer: BindingsResponse = { bindings: bindingRows(plan.bindings), conflicts: plan.conflicts };
+    res.json(answer);
+  });
+
+  router.post('/bindings/auto', deps.requireAdmin, express.json({ limit: '4kb' }), async (req, res) => {
+    const portal = portalOf(res);
+    const { dryRun } = parseBody(autoBindSchema, req.body);
+    const adapter = connectedAdapter(deps, portal);
+    const [users, extensions] = await Promise.all([
+      listActiveUsers(deps.clients.forPortal(portal)),
+      askPbx(() => adapter.listExtensions()),
+    ]);
+    const plan = planAutoBind(users, extensions, deps.store.bindings.list(portal));
+    if (!dryRun) {
+      await deps.store.bindings.replace(portal, plan.bindings);
+      locals(res).log.info({ portal, pairs: plan.pairs.length, conflicts: plan.conflicts.length }, 'auto-bind applied');
+    }
+    const answer: AutoBindResponse = { pairs: plan.pairs, conflicts: plan.conflicts, applied: !dryRun };
+    res.json(answer);
+  });
+
+  return router;
+}
