@@ -108,13 +108,11 @@ export class CallsService {
   }
 
   /** One normalized PBX event. Resolves once the call's state is durable and its intents are queued. */
-  handleEvent(event: CallEvent): Promise<void> {
+  async handleEvent(event: CallEvent): Promise<void> {
+    // Outside the call's chain: the click-to-call being recorded queues on that same chain.
+    if (!this.deps.calls.get(event.portal, event.pbxCallId)) await this.awaitDialCorrelation(event);
     return this.serial(event.portal, event.pbxCallId, async () => {
       let record = this.deps.calls.get(event.portal, event.pbxCallId);
-      if (!record) {
-        await this.awaitDialCorrelation(event);
-        record = this.deps.calls.get(event.portal, event.pbxCallId);
-      }
       const settings = this.deps.settings.get(event.portal);
       let state: CallState;
       const created = !record;
