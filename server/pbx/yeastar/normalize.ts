@@ -54,6 +54,7 @@ interface LiveCall {
   ended: boolean;
   failed: boolean;
   legs: CdrLeg[];
+  firstLegAt: number;
   settleTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -94,23 +95,23 @@ function readSnapshot(members: (CallMember | null)[] | null | undefined): Snapsh
   return snap;
 }
 
-function legOf(msg: CdrMsg, receivedAt: number): CdrLeg {
-  const callSeconds = msg.call_duration ?? 0;
+/**
+ * Live legs carry no usable instant: 30012 `time_start` is PBX-local wall time without a zone (reference §8).
+ * They are therefore kept in arrival order (no startedAt); the call's start is estimated in `settle`.
+ */
+function legOf(msg: CdrMsg): CdrLeg {
   return {
     callId: msg.call_id,
     from: msg.call_from ?? '',
     to: msg.call_to ?? '',
     type: msg.type ?? '',
     status: msg.status ?? '',
-    callSeconds,
+    callSeconds: msg.call_duration ?? 0,
     talkSeconds: msg.talk_duration ?? 0,
     srcTrunk: msg.src_trunk_name ?? '',
     dstTrunk: msg.dst_trunk_name ?? '',
     did: msg.did_number ?? '',
     recording: msg.recording ?? '',
-    // 30012 `time_start` is PBX-local wall time without a zone (reference §8): not read as an instant.
-    // The leg ended when it was heard, so its start is approximated from its duration.
-    startedAt: receivedAt - callSeconds * 1000,
   };
 }
 
@@ -162,7 +163,7 @@ export function createCallNormalizer(opts: NormalizerOptions): CallNormalizer {
     if (calls.size % 64 === 0) sweep(at);
     const call: LiveCall = {
       callId, firstSeenAt: at, lastTouchedAt: at, external: '', extensions: [], seenExtensions: new Set(),
-      ringingAnnounced: new Set(), announced: false, ended: false, failed: false, legs: [],
+      ringingAnnounced: new Set(), announced: false, ended: false, failed: false, legs: [], firstLegAt: at,
     };
     calls.set(callId, call);
     return call;
@@ -270,7 +271,8 @@ export function createCallNormalizer(opts: NormalizerOptions): CallNormalizer {
       isExtension: knownExtension(call),
       extensionsKnown: call.seenExtensions.size > 0 || opts.isExtension !== undefined,
     });
-    const startedAt = Math.min(call.firstSeenAt, folded.detail.startedAt ?? call.firstSeenAt);
+    // A leg is heard when it ends: the call began at the latest its longest leg's duration before the first leg.
+    const startedAt = Math.min(call.firstSeenAt, call.firstLegAt - folded.detail.callSeconds * 1000);
     send({
       portal: opts.portal,
       pbxCallId: callId,
@@ -289,7 +291,8 @@ export function createCallNormalizer(opts: NormalizerOptions): CallNormalizer {
   function onCdrLeg(msg: CdrMsg): void {
     if (finished.has(msg.call_id)) return;
     const call = callFor(msg.call_id);
-    call.legs.push(legOf(msg, now()));
+    if (call.legs.length === 0) call.firstLegAt = now();
+    call.legs.push(legOf(msg));
     if (call.settleTimer !== undefined) clearTimeout(call.settleTimer);
     call.settleTimer = setTimeout(() => settle(msg.call_id), opts.settleMs);
   }
