@@ -82,10 +82,26 @@ export function toCallRow(record: CallRecord, deps: Pick<CallsApiDeps, 'bindings
   };
 }
 
-function page(records: CallRecord[], limit: number, deps: CallsApiDeps): CallsPage {
-  const rows = records.filter((r) => r.phase !== 'ignored').map((r) => toCallRow(r, deps));
-  const last = records[records.length - 1];
-  return { calls: rows, nextBefore: records.length >= limit && last ? last.startedAt : null };
+type Fetch = (opts: { limit: number; before?: number }) => CallRecord[];
+
+/**
+ * One page of visible calls. Ignored calls (internal, unbound-only) are stored too, so the store is read in
+ * slices until the page is full or the history ends; `nextBefore` is the startedAt of the last row shown.
+ */
+function page(fetch: Fetch, limit: number, before: number | undefined, deps: CallsApiDeps): CallsPage {
+  const rows: CallRow[] = [];
+  let cursor = before;
+  for (;;) {
+    const batch = fetch({ limit, ...(cursor !== undefined ? { before: cursor } : {}) });
+    for (const record of batch) {
+      if (record.phase === 'ignored') continue;
+      rows.push(toCallRow(record, deps));
+      if (rows.length === limit) return { calls: rows, nextBefore: record.startedAt };
+    }
+    const last = batch[batch.length - 1];
+    if (batch.length < limit || !last || last.startedAt === cursor) return { calls: rows, nextBefore: null };
+    cursor = last.startedAt;
+  }
 }
 
 /** `bytes=a-b` / `bytes=a-` / `bytes=-n` against a known size; undefined: serve the whole file; null: unsatisfiable. */
@@ -127,19 +143,18 @@ export function callsApiRouter(deps: CallsApiDeps): Router {
   router.get('/calls', (req: Request, res: Response) => {
     const q = parse(listQuery, req.query);
     const portal = frameUser(res).portal.memberId;
-    const opts = { limit: q.limit, ...(q.before !== undefined ? { before: q.before } : {}) };
-    const records = q.entityType !== undefined && q.entityId !== undefined
-      ? deps.calls.listByEntity(portal, q.entityType, q.entityId, opts)
-      : deps.calls.listRecent(portal, opts);
-    res.json(page(records, q.limit, deps));
+    const { entityType, entityId } = q;
+    const fetch: Fetch = entityType !== undefined && entityId !== undefined
+      ? (opts) => deps.calls.listByEntity(portal, entityType, entityId, opts)
+      : (opts) => deps.calls.listRecent(portal, opts);
+    res.json(page(fetch, q.limit, q.before, deps));
   });
 
   router.get('/calls/recent', (req: Request, res: Response) => {
     const q = parse(recentQuery, req.query);
     const portal = frameUser(res).portal.memberId;
-    const records = deps.calls.listRecent(portal, { limit: q.limit, ...(q.before !== undefined ? { before: q.before } : {}) });
     const body: ActivityResponse = {
-      calls: page(records, q.limit, deps).calls,
+      calls: page((opts) => deps.calls.listRecent(portal, opts), q.limit, q.before, deps).calls,
       failedWrites: (deps.outbox?.failed(portal) ?? []).map((item) => ({
         id: item.id, method: item.method, group: item.group, attempts: item.attempts, lastError: item.lastError ?? '', createdAt: item.createdAt,
       })),
