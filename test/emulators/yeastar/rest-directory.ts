@@ -232,6 +232,7 @@ function phonebookDetail(pb: Phonebook, state: PbxState): Record<string, unknown
   return { id: pb.id, name: pb.name, member_select: pb.member_select, contacts_list: contacts.map((c) => contactRow(c, state)), total: contacts.length };
 }
 
+/** GET phonebook/list rows {id, name, total, member_select} (https://help.yeastar.com/en/p-series/developer-guide/query-phonebook-list.html). */
 export function listPhonebooks(ctx: RestContext, state: PbxState): RestAnswer {
   return listAnswer(state.phonebooks.map((pb) => phonebookSummary(pb, state)), ctx.query, ['id', 'name']);
 }
@@ -257,8 +258,24 @@ export function queryPhonebooks(ctx: RestContext, state: PbxState): RestAnswer {
   return success({ total_number: rows.length, data: rows.map((pb) => phonebookDetail(pb, state)) });
 }
 
-function phonebookFields(body: Record<string, unknown>, state: PbxState, selfId?: number): { name?: string; member_select?: Phonebook['member_select']; contacts?: number[] } | RestAnswer {
-  const out: { name?: string; member_select?: Phonebook['member_select']; contacts?: number[] } = {};
+interface PhonebookFields {
+  name?: string;
+  member_select?: Phonebook['member_select'];
+  add?: number[];
+  del?: number[];
+}
+
+function contactIdList(body: Record<string, unknown>, field: string, state: PbxState): number[] | RestAnswer | undefined {
+  const ids = body[field];
+  if (ids === undefined) return undefined;
+  if (!Array.isArray(ids) || !ids.every((i) => state.contacts.some((c) => c.id === Number(i)))) {
+    return errors.parameter([{ field, validation_type: 'invalid' }]);
+  }
+  return ids.map(Number);
+}
+
+function phonebookFields(body: Record<string, unknown>, state: PbxState, selfId?: number): PhonebookFields | RestAnswer {
+  const out: PhonebookFields = {};
   if (body.name !== undefined || selfId === undefined) {
     const name = str(body.name)?.trim();
     if (!name) return errors.parameter([{ field: 'name', validation_type: 'required' }]);
@@ -269,50 +286,58 @@ function phonebookFields(body: Record<string, unknown>, state: PbxState, selfId?
     if (body.member_select !== 'sel_all' && body.member_select !== 'sel_specific') return errors.parameter([{ field: 'member_select', validation_type: 'invalid' }]);
     out.member_select = body.member_select;
   }
-  if (body.contact_id_list !== undefined) {
-    const ids = body.contact_id_list;
-    if (!Array.isArray(ids) || !ids.every((i) => state.contacts.some((c) => c.id === Number(i)))) return errors.parameter([{ field: 'contact_id_list', validation_type: 'invalid' }]);
-    out.contacts = ids.map(Number);
-  }
+  const add = contactIdList(body, 'add_contacts_id_list', state);
+  if (isAnswer(add)) return add;
+  const del = selfId === undefined ? undefined : contactIdList(body, 'del_contacts_id_list', state);
+  if (isAnswer(del)) return del;
+  if (add) out.add = add;
+  if (del) out.del = del;
   return out;
 }
 
-function assignContacts(pbId: number, ids: number[], state: PbxState): void {
+function changeMembers(pbId: number, add: number[], del: number[], state: PbxState): void {
   for (const c of state.contacts) {
-    const has = c.phonebook_id_list.includes(pbId);
-    if (ids.includes(c.id) && !has) c.phonebook_id_list.push(pbId);
-    if (!ids.includes(c.id) && has) c.phonebook_id_list = c.phonebook_id_list.filter((id) => id !== pbId);
+    if (add.includes(c.id) && !c.phonebook_id_list.includes(pbId)) c.phonebook_id_list.push(pbId);
+    if (del.includes(c.id)) c.phonebook_id_list = c.phonebook_id_list.filter((id) => id !== pbId);
   }
 }
 
-/** POST phonebook/create {name, member_select?, contact_id_list?}: endpoint and body UNCONFIRMED (reference §5.3). */
+/**
+ * POST phonebook/create {name, member_select?, add_contacts_id_list?} → id
+ * (https://help.yeastar.com/en/p-series-cloud-edition/developer-guide/add-a-phonebook.html).
+ */
 export function createPhonebook(ctx: RestContext, state: PbxState): RestAnswer {
   const fields = phonebookFields(ctx.body, state);
   if (isAnswer(fields)) return fields;
   const pb: Phonebook = { id: state.nextId('phonebook'), name: fields.name ?? '', member_select: fields.member_select ?? 'sel_specific' };
   state.phonebooks.push(pb);
-  if (fields.contacts) assignContacts(pb.id, fields.contacts, state);
+  changeMembers(pb.id, fields.add ?? [], [], state);
   return success({ id: pb.id });
 }
 
+/**
+ * POST phonebook/update {id, name?, member_select?, add_contacts_id_list?, del_contacts_id_list?}
+ * (https://help.yeastar.com/en/p-series-software-edition/developer-guide/edit-a-phonebook.html).
+ */
 export function updatePhonebook(ctx: RestContext, state: PbxState): RestAnswer {
   const id = Number(ctx.body.id);
-  const pb = state.phonebooks.find((p) => p.id === id);
   if (!Number.isInteger(id) || id <= 0) return errors.parameter([{ field: 'id', validation_type: 'required' }]);
+  const pb = state.phonebooks.find((p) => p.id === id);
   if (!pb) return errors.notFound();
   const fields = phonebookFields(ctx.body, state, id);
   if (isAnswer(fields)) return fields;
   if (fields.name) pb.name = fields.name;
   if (fields.member_select) pb.member_select = fields.member_select;
-  if (fields.contacts) assignContacts(pb.id, fields.contacts, state);
+  changeMembers(pb.id, fields.add ?? [], fields.del ?? [], state);
   return success();
 }
 
+/** GET phonebook/delete?id= — endpoint name by the GET-deletes pattern, UNCONFIRMED; contacts stay (Manage Company Phonebooks page). */
 export function deletePhonebook(ctx: RestContext, state: PbxState): RestAnswer {
   const id = Number(ctx.query.get('id'));
   const index = state.phonebooks.findIndex((p) => p.id === id);
   if (index < 0) return errors.notFound();
   state.phonebooks.splice(index, 1);
-  assignContacts(id, [], state);
+  changeMembers(id, [], state.contacts.map((c) => c.id), state);
   return success();
 }

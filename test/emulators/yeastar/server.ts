@@ -163,6 +163,12 @@ export class YeastarEmulatorServer {
       return;
     }
     if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
+    if (url.pathname === SUBSCRIBE_PATH) {
+      // WebSocket-only endpoint: a plain GET gets HTTP 400 (observed in milaportal docs/yeastar/live-audit-2026-07-30.md).
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end('Bad Request');
+      return;
+    }
     if (url.pathname.startsWith('/api/download/')) {
       await this.serveDownload(req, res, url);
       return;
