@@ -173,6 +173,11 @@ export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Lo
       return [...s.failed.values()].sort((a, b) => a.seq - b.seq).map((i) => structuredClone(i));
     },
 
+    undelivered: () => [...byId.values()]
+      .filter((i) => !i.delivered && ((i.status === 'done' && i.onDone) || (i.status === 'failed' && i.onFailed)))
+      .sort((a, b) => a.seq - b.seq)
+      .map((i) => structuredClone(i)),
+
     portalsWithPending: () => [...portals].filter(([, s]) => s.pending.size > 0).map(([memberId]) => memberId),
 
     async removePortal(portal) {

@@ -172,4 +172,6 @@ export interface OutboxItem {
   lastError?: string;
   result?: unknown;
   doneAt?: number;
+  /** True once the item's onDone/onFailed handler was told; a restart re-tells handlers of items without it. */
+  delivered?: boolean;
 }

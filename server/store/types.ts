@@ -60,6 +60,8 @@ export interface OutboxRepository {
   pending(portal: string): OutboxItem[];
   failed(portal: string): OutboxItem[];
   portalsWithPending(): string[];
+  /** Done or failed items whose onDone/onFailed handler has not been told yet (a crash came between): all portals. */
+  undelivered(): OutboxItem[];
   removePortal(portal: string): Promise<void>;
   nextSeq(): number;
 }

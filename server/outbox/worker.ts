@@ -1,0 +1,269 @@
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BitrixClients } from '../bitrix/types.js';
+import type { OutboxItem } from '../store/records.js';
+import type { Store } from '../store/types.js';
+import { planSend, type PlannedCommand } from './plan.js';
+import { referencedIds } from './refs.js';
+import { judgeCommandError, judgeError, type FailureVerdict } from './retry-policy.js';
+import type { Delivery } from './delivery.js';
+
+export interface WorkerDeps {
+  store: Store;
+  clients: BitrixClients;
+  log: Logger;
+  delivery: Delivery;
+  maxAttempts: number;
+  now: () => number;
+  backoff: (attempt: number) => number;
+  operationLimitBackoff: (attempt: number) => number;
+  /** How often a portal waiting for a reinstall is looked at again. */
+  reinstallRecheckMs: number;
+  countRequest: (portal: string) => void;
+}
+
+type Step = { kind: 'sent' } | { kind: 'idle' } | { kind: 'wait'; at: number };
+
+/** What one send did to one item. */
+type Outcome =
+  | { kind: 'done'; item: OutboxItem; result: unknown }
+  | { kind: 'failed'; item: OutboxItem; verdict: FailureVerdict }
+  | { kind: 'untouched'; item: OutboxItem };
+
+/**
+ * One worker per portal: one request in flight at a time (Bitrix24 counts requests per portal, and ordering per
+ * group needs it), a single due item goes out at once with `call`, several go together in one `batch`.
+ */
+export class PortalWorker {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pausedUntil = 0;
+  private rateLimitStreak = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(readonly portal: string, private readonly deps: WorkerDeps) {}
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.clearTimer();
+    this.running = this.loop()
+      .catch((err: unknown) => {
+        // A store write failing (disk full) lands here; the items stay pending and are tried again later.
+        this.deps.log.error({ portal: this.portal, err }, 'outbox worker step failed; retrying later');
+        this.schedule(this.deps.now() + this.deps.backoff(1));
+      })
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  whenIdle(): Promise<void> {
+    if (!this.running && this.deps.store.outbox.pending(this.portal).length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      this.again = false;
+      if (this.stopped) return;
+      const portal = this.deps.store.portals.get(this.portal);
+      if (portal?.needsReinstall) {
+        // Items stay pending; sending would only fail again until an admin reinstalls (resume() or the recheck).
+        this.schedule(this.deps.now() + this.deps.reinstallRecheckMs);
+        return;
+      }
+      const now = this.deps.now();
+      if (now < this.pausedUntil) {
+        this.schedule(this.pausedUntil);
+        return;
+      }
+      const step = await this.step(now);
+      if (step.kind === 'idle') {
+        this.notifyIdle();
+        return;
+      }
+      if (step.kind === 'wait') {
+        this.schedule(step.at);
+        return;
+      }
+    }
+  }
+
+  private async step(now: number): Promise<Step> {
+    const { outbox } = this.deps.store;
+    const pending = outbox.pending(this.portal);
+    if (pending.length === 0) return { kind: 'idle' };
+    const plan = planSend(pending, now, (id) => outbox.get(id));
+    if (plan.park.length > 0) {
+      await this.park(plan.park.map(({ item, reason }) => ({ item, error: reason })));
+      return { kind: 'sent' };
+    }
+    if (plan.commands.length === 0) return { kind: 'wait', at: plan.wakeAt ?? now + this.deps.reinstallRecheckMs };
+    const outcomes = plan.commands.length === 1 ? await this.sendOne(plan.commands[0]) : await this.sendBatch(plan.commands);
+    await this.apply(outcomes);
+    return { kind: 'sent' };
+  }
+
+  private async sendOne(command: PlannedCommand | undefined): Promise<Outcome[]> {
+    if (!command) return [];
+    const client = this.deps.clients.forPortal(this.portal);
+    this.deps.countRequest(this.portal);
+    try {
+      const result = await client.call(command.item.method, command.params);
+      return [{ kind: 'done', item: command.item, result }];
+    } catch (err) {
+      return [{ kind: 'failed', item: command.item, verdict: judgeError(err) }];
+    }
+  }
+
+  private async sendBatch(commands: PlannedCommand[]): Promise<Outcome[]> {
+    const client = this.deps.clients.forPortal(this.portal);
+    this.deps.countRequest(this.portal);
+    let answer;
+    try {
+      // halt=false: one group's bad command must not stop the others (batch.md).
+      answer = await client.batch(commands.map((c) => ({ key: c.key, method: c.item.method, params: c.params })), false);
+    } catch (err) {
+      const verdict = judgeError(err);
+      return commands.map((c) => ({ kind: 'failed', item: c.item, verdict }));
+    }
+    const failedKeys = new Set<string>();
+    return commands.map((c): Outcome => {
+      if (c.key in answer.results) return { kind: 'done', item: c.item, result: answer.results[c.key] };
+      const error = answer.errors[c.key];
+      if (!error) return { kind: 'untouched', item: c.item };
+      failedKeys.add(c.key);
+      // It ran with an empty `$result[...]` because the command it needs failed: not its own fault, no attempt spent.
+      if (c.dependsOnKeys.some((k) => failedKeys.has(k))) return { kind: 'untouched', item: c.item };
+      return { kind: 'failed', item: c.item, verdict: judgeCommandError(error.error, error.description) };
+    });
+  }
+
+  /**
+   * Persists what the answer said (as soon as it arrives: a crash after this never resends a done item), then tells
+   * the handlers. A crash between the request and this write resends the item once after a restart; that is safe
+   * for the methods sent here that are idempotent (register with the same EXTERNAL_CALL_ID returns the same
+   * CALL_ID), and the reason every producer gives its items a key.
+   */
+  private async apply(outcomes: Outcome[]): Promise<void> {
+    const now = this.deps.now();
+    const updates: OutboxItem[] = [];
+    const parked: { item: OutboxItem; error: string }[] = [];
+    const done: OutboxItem[] = [];
+    let rateLimited = false;
+    for (const outcome of outcomes) {
+      if (outcome.kind === 'untouched') continue;
+      const item = outcome.item;
+      if (outcome.kind === 'done') {
+        const next: OutboxItem = { ...item, status: 'done', result: outcome.result, doneAt: now, attempts: item.attempts + 1, lastError: undefined, delivered: !item.onDone };
+        updates.push(next);
+        done.push(next);
+        continue;
+      }
+      const { verdict } = outcome;
+      if (verdict.needsReinstall || this.deps.store.portals.get(this.portal)?.needsReinstall) continue;
+      if (verdict.rateLimited) {
+        rateLimited = true;
+        continue;
+      }
+      const attempts = item.attempts + 1;
+      if (!verdict.retryable || attempts >= this.deps.maxAttempts) {
+        const error = verdict.retryable ? `${verdict.message} (gave up after ${attempts} attempts)` : verdict.message;
+        parked.push({ item: { ...item, attempts }, error });
+        continue;
+      }
+      const delay = verdict.operationLimit ? this.deps.operationLimitBackoff(attempts) : this.deps.backoff(attempts);
+      updates.push({ ...item, attempts, lastError: verdict.message, nextAttemptAt: now + delay });
+      this.deps.log.warn({ portal: this.portal, itemId: item.id, method: item.method, attempts, code: verdict.code, retryInMs: delay },
+        'Bitrix24 write failed; retrying later');
+    }
+    if (rateLimited) {
+      // QUERY_LIMIT_EXCEEDED is the portal's bucket overflowing (limits.md §2.1): pause the whole portal, spend no attempt.
+      this.rateLimitStreak += 1;
+      this.pausedUntil = now + this.deps.backoff(this.rateLimitStreak);
+      this.deps.log.warn({ portal: this.portal, pauseMs: this.pausedUntil - now }, 'Bitrix24 rate limit reached; pausing the outbox');
+    } else if (done.length > 0) {
+      this.rateLimitStreak = 0;
+    }
+    if (updates.length > 0) await this.deps.store.outbox.updateMany(updates);
+    if (parked.length > 0) await this.park(parked);
+    for (const item of done) await this.deps.delivery.deliverDone(item);
+  }
+
+  /** Parks items and, transitively, every pending item that needs one of their results. */
+  private async park(first: { item: OutboxItem; error: string }[]): Promise<void> {
+    const { outbox } = this.deps.store;
+    const parked = new Map<string, { item: OutboxItem; error: string }>();
+    for (const p of first) parked.set(p.item.id, p);
+    let frontier = [...parked.values()];
+    while (frontier.length > 0) {
+      const next: { item: OutboxItem; error: string }[] = [];
+      for (const candidate of outbox.pending(this.portal)) {
+        if (parked.has(candidate.id)) continue;
+        const cause = referencedIds(candidate.params).map((id) => parked.get(id)).find((p) => p !== undefined);
+        if (!cause) continue;
+        const entry = {
+          item: candidate,
+          error: `DEPENDENCY_FAILED: needs the result of outbox item ${cause.item.id} (${cause.item.method}), which failed: ${cause.error}`,
+        };
+        parked.set(candidate.id, entry);
+        next.push(entry);
+      }
+      frontier = next;
+    }
+    const now = this.deps.now();
+    const failed = [...parked.values()].map(({ item, error }): OutboxItem => ({
+      ...item, status: 'failed', lastError: error, nextAttemptAt: now, delivered: !item.onFailed,
+    }));
+    await outbox.updateMany(failed);
+    for (const item of failed) {
+      this.deps.log.error({ portal: this.portal, itemId: item.id, method: item.method, group: item.group, error: item.lastError },
+        'Bitrix24 write parked as failed');
+      await this.deps.delivery.deliverFailed(item);
+    }
+  }
+
+  private schedule(at: number): void {
+    if (this.stopped) return;
+    this.clearTimer();
+    const delay = Math.max(0, at - this.deps.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.wake();
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters.splice(0);
+    for (const resolve of waiters) resolve();
+  }
+}
+
+export const idleTimeout = (portal: string, ms: number): AppError =>
+  new AppError('OUTBOX_NOT_IDLE', `the outbox of portal ${portal} still had pending items after ${ms} ms`, 503, { portal });
