@@ -321,7 +321,6 @@ export class Bitrix24Cloud {
     portal.langId = lang;
     portal.appPresent = true;
     portal.installed = false;
-    portal.applicationToken = randomHex(16);
     const handler = opts.installHandler === undefined ? `${appUrl}/b24/events` : opts.installHandler;
     let installEvent: EventDelivery | null = null;
     if (handler !== null) {
@@ -445,6 +444,8 @@ export class Bitrix24Cloud {
     portal.appPresent = false;
     portal.installed = false;
     const auth = this.eventAuth(portal, {});
+    // A later install is a new installation with a new application token.
+    portal.applicationToken = randomHex(16);
     const data = { LANGUAGE_ID: portal.langId, CLEAN: opts.clean ? 1 : 0 };
     return Promise.all(targets.map((b) => this.deliver(b.handler, 'ONAPPUNINSTALL', data, auth, b.id)));
   }

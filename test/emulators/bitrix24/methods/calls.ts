@@ -126,7 +126,7 @@ export const callMethods: MethodTable = {
     appContextOnly: true,
     run: ({ portal, params }) => {
       const rawCallId = pick(params, 'CALL_ID');
-      if (rawCallId !== undefined && typeof rawCallId !== 'string') {
+      if (typeof rawCallId !== 'string') {
         throw new RestError('INVALID_ARGUMENT', 'CALL_ID must be a string', 400);
       }
       const user = resolveUser(portal, pickInt(params, 'USER_ID'), pickString(params, 'USER_PHONE_INNER'));

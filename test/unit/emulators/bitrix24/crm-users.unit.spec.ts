@@ -1,0 +1,126 @@
+/**
+ * CRM and users as the connector uses them: duplicate search by phone digits, multifield update rules,
+ * list paging, user.get filters; events and placements bookkeeping.
+ * https://apidocs.bitrix24.com/api-reference/crm/duplicates/crm-duplicate-find-by-comm.html,
+ * https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-update.html,
+ * https://apidocs.bitrix24.com/api-reference/user/user-get.html
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
+import { callRest, installedPortal, resultOf, startCloud, startFakeApp, type FakeApp } from './helpers.js';
+
+let cloud: Bitrix24Cloud;
+let app: FakeApp;
+
+beforeAll(async () => {
+  cloud = await startCloud({ rateLimit: false });
+  app = await startFakeApp();
+});
+
+afterAll(async () => {
+  await cloud.stop();
+  await app.close();
+});
+
+async function setup() {
+  const { portal, adminToken } = await installedPortal(cloud, app);
+  const rest = (method: string, params: Record<string, unknown> = {}) => callRest(portal.clientEndpoint, method, { auth: adminToken, ...params });
+  return { portal, rest };
+}
+
+describe('crm.duplicate.findbycomm', () => {
+  it('matches phones by digits, keys results by type, refuses bad arguments', async () => {
+    const { portal, rest } = await setup();
+    const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'A', PHONE: [{ VALUE: '+7 (495) 123-45-67', VALUE_TYPE: 'WORK' }] });
+    const lead = cloud.seedCrm(portal.memberId, 'LEAD', { TITLE: 'L', PHONE: [{ VALUE: '74951234567', VALUE_TYPE: 'MOBILE' }] });
+    const found = await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: ['+74951234567'] });
+    expect(found.body.result).toEqual({ LEAD: [lead], CONTACT: [contact] });
+    const onlyContacts = await rest('crm.duplicate.findbycomm', { entity_type: 'CONTACT', type: 'PHONE', values: ['7 495 123 45 67'] });
+    expect(onlyContacts.body.result).toEqual({ CONTACT: [contact] });
+    expect((await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: ['000'] })).body.result).toEqual([]);
+    const noType = await rest('crm.duplicate.findbycomm', { values: ['1'] });
+    expect([noType.status, noType.body.error]).toEqual([400, 'Communication type is not defined']);
+    expect((await rest('crm.duplicate.findbycomm', { type: 'PHONE' })).body.error).toBe('Communication values is not defined');
+    const tooMany = await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: Array.from({ length: 21 }, (_, i) => String(1000 + i)) });
+    expect(tooMany.status).toBe(400);
+  });
+});
+
+describe('legacy CRM', () => {
+  it('adds, gets, updates multifields by the documented rules, lists with select and paging', async () => {
+    const { rest } = await setup();
+    const id = (await rest('crm.contact.add', { fields: { NAME: 'Eve', PHONE: [{ VALUE: '+1 555 0100', VALUE_TYPE: 'WORK' }, { VALUE: '+1 555 0101', VALUE_TYPE: 'MOBILE' }] } })).body.result;
+    expect(typeof id).toBe('number');
+    const got = resultOf(await rest('crm.contact.get', { id }));
+    const phones = got.PHONE as { ID: string; VALUE: string; VALUE_TYPE: string; TYPE_ID: string }[];
+    expect(phones.map((p) => [p.VALUE, p.VALUE_TYPE, p.TYPE_ID])).toEqual([['+1 555 0100', 'WORK', 'PHONE'], ['+1 555 0101', 'MOBILE', 'PHONE']]);
+    const [first, second] = phones;
+    await rest('crm.contact.update', {
+      id,
+      fields: { PHONE: [{ ID: first?.ID, VALUE: '+1 555 0199' }, { ID: second?.ID, DELETE: 'Y' }, { VALUE: '+1 555 0102', VALUE_TYPE: 'HOME' }] },
+    });
+    const after = (resultOf(await rest('crm.contact.get', { id })).PHONE as { VALUE: string }[]).map((p) => p.VALUE);
+    expect(after).toEqual(['+1 555 0199', '+1 555 0102']);
+    expect((await rest('crm.contact.get', { id: 99999 })).body).toEqual({ error: '', error_description: 'Not found' });
+
+    for (let i = 0; i < 55; i += 1) await rest('crm.lead.add', { fields: { TITLE: `L${i}`, PHONE: [{ VALUE: `+1 555 1${String(i).padStart(3, '0')}` }] } });
+    const page1 = await rest('crm.lead.list', { select: ['ID', 'TITLE'] });
+    expect((page1.body.result as unknown[]).length).toBe(50);
+    expect([page1.body.total, page1.body.next]).toEqual([55, 50]);
+    expect(Object.keys((page1.body.result as Record<string, unknown>[])[0] ?? {}).sort()).toEqual(['ID', 'TITLE']);
+    const page2 = await rest('crm.lead.list', { start: 50 });
+    expect((page2.body.result as unknown[]).length).toBe(5);
+    expect(page2.body.next).toBeUndefined();
+    const byPhone = await rest('crm.lead.list', { filter: { PHONE: '+1 555 1007' }, select: ['ID', 'PHONE'] });
+    expect((byPhone.body.result as { TITLE?: string; PHONE: unknown[] }[]).map((l) => l.PHONE.length)).toEqual([1]);
+    const noCount = await rest('crm.lead.list', { start: -1, filter: { '>ID': 50 }, order: { ID: 'ASC' } });
+    expect([(noCount.body.result as unknown[]).length, noCount.body.total]).toEqual([5, undefined]);
+  });
+});
+
+describe('users', () => {
+  it('filters by ACTIVE and UF_PHONE_INNER and pages by 50', async () => {
+    const { portal, rest } = await setup();
+    for (let i = 0; i < 60; i += 1) cloud.addUser(portal.memberId, { name: `U${i}`, innerPhone: String(200 + i), active: i !== 3 });
+    const ext = await rest('user.get', { FILTER: { UF_PHONE_INNER: '205' } });
+    expect((ext.body.result as { NAME: string; UF_PHONE_INNER: string }[]).map((u) => [u.NAME, u.UF_PHONE_INNER])).toEqual([['U5', '205']]);
+    const active = await rest('user.get', { FILTER: { ACTIVE: true } });
+    expect([active.body.total, active.body.next]).toEqual([60, 50]);
+    const rest2 = await rest('user.get', { FILTER: { ACTIVE: true }, start: 50 });
+    expect((rest2.body.result as unknown[]).length).toBe(10);
+    const me = resultOf(await rest('user.current'));
+    expect(me.ID).toBe('1');
+    expect((await rest('user.admin')).body.result).toBe(true);
+  });
+});
+
+describe('events and placements', () => {
+  it('binds, lists and unbinds; placement.bind needs an administrator', async () => {
+    const { portal, rest } = await setup();
+    expect((await rest('event.bind', { event: 'onExternalCallStart', handler: `${app.url}/e` })).body.result).toBe(true);
+    expect((await rest('event.bind', { event: 'ONNOTHING', handler: `${app.url}/e` })).body.error).toBe('ERROR_EVENT_NOT_FOUND');
+    expect((await rest('event.get')).body.result).toEqual([{ event: 'ONEXTERNALCALLSTART', handler: `${app.url}/e`, auth_type: '0', offline: 0 }]);
+    expect((await rest('placement.bind', { PLACEMENT: 'CALL_CARD', HANDLER: `${app.url}/card`, TITLE: 'Card' })).body.result).toBe(true);
+    expect((await rest('placement.bind', { PLACEMENT: 'NOPE', HANDLER: `${app.url}/card` })).body.error).toBe('ERROR_PLACEMENT_NOT_FOUND');
+    const user = cloud.addUser(portal.memberId, { name: 'Plain' });
+    const userToken = cloud.frameToken(portal.memberId, user.id).accessToken;
+    const denied = await callRest(portal.clientEndpoint, 'placement.bind', { auth: userToken, PLACEMENT: 'CALL_CARD', HANDLER: `${app.url}/x` });
+    expect([denied.status, denied.body.error]).toEqual([403, 'ACCESS_DENIED']);
+    const bindings = cloud.bindings(portal.memberId);
+    expect(bindings.placements.map((p) => p.placement)).toEqual(['CALL_CARD']);
+    expect((await rest('event.unbind', { event: 'ONEXTERNALCALLSTART', handler: `${app.url}/e` })).body.result).toEqual({ count: 1 });
+    expect((await rest('placement.unbind', { PLACEMENT: 'CALL_CARD' })).body.result).toEqual({ count: 1 });
+    expect((await rest('app.info')).body.result).toMatchObject({ INSTALLED: true, STATUS: 'L' });
+  });
+
+  it('records notifications and timeline comments', async () => {
+    const { portal, rest } = await setup();
+    const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'N' });
+    expect(typeof (await rest('im.notify.system.add', { USER_ID: 1, MESSAGE: 'No extension bound' })).body.result).toBe('number');
+    expect(typeof (await rest('crm.timeline.comment.add', { fields: { ENTITY_TYPE: 'contact', ENTITY_ID: contact, COMMENT: 'hi' } })).body.result).toBe('number');
+    expect((await rest('crm.timeline.comment.add', { FIELDS: { ENTITY_TYPE: 'contact', ENTITY_ID: contact, COMMENT: 'hi' } })).status).toBe(400);
+    const seen = cloud.crmActivity(portal.memberId);
+    expect(seen.notifications.map((n) => [n.userId, n.message, n.kind])).toEqual([[1, 'No extension bound', 'system']]);
+    expect(seen.comments.map((c) => c.COMMENT)).toEqual(['hi']);
+  });
+});
