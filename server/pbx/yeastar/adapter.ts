@@ -73,7 +73,8 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
   const t: YeastarTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
   const log = opts.log.child({ portal: opts.portal, pbx: 'yeastar' });
   const settings = opts.settings;
-  const userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+  // Never empty: the PBX answers 40002 to a request without a User-Agent.
+  const userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
   const transport = opts.transport ?? createFetchTransport({ baseUrl: settings.baseUrl, userAgent, timeoutMs: t.requestTimeoutMs });
   const tokens = createTokenManager({
     transport, clientId: settings.clientId, clientSecret: settings.clientSecret, log,
@@ -281,12 +282,14 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
       return events.sort((a, b) => a.at - b.at);
     },
     async listPhonebooks() {
+      // phonebook/list (https://help.yeastar.com/en/p-series/developer-guide/query-phonebook-list.html); firmware
+      // without it still has phonebook/search, which the phonebook pages reference.
       let rows: unknown[];
       try {
-        rows = await rest.listAll('phonebook/search', {}, 'reading the phonebooks');
+        rows = await rest.listAll('phonebook/list', {}, 'reading the phonebooks');
       } catch (err) {
         if (!(err instanceof PbxError && err.code === 'PBX_NO_SUCH_API')) throw err;
-        rows = await rest.listAll('phonebook/list', {}, 'reading the phonebooks');
+        rows = await rest.listAll('phonebook/search', {}, 'reading the phonebooks');
       }
       return rows.map(phonebookFromRow).filter((p): p is PbxPhonebook => p !== undefined);
     },
