@@ -1,0 +1,98 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import type { Outbox } from '../outbox/types.js';
+import type { TelephonyEventHandlers } from '../calls/types.js';
+import type { PortalBitrixClients } from '../bitrix/client.js';
+import type { PbxStatusLookup } from '../portals/status.js';
+import { notFound } from '../errors.js';
+import { requestLog } from './middleware/request-log.js';
+import { errorHandler } from './middleware/errors.js';
+import { frameAuth, requireAdmin } from './middleware/frame-auth.js';
+import { eventsRouter } from './events.js';
+import { installRouter } from './install.js';
+import { placementsRouter } from './placements.js';
+import { healthRouter, type RuntimeGauges } from './health.js';
+import { statusRouter } from './api/status.js';
+import { outboxRouter } from './api/outbox.js';
+import { clientFiles } from './client-files.js';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  store: Store;
+  outbox: Outbox;
+  clients: PortalBitrixClients;
+  /** calls/: click-to-call and CRM callback events. */
+  telephonyEvents: TelephonyEventHandlers;
+  /** pbx/ supervisor: the link state of a portal's PBX. */
+  pbxStatus: PbxStatusLookup;
+  /** pbx/ supervisor: close the portal's PBX link (uninstall). */
+  onPortalRemoved: (memberId: string) => Promise<void> | void;
+  /** Mounted under /api after frame auth (+ admin check for mutating requests). */
+  apiRouters?: express.Router[];
+  /** Mounted at the root before the client pages, WITHOUT any body parser (the PBX webhook needs the raw body). */
+  rootRouters?: express.Router[];
+  gauges?: RuntimeGauges;
+  /** dist/client by default. */
+  clientDir?: string;
+  frameAuthTtlMs?: number;
+  now?: () => number;
+  /** Background work started after an early 200 (events): tests await it. */
+  track?: (work: Promise<unknown>) => void;
+}
+
+/**
+ * The Express app. Body parsers are mounted per route, never globally: the PBX webhook router needs the raw body
+ * to check its signature.
+ */
+export function createApp(deps: AppDeps): express.Application {
+  const app = express();
+  const now = deps.now ?? Date.now;
+  const startedAt = now();
+  let httpErrors = 0;
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(requestLog(deps.log));
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.on('finish', () => { if (res.statusCode >= 500) httpErrors += 1; });
+    next();
+  });
+
+  const files = clientFiles(deps.clientDir ?? new URL('../../dist/client', import.meta.url).pathname);
+  const install = { store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now };
+  const uninstall = { store: deps.store, clients: deps.clients, log: deps.log, onPortalRemoved: deps.onPortalRemoved, now };
+
+  app.use(healthRouter({
+    store: deps.store,
+    outbox: deps.outbox,
+    restRequests: () => deps.clients.requestCount(),
+    restErrors: () => deps.clients.errorCount(),
+    gauges: deps.gauges ?? { callsInFlight: () => 0, pbxLinksUp: () => 0 },
+    httpErrors: () => httpErrors,
+    startedAt,
+    now,
+  }));
+  app.use(eventsRouter({
+    store: deps.store, telephonyEvents: deps.telephonyEvents, install, uninstall,
+    defaultServerEndpoint: deps.config.b24OAuthServer, log: deps.log, track: deps.track,
+  }));
+  app.use(installRouter({ install, files, defaultServerEndpoint: deps.config.b24OAuthServer }));
+  for (const router of deps.rootRouters ?? []) app.use(router);
+
+  const api = express.Router();
+  api.use(express.json({ limit: '256kb' }));
+  api.use(frameAuth({ store: deps.store, clients: deps.clients, now, ttlMs: deps.frameAuthTtlMs }));
+  api.use(requireAdmin);
+  api.use(statusRouter({ store: deps.store, outbox: deps.outbox, pbxStatus: deps.pbxStatus }));
+  api.use(outboxRouter({ outbox: deps.outbox }));
+  for (const router of deps.apiRouters ?? []) api.use(router);
+  api.use((_req: Request, _res: Response) => { throw notFound('no such API endpoint'); });
+  app.use('/api', api);
+
+  app.use(placementsRouter(files));
+  app.use((_req: Request, _res: Response) => { throw notFound('not found'); });
+  app.use(errorHandler());
+  return app;
+}

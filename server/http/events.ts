@@ -1,0 +1,141 @@
+import { timingSafeEqual } from 'node:crypto';
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import type { CrmEntityType, CrmRef } from '../store/records.js';
+import type { ExternalCallbackStart, ExternalCallStart, TelephonyEventHandlers } from '../calls/types.js';
+import { badRequest, unauthorized } from '../errors.js';
+import { locals } from './context.js';
+import { readInstallEventAuth } from '../portals/install-request.js';
+import { installPortal, type InstallDeps } from '../portals/install.js';
+import { uninstallPortal, type UninstallDeps } from '../portals/uninstall.js';
+
+export interface EventsDeps {
+  store: Store;
+  telephonyEvents: TelephonyEventHandlers;
+  install: InstallDeps;
+  uninstall: UninstallDeps;
+  defaultServerEndpoint: string;
+  log: Logger;
+  /** Work started after the 200 (tests await it). */
+  track?: (work: Promise<unknown>) => void;
+}
+
+/** Constant-time comparison; the length check first because timingSafeEqual throws on unequal lengths. */
+export function sameToken(given: string, stored: string): boolean {
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(stored, 'utf8');
+  if (a.length !== b.length || b.length === 0) return false;
+  return timingSafeEqual(a, b);
+}
+
+const eventBody = z.object({
+  event: z.string().trim().min(1).transform((s) => s.toUpperCase()),
+  data: z.record(z.string(), z.unknown()).optional(),
+  auth: z.object({
+    member_id: z.string().min(1).max(128),
+    application_token: z.string().min(1).max(256),
+  }).loose(),
+});
+
+const str = (v: unknown) => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '');
+const CRM_TYPES: CrmEntityType[] = ['CONTACT', 'LEAD', 'COMPANY', 'DEAL'];
+
+function readCrm(data: Record<string, unknown>): CrmRef | null {
+  const type = str(data.CRM_ENTITY_TYPE).toUpperCase() as CrmEntityType;
+  const id = Number(str(data.CRM_ENTITY_ID));
+  return CRM_TYPES.includes(type) && Number.isInteger(id) && id > 0 ? { entityType: type, entityId: id } : null;
+}
+
+/** ONEXTERNALCALLSTART `data[...]` (on-external-call-start.md): all values arrive as strings. */
+export function readExternalCallStart(data: Record<string, unknown>): ExternalCallStart {
+  const b24CallId = str(data.CALL_ID);
+  const phoneNumber = str(data.PHONE_NUMBER_INTERNATIONAL) || str(data.PHONE_NUMBER);
+  const userId = Number(str(data.USER_ID));
+  if (!b24CallId || !phoneNumber || !Number.isInteger(userId) || userId <= 0) {
+    throw badRequest('ONEXTERNALCALLSTART needs data[CALL_ID], data[PHONE_NUMBER] and data[USER_ID]');
+  }
+  return {
+    b24CallId,
+    phoneNumber,
+    userId,
+    lineNumber: str(data.LINE_NUMBER),
+    crm: readCrm(data),
+    callListId: Number(str(data.CALL_LIST_ID)) || 0,
+    isMobile: str(data.IS_MOBILE) === '1',
+  };
+}
+
+/** ONEXTERNALCALLBACKSTART `data[...]` (on-external-call-back-start.md): no CALL_ID. */
+export function readExternalCallbackStart(data: Record<string, unknown>): ExternalCallbackStart {
+  const phoneNumber = str(data.PHONE_NUMBER);
+  if (!phoneNumber) throw badRequest('ONEXTERNALCALLBACKSTART needs data[PHONE_NUMBER]');
+  return { phoneNumber, text: str(data.TEXT), lineNumber: str(data.LINE_NUMBER), crm: readCrm(data) };
+}
+
+/**
+ * POST /b24/events: Bitrix24 event delivery (form-encoded, nested `auth[...]`, `data[...]`). Verified by the
+ * application_token stored at install (safe-event-handlers.md); answered 200 at once — Bitrix24 does not retry
+ * online events and waits on us — and worked after.
+ */
+export function eventsRouter(deps: EventsDeps): express.Router {
+  const router = express.Router();
+  const parse = express.urlencoded({ extended: true, limit: '64kb', parameterLimit: 500 });
+  const track = deps.track ?? (() => undefined);
+
+  router.post('/b24/events', parse, (req: Request, res: Response) => {
+    const log = locals(res).log;
+    const parsed = eventBody.safeParse(req.body);
+    if (!parsed.success) throw badRequest('not a Bitrix24 event (needs event, auth[member_id], auth[application_token])');
+    const { event, auth } = parsed.data;
+    const data = parsed.data.data ?? {};
+    const memberId = auth.member_id;
+    const portal = deps.store.portals.get(memberId);
+
+    if (event === 'ONAPPINSTALL') {
+      // The one event that may introduce a portal; a known one must prove itself (installPortal checks).
+      const grant = readInstallEventAuth(req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>).auth : undefined, deps.defaultServerEndpoint);
+      if (portal && !portal.uninstalledAt && !portal.needsReinstall && !sameToken(grant.applicationToken, portal.applicationToken)) {
+        log.warn({ portal: memberId, event }, 'event refused: application_token does not match');
+        throw unauthorized('application_token does not match');
+      }
+      res.status(200).json({ ok: true });
+      track(installPortal(deps.install, grant).catch((err: unknown) => log.error({ portal: memberId, err }, 'install from ONAPPINSTALL failed')));
+      return;
+    }
+
+    if (!portal || !sameToken(auth.application_token, portal.applicationToken)) {
+      log.warn({ portal: memberId, event, known: Boolean(portal) }, 'event refused: unknown portal or wrong application_token');
+      throw unauthorized('unknown portal or wrong application_token');
+    }
+
+    if (event === 'ONAPPUNINSTALL') {
+      const clean = str(data.CLEAN) === '1';
+      res.status(200).json({ ok: true });
+      track(uninstallPortal(deps.uninstall, memberId, clean).catch((err: unknown) => log.error({ portal: memberId, err }, 'uninstall failed')));
+      return;
+    }
+    if (portal.uninstalledAt) {
+      log.warn({ portal: memberId, event }, 'event for an uninstalled portal ignored');
+      throw unauthorized('the app is not installed on this portal');
+    }
+    if (event === 'ONEXTERNALCALLSTART') {
+      const call = readExternalCallStart(data);
+      res.status(200).json({ ok: true });
+      track(deps.telephonyEvents.externalCallStart(memberId, call)
+        .catch((err: unknown) => log.error({ portal: memberId, b24CallId: call.b24CallId, err }, 'click-to-call failed')));
+      return;
+    }
+    if (event === 'ONEXTERNALCALLBACKSTART') {
+      const callback = readExternalCallbackStart(data);
+      res.status(200).json({ ok: true });
+      track(deps.telephonyEvents.externalCallbackStart(memberId, callback)
+        .catch((err: unknown) => log.error({ portal: memberId, err }, 'callback start failed')));
+      return;
+    }
+    log.info({ portal: memberId, event }, 'event not handled');
+    res.status(200).json({ ok: true, ignored: event });
+  });
+  return router;
+}

@@ -1,0 +1,56 @@
+import express, { type Request, type Response } from 'express';
+import type { Store } from '../store/types.js';
+import type { Outbox } from '../outbox/types.js';
+
+/** Counters owned by other parts (calls/, pbx/), read when /metrics is scraped. */
+export interface RuntimeGauges {
+  callsInFlight(): number;
+  pbxLinksUp(): number;
+}
+
+export interface HealthDeps {
+  store: Store;
+  outbox: Outbox;
+  restRequests(): number;
+  restErrors(): number;
+  gauges: RuntimeGauges;
+  httpErrors(): number;
+  startedAt: number;
+  now?: () => number;
+}
+
+/** Prometheus text exposition format 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/). */
+export function renderMetrics(deps: HealthDeps): string {
+  const portals = deps.store.portals.list();
+  let pending = 0;
+  let failed = 0;
+  for (const p of portals) {
+    const s = deps.outbox.stats(p.memberId);
+    pending += s.pending;
+    failed += s.failed;
+  }
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, value: number) =>
+    `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${Number.isFinite(value) ? value : 0}\n`;
+  return [
+    metric('pbxb24_calls_in_flight', 'gauge', 'PBX calls currently live', deps.gauges.callsInFlight()),
+    metric('pbxb24_outbox_pending', 'gauge', 'Bitrix24 writes waiting in the outbox', pending),
+    metric('pbxb24_outbox_failed', 'gauge', 'Bitrix24 writes parked as failed', failed),
+    metric('pbxb24_bitrix_requests_total', 'counter', 'HTTP requests sent to Bitrix24', deps.restRequests()),
+    metric('pbxb24_bitrix_errors_total', 'counter', 'Bitrix24 REST errors', deps.restErrors()),
+    metric('pbxb24_http_errors_total', 'counter', 'HTTP answers with status 5xx', deps.httpErrors()),
+    metric('pbxb24_pbx_links_up', 'gauge', 'PBX links connected', deps.gauges.pbxLinksUp()),
+    metric('pbxb24_portals', 'gauge', 'Portals known', portals.length),
+  ].join('');
+}
+
+export function healthRouter(deps: HealthDeps): express.Router {
+  const router = express.Router();
+  const now = deps.now ?? Date.now;
+  router.get('/healthz', (_req: Request, res: Response) => {
+    res.json({ ok: true, uptimeSeconds: Math.round((now() - deps.startedAt) / 1000) });
+  });
+  router.get('/metrics', (_req: Request, res: Response) => {
+    res.type('text/plain; version=0.0.4').send(renderMetrics(deps));
+  });
+  return router;
+}

@@ -1,0 +1,145 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Router } from 'express';
+import type { RestrictionParams } from '@bitrix24/b24jssdk';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { AppError } from './errors.js';
+import type { Store } from './store/types.js';
+import { openStore, resolveSecretKey } from './store/index.js';
+import { createOutbox } from './outbox/index.js';
+import type { Outbox } from './outbox/types.js';
+import { createBitrixClients, type PortalBitrixClients } from './bitrix/client.js';
+import type { TelephonyEventHandlers } from './calls/types.js';
+import type { PbxLinkStatus } from './pbx/adapter.js';
+import type { RuntimeGauges } from './http/health.js';
+import { createApp } from './http/app.js';
+
+/** What the core (store, Bitrix24 clients, outbox) hands to the parts built on top of it. */
+export interface CoreServices {
+  config: Config;
+  log: Logger;
+  store: Store;
+  clients: PortalBitrixClients;
+  outbox: Outbox;
+}
+
+/** What the PBX supervisor, calls service and contacts give back to the HTTP app. */
+export interface ProductParts {
+  telephonyEvents: TelephonyEventHandlers;
+  pbxStatus(memberId: string): PbxLinkStatus;
+  onPortalRemoved(memberId: string): Promise<void> | void;
+  apiRouters: Router[];
+  rootRouters: Router[];
+  gauges: RuntimeGauges;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type PartsFactory = (core: CoreServices) => ProductParts | Promise<ProductParts>;
+
+export interface StartOptions {
+  log?: Logger;
+  /** Builds the PBX supervisor, calls and contacts over the core. See `wireParts` below. */
+  parts?: PartsFactory;
+  /** SDK retry/limit overrides (tests). */
+  bitrixRestriction?: Partial<RestrictionParams>;
+  /** Outbox backoff override (tests). */
+  outboxBackoff?: (attempt: number) => number;
+  frameAuthTtlMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+  services: CoreServices & { parts: ProductParts };
+}
+
+/*
+ * ── INTEGRATOR: wire the PBX supervisor, contacts and calls here ─────────────────────────────────────────────
+ * createPbxSupervisor (server/pbx/supervisor.ts), createCrmContacts (server/contacts/index.ts) and
+ * createCallsService (server/calls/index.ts) are constructed over `core` and returned as ProductParts:
+ *   telephonyEvents = calls.telephony; pbxStatus = supervisor.status; onPortalRemoved = supervisor.reconcile;
+ *   rootRouters = [supervisor.webhookRouter()]; apiRouters = settings/users/phonebooks/calls/pbx-test routers;
+ *   gauges from the calls service and the supervisor; start/stop in that order.
+ * Until that is done, the server runs the Bitrix24 side only and says so loudly for every telephony event.
+ */
+export const wireParts: PartsFactory = ({ log }) => {
+  const notWired = async (): Promise<void> => {
+    throw new AppError('NOT_WIRED', 'the calls service is not wired into startServer', 503);
+  };
+  log.warn('PBX supervisor, calls and contacts are not wired: only the Bitrix24 side runs');
+  return {
+    telephonyEvents: { externalCallStart: notWired, externalCallbackStart: notWired },
+    pbxStatus: () => ({ state: 'disabled' }),
+    onPortalRemoved: () => undefined,
+    apiRouters: [],
+    rootRouters: [],
+    gauges: { callsInFlight: () => 0, pbxLinksUp: () => 0 },
+    start: async () => undefined,
+    stop: async () => undefined,
+  };
+};
+
+/** The composition root: config → secret key → store → Bitrix24 clients → outbox → parts → HTTP → listen. */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const secretKey = await resolveSecretKey(config.dataDir, config.secretKey, log);
+  const store = await openStore({ dataDir: config.dataDir, secretKey, log });
+  const clients = createBitrixClients({ store, config, log: log.child({ part: 'bitrix' }), restriction: opts.bitrixRestriction });
+  const outbox = createOutbox({
+    store, clients, log: log.child({ part: 'outbox' }), maxAttempts: config.outboxMaxAttempts,
+    ...(opts.outboxBackoff ? { backoff: opts.outboxBackoff } : {}),
+  });
+  const core: CoreServices = { config, log, store, clients, outbox };
+  const parts = await (opts.parts ?? wireParts)(core);
+
+  const background = new Set<Promise<unknown>>();
+  const app = createApp({
+    config, log, store, outbox, clients,
+    telephonyEvents: parts.telephonyEvents,
+    pbxStatus: (memberId) => parts.pbxStatus(memberId),
+    onPortalRemoved: (memberId) => parts.onPortalRemoved(memberId),
+    apiRouters: parts.apiRouters,
+    rootRouters: parts.rootRouters,
+    gauges: parts.gauges,
+    frameAuthTtlMs: opts.frameAuthTtlMs,
+    track: (work) => {
+      background.add(work);
+      void work.finally(() => background.delete(work));
+    },
+  });
+
+  outbox.start();
+  await parts.start();
+  const server: Server = app.listen(config.port, config.host);
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, publicUrl: config.publicUrl, dataDir: config.dataDir }, 'listening');
+  log.info({
+    handlerUrl: `${config.publicUrl}/`,
+    installerUrl: `${config.publicUrl}/install`,
+    eventsUrl: `${config.publicUrl}/b24/events`,
+    scopes: 'crm, telephony, user_basic, placement',
+  }, 'Bitrix24 app URLs: paste the handler and installer URLs into the app settings');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await Promise.allSettled([...background]);
+      await parts.stop();
+      await outbox.stop();
+      await store.close();
+      log.info('stopped');
+    })();
+    return closing;
+  };
+  return { url, close, services: { ...core, parts } };
+}
