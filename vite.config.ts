@@ -1,12 +1,21 @@
 import { defineConfig } from 'vitest/config';
 import vue from '@vitejs/plugin-vue';
+import bitrix24UIPluginVite from '@bitrix24/b24ui-nuxt/vite';
 import { resolve } from 'node:path';
 
 // One config for the client build (Vite) and the test runner (Vitest).
 // The client is served by the server from dist/client: the app page and placements use client/index.html,
 // the installer uses install.html at the top level.
+// The Bitrix24 UI kit runs in plain-Vue mode (no vue-router): https://bitrix24.github.io/b24ui/docs/getting-started/installation/vue/
 export default defineConfig({
-  plugins: [vue()],
+  plugins: [
+    vue(),
+    bitrix24UIPluginVite({
+      router: false,
+      autoImport: { dts: 'client/auto-imports.d.ts' },
+      components: { dts: 'client/components.d.ts' },
+    }),
+  ],
   root: '.',
   base: '/',
   build: {

@@ -1,4 +1,29 @@
 import { createApp } from 'vue';
+import { createPinia } from 'pinia';
+import b24UiPlugin from '@bitrix24/b24ui-nuxt/vue-plugin';
 import App from './App.vue';
+import { createApi, createHttp } from './api.js';
+import { setApi } from './apiContext.js';
+import { connectFrame, viewFor } from './frame.js';
+import { createAppI18n } from './i18n/index.js';
+import './styles/main.css';
 
-createApp(App).mount('#app');
+async function start(): Promise<void> {
+  const frame = await connectFrame();
+  setApi(createApi(createHttp(frame)));
+  createApp(App, { view: viewFor(frame.placement, frame.options), frame })
+    .use(createPinia())
+    .use(createAppI18n(frame.lang))
+    .use(b24UiPlugin)
+    .mount('#app');
+}
+
+// Opened outside Bitrix24 (no DOMAIN|PROTOCOL|APP_SID in window.name) the SDK refuses to start: say so plainly.
+start().catch((error: unknown) => {
+  const i18n = createAppI18n(window.navigator.language.slice(0, 2));
+  const target = document.getElementById('app');
+  if (!target) return;
+  target.setAttribute('role', 'alert');
+  target.className = 'p-4';
+  target.textContent = `${i18n.global.t('app.frameFailed')} ${error instanceof Error ? error.message : ''}`;
+});

@@ -1,0 +1,124 @@
+import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type InternalAxiosRequestConfig } from 'axios';
+import type {
+  AutoBindResponse,
+  BindingsResponse,
+  BindingsUpdate,
+  CallsPage,
+  ContactSyncRow,
+  ExtensionRow,
+  FailedWriteRow,
+  PbxTestResponse,
+  PhonebookRow,
+  SettingsResponse,
+  SettingsUpdate,
+  StatusResponse,
+  UserRow,
+} from '../server/http/api/shapes.js';
+import type { FrameAuth } from './frame.js';
+
+/** Where the frame token comes from: the Bitrix24 parent window (or a test double). */
+export interface AuthSource {
+  auth(): FrameAuth | null;
+  refreshAuth(): Promise<FrameAuth | null>;
+}
+
+export interface CallsQuery {
+  entityType: string;
+  entityId: number;
+  before?: number | null;
+  limit?: number;
+}
+
+/** Typed calls of /api (shapes in server/http/api/shapes.ts). */
+export interface Api {
+  status(): Promise<StatusResponse>;
+  settings(): Promise<SettingsResponse>;
+  saveSettings(update: SettingsUpdate): Promise<SettingsResponse>;
+  testPbx(pbx?: SettingsUpdate['pbx']): Promise<PbxTestResponse>;
+  users(): Promise<UserRow[]>;
+  extensions(): Promise<ExtensionRow[]>;
+  saveBindings(update: BindingsUpdate): Promise<BindingsResponse>;
+  autoBind(dryRun: boolean): Promise<AutoBindResponse>;
+  phonebooks(): Promise<PhonebookRow[]>;
+  createPhonebook(name: string): Promise<PhonebookRow>;
+  contactSync(): Promise<ContactSyncRow[]>;
+  disconnect(): Promise<void>;
+  calls(query: CallsQuery): Promise<CallsPage>;
+  recentCalls(): Promise<CallsPage>;
+  recording(callId: string): Promise<Blob>;
+  failedWrites(): Promise<FailedWriteRow[]>;
+  retryWrite(id: string): Promise<void>;
+}
+
+interface RetriableConfig extends InternalAxiosRequestConfig {
+  authRetried?: boolean;
+}
+
+/**
+ * Every request carries the frame's AUTH_ID (Bearer) and member_id (X-Member-Id): the server resolves the portal
+ * by member_id and checks the token against it (design §3.1). The frame token lives one hour; on a 401 we ask the
+ * parent window for a fresh one once (one refresh shared by all requests in flight), then repeat the request.
+ */
+export function createHttp(source: AuthSource, baseURL = '/api', adapter?: AxiosRequestConfig['adapter']): AxiosInstance {
+  const http = axios.create({ baseURL, timeout: 30_000, ...(adapter ? { adapter } : {}) });
+  let refreshing: Promise<FrameAuth | null> | null = null;
+
+  const refreshOnce = (): Promise<FrameAuth | null> => {
+    refreshing ??= source.refreshAuth().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  };
+
+  http.interceptors.request.use(async (config) => {
+    const auth = source.auth() ?? (await refreshOnce());
+    if (auth) {
+      config.headers.set('Authorization', `Bearer ${auth.accessToken}`);
+      config.headers.set('X-Member-Id', auth.memberId);
+    }
+    return config;
+  });
+
+  http.interceptors.response.use(undefined, async (error: unknown) => {
+    if (!(error instanceof AxiosError) || error.response?.status !== 401 || !error.config) throw error;
+    const config = error.config as RetriableConfig;
+    if (config.authRetried) throw error;
+    config.authRetried = true;
+    const fresh = await refreshOnce().catch(() => null);
+    if (!fresh) throw error;
+    return http.request(config);
+  });
+
+  return http;
+}
+
+export function createApi(http: AxiosInstance): Api {
+  const get = async <T>(url: string, params?: Record<string, unknown>): Promise<T> => (await http.get<T>(url, { params })).data;
+  const put = async <T>(url: string, body: unknown): Promise<T> => (await http.put<T>(url, body)).data;
+  const post = async <T>(url: string, body?: unknown): Promise<T> => (await http.post<T>(url, body ?? {})).data;
+
+  return {
+    status: () => get<StatusResponse>('/status'),
+    settings: () => get<SettingsResponse>('/settings'),
+    saveSettings: (update) => put<SettingsResponse>('/settings', update),
+    testPbx: (pbx) => post<PbxTestResponse>('/pbx/test', pbx ? { pbx } : {}),
+    users: () => get<UserRow[]>('/users'),
+    extensions: () => get<ExtensionRow[]>('/extensions'),
+    saveBindings: (update) => put<BindingsResponse>('/bindings', update),
+    autoBind: (dryRun) => post<AutoBindResponse>('/bindings/auto', { dryRun }),
+    phonebooks: () => get<PhonebookRow[]>('/phonebooks'),
+    createPhonebook: (name) => post<PhonebookRow>('/phonebooks', { name }),
+    contactSync: () => get<ContactSyncRow[]>('/contact-sync'),
+    disconnect: async () => {
+      await post<unknown>('/disconnect');
+    },
+    calls: ({ entityType, entityId, before, limit }) =>
+      get<CallsPage>('/calls', { entityType, entityId, ...(before ? { before } : {}), ...(limit ? { limit } : {}) }),
+    recentCalls: () => get<CallsPage>('/calls/recent'),
+    recording: async (callId) => (await http.get<Blob>(`/calls/${encodeURIComponent(callId)}/recording`, { responseType: 'blob' })).data,
+    failedWrites: () => get<FailedWriteRow[]>('/outbox/failed'),
+    retryWrite: async (id) => {
+      await post<unknown>(`/outbox/${encodeURIComponent(id)}/retry`);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { defineStore } from 'pinia';
+import { readonly, ref } from 'vue';
+import type { PbxTestResponse, SettingsResponse, SettingsUpdate } from '../../server/http/api/shapes.js';
+import { useApi } from '../apiContext.js';
+import { toUserError, type UserError } from '../errors.js';
+import { singleFlight, useDelayedLoading } from './loading.js';
+
+/** Portal settings: read, save (admins), test the PBX connection, disconnect. */
+export const useSettingsStore = defineStore('settings', () => {
+  const settings = ref<SettingsResponse | null>(null);
+  const error = ref<UserError | null>(null);
+  const saving = ref(false);
+  const saveError = ref<UserError | null>(null);
+  const testing = ref(false);
+  const testResult = ref<PbxTestResponse | null>(null);
+  const testError = ref<UserError | null>(null);
+  const { loading, track } = useDelayedLoading();
+
+  const load = singleFlight(() =>
+    track(async () => {
+      try {
+        settings.value = await useApi().settings();
+        error.value = null;
+      } catch (e) {
+        error.value = toUserError(e);
+      }
+    }),
+  );
+
+  /** Returns true when saved; the server answers with the stored (masked) settings. */
+  async function save(update: SettingsUpdate): Promise<boolean> {
+    saving.value = true;
+    try {
+      settings.value = await useApi().saveSettings(update);
+      saveError.value = null;
+      return true;
+    } catch (e) {
+      saveError.value = toUserError(e);
+      return false;
+    } finally {
+      saving.value = false;
+    }
+  }
+
+  async function testPbx(pbx?: SettingsUpdate['pbx']): Promise<PbxTestResponse | null> {
+    testing.value = true;
+    testResult.value = null;
+    testError.value = null;
+    try {
+      testResult.value = await useApi().testPbx(pbx);
+      return testResult.value;
+    } catch (e) {
+      testError.value = toUserError(e);
+      return null;
+    } finally {
+      testing.value = false;
+    }
+  }
+
+  async function disconnect(): Promise<boolean> {
+    saving.value = true;
+    try {
+      await useApi().disconnect();
+      settings.value = await useApi().settings();
+      saveError.value = null;
+      return true;
+    } catch (e) {
+      saveError.value = toUserError(e);
+      return false;
+    } finally {
+      saving.value = false;
+    }
+  }
+
+  return {
+    settings: readonly(settings),
+    error: readonly(error),
+    saving: readonly(saving),
+    saveError: readonly(saveError),
+    testing: readonly(testing),
+    testResult: readonly(testResult),
+    testError: readonly(testError),
+    loading,
+    load,
+    save,
+    testPbx,
+    disconnect,
+  };
+});

@@ -1,0 +1,63 @@
+import { defineStore } from 'pinia';
+import { readonly, ref } from 'vue';
+import type { CallRow } from '../../server/http/api/shapes.js';
+import { useApi } from '../apiContext.js';
+import { toUserError, type UserError } from '../errors.js';
+import { useDelayedLoading } from './loading.js';
+
+export const TIMELINE_PAGE = 20;
+
+/** The calls of one CRM record, newest first, paged with `before`. */
+export const useTimelineStore = defineStore('timeline', () => {
+  const entity = ref<{ entityType: string; entityId: number } | null>(null);
+  const calls = ref<CallRow[]>([]);
+  const nextBefore = ref<number | null>(null);
+  const loaded = ref(false);
+  const error = ref<UserError | null>(null);
+  const { loading, track } = useDelayedLoading();
+  let inFlight: Promise<void> | null = null;
+
+  function fetchPage(before: number | null): Promise<void> {
+    const target = entity.value;
+    if (!target) return Promise.resolve();
+    inFlight ??= track(async () => {
+      try {
+        const page = await useApi().calls({ ...target, before, limit: TIMELINE_PAGE });
+        const known = new Set(before === null ? [] : calls.value.map((call) => call.id));
+        const fresh = page.calls.filter((call) => !known.has(call.id));
+        calls.value = before === null ? fresh : [...calls.value, ...fresh];
+        nextBefore.value = page.nextBefore;
+        loaded.value = true;
+        error.value = null;
+      } catch (e) {
+        error.value = toUserError(e);
+      }
+    }).finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  }
+
+  function open(entityType: string, entityId: number): Promise<void> {
+    entity.value = { entityType, entityId };
+    calls.value = [];
+    nextBefore.value = null;
+    loaded.value = false;
+    return fetchPage(null);
+  }
+
+  const refresh = (): Promise<void> => fetchPage(null);
+  const loadMore = (): Promise<void> => (nextBefore.value === null ? Promise.resolve() : fetchPage(nextBefore.value));
+
+  return {
+    entity: readonly(entity),
+    calls: readonly(calls),
+    nextBefore: readonly(nextBefore),
+    loaded: readonly(loaded),
+    error: readonly(error),
+    loading,
+    open,
+    refresh,
+    loadMore,
+  };
+});
