@@ -150,7 +150,7 @@ describe('attachRecord', () => {
     const upload = resultOf(await attach({ FILENAME: 'big.wav' }));
     expect(upload.fieldName).toBe('file');
     const form = new FormData();
-    form.append('file', new Blob([tinyWav()]), 'big.wav');
+    form.append('file', new Blob([new Uint8Array(tinyWav())]), 'big.wav');
     const posted = await fetch(String(upload.uploadUrl), { method: 'POST', body: form });
     expect(posted.status).toBe(200);
 
