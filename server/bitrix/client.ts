@@ -76,12 +76,11 @@ function firstError(res: AjaxResult): unknown {
 }
 
 /** A 200 answer can still carry `{error}` (e.g. some CRM methods); the SDK reports it as not successful. */
-function resultOf<T>(res: AjaxResult): { result: T; next?: number } {
+function resultOf<T>(res: AjaxResult): { result: T } {
   if (!res.isSuccess) throw toBitrixError(firstError(res));
   const data = res.getData();
   if (!data) throw new BitrixError('ERROR_UNEXPECTED_ANSWER', 'empty answer', 0, true);
-  const next = (data as { next?: unknown }).next;
-  return { result: data.result as T, next: typeof next === 'number' ? next : typeof next === 'string' ? Number(next) : undefined };
+  return { result: data.result as T };
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
@@ -214,19 +213,19 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
 
   async function list<T>(memberId: string, method: string, params: Record<string, unknown> = {}): Promise<T[]> {
     const out: T[] = [];
-    let start: number | undefined = 0;
-    // Offset paging (`start` = previous `next`, 50 per page: list-methods-pecularities.md). Bounded so a portal that
-    // keeps answering `next` cannot loop forever.
-    for (let page = 0; start !== undefined && page < 10_000; page++) {
-      const res = await send(memberId, method, { ...params, start });
-      let answer: { result: unknown; next?: number };
+    let res = await send(memberId, method, { ...params, start: 0 });
+    // Offset paging, 50 per page, `start` = previous `next` (list-methods-pecularities.md), through the SDK's own
+    // AjaxResult.getNext(). Bounded so a portal that keeps answering `next` cannot loop forever.
+    for (let page = 0; page < 10_000; page++) {
       try {
-        answer = resultOf<unknown>(res);
+        out.push(...listItems(resultOf<unknown>(res).result) as T[]);
+        if (!res.isMore()) break;
+        const next = await res.getNext(transportFor(memberId).http);
+        if (next === false) break;
+        res = next;
       } catch (err) {
         throw await settle(memberId, method, toBitrixError(err));
       }
-      out.push(...listItems(answer.result) as T[]);
-      start = answer.next !== undefined && Number.isFinite(answer.next) && answer.next > start ? answer.next : undefined;
     }
     return out;
   }

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBitrix24Emulator, type Bitrix24Emulator, type PortalInfo } from '../../emulators/bitrix24/harness.js';
+import type { RunningServer } from '../../../server/index.js';
+import { BitrixError } from '../../../server/bitrix/types.js';
+import type { Config } from '../../../server/config.js';
+import { freePort, startTestServer, tempDataDir, testConfig } from './server-under-test.js';
+
+describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-reinstall (emulator)', () => {
+  let emulator: Bitrix24Emulator;
+  let server: RunningServer;
+  let config: Config;
+  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let portal: PortalInfo;
+
+  beforeAll(async () => {
+    emulator = await startBitrix24Emulator({ rateLimit: false });
+    data = await tempDataDir();
+    const port = await freePort();
+    config = testConfig(data.dir, port);
+    server = await startTestServer(config);
+    portal = await emulator.createPortal();
+    await emulator.addUser(portal.memberId, { name: 'Ann', lastName: 'Admin', email: 'ann@example.com', admin: true });
+    await emulator.install(portal.memberId, { appUrl: `http://127.0.0.1:${port}` });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await emulator?.stop();
+    await data?.remove();
+  });
+
+  it('refreshes an expired token ONCE for 25 concurrent calls, and the rotated refresh token survives a restart', async () => {
+    const before = await emulator.refreshCount(portal.memberId);
+    const oldRefresh = server.services.store.portals.get(portal.memberId)?.refreshToken;
+    await emulator.expireAccessTokens(portal.memberId);
+
+    const client = server.services.clients.forPortal(portal.memberId);
+    const answers = await Promise.all(Array.from({ length: 25 }, () => client.call<{ ID: unknown }>('profile')));
+    expect(answers.every((a) => Number(a.ID) > 0)).toBe(true);
+    expect(await emulator.refreshCount(portal.memberId)).toBe(before + 1);
+
+    const rotated = server.services.store.portals.get(portal.memberId)?.refreshToken;
+    expect(rotated).toBeTruthy();
+    expect(rotated).not.toBe(oldRefresh);
+
+    // Restart over the same DATA_DIR: the persisted (rotated) refresh token must still work.
+    await server.close();
+    server = await startTestServer(config);
+    await emulator.expireAccessTokens(portal.memberId);
+    const after = await server.services.clients.forPortal(portal.memberId).call<{ ID: unknown }>('profile');
+    expect(Number(after.ID)).toBeGreaterThan(0);
+    expect(await emulator.refreshCount(portal.memberId)).toBe(before + 2);
+  });
+
+  it('batch runs many commands in one request, with per-key results and errors', async () => {
+    const client = server.services.clients.forPortal(portal.memberId);
+    const sentBefore = server.services.clients.requestCount(portal.memberId);
+    const answer = await client.batch([
+      { key: 'me', method: 'profile', params: {} },
+      { key: 'lines', method: 'telephony.externalLine.get', params: {} },
+      { key: 'bad', method: 'telephony.externalCall.finish', params: { CALL_ID: 'externalCall.none.1', USER_ID: 1 } },
+      { key: 'lead', method: 'crm.lead.add', params: { fields: { TITLE: 'Batch +1 (555) & co', PHONE: [{ VALUE: '+15550001111', VALUE_TYPE: 'WORK' }] } } },
+    ]);
+    expect(server.services.clients.requestCount(portal.memberId) - sentBefore).toBe(1);
+    expect(Number((answer.results.me as { ID: unknown }).ID)).toBeGreaterThan(0);
+    expect(Array.isArray(answer.results.lines)).toBe(true);
+    expect(answer.errors.bad?.description).toMatch(/not found/i);
+    const leadId = Number(answer.results.lead);
+    const lead = await emulator.getCrm(portal.memberId, 'LEAD', leadId);
+    expect(lead?.TITLE).toBe('Batch +1 (555) & co');
+  });
+
+  it('list() walks every page', async () => {
+    for (let i = 0; i < 60; i++) {
+      await emulator.addUser(portal.memberId, { name: `U${i}`, lastName: 'Paged', email: `u${i}@example.com` });
+    }
+    const users = await server.services.clients.forPortal(portal.memberId).list<{ ID: string }>('user.get', {});
+    expect(users.length).toBeGreaterThanOrEqual(61);
+    expect(new Set(users.map((u) => u.ID)).size).toBe(users.length);
+  });
+
+  it('invalid_grant marks the portal needsReinstall, and later calls fail fast without another refresh', async () => {
+    await emulator.setFault(portal.memberId, { kind: 'invalid_grant' });
+    await emulator.expireAccessTokens(portal.memberId);
+    const client = server.services.clients.forPortal(portal.memberId);
+    const first = await client.call('profile').catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(BitrixError);
+    expect((first as BitrixError).code).toBe('PORTAL_NEEDS_REINSTALL');
+    expect((first as BitrixError).retryable).toBe(false);
+    const marked = server.services.store.portals.get(portal.memberId)?.needsReinstall;
+    expect(marked?.reason).toBe('invalid_grant');
+
+    const refreshes = await emulator.refreshCount(portal.memberId);
+    const sent = server.services.clients.requestCount(portal.memberId);
+    const again = await client.call('profile').catch((e: unknown) => e);
+    expect((again as BitrixError).code).toBe('PORTAL_NEEDS_REINSTALL');
+    expect(server.services.clients.requestCount(portal.memberId)).toBe(sent);
+    expect(await emulator.refreshCount(portal.memberId)).toBe(refreshes);
+    await emulator.setFault(portal.memberId, null);
+  });
+});
