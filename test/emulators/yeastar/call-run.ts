@@ -202,6 +202,7 @@ export class CallRun {
     const from = state.displayParty(spec.from);
     const to = state.displayParty(spec.to);
     const row: CdrRow = {
+      id: state.nextId('cdr'),
       time: formatCdrTime(legStart),
       call_from: from.display,
       call_to: to.display,
@@ -215,6 +216,8 @@ export class CallRun {
       talk_duration: spec.talkSeconds,
       disposition: spec.disposition,
       call_type: spec.callType,
+      // In every scenario the outside party (or the callee of an internal call) hangs up first.
+      reason: spec.callType === 'Inbound' ? 'src hangup    ' : 'dst hangup    ',
       did_number: spec.did ?? '',
       dod_number: '',
       record_file: file,

@@ -27,6 +27,13 @@ function scenarioName(value: unknown): ScenarioName {
 }
 
 export async function handleControl(emu: YeastarEmulatorServer, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  // The demo page (another origin on loopback) drives scenarios from the browser.
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, POST, DELETE', 'Access-Control-Allow-Headers': 'Content-Type' });
+    res.end();
+    return;
+  }
   const raw = await readRawBody(req);
   let body: unknown = undefined;
   if (raw.length > 0) {
@@ -53,6 +60,8 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
   switch (route) {
     case 'GET /health':
       return { ok: true, options: { ...state.options, clientSecret: '[redacted]' } };
+    case 'GET /scenarios':
+      return SCENARIO_NAMES;
     case 'GET /extensions':
       return state.extensions;
     case 'POST /extensions': {

@@ -9,7 +9,7 @@ const CDR_MAX_PAGE = 10_000;
 const DOWNLOAD_LINK_TTL_MS = 30 * 60 * 1000;
 
 /** POST call/dial {caller, callee, dial_permission?, auto_answer?} → call_id (https://help.yeastar.com/en/p-series-appliance-edition/developer-guide/make-a-call.html). */
-export function dial(ctx: RestContext, board: Switchboard): RestAnswer {
+export function dial(ctx: RestContext, state: PbxState, board: Switchboard): RestAnswer {
   const caller = str(ctx.body.caller);
   const callee = str(ctx.body.callee);
   const missing = [
@@ -19,7 +19,12 @@ export function dial(ctx: RestContext, board: Switchboard): RestAnswer {
   if (!caller || !callee) return errors.parameter(missing);
   const autoAnswer = ctx.body.auto_answer;
   if (autoAnswer !== undefined && autoAnswer !== 'yes' && autoAnswer !== 'no') return errors.parameter([{ field: 'auto_answer', validation_type: 'invalid' }]);
-  return success({ call_id: board.dial(caller, callee) });
+  // dial_permission names the extension whose outbound permission is used; an unknown one is refused here (emulator choice).
+  const permission = str(ctx.body.dial_permission);
+  if (permission !== undefined && permission !== '' && !state.isExtension(permission)) {
+    return errors.parameter([{ field: 'dial_permission', validation_type: 'invalid' }]);
+  }
+  return success({ call_id: board.dial(caller, callee, { autoAnswer: autoAnswer === 'yes' }) });
 }
 
 /** GET call/query[?call_id=] — no `data` when nothing is in progress (milaportal samples/call-query.json). */
@@ -63,17 +68,34 @@ function sortCdr(rows: CdrRow[], query: URLSearchParams): CdrRow[] | RestAnswer 
     .map((x) => x.row);
 }
 
-function cdrPage(rows: CdrRow[], query: URLSearchParams): RestAnswer {
+/**
+ * The PBX leaves zero or empty values of these fields out of a row (no talk_duration on an unanswered leg, no record_file
+ * without a recording, no src_trunk on an outbound leg: milaportal samples cdr-list.json, cdr-search.json); clients must
+ * treat a missing field as 0 / "".
+ */
+const OMITTED_WHEN_EMPTY: (keyof CdrRow)[] = ['src_trunk', 'dst_trunk', 'duration', 'ring_duration', 'talk_duration', 'did_number', 'dod_number', 'record_file', 'src_addr'];
+
+function cdrWire(row: CdrRow, withId: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key === 'id' && !withId) continue;
+    if ((OMITTED_WHEN_EMPTY as string[]).includes(key) && (value === 0 || value === '' || value === undefined)) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+function cdrPage(rows: CdrRow[], query: URLSearchParams, withId: boolean): RestAnswer {
   const sorted = sortCdr(rows, query);
   if (isAnswer(sorted)) return sorted;
   const paged = paginate(sorted, query, CDR_MAX_PAGE);
   if (isAnswer(paged)) return paged;
-  return success({ total_number: paged.total, data: paged.page });
+  return success({ total_number: paged.total, data: paged.page.map((r) => cdrWire(r, withId)) });
 }
 
 /** GET cdr/list (https://help.yeastar.com/en/p-series/developer-guide/query-cdr-list.html). */
 export function listCdr(ctx: RestContext, state: PbxState): RestAnswer {
-  return cdrPage(state.cdr, ctx.query);
+  return cdrPage(state.cdr, ctx.query, true);
 }
 
 /** GET cdr/search (https://help.yeastar.com/en/p-series-cloud-edition/developer-guide/search-specific-cdr.html). */
@@ -97,7 +119,7 @@ export function searchCdr(ctx: RestContext, state: PbxState): RestAnswer {
     (!to || r.call_to_number === to || r.call_to.includes(to)) &&
     // did is "{did_number}:{trunk_name}" per the Search Specific CDR page.
     (!did || `${r.did_number}:${r.src_trunk}` === did));
-  return cdrPage(rows, q);
+  return cdrPage(rows, q, false);
 }
 
 /** recording/list row (https://help.yeastar.com/en/p-series-cloud-edition/developer-guide/query-recording-list.html). */

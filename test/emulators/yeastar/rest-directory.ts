@@ -1,30 +1,50 @@
 import { errors, isAnswer, isRecord, paginate, str, success, type InvalidParam, type RestAnswer, type RestContext } from './envelope.js';
-import { NUM_TYPES, type CompanyContact, type Extension, type NumType, type PbxState, type Phonebook } from './state.js';
+import { formatCdrTime, NUM_TYPES, type CompanyContact, type Extension, type NumType, type PbxState, type Phonebook } from './state.js';
 
 /** Extensions, company contacts and phonebooks (reference §5). */
 
 const LIST_MAX = 10_000;
 
 /** `Ext_Basicinfo` row (https://help.yeastar.com/en/p-series-cloud-edition/developer-guide/query-extension-list.html). */
+/** A live capture leaves email_addr / mobile_number out when empty (milaportal samples/extension-list.json); so does the emulator. */
 function extensionRow(e: Extension): Record<string, unknown> {
   return {
     id: e.id,
-    number: e.number,
-    caller_id_name: e.caller_id_name,
-    role_name: 'Employee',
-    email_addr: e.email_addr,
-    mobile_number: e.mobile_number,
-    presence_status: e.presence_status,
-    custom_presence_status: '',
-    timezone: 'UTC',
     online_status: {
       fxs_phone: { status: 0 },
-      sip_phone: { status: 1, ext_dev_type: 'sip', status_list: [{ status: 1, ext_dev_type: 'sip' }] },
+      sip_phone: { status: 1, ext_dev_type: 'sip' },
       linkus_desktop: { status: 0 },
-      linkus_mobile: { status: 0, status_list: [] },
-      linkus_web: { status: 0 },
+      linkus_mobile: { status: 0 },
+      linkus_web: { status: 0, ext_dev_type: 'linkusweb' },
     },
+    presence_status: e.presence_status,
+    number: e.number,
+    caller_id_name: e.caller_id_name || e.number,
+    role_name: 'Employee',
+    ...(e.email_addr ? { email_addr: e.email_addr } : {}),
+    ...(e.mobile_number ? { mobile_number: e.mobile_number } : {}),
+    timezone: 'Global Time Zone[0 UTC]',
+    custom_presence_status: e.presence_status,
   };
+}
+
+/** GET system/information (shape of milaportal samples/system-information.json); handy for a connection test. */
+export function systemInformation(state: PbxState, startedAt: number): RestAnswer {
+  const now = state.now();
+  return success({
+    data: {
+      device_name: 'Emulated PBX',
+      model_name: 'Yeastar P570',
+      sn: state.options.sn,
+      hardware_version: 'V2.00 0000-0000',
+      firmware_version: '37.23.0.83',
+      system_time: formatCdrTime(now),
+      up_time: Math.floor((now - startedAt) / 1000),
+      system_date_format: 'DD/MM/YYYY',
+      system_time_format: 'hh:mm:ss PM',
+      timestamp: Math.floor(now / 1000),
+    },
+  });
 }
 
 function sortRows<T extends Record<string, unknown>>(rows: T[], query: URLSearchParams, allowed: string[]): T[] | RestAnswer {

@@ -58,6 +58,7 @@ export class YeastarEmulatorServer {
   readonly subscribe: SubscribeEndpoint;
   readonly requestLog: RecordedRequest[] = [];
   private faultState: FaultState = { fault: null, until: 0 };
+  private readonly startedAt = Date.now();
   private readonly server: Server;
   private readonly routes: Record<string, Route>;
 
@@ -76,6 +77,7 @@ export class YeastarEmulatorServer {
       get_token: { method: 'POST', open: true, handler: (c) => auth.getToken(c, this.tokens, this.fault()?.kind === 'wrong_secret') },
       refresh_token: { method: 'POST', open: true, handler: (c) => auth.refreshToken(c, this.tokens) },
       del_token: { method: 'GET', open: true, handler: (c) => auth.deleteToken(c, this.tokens) },
+      'system/information': get(() => dir.systemInformation(s, this.startedAt)),
       'extension/list': get((c) => dir.listExtensions(c, s)),
       'extension/search': get((c) => dir.searchExtensions(c, s)),
       'extension/get': get((c) => dir.getExtension(c, s)),
@@ -93,7 +95,7 @@ export class YeastarEmulatorServer {
       'phonebook/create': post((c) => dir.createPhonebook(c, s)),
       'phonebook/update': post((c) => dir.updatePhonebook(c, s)),
       'phonebook/delete': get((c) => dir.deletePhonebook(c, s)),
-      'call/dial': post((c) => calls.dial(c, this.board)),
+      'call/dial': post((c) => calls.dial(c, s, this.board)),
       'call/query': get((c) => calls.queryCalls(c, this.board)),
       'call/hangup': post((c) => calls.hangup(c, this.board)),
       'cdr/list': get((c) => calls.listCdr(c, s)),

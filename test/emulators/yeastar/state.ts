@@ -47,6 +47,8 @@ export interface Phonebook {
 
 /** One CDR row per call leg, as `cdr/search` returns it (reference §4.6, capture #8). */
 export interface CdrRow {
+  /** Row id: cdr/list shows it, cdr/search rows have none (milaportal samples cdr-list.json vs cdr-search.json). */
+  id: number;
   time: string;
   call_from: string;
   call_to: string;
@@ -60,6 +62,8 @@ export interface CdrRow {
   talk_duration: number;
   disposition: 'ANSWERED' | 'NO ANSWER' | 'BUSY' | 'FAILED' | 'VOICEMAIL';
   call_type: 'Inbound' | 'Outbound' | 'Internal';
+  /** Who hung up, space-padded as captured: "src hangup    " / "dst hangup    ". */
+  reason: string;
   did_number: string;
   dod_number: string;
   record_file: string;

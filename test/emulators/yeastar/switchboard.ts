@@ -51,10 +51,12 @@ export class Switchboard {
    * once it answers, the PBX dials the callee (through a trunk when it is not an extension). Failures are reported
    * asynchronously by 30015, e.g. an unknown caller ("NOT found" with members null, as in pienaahj/pbx-api captures).
    */
-  dial(caller: string, callee: string): string {
+  dial(caller: string, callee: string, opts: { autoAnswer?: boolean } = {}): string {
+    // auto_answer=yes: the IP phone picks up by itself, so the caller leg rings only briefly.
     const b = this.dialBehavior;
+    const callerRing = opts.autoAnswer ? 0.5 : b.ringSeconds;
     const run = new CallRun(this.deps, b.speed ?? this.deps.state.options.defaultSpeed);
-    this.track(run, this.playDial(run, caller, callee, b));
+    this.track(run, this.playDial(run, caller, callee, { ...b, callerAnswers: b.callerAnswers || opts.autoAnswer === true }, callerRing));
     return run.callId;
   }
 
@@ -95,7 +97,7 @@ export class Switchboard {
     return { callId: run.callId, done };
   }
 
-  private async playDial(run: CallRun, caller: string, callee: string, b: DialBehavior): Promise<void> {
+  private async playDial(run: CallRun, caller: string, callee: string, b: DialBehavior, callerRing: number): Promise<void> {
     await run.pause(0.05);
     if (!this.deps.state.isExtension(caller)) {
       run.fail('NOT found', null);
@@ -106,12 +108,12 @@ export class Switchboard {
     const ext = run.addExtension(caller, 'RING');
     run.snapshot();
     run.extensionStatus(caller, 'Ringing');
-    await run.pause(b.ringSeconds);
+    await run.pause(callerRing);
     if (!b.callerAnswers || run.hungUp) {
       ext.member_status = 'BYE';
       run.fail('480 Temporatily Unavailable');
       run.extensionStatus(caller, 'Idle');
-      await run.leg({ from: caller, to: callee, disposition: 'NO ANSWER', callType, ringSeconds: b.ringSeconds, talkSeconds: 0 });
+      await run.leg({ from: caller, to: callee, disposition: 'NO ANSWER', callType, ringSeconds: callerRing, talkSeconds: 0 });
       return;
     }
     ext.member_status = 'ANSWERED';
@@ -144,7 +146,7 @@ export class Switchboard {
     if (calleeIsExt) run.extensionStatus(callee, 'Idle');
     await run.leg({
       from: caller, to: callee, disposition: 'ANSWERED', callType, ringSeconds: b.ringSeconds, talkSeconds: b.talkSeconds,
-      dstTrunk: calleeIsExt ? '' : DEFAULT_TRUNK, record: b.record, offsetSeconds: b.ringSeconds,
+      dstTrunk: calleeIsExt ? '' : DEFAULT_TRUNK, record: b.record, offsetSeconds: callerRing,
     });
   }
 }

@@ -20,8 +20,17 @@ describe('Yeastar emulator: extensions', () => {
     expect(page).toMatchObject({ errcode: 0, total_number: 4 });
     const data = page.data as Record<string, unknown>[];
     expect(data).toHaveLength(1);
-    expect(data[0]).toMatchObject({ number: '1004', caller_id_name: 'Dave Brown', email_addr: '', presence_status: 'available' });
+    expect(data[0]).toMatchObject({ number: '1004', caller_id_name: 'Dave Brown', presence_status: 'available' });
+    // Like the live capture: empty e-mail and mobile are left out, not sent as "".
+    expect(data[0]).not.toHaveProperty('email_addr');
+    expect(data[0]).not.toHaveProperty('mobile_number');
     expect(data[0]?.online_status).toBeTypeOf('object');
+  });
+
+  it('answers system/information', async () => {
+    expect(await pbx.api('system/information', { token })).toMatchObject({
+      errcode: 0, data: { sn: '3633D2199067', model_name: 'Yeastar P570', system_date_format: 'DD/MM/YYYY' },
+    });
   });
 
   it('searches, gets and queries', async () => {
@@ -98,7 +107,16 @@ describe('Yeastar emulator: CDR and recordings', () => {
     expect((await pbx.api('cdr/search', { token, query: { page_size: '10001' } })).errcode).toBe(40002);
     expect((await pbx.api('cdr/search', { token, query: { status: 'MISSED' } })).errcode).toBe(40002);
     const asc = await pbx.api('cdr/list', { token, query: { order_by: 'asc', page_size: '1' } });
-    expect(asc).toMatchObject({ total_number: 4, data: [{ disposition: 'NO ANSWER', call_to_number: '1001' }] });
+    expect(asc).toMatchObject({ total_number: 4, data: [{ id: 1, disposition: 'NO ANSWER', call_to_number: '1001' }] });
+  });
+
+  it('leaves zero and empty fields out of CDR rows, as the live PBX does', async () => {
+    await pbx.emu.board.start('outbound-failed', {}).done;
+    const [row] = (await pbx.api('cdr/search', { token })).data as Record<string, unknown>[];
+    for (const key of ['id', 'talk_duration', 'ring_duration', 'duration', 'record_file', 'src_trunk', 'dst_trunk', 'did_number']) {
+      expect(row).not.toHaveProperty(key);
+    }
+    expect(row).toMatchObject({ disposition: 'FAILED', call_from: 'Alice Smith<1001>', call_from_name: 'Alice Smith', call_to_name: '', reason: 'dst hangup    ', did: '' });
   });
 
   it('recording/download gives a 30-minute link that streams audio/x-wav with the access token', async () => {
