@@ -1,0 +1,118 @@
+/**
+ * The whole product for the contacts part: startServer with the PBX supervisor, contacts and calls wired as the
+ * composition root wires them, both emulators, a real install. An unknown caller rings a bound extension → one
+ * contact `Automatic New Contact -<number>` is created and the call's screen pop (telephony.externalCall.register)
+ * is bound to it; a second call from the number reuses it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCallsService, type CallsPart } from '../../../server/calls/index.js';
+import type { ContactsApiDeps } from '../../../server/contacts/api-support.js';
+import { createCrmContacts } from '../../../server/contacts/index.js';
+import { phonebooksRouter } from '../../../server/http/api/phonebooks.js';
+import { settingsRouter } from '../../../server/http/api/settings.js';
+import { usersRouter } from '../../../server/http/api/users.js';
+import { requireAdmin } from '../../../server/http/middleware/frame-auth.js';
+import type { PartsFactory, RunningServer } from '../../../server/index.js';
+import { createPbxSupervisor } from '../../../server/pbx/supervisor.js';
+import { startBitrix24Emulator, type Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
+import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
+import { eventually, freePort, startTestServer, tempDataDir, testConfig } from '../foundation/server-under-test.js';
+
+const wireParts: PartsFactory = (core) => {
+  const holder: { calls?: CallsPart } = {};
+  const supervisor = createPbxSupervisor({
+    store: core.store, log: core.log, config: core.config,
+    onCallEvent: (event) => holder.calls?.service.handleEvent(event),
+  });
+  const adapterFor = (portal: string) => supervisor.adapter(portal);
+  const contacts = createCrmContacts({ store: core.store, clients: core.clients, adapterFor, log: core.log });
+  const calls = createCallsService({ log: core.log, store: core.store, outbox: core.outbox, contacts, clients: core.clients, adapterFor });
+  holder.calls = calls;
+  const deps: ContactsApiDeps = {
+    store: core.store, clients: core.clients, log: core.log, config: core.config, requireAdmin, adapterFor,
+    onSettingsChanged: (portal) => supervisor.reconcile(portal),
+    webhookPath: (portal) => supervisor.webhookPath(portal),
+    forgetPortal: (portal) => contacts.forgetPortal(portal),
+  };
+  return {
+    telephonyEvents: calls.telephony,
+    pbxStatus: (memberId) => supervisor.status(memberId),
+    onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
+    apiRouters: [settingsRouter(deps), usersRouter(deps), phonebooksRouter(deps)],
+    rootRouters: [supervisor.webhookRouter()],
+    gauges: { callsInFlight: () => 0, pbxLinksUp: () => 0 },
+    start: async () => {
+      await calls.start();
+      await supervisor.start();
+    },
+    stop: async () => {
+      await supervisor.stop();
+      calls.stop();
+      await contacts.sync.idle();
+    },
+  };
+};
+
+describe('auto-create in the call flow', () => {
+  let b24: Bitrix24Emulator;
+  let pbx: YeastarEmulator;
+  let server: RunningServer;
+  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let memberId = '';
+  let token = '';
+
+  async function api(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const response = await fetch(`${server.url}/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'x-member-id': memberId, 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: response.status, body: await response.json() as unknown };
+  }
+
+  beforeAll(async () => {
+    [b24, pbx] = await Promise.all([startBitrix24Emulator({ rateLimit: false }), startYeastarEmulator({ speed: 1000 })]);
+    data = await tempDataDir();
+    const port = await freePort();
+    server = await startTestServer(testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1' }), { parts: wireParts });
+    memberId = (await b24.createPortal()).memberId;
+    await b24.install(memberId, { appUrl: server.url });
+    await b24.finishInstall(memberId);
+    token = (await b24.frameToken(memberId, 1)).accessToken;
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.close();
+    await Promise.all([b24?.stop(), pbx?.stop()]);
+    await data?.remove();
+  }, 30_000);
+
+  it('binds the screen pop of an unknown caller to the contact it creates, once per number', async () => {
+    const agent = (await b24.addUser(memberId, { name: 'Alice', lastName: 'Smith', email: 'alice@example.com' })).id;
+    const saved = await api('PUT', '/settings', {
+      enabled: true,
+      pbx: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: 'websocket' },
+      defaultCountry: 'ZA',
+      autoCreate: { enabled: true, inbound: true, outbound: false, entityType: 'CONTACT' },
+    });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200);
+    await eventually(() => server.services.parts.pbxStatus(memberId).state === 'connected', 15_000);
+    const bound = await api('POST', '/bindings/auto', { dryRun: false });
+    expect(bound.body).toMatchObject({ applied: true, pairs: [{ userId: agent, extension: '1001', reason: 'email' }] });
+
+    await pbx.scenario('inbound-answered', { from: '0813539441', to: '1001', wait: true });
+    await eventually(async () => (await b24.calls(memberId)).length === 1, 15_000);
+    const contacts = (await b24.listCrm(memberId, 'CONTACT')).filter((c) => c.NAME === 'Automatic New Contact -+27813539441');
+    expect(contacts).toHaveLength(1);
+    const contactId = Number(contacts[0]?.ID);
+    expect(contacts[0]?.ASSIGNED_BY_ID).toEqual(expect.toSatisfy((v: unknown) => Number(v) === agent));
+    const [call] = await b24.calls(memberId);
+    expect(call).toMatchObject({ userId: agent, crmEntityType: 'CONTACT', crmEntityId: contactId });
+
+    await pbx.scenario('inbound-answered', { from: '+27 81 353 9441', to: '1001', wait: true });
+    await eventually(async () => (await b24.calls(memberId)).length === 2, 15_000);
+    const again = await b24.calls(memberId);
+    expect(again.every((c) => c.crmEntityType === 'CONTACT' && c.crmEntityId === contactId)).toBe(true);
+    expect((await b24.listCrm(memberId, 'CONTACT')).filter((c) => String(c.NAME).startsWith('Automatic New Contact -'))).toHaveLength(1);
+  });
+});
