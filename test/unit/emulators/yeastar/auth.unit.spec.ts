@@ -128,6 +128,14 @@ describe('Yeastar emulator: authentication', () => {
     await expect(pbx.login()).resolves.toBeTypeOf('string');
   });
 
+  it('fault slow delays every REST answer', async () => {
+    pbx = await startPbx();
+    pbx.emu.setFault({ kind: 'slow', delayMs: 300, forMs: 5000 });
+    const started = Date.now();
+    await pbx.login();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+  });
+
   it('fault down resets connections, and lifts after forMs', async () => {
     pbx = await startPbx();
     pbx.emu.setFault({ kind: 'down', forMs: 150 });
