@@ -34,7 +34,9 @@ export function memoryStore(): Store & { setSettings(memberId: string, s: Portal
       settingsMap.delete(id);
     },
   };
-  const unused = (name: string) => new Proxy({}, { get: (_t, prop) => { throw new Error(`PBX supervisor must not use store.${name}.${String(prop)}`); } });
+  function unused<T extends object>(name: string): T {
+    return new Proxy({} as T, { get: (_t, prop) => { throw new Error(`PBX supervisor must not use store.${name}.${String(prop)}`); } });
+  }
   return {
     portals,
     settings,
@@ -42,9 +44,15 @@ export function memoryStore(): Store & { setSettings(memberId: string, s: Portal
     calls: unused('calls'),
     contactSync: unused('contactSync'),
     outbox: unused('outbox'),
+    removePortal: async (id: string) => {
+      portalsMap.delete(id);
+      settingsMap.delete(id);
+    },
     close: async () => undefined,
-    setSettings: (id, s) => settingsMap.set(id, s),
-  } as Store & { setSettings(memberId: string, s: PortalSettings): void };
+    setSettings: (id: string, s: PortalSettings) => {
+      settingsMap.set(id, s);
+    },
+  };
 }
 
 export function portal(memberId: string): Portal {
