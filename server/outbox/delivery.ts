@@ -5,7 +5,7 @@ import type { OutboxFailureHandler, OutboxResultHandler } from './types.js';
 
 /**
  * Tells the named handlers about done and parked items. Handlers are looked up by name, so items persisted before a
- * restart still reach the handler registered at the next boot; `delivered` is persisted afterwards, so a crash in
+ * restart still reach the handler registered at the next boot (or registered after start()); `delivered` is persisted afterwards, so a crash in
  * between re-tells the handler once at start (handlers must tolerate that). A throwing handler is logged and
  * counted as told: it must never stall the queue.
  */
@@ -21,6 +21,12 @@ export class Delivery {
 
   registerFailed(name: string, handler: OutboxFailureHandler): void {
     this.onFailed.set(name, handler);
+  }
+
+  /** Whether the item's handler is registered. */
+  has(item: OutboxItem): boolean {
+    if (item.status === 'done') return item.onDone !== undefined && this.onDone.has(item.onDone);
+    return item.onFailed !== undefined && this.onFailed.has(item.onFailed);
   }
 
   async deliverDone(item: OutboxItem): Promise<void> {

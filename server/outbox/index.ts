@@ -149,10 +149,28 @@ export function createOutbox(opts: CreateOutboxOptions): Outbox & { resume(porta
     }
   }
 
+  /** Tells handlers about results stored while they were not registered (a crash, or registration after start()). */
+  const deliverLate = (filter: (item: OutboxItem) => boolean): void => {
+    const late = store.outbox.undelivered().filter(filter);
+    if (late.length === 0) return;
+    void (async () => {
+      for (const item of late) {
+        if (item.status === 'done') await delivery.deliverDone(item);
+        else await delivery.deliverFailed(item);
+      }
+    })().catch((err: unknown) => log.error({ err }, 'could not tell outbox handlers about earlier results'));
+  };
+
   return {
     enqueue,
-    onResult: (name, handler) => delivery.registerDone(name, handler),
-    onParked: (name, handler) => delivery.registerFailed(name, handler),
+    onResult: (name, handler) => {
+      delivery.registerDone(name, handler);
+      if (started) deliverLate((i) => i.status === 'done' && i.onDone === name);
+    },
+    onParked: (name, handler) => {
+      delivery.registerFailed(name, handler);
+      if (started) deliverLate((i) => i.status === 'failed' && i.onFailed === name);
+    },
     stats,
     failed: (portal) => store.outbox.failed(portal),
     retry,
@@ -162,14 +180,9 @@ export function createOutbox(opts: CreateOutboxOptions): Outbox & { resume(porta
     start() {
       if (started) return;
       started = true;
-      // Results that arrived before a crash but whose handler was not told yet.
-      const late = store.outbox.undelivered();
-      void (async () => {
-        for (const item of late) {
-          if (item.status === 'done') await delivery.deliverDone(item);
-          else await delivery.deliverFailed(item);
-        }
-      })().catch((err: unknown) => log.error({ err }, 'could not re-tell outbox handlers after restart'));
+      // Results that arrived before a crash but whose handler was not told yet (handlers not registered yet are
+      // told when they register).
+      deliverLate((i) => delivery.has(i));
       for (const portal of store.outbox.portalsWithPending()) wake(portal);
     },
     async stop() {

@@ -316,3 +316,21 @@ describe('handlers, restart and reinstall', () => {
     expect(b24.executed()).toHaveLength(1);
   });
 });
+
+describe('handlers registered after start()', () => {
+  it('are told about results that arrived before they registered', async () => {
+    const b24 = new FakeBitrix();
+    const outbox = outboxOver(b24);
+    outbox.start();
+    await outbox.enqueue([{ portal: P, group: 'call:9', method: 'telephony.externalCall.register', params: {}, onDone: 'late.handler' }]);
+    await outbox.idle(P, 2000);
+    expect(store.outbox.undelivered()).toHaveLength(1);
+    const told: unknown[] = [];
+    outbox.onResult('late.handler', (_i, r) => {
+      told.push(r);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(told).toEqual([{ CALL_ID: 'CALL-1', EXTERNAL_CALL_ID: undefined }]);
+    expect(store.outbox.undelivered()).toEqual([]);
+  });
+});
