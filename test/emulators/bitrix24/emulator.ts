@@ -197,7 +197,15 @@ export class Bitrix24Cloud {
     };
   }
 
-  async createPortal(opts: { memberId?: string; host?: string; plan?: Plan } = {}): Promise<PortalInfo> {
+  /**
+   * `host` (alias `domain`, port ignored) must reach this machine: 127.0.0.1 or localhost. The port is always
+   * the portal's own, so the product builds `http://<domain>/rest/` exactly as for a real portal.
+   */
+  async createPortal(opts: { memberId?: string; host?: string; domain?: string; plan?: Plan } = {}): Promise<PortalInfo> {
+    const host = (opts.host ?? opts.domain ?? '127.0.0.1').replace(/:\d+$/, '');
+    if (!['127.0.0.1', 'localhost'].includes(host)) {
+      throw new RestError('EMULATOR_BAD_HOST', `Portal host must be 127.0.0.1 or localhost (loopback only), got ${host}`, 400);
+    }
     const memberId = opts.memberId ?? randomHex(16);
     if (this.state.portals.has(memberId)) throw new RestError('EMULATOR_PORTAL_EXISTS', `Portal ${memberId} exists`, 409);
     const plan = opts.plan ?? 'standard';
@@ -214,7 +222,7 @@ export class Bitrix24Cloud {
     const server = createServer((req, res) => void this.onPortalRequest(portal, req, res));
     portal.port = await listen(server, 0);
     portal.server = server;
-    portal.domain = `${opts.host ?? '127.0.0.1'}:${portal.port}`;
+    portal.domain = `${host}:${portal.port}`;
     this.state.portals.set(memberId, portal);
     // Every portal has its administrator (the account owner), user 1.
     this.addUser(memberId, { name: 'Portal', lastName: 'Admin', email: 'admin@example.test', admin: true });

@@ -6,12 +6,19 @@ export class RestError extends Error {
   readonly code: string;
   readonly status: number;
   readonly description: string;
-  constructor(code: string, description: string, status = 400) {
+  /** Extra fields some errors carry, e.g. `argument` of ERROR_ARGUMENT. */
+  readonly extra: Record<string, string>;
+  constructor(code: string, description: string, status = 400, extra: Record<string, string> = {}) {
     super(`${code}: ${description}`);
     this.name = 'RestError';
     this.code = code;
     this.description = description;
     this.status = status;
+    this.extra = extra;
+  }
+
+  toBody(): Record<string, string> {
+    return { error: this.code, error_description: this.description, ...this.extra };
   }
 }
 

@@ -108,7 +108,7 @@ export class Bitrix24Emulator {
     clearTimeout(timer);
   }
 
-  createPortal(opts: { memberId?: string; host?: string; plan?: 'standard' | 'enterprise' } = {}): Promise<PortalInfo> {
+  createPortal(opts: { memberId?: string; host?: string; domain?: string; plan?: 'standard' | 'enterprise' } = {}): Promise<PortalInfo> {
     return this.rpc('createPortal', opts);
   }
 

@@ -115,7 +115,7 @@ export class RestDispatcher {
       } catch (err) {
         const e = err instanceof RestError ? err : new RestError('INTERNAL_SERVER_ERROR', String(err), 500);
         const { operating: _o, operating_reset_at: _r, ...time } = timeInfo(started);
-        outcome = { ok: false, error: { error: e.code, error_description: e.description }, time };
+        outcome = { ok: false, error: { ...e.toBody(), error: e.code, error_description: e.description }, time };
         recordRequest(this.state, {
           memberId: a.portal.memberId, method: command.method, params: subParams, httpStatus: e.status,
           error: e.code, errorDescription: e.description, time: new Date(started).toISOString(), viaBatch: true,
@@ -200,7 +200,7 @@ export class RestDispatcher {
     } catch (err) {
       const e = err instanceof RestError ? err : new RestError('INTERNAL_SERVER_ERROR', String(err), 500);
       this.record(authed, target.method, params, e.status, e.code, e.description, started, hostPortal);
-      sendJson(res, e.status, { error: e.code, error_description: e.description });
+      sendJson(res, e.status, e.toBody());
     }
   }
 

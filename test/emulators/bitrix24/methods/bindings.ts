@@ -22,6 +22,10 @@ export const KNOWN_PLACEMENTS = new Set([
   'CRM_CONTACT_DETAIL_ACTIVITY', 'CRM_LEAD_DETAIL_ACTIVITY', 'CRM_COMPANY_DETAIL_ACTIVITY',
 ]);
 
+/** "Argument 'PLACEMENT' is null or empty" with the `argument` field (placement-bind.html, Error Handling). */
+const missingArgument = (name: string): RestError =>
+  new RestError('ERROR_ARGUMENT', `Argument '${name}' is null or empty`, 400, { argument: name });
+
 function isAdmin(portal: Portal, userId: number): boolean {
   return portal.users.get(userId)?.ADMIN === true;
 }
@@ -83,12 +87,16 @@ export const bindingMethods: MethodTable = {
       if (!isAdmin(portal, auth.userId)) throw accessDenied('Access denied! Application administrator permissions required');
       const placement = pickString(params, 'PLACEMENT', 'placement')?.toUpperCase();
       const handler = pickString(params, 'HANDLER', 'handler');
-      if (!placement) throw new RestError('ERROR_ARGUMENT', 'Argument "PLACEMENT" is null or empty', 400);
+      if (!placement) throw missingArgument('PLACEMENT');
       if (!KNOWN_PLACEMENTS.has(placement)) throw new RestError('ERROR_PLACEMENT_NOT_FOUND', 'Placement not found', 400);
-      if (!validHandler(handler)) throw new RestError('ERROR_ARGUMENT', 'Argument "HANDLER" is null or empty', 400);
+      if (!validHandler(handler)) throw missingArgument('HANDLER');
       const userId = pickInt(params, 'USER_ID') ?? 0;
       const exists = portal.placements.some((p) => p.placement === placement && p.handler === handler && p.userId === userId);
-      if (exists) throw new RestError('ERROR_PLACEMENT_MAX_COUNT', 'Placement already binded', 400);
+      // ERROR_PLACEMENT_MAX_COUNT is documented for PAGE_BACKGROUND_WORKER only; other duplicates are refused too.
+      if (exists) {
+        if (placement === 'PAGE_BACKGROUND_WORKER') throw new RestError('ERROR_PLACEMENT_MAX_COUNT', 'Placement max count exceeded', 400);
+        throw new RestError('ERROR_CORE', 'Unable to set placement handler: Handler already binded', 400);
+      }
       const options = pick(params, 'OPTIONS');
       const langAll = pick(params, 'LANG_ALL');
       portal.placements.push({
@@ -119,7 +127,7 @@ export const bindingMethods: MethodTable = {
       if (!isAdmin(portal, auth.userId)) throw accessDenied('Access denied! Application administrator permissions required');
       const placement = pickString(params, 'PLACEMENT', 'placement')?.toUpperCase();
       const handler = pickString(params, 'HANDLER', 'handler');
-      if (!placement) throw new RestError('ERROR_ARGUMENT', 'Argument "PLACEMENT" is null or empty', 400);
+      if (!placement) throw missingArgument('PLACEMENT');
       const before = portal.placements.length;
       portal.placements = portal.placements.filter((p) => !(p.placement === placement && (handler === undefined || p.handler === handler)));
       return ok({ count: before - portal.placements.length });

@@ -2,6 +2,7 @@
 import { activityMethods } from './activities.js';
 import { bindingMethods } from './bindings.js';
 import { callMethods } from './calls.js';
+import { crmItemMethods } from './crm-item.js';
 import { crmMethods } from './crm.js';
 import { lineMethods } from './lines.js';
 import { recordMethods } from './records.js';
@@ -16,6 +17,7 @@ export function allMethods(): MethodTable {
     ...callMethods,
     ...recordMethods,
     ...crmMethods,
+    ...crmItemMethods,
     ...activityMethods,
   };
   return Object.fromEntries(Object.entries(table).map(([k, v]) => [k.toLowerCase(), v]));

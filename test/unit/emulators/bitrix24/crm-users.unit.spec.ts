@@ -124,3 +124,27 @@ describe('events and placements', () => {
     expect(seen.comments.map((c) => c.COMMENT)).toEqual(['hi']);
   });
 });
+
+describe('crm.item', () => {
+  it('adds with fm, updates fm by n-keys and ids (typeId required), lists camelCase items', async () => {
+    const { rest } = await setup();
+    const added = resultOf(await rest('crm.item.add', {
+      entityTypeId: 3,
+      fields: { name: 'Ivy', lastName: 'Item', fm: [{ typeId: 'PHONE', valueType: 'WORK', value: '+1 555 700 0001' }, { valueType: 'WORK', value: 'ignored' }] },
+    })).item as { id: number; name: string; lastName: string; fm: { id: number; typeId: string; value: string }[] };
+    expect([added.name, added.lastName, added.fm.map((f) => f.value)]).toEqual(['Ivy', 'Item', ['+1 555 700 0001']]);
+    const phoneId = added.fm[0]?.id ?? 0;
+    await rest('crm.item.update', {
+      entityTypeId: 3,
+      id: added.id,
+      fields: { fm: { [phoneId]: { typeId: 'PHONE', value: '' }, n0: { typeId: 'EMAIL', valueType: 'WORK', value: 'ivy@example.test' }, n1: { value: 'no type' } } },
+    });
+    const got = resultOf(await rest('crm.item.get', { entityTypeId: 3, id: added.id })).item as { fm: { typeId: string; value: string }[] };
+    expect(got.fm.map((f) => [f.typeId, f.value])).toEqual([['EMAIL', 'ivy@example.test']]);
+    const legacy = resultOf(await rest('crm.contact.get', { id: added.id }));
+    expect(legacy.LAST_NAME).toBe('Item');
+    const list = resultOf(await rest('crm.item.list', { entityTypeId: 3, filter: { '=lastName': 'Item' } }));
+    expect((list.items as { id: number }[]).map((i) => i.id)).toEqual([added.id]);
+    expect((await rest('crm.item.get', { entityTypeId: 3, id: 424242 })).body.error).toBe('NOT_FOUND');
+  });
+});
