@@ -62,6 +62,37 @@ export async function askPbx<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Runs changes of one portal one at a time: a settings or bindings change reads, merges and writes, and two admins
+ * saving at once must not lose one of the changes.
+ */
+type PortalSerializer = <T>(portal: string, work: () => Promise<T>) => Promise<T>;
+
+function createPortalSerializer(): PortalSerializer {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(portal: string, work: () => Promise<T>): Promise<T> => {
+    const previous = tails.get(portal) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    tails.set(portal, next);
+    void next.catch(() => undefined).finally(() => {
+      if (tails.get(portal) === next) tails.delete(portal);
+    });
+    return next;
+  };
+}
+
+const serializers = new WeakMap<Store, PortalSerializer>();
+
+/** The one serializer of a store's portal changes, shared by the settings and users routers (disconnect vs bindings). */
+export function portalChanges(store: Store): PortalSerializer {
+  let serial = serializers.get(store);
+  if (!serial) {
+    serial = createPortalSerializer();
+    serializers.set(store, serial);
+  }
+  return serial;
+}
+
 /** Settings changed: the PBX link follows; a failure there shows in the PBX status, it does not fail the save. */
 export async function settingsChanged(deps: ContactsApiDeps, portal: string): Promise<void> {
   deps.forgetPortal?.(portal);

@@ -4,7 +4,7 @@
 import express, { type Router } from 'express';
 import { AppError, badRequest } from '../../errors.js';
 import { assertPbxAddressAllowed } from '../../pbx/address-guard.js';
-import { askPbx, connectedAdapter, parseBody, portalOf, settingsChanged, type ContactsApiDeps } from '../../contacts/api-support.js';
+import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, settingsChanged, type ContactsApiDeps } from '../../contacts/api-support.js';
 import { mergeSettings, settingsUpdateSchema, settingsView } from '../../contacts/settings.js';
 import type { PortalSettings } from '../../store/records.js';
 import { locals } from '../context.js';
@@ -27,6 +27,7 @@ async function assertPhonebookChoosable(deps: ContactsApiDeps, portal: string, p
 
 export function settingsRouter(deps: ContactsApiDeps): Router {
   const router = express.Router();
+  const serial = portalChanges(deps.store);
   const view = (portal: string, settings: PortalSettings): SettingsResponse =>
     settingsView(settings, `${deps.config.publicUrl}${deps.webhookPath(portal)}`);
 
@@ -38,15 +39,18 @@ export function settingsRouter(deps: ContactsApiDeps): Router {
   router.put('/settings', deps.requireAdmin, express.json({ limit: '64kb' }), async (req, res) => {
     const portal = portalOf(res);
     const update = parseBody(settingsUpdateSchema, req.body);
-    const current = deps.store.settings.get(portal);
-    const next = mergeSettings(current, update);
-    if (update.pbx) {
-      const policy = { allowLoopback: deps.config.pbxAllowLoopback, allowPrivate: deps.config.pbxAllowPrivate, ...(deps.lookup ? { lookup: deps.lookup } : {}) };
-      await askPbx(() => assertPbxAddressAllowed(update.pbx?.baseUrl ?? '', policy));
-    }
-    const phonebookId = next.contactSync.phonebookId;
-    if (phonebookId && phonebookId !== current.contactSync.phonebookId) await assertPhonebookChoosable(deps, portal, phonebookId);
-    await deps.store.settings.put(portal, next);
+    const next = await serial(portal, async () => {
+      const current = deps.store.settings.get(portal);
+      const merged = mergeSettings(current, update);
+      if (update.pbx) {
+        const policy = { allowLoopback: deps.config.pbxAllowLoopback, allowPrivate: deps.config.pbxAllowPrivate, ...(deps.lookup ? { lookup: deps.lookup } : {}) };
+        await askPbx(() => assertPbxAddressAllowed(update.pbx?.baseUrl ?? '', policy));
+      }
+      const phonebookId = merged.contactSync.phonebookId;
+      if (phonebookId && phonebookId !== current.contactSync.phonebookId) await assertPhonebookChoosable(deps, portal, phonebookId);
+      await deps.store.settings.put(portal, merged);
+      return merged;
+    });
     locals(res).log.info({ portal, enabled: next.enabled, pbx: next.pbx !== null, contactSync: next.contactSync.enabled, autoCreate: next.autoCreate.enabled }, 'settings saved');
     await settingsChanged(deps, portal);
     res.json(view(portal, next));
@@ -58,9 +62,11 @@ export function settingsRouter(deps: ContactsApiDeps): Router {
    */
   router.post('/disconnect', deps.requireAdmin, async (_req, res) => {
     const portal = portalOf(res);
-    await deps.store.settings.clear(portal);
-    await deps.store.bindings.replace(portal, []);
-    await deps.store.contactSync.clear(portal);
+    await serial(portal, async () => {
+      await deps.store.settings.clear(portal);
+      await deps.store.bindings.replace(portal, []);
+      await deps.store.contactSync.clear(portal);
+    });
     deps.log.info({ portal }, 'portal disconnected from the PBX: settings, bindings and sync mapping cleared');
     await settingsChanged(deps, portal);
     res.json(view(portal, deps.store.settings.get(portal)));

@@ -6,7 +6,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { listActiveUsers } from '../../contacts/bitrix-crm.js';
 import { planAutoBind, planManualBind } from '../../contacts/binding.js';
-import { askPbx, connectedAdapter, parseBody, portalOf, type ContactsApiDeps } from '../../contacts/api-support.js';
+import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, type ContactsApiDeps } from '../../contacts/api-support.js';
 import type { Binding } from '../../store/records.js';
 import { locals } from '../context.js';
 import type { AutoBindResponse, BindingsResponse, ExtensionRow, UserRow } from './shapes.js';
@@ -28,6 +28,7 @@ const bindingRows = (bindings: Binding[]): BindingsResponse['bindings'] =>
 
 export function usersRouter(deps: ContactsApiDeps): Router {
   const router = express.Router();
+  const serial = portalChanges(deps.store);
 
   router.get('/users', async (_req, res) => {
     const portal = portalOf(res);
@@ -57,8 +58,11 @@ export function usersRouter(deps: ContactsApiDeps): Router {
     const adapter = deps.adapterFor(portal);
     // Extensions are checked against the PBX when it is connected; without a link the admin may still bind ahead.
     const extensions = adapter ? new Set((await askPbx(() => adapter.listExtensions())).map((e) => e.number)) : null;
-    const plan = planManualBind(deps.store.bindings.list(portal), changes, { userIds: new Set(users.map((u) => u.id)), extensions });
-    await deps.store.bindings.replace(portal, plan.bindings);
+    const plan = await serial(portal, async () => {
+      const manual = planManualBind(deps.store.bindings.list(portal), changes, { userIds: new Set(users.map((u) => u.id)), extensions });
+      await deps.store.bindings.replace(portal, manual.bindings);
+      return manual;
+    });
     locals(res).log.info({ portal, bindings: plan.bindings.length, conflicts: plan.conflicts.length }, 'bindings saved');
     const answer: BindingsResponse = { bindings: bindingRows(plan.bindings), conflicts: plan.conflicts };
     res.json(answer);
@@ -72,11 +76,12 @@ export function usersRouter(deps: ContactsApiDeps): Router {
       listActiveUsers(deps.clients.forPortal(portal)),
       askPbx(() => adapter.listExtensions()),
     ]);
-    const plan = planAutoBind(users, extensions, deps.store.bindings.list(portal));
-    if (!dryRun) {
-      await deps.store.bindings.replace(portal, plan.bindings);
-      locals(res).log.info({ portal, pairs: plan.pairs.length, conflicts: plan.conflicts.length }, 'auto-bind applied');
-    }
+    const plan = await serial(portal, async () => {
+      const auto = planAutoBind(users, extensions, deps.store.bindings.list(portal));
+      if (!dryRun) await deps.store.bindings.replace(portal, auto.bindings);
+      return auto;
+    });
+    if (!dryRun) locals(res).log.info({ portal, pairs: plan.pairs.length, conflicts: plan.conflicts.length }, 'auto-bind applied');
     const answer: AutoBindResponse = { pairs: plan.pairs, conflicts: plan.conflicts, applied: !dryRun };
     res.json(answer);
   });

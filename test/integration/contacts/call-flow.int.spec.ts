@@ -115,4 +115,29 @@ describe('auto-create in the call flow', () => {
     expect(again.every((c) => c.crmEntityType === 'CONTACT' && c.crmEntityId === contactId)).toBe(true);
     expect((await b24.listCrm(memberId, 'CONTACT')).filter((c) => String(c.NAME).startsWith('Automatic New Contact -'))).toHaveLength(1);
   });
+
+  it('puts a known lead that calls into the chosen PBX phonebook after the call', async () => {
+    const created = await api('POST', '/phonebooks', { name: 'From Bitrix24' });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const phonebookId = (created.body as { id: string }).id;
+    const saved = await api('PUT', '/settings', { contactSync: { enabled: true, entityType: 'LEAD', phonebookId } });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200);
+    const leadId = await b24.seedCrm(memberId, 'LEAD', {
+      TITLE: 'Quote request', NAME: 'Thabo', LAST_NAME: 'Nkosi', PHONE: [{ VALUE: '082 555 0101', VALUE_TYPE: 'MOBILE' }],
+    });
+
+    await pbx.scenario('inbound-answered', { from: '0825550101', to: '1001', wait: true });
+    await eventually(async () => (await b24.calls(memberId)).some((c) => c.crmEntityType === 'LEAD' && c.crmEntityId === leadId), 15_000);
+    await eventually(async () => {
+      const rows = (await api('GET', '/contact-sync')).body as { entityId: number; state: string }[];
+      return rows.some((r) => r.entityId === leadId && r.state === 'synced');
+    }, 15_000);
+    const book = (await pbx.phonebooks()).find((b) => String(b.id) === phonebookId);
+    const inBook = (await pbx.companyContacts()).filter((c) => book?.contactIds.includes(Number(c.id)));
+    expect(inBook).toHaveLength(1);
+    const text = JSON.stringify(inBook[0]);
+    expect(text).toContain('Thabo');
+    expect(text).toContain('Nkosi');
+    expect(text).toContain('+27825550101');
+  });
 });
