@@ -105,6 +105,8 @@ export class Journal {
   private flushing: Promise<void> | undefined;
   private closed = false;
   private compactRequested = false;
+  /** Set once `size` is known from this process (then it is the durable length, trusted over the file's). */
+  private opened = false;
   private readonly ratio: number;
   private readonly minLines: number;
 
@@ -162,6 +164,17 @@ export class Journal {
       await fs.mkdir(dirname(file));
     }
     const handle = await fs.open(file, 'a');
+    if (this.opened && size > this.size) {
+      // A failed append could not be cut off when it failed: cut it now, before a new line is glued to its torn end.
+      try {
+        await handle.truncate(this.size);
+        await handle.datasync();
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw err;
+      }
+      size = this.size;
+    }
     if (size === 0) {
       const header = Buffer.from(`${JSON.stringify(this.header())}\n`, 'utf8');
       try {
@@ -176,6 +189,7 @@ export class Journal {
       this.lines = 1;
     }
     this.size = size;
+    this.opened = true;
     this.handle = handle;
     return handle;
   }

@@ -28,8 +28,8 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 }
 
 /** A real filesystem that counts syncs and can be told to fail writes the way a full disk does (after a partial write). */
-export function faultyFs(): StoreFs & { syncs: number; failWrites: boolean } {
-  const state = { syncs: 0, failWrites: false };
+export function faultyFs(): StoreFs & { syncs: number; failWrites: boolean; failTruncates: boolean } {
+  const state = { syncs: 0, failWrites: false, failTruncates: false };
   const wrap = (handle: WritableHandle): WritableHandle => ({
     write: async (buffer) => {
       if (state.failWrites) {
@@ -43,10 +43,13 @@ export function faultyFs(): StoreFs & { syncs: number; failWrites: boolean } {
       state.syncs += 1;
       await handle.datasync();
     },
-    truncate: (length) => handle.truncate(length),
+    truncate: async (length) => {
+      if (state.failTruncates) throw Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' });
+      await handle.truncate(length);
+    },
     close: () => handle.close(),
   });
-  const fs: StoreFs & { syncs: number; failWrites: boolean } = {
+  const fs: StoreFs & { syncs: number; failWrites: boolean; failTruncates: boolean } = {
     ...nodeFs,
     open: async (path, flags) => wrap(await nodeFs.open(path, flags)),
     get syncs() {
@@ -60,6 +63,12 @@ export function faultyFs(): StoreFs & { syncs: number; failWrites: boolean } {
     },
     set failWrites(v: boolean) {
       state.failWrites = v;
+    },
+    get failTruncates() {
+      return state.failTruncates;
+    },
+    set failTruncates(v: boolean) {
+      state.failTruncates = v;
     },
   };
   return fs;

@@ -254,6 +254,25 @@ describe('calls journal', () => {
     expect(again.calls.get('m1', 'c2')).toBeDefined();
   });
 
+  it('cuts a torn failed append before the next one even when the first cut failed too', async () => {
+    const fs = faultyFs();
+    const store = await open({ fs });
+    await store.calls.put(makeCall('m1', 'c1'));
+    fs.failWrites = true;
+    fs.failTruncates = true;
+    await expect(store.calls.put(makeCall('m1', 'c2'))).rejects.toThrow(/STORE_WRITE_FAILED/);
+    fs.failWrites = false;
+    fs.failTruncates = false;
+    await store.calls.put(makeCall('m1', 'c3'));
+    await store.close();
+    const capture = captureLog();
+    const again = await open({ log: capture.log });
+    expect(again.calls.get('m1', 'c1')).toBeDefined();
+    expect(again.calls.get('m1', 'c2')).toBeUndefined();
+    expect(again.calls.get('m1', 'c3')).toBeDefined();
+    expect(capture.messages().filter((m) => m.includes('STORE_CORRUPT'))).toEqual([]);
+  });
+
   it('compacts a journal full of superseded versions to the live set', async () => {
     const store = await open();
     for (let round = 0; round < 30; round += 1) {
