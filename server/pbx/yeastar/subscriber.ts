@@ -154,7 +154,7 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
     if (renewTimer !== undefined) clearTimeout(renewTimer);
     const expiresAt = opts.tokens.expiresAt();
     if (expiresAt === undefined) return;
-    const delay = Math.max(5_000, expiresAt - renewBefore - Date.now());
+    const delay = Math.max(1_000, expiresAt - renewBefore - Date.now());
     renewTimer = setTimeout(() => {
       renewTimer = undefined;
       if (!stopped && state === 'connected') void open();
@@ -244,6 +244,11 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
       return;
     }
     if (stopped) return;
+    if (current && state === 'connected' && token === current.token) {
+      // Renewal came too early for the token manager to refresh: the socket already uses this token.
+      scheduleRenewal();
+      return;
+    }
     const ws = new WebSocket(socketUrl(opts.baseUrl, token), {
       headers: { 'User-Agent': opts.userAgent ?? DEFAULT_USER_AGENT },
       handshakeTimeout: subscribeTimeoutMs,

@@ -262,3 +262,43 @@ describe('Yeastar tokens against the emulator', () => {
     expect((await pbx.tokens()).live).toBe(0);
   });
 });
+
+describe('Yeastar link upkeep', () => {
+  let pbx: YeastarEmulator;
+  let adapter: YeastarAdapter | undefined;
+
+  beforeAll(async () => {
+    pbx = await startYeastarEmulator({ speed: 1000, accessTokenTtlSec: 3, wsIdleTimeoutMs: 1_500 });
+  });
+  afterAll(async () => {
+    await adapter?.disconnect();
+    await pbx?.stop();
+  });
+
+  it('heartbeats keep an idle socket open; the socket moves to a refreshed token before expiry without a gap', async () => {
+    adapter = createYeastarAdapter({
+      portal: 'p', log,
+      settings: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: 'websocket', webhookSecret: '' },
+      timings: { ...FAST, heartbeatMs: 400, idleTimeoutMs: 1_500, tokenRefreshLeadMs: 1_500, revokeGraceMs: 300 },
+    });
+    const states: string[] = [];
+    const events: CallEvent[] = [];
+    adapter.onStatus((s) => states.push(s.state));
+    adapter.onCallEvent((e) => events.push(e));
+    await adapter.connect();
+    expect(adapter.status().state).toBe('connected');
+    const firstSocket = (await pbx.sockets())[0];
+    await new Promise((r) => setTimeout(r, 7_000));
+    expect(states.filter((s) => s !== 'connected' && s !== 'connecting')).toEqual([]);
+    expect(adapter.status().state).toBe('connected');
+    const tokens = await pbx.tokens();
+    expect(tokens.getTokenCalls).toBe(1);
+    expect(tokens.refreshCalls).toBeGreaterThanOrEqual(2);
+    expect(tokens.live).toBeLessThanOrEqual(2);
+    const sockets = await pbx.sockets();
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]?.id).not.toBe(firstSocket?.id);
+    const call = await pbx.scenario('inbound-answered', { to: '1001', wait: true });
+    await waitFor(() => events.find((e) => e.pbxCallId === call.callId && e.kind === 'cdr'), 3_000, 'cdr after renewals');
+  }, 20_000);
+});
