@@ -32,7 +32,7 @@ export interface ContactSyncOptions {
 export const FAIL_PBX_NOT_CONNECTED = 'the PBX is not connected';
 export const SKIP_RECORD_GONE = 'the CRM record no longer exists';
 
-function describe(error: unknown): string {
+function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -85,7 +85,7 @@ export function createContactSync(opts: ContactSyncOptions): ContactSync {
         ...(note ? { reason: note } : {}), updatedAt: now(),
       });
     } catch (error) {
-      const reason = describe(error);
+      const reason = reasonOf(error);
       log.warn({ err: error }, 'contact sync failed');
       try {
         return await save({ ...base, state: 'failed', reason, ...(previous?.fingerprint ? { fingerprint: previous.fingerprint } : {}), updatedAt: now() });
