@@ -141,7 +141,9 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
 
   function build(portal: Portal): Transport {
     const plan = planForPortal(config, portal);
-    const restriction = restrictionFor(plan, opts.restriction);
+    // One SDK retry at most: the outbox owns durable retrying with its own backoff, and an inner wait (the SDK
+    // sleeps ≥ 10 s on OPERATION_TIME_LIMIT) would only hold the portal's queue.
+    const restriction = restrictionFor(plan, { maxRetries: 2, ...opts.restriction });
     if (portal.webhookUrl) {
       const http = new HttpV2(webhookAuth(portal.webhookUrl, portal.memberId), {}, restriction);
       countRequests(http, portal.memberId);
