@@ -47,8 +47,8 @@ const operations: Record<string, Operation> = {
     return c.frameToken(a.memberId, a.userId);
   },
   createWebhook: (c, b) => {
-    const a = z.object({ memberId: z.string(), userId: z.number().int() }).parse(b);
-    return c.createWebhook(a.memberId, a.userId);
+    const a = z.object({ memberId: z.string(), userId: z.number().int(), scopes: z.array(z.string()).optional() }).parse(b);
+    return c.createWebhook(a.memberId, a.userId, a.scopes);
   },
   install: (c, b) => {
     const a = z
@@ -157,6 +157,7 @@ const operations: Record<string, Operation> = {
           drainRate: z.number().positive().optional(),
           burst: z.number().int().positive().optional(),
           deliveryTimeoutMs: z.number().int().positive().optional(),
+          appScopes: z.array(z.string()).optional(),
         })
         .parse(b ?? {}),
     ),

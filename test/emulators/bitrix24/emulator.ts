@@ -10,10 +10,11 @@ import { createEntity, getEntity, legacyView, updateEntity } from './crm-store.j
 import { flattenForm, postForm } from './delivery.js';
 import { RestError, noAuthFound } from './errors.js';
 import { setFault } from './faults.js';
+import { DEFAULT_APP_SCOPES } from './scopes.js';
 import { readBody, sendJson, sendText } from './http-io.js';
 import { allMethods } from './methods/index.js';
 import { storeRecord } from './methods/records.js';
-import { APP_SCOPE, handleOAuthToken } from './oauth.js';
+import { handleOAuthToken } from './oauth.js';
 import { isRecord } from './params.js';
 import { LeakyBucket } from './rate-limit.js';
 import { RestDispatcher } from './rest.js';
@@ -93,6 +94,7 @@ export class Bitrix24Cloud {
       drainRate: config.drainRate ?? null,
       burst: config.burst ?? null,
       deliveryTimeoutMs: config.deliveryTimeoutMs ?? 10_000,
+      appScopes: config.appScopes ?? [...DEFAULT_APP_SCOPES],
     });
     this.dispatcher = new RestDispatcher(this.state, allMethods());
   }
@@ -274,11 +276,11 @@ export class Bitrix24Cloud {
   }
 
   /** An inbound webhook `<portal>/rest/<userId>/<code>/`. https://apidocs.bitrix24.com/local-integrations/local-webhooks.html */
-  createWebhook(memberId: string, userId: number): { url: string; code: string } {
+  createWebhook(memberId: string, userId: number, scopes: string[] = ['crm', 'telephony', 'user', 'im']): { url: string; code: string } {
     const portal = this.portal(memberId);
     if (!portal.users.has(userId)) throw new RestError('EMULATOR_NO_USER', `No user ${userId}`, 404);
     const code = randomHex(8);
-    portal.webhooks.set(code, { code, userId, scopes: ['crm', 'telephony', 'user', 'im'] });
+    portal.webhooks.set(code, { code, userId, scopes });
     return { url: `http://${portal.domain}/rest/${userId}/${code}/`, code };
   }
 
@@ -299,7 +301,7 @@ export class Bitrix24Cloud {
       auth.access_token = t.accessToken;
       auth.expires = String(t.expires);
       auth.expires_in = String(t.expiresIn);
-      auth.scope = APP_SCOPE;
+      auth.scope = this.state.config.appScopes.join(',');
       if (opts.withRefresh) auth.refresh_token = t.refreshToken;
       auth.user_id = String(opts.userId);
     }
@@ -353,7 +355,7 @@ export class Bitrix24Cloud {
         ['PLACEMENT', 'DEFAULT'],
         ['PLACEMENT_OPTIONS', '{}'],
         ['APPLICATION_TOKEN', portal.applicationToken],
-        ['APPLICATION_SCOPE', APP_SCOPE],
+        ['APPLICATION_SCOPE', this.state.config.appScopes.join(',')],
       ],
       this.state.config.deliveryTimeoutMs,
     );
@@ -542,7 +544,8 @@ export class Bitrix24Cloud {
   }
 
   configure(patch: Partial<EmulatorConfig>): EmulatorConfig {
-    Object.assign(this.state.config, patch);
+    const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    Object.assign(this.state.config, defined);
     if (patch.burst !== undefined || patch.drainRate !== undefined) {
       for (const p of this.state.portals.values()) {
         if (patch.burst !== undefined && patch.burst !== null) p.bucket.burst = patch.burst;

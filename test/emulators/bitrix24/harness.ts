@@ -44,6 +44,8 @@ export interface StartOptions {
   clientSecret?: string;
   /** Timeout of event/installer POSTs to the app (default 10 s). */
   deliveryTimeoutMs?: number;
+  /** Scopes of the app registration (default crm, telephony, user_basic, placement, im); others → 403 insufficient_scope. */
+  appScopes?: string[];
   /** Time to wait for the ready line (default 20 s). */
   startTimeoutMs?: number;
 }
@@ -124,8 +126,9 @@ export class Bitrix24Emulator {
     return this.rpc('frameToken', { memberId, userId });
   }
 
-  createWebhook(memberId: string, userId: number): Promise<{ url: string; code: string }> {
-    return this.rpc('createWebhook', { memberId, userId });
+  /** Default scopes crm, telephony, user, im. */
+  createWebhook(memberId: string, userId: number, scopes?: string[]): Promise<{ url: string; code: string }> {
+    return this.rpc('createWebhook', { memberId, userId, scopes });
   }
 
   install(memberId: string, opts: InstallOptions): Promise<InstallResult> {
@@ -256,6 +259,8 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     });
   });
   const emulator = new Bitrix24Emulator(url, child, { clientId, clientSecret });
-  if (opts.deliveryTimeoutMs !== undefined) await emulator.configure({ deliveryTimeoutMs: opts.deliveryTimeoutMs });
+  if (opts.deliveryTimeoutMs !== undefined || opts.appScopes !== undefined) {
+    await emulator.configure({ deliveryTimeoutMs: opts.deliveryTimeoutMs, appScopes: opts.appScopes });
+  }
   return emulator;
 }

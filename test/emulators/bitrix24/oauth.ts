@@ -12,8 +12,6 @@ import { parseQueryString, pickString } from './params.js';
 import { clientEndpointOf, serverEndpointOf, type EmulatorState } from './state.js';
 import { issueTokens } from './tokens.js';
 
-export const APP_SCOPE = 'crm,telephony,user_basic,placement,im';
-
 function sameSecret(a: string, b: string): boolean {
   const ba = Buffer.from(a);
   const bb = Buffer.from(b);
@@ -59,7 +57,7 @@ export async function handleOAuthToken(state: EmulatorState, req: IncomingMessag
     access_token: issued.accessToken,
     expires: issued.expires,
     expires_in: issued.expiresIn,
-    scope: APP_SCOPE,
+    scope: state.config.appScopes.join(','),
     domain: new URL(state.oauthBaseUrl).host,
     server_endpoint: serverEndpointOf(state),
     status: 'L',

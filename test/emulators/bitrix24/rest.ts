@@ -19,6 +19,7 @@ import { readBody, sendJson, sendText, type ParsedBody } from './http-io.js';
 import type { AuthContext, MethodContext, MethodOutcome, MethodTable } from './methods/types.js';
 import { parseQueryString, pickString, type Params } from './params.js';
 import { recordRequest } from './record.js';
+import { checkScope } from './scopes.js';
 import type { EmulatorState, Portal } from './state.js';
 import { timeInfo } from './time-envelope.js';
 
@@ -51,7 +52,7 @@ function authenticate(state: EmulatorState, target: Target, params: Params, host
     const hook = hostPortal.webhooks.get(target.webhook.code);
     const user = hostPortal.users.get(target.webhook.userId);
     if (!hook || hook.userId !== target.webhook.userId || !user || !user.ACTIVE) throw noAuthFound();
-    return { portal: hostPortal, auth: { kind: 'webhook', userId: hook.userId }, accessToken: null };
+    return { portal: hostPortal, auth: { kind: 'webhook', userId: hook.userId, webhookCode: hook.code }, accessToken: null };
   }
   const token = pickString(params, 'auth', 'access_token');
   if (!token) throw noAuthFound();
@@ -89,6 +90,8 @@ export class RestDispatcher {
     const spec = this.methods[method.toLowerCase()];
     if (!spec) throw methodNotFound();
     if (spec.appContextOnly && auth.kind === 'webhook') throw wrongAuthType();
+    const hook = auth.webhookCode ? portal.webhooks.get(auth.webhookCode) : undefined;
+    checkScope(method, hook ? hook.scopes : this.state.config.appScopes);
     const ctx: MethodContext = { state: this.state, portal, auth, params, viaBatch, accessToken };
     return spec.run(ctx);
   }

@@ -201,6 +201,8 @@ export interface EmulatorConfig {
   burst: number | null;
   /** Timeout for event and installer POSTs to the app. */
   deliveryTimeoutMs: number;
+  /** Scopes the app was registered with (tokens get these). */
+  appScopes: string[];
 }
 
 export interface EmulatorState {

@@ -5,6 +5,7 @@ import type { EmulatorState, Portal } from '../state.js';
 export interface AuthContext {
   kind: 'app' | 'frame' | 'webhook';
   userId: number;
+  webhookCode?: string;
 }
 
 export interface MethodContext {

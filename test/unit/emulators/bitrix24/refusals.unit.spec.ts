@@ -222,3 +222,22 @@ describe('faults', () => {
     expect(((await answer.json()) as { error: string }).error).toBe('invalid_grant');
   });
 });
+
+describe('scopes', () => {
+  it('answers 403 insufficient_scope for a method outside the app\'s or the webhook\'s scopes', async () => {
+    const scoped = await startCloud({ rateLimit: false, appScopes: ['crm', 'telephony', 'user_basic', 'placement'] });
+    try {
+      const { portal, adminToken } = await installedPortal(scoped, app);
+      const notify = await callRest(portal.clientEndpoint, 'im.notify.system.add', { auth: adminToken, USER_ID: 1, MESSAGE: 'x' });
+      expect([notify.status, notify.body.error]).toEqual([403, 'insufficient_scope']);
+      expect((await callRest(portal.clientEndpoint, 'user.get', { auth: adminToken })).status).toBe(200);
+      const hook = scoped.createWebhook(portal.memberId, 1, ['crm']);
+      expect((await callRest(hook.url, 'telephony.externalCall.show', { CALL_ID: 'x' })).body.error).toBe('insufficient_scope');
+      expect((await callRest(hook.url, 'crm.contact.list', {})).status).toBe(200);
+      const batch = resultOf(await callRest(portal.clientEndpoint, 'batch', { auth: adminToken, cmd: { n: 'im.notify.system.add?USER_ID=1&MESSAGE=x' } }));
+      expect((batch.result_error as Record<string, { error: string }>).n?.error).toBe('insufficient_scope');
+    } finally {
+      await scoped.stop();
+    }
+  });
+});

@@ -128,6 +128,25 @@ describe('register and finish', () => {
   });
 });
 
+describe('searchCrmEntities and manual call activities', () => {
+  it('finds entities by phone with the responsible user, and adds a call activity by hand', async () => {
+    const { portal, rest, agent } = await setup();
+    const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Sam', LAST_NAME: 'Search', ASSIGNED_BY_ID: agent.id, PHONE: [{ VALUE: '+1 555 0900' }] });
+    const found = await rest('telephony.externalCall.searchCrmEntities', { PHONE_NUMBER: '15550900' });
+    expect(found.body.result).toEqual([
+      expect.objectContaining({ CRM_ENTITY_TYPE: 'CONTACT', CRM_ENTITY_ID: contact, ASSIGNED_BY_ID: agent.id, NAME: 'Sam Search', ASSIGNED_BY: expect.objectContaining({ USER_PHONE_INNER: '101' }) }),
+    ]);
+    expect((await rest('telephony.externalCall.searchCrmEntities', {})).body.error_description).toBe('PHONE_NUMBER is empty');
+    const added = await rest('crm.activity.add', {
+      fields: { OWNER_TYPE_ID: 3, OWNER_ID: contact, TYPE_ID: 2, SUBJECT: 'Manual', DIRECTION: 2, RESPONSIBLE_ID: agent.id, COMMUNICATIONS: [{ VALUE: '+15550900', ENTITY_ID: contact, ENTITY_TYPE_ID: 3 }] },
+    });
+    expect(typeof added.body.result).toBe('number');
+    expect((await rest('crm.activity.add', { fields: { OWNER_TYPE_ID: 3, OWNER_ID: contact, TYPE_ID: 2 } })).status).toBe(400);
+    const listed = await rest('crm.activity.list', { filter: { OWNER_ID: contact } });
+    expect((listed.body.result as { SUBJECT: string }[]).map((a) => a.SUBJECT)).toEqual(['Manual']);
+  });
+});
+
 describe('attachRecord', () => {
   it('refuses before finish and wrong files; accepts base64, a URL and the upload URL', async () => {
     const { portal, rest, agent } = await setup();
