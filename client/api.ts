@@ -22,6 +22,12 @@ export interface AuthSource {
   refreshAuth(): Promise<FrameAuth | null>;
 }
 
+export interface PbxTestRequest {
+  baseUrl: string;
+  clientId: string;
+  clientSecret?: string;
+}
+
 export interface CallsQuery {
   entityType: string;
   entityId: number;
@@ -34,7 +40,8 @@ export interface Api {
   status(): Promise<StatusResponse>;
   settings(): Promise<SettingsResponse>;
   saveSettings(update: SettingsUpdate): Promise<SettingsResponse>;
-  testPbx(pbx?: SettingsUpdate['pbx']): Promise<PbxTestResponse>;
+  /** Tests the typed PBX settings (a blank secret means: the one saved for that address). */
+  testPbx(pbx: PbxTestRequest): Promise<PbxTestResponse>;
   users(): Promise<UserRow[]>;
   extensions(): Promise<ExtensionRow[]>;
   saveBindings(update: BindingsUpdate): Promise<BindingsResponse>;
@@ -101,7 +108,7 @@ export function createApi(http: AxiosInstance): Api {
     status: () => get<StatusResponse>('/status'),
     settings: () => get<SettingsResponse>('/settings'),
     saveSettings: (update) => put<SettingsResponse>('/settings', update),
-    testPbx: (pbx) => post<PbxTestResponse>('/pbx/test', pbx ? { pbx } : {}),
+    testPbx: (pbx) => post<PbxTestResponse>('/pbx/test', pbx),
     users: () => get<UserRow[]>('/users'),
     extensions: () => get<ExtensionRow[]>('/extensions'),
     saveBindings: (update) => put<BindingsResponse>('/bindings', update),

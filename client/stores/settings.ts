@@ -1,6 +1,8 @@
 import { defineStore } from 'pinia';
 import { readonly, ref } from 'vue';
 import type { PbxTestResponse, SettingsResponse, SettingsUpdate } from '../../server/http/api/shapes.js';
+import { AxiosError } from 'axios';
+import type { PbxTestRequest } from '../api.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
 import { singleFlight, useDelayedLoading } from './loading.js';
@@ -42,7 +44,16 @@ export const useSettingsStore = defineStore('settings', () => {
     }
   }
 
-  async function testPbx(pbx?: SettingsUpdate['pbx']): Promise<PbxTestResponse | null> {
+  // A refused test (400: no secret saved for this address…) still answers in the PbxTestResponse shape.
+  function refusedTest(e: unknown): PbxTestResponse | null {
+    const body: unknown = e instanceof AxiosError ? e.response?.data : null;
+    if (typeof body === 'object' && body !== null && (body as PbxTestResponse).ok === false && typeof (body as PbxTestResponse).message === 'string') {
+      return body as PbxTestResponse;
+    }
+    return null;
+  }
+
+  async function testPbx(pbx: PbxTestRequest): Promise<PbxTestResponse | null> {
     testing.value = true;
     testResult.value = null;
     testError.value = null;
@@ -50,8 +61,9 @@ export const useSettingsStore = defineStore('settings', () => {
       testResult.value = await useApi().testPbx(pbx);
       return testResult.value;
     } catch (e) {
-      testError.value = toUserError(e);
-      return null;
+      testResult.value = refusedTest(e);
+      if (!testResult.value) testError.value = toUserError(e);
+      return testResult.value;
     } finally {
       testing.value = false;
     }

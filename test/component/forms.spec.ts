@@ -76,6 +76,21 @@ describe('Connection form', () => {
     expect(wrapper.find('[data-testid="test-result"]').text()).toContain('IP address is blocked by the PBX');
   });
 
+  it('tests the typed address with the saved secret, and shows a refused test in plain words', async () => {
+    const { api, seen } = fakeApi({
+      'GET /settings': ok(settingsFixture(storedPbx)),
+      'POST /pbx/test': { status: 400, body: { ok: false, code: 'SECRET_REQUIRED', message: 'Enter the Client Secret (none is saved for this PBX address)' } },
+    });
+    const wrapper = mountWithApp(ConnectionSection, api);
+    await useSettingsStore().load();
+    await flushPromises();
+    await wrapper.findAll('input')[0]?.setValue('https://other-pbx.acme.test');
+    await wrapper.findAll('button').find((b) => b.text() === 'Test connection')?.trigger('click');
+    await flushPromises();
+    expect(seen.find((r) => r.url === '/pbx/test')?.body).toEqual({ baseUrl: 'https://other-pbx.acme.test', clientId: 'cid' });
+    expect(wrapper.find('[data-testid="test-result"]').text()).toContain('Enter the Client Secret (none is saved for this PBX address)');
+  });
+
   it('explains a refused save from the server', async () => {
     const { api } = fakeApi({ 'GET /settings': ok(settingsFixture(storedPbx)), 'PUT /settings': fail(403, 'FORBIDDEN', 'only admins') });
     const wrapper = mountWithApp(ConnectionSection, api);

@@ -97,8 +97,9 @@ describe('timeline view', () => {
   });
 
   it('fetches a recording with the frame auth and plays it from a blob', async () => {
+    const recording = { available: true, state: 'attached' as const, url: '/api/calls/c2/recording' };
     const { api, seen } = fakeApi({
-      'GET /calls': ok({ calls: [callFixture('c2', Date.UTC(2026, 0, 2))], nextBefore: null }),
+      'GET /calls': ok({ calls: [callFixture('c2', Date.UTC(2026, 0, 2), { recording })], nextBefore: null }),
       'GET /calls/c2/recording': ok(new Blob(['RIFF'], { type: 'audio/wav' })),
     });
     const wrapper = mountWithApp(App, api, { props: { view: { kind: 'timeline', entityType: 'CONTACT', entityId: 7 }, frame: null } });
