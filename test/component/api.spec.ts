@@ -59,7 +59,7 @@ describe('client/api.ts: frame auth on every /api request', () => {
 describe('client/errors.ts: API codes become i18n keys in one place', () => {
   it('maps a known code and keeps the PBX words without the code prefix', async () => {
     const { api } = fakeApi({ 'POST /pbx/test': fail(502, 'PBX_AUTH_FAILED', 'the PBX refused the client ID/secret') });
-    const error = await api.testPbx().catch((e: unknown) => e);
+    const error = await api.testPbx({ baseUrl: 'https://pbx.acme.test', clientId: 'cid' }).catch((e: unknown) => e);
     expect(toUserError(error)).toEqual({ key: 'errors.pbxAuthFailed', detail: 'the PBX refused the client ID/secret' });
   });
 
