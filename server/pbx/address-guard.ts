@@ -1,5 +1,6 @@
+import { lookup as dnsLookupCallback, type LookupAddress, type LookupOptions } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { PbxError } from './adapter.js';
 
 /**
@@ -95,4 +96,26 @@ export async function assertPbxAddressAllowed(baseUrl: string, policy: AddressPo
   if (addresses.length === 0) throw new PbxError('PBX_UNREACHABLE', `the PBX host name ${host} could not be resolved`);
   for (const a of addresses) checkAddress(a.address, policy);
   return url;
+}
+
+/**
+ * A `lookup` for sockets to the PBX that applies the same rules at connect time. The check above runs when the
+ * settings are saved; this one runs on every connection, so a host name that later re-resolves to a refused
+ * address (DNS rebinding) cannot be used to reach it.
+ */
+export function guardedLookup(policy: AddressPolicy, resolve: typeof dnsLookupCallback = dnsLookupCallback): LookupFunction {
+  return (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+    resolve(hostname, { ...options, all: true }, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
+      if (err) return callback(err, '');
+      try {
+        if (addresses.length === 0) throw new PbxError('PBX_UNREACHABLE', `the PBX host name ${hostname} could not be resolved`);
+        for (const a of addresses) checkAddress(a.address, policy);
+      } catch (refusal) {
+        return callback(refusal instanceof Error ? refusal : new Error(String(refusal)), '');
+      }
+      const first = addresses[0];
+      if (options.all) return callback(null, addresses);
+      return callback(null, first?.address ?? '', first?.family ?? 4);
+    });
+  };
 }

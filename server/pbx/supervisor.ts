@@ -97,7 +97,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   };
   const state: LinkStateFile = createLinkStateFile(opts.statePath ?? join(opts.config.dataDir, 'pbx-links.json'));
   const makeAdapter = opts.createAdapter
-    ?? ((portal: string, settings: PbxConnectionSettings) => createYeastarAdapter({ portal, settings, log, timings: opts.adapterTimings }));
+    ?? ((portal: string, settings: PbxConnectionSettings) => createYeastarAdapter({ portal, settings, log, timings: opts.adapterTimings, addressPolicy: policy }));
 
   const links = new Map<string, Link>();
   /** Status of portals without a live adapter (disabled, or refused before connecting). */

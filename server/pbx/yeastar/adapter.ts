@@ -4,6 +4,7 @@ import {
   type CallEvent, type CallRecordingRef, type PbxAdapter, type PbxConnectionSettings, type PbxContact, type PbxExtension,
   type PbxLinkStatus, type PbxPhonebook, type RecordingDownload,
 } from '../adapter.js';
+import { guardedLookup, type AddressPolicy } from '../address-guard.js';
 import { foldCdrLegs, type CdrLeg } from './cdr-fold.js';
 import { cdrLegFromRow, contactBody, extensionFromRow, phonebookFromRow } from './directory.js';
 import { parseEventFrame } from './frames.js';
@@ -11,7 +12,7 @@ import { createCallNormalizer } from './normalize.js';
 import { createYeastarRest } from './rest.js';
 import { createEventSubscriber, type SubscriberState } from './subscriber.js';
 import { createTokenManager } from './tokens.js';
-import { createFetchTransport, DEFAULT_USER_AGENT, type PbxTransport } from './transport.js';
+import { createHttpTransport, DEFAULT_USER_AGENT, type PbxTransport } from './transport.js';
 
 /** Every timing of the link, overridable so tests run in milliseconds. */
 export interface YeastarTimings {
@@ -56,6 +57,8 @@ export interface YeastarAdapterOptions {
   userAgent?: string;
   /** Replaces HTTP (tests). */
   transport?: PbxTransport;
+  /** SSRF rules applied on every connection to the PBX (REST and WebSocket); none when absent. */
+  addressPolicy?: AddressPolicy;
 }
 
 export interface YeastarAdapter extends PbxAdapter {
@@ -75,7 +78,8 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
   const settings = opts.settings;
   // Never empty: the PBX answers 40002 to a request without a User-Agent.
   const userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
-  const transport = opts.transport ?? createFetchTransport({ baseUrl: settings.baseUrl, userAgent, timeoutMs: t.requestTimeoutMs });
+  const lookup = opts.addressPolicy ? guardedLookup(opts.addressPolicy) : undefined;
+  const transport = opts.transport ?? createHttpTransport({ baseUrl: settings.baseUrl, userAgent, timeoutMs: t.requestTimeoutMs, ...(lookup ? { lookup } : {}) });
   const tokens = createTokenManager({
     transport, clientId: settings.clientId, clientSecret: settings.clientSecret, log,
     refreshLeadMs: t.tokenRefreshLeadMs, revokeGraceMs: t.revokeGraceMs,
@@ -163,6 +167,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
 
   const subscriber = createEventSubscriber({
     baseUrl: settings.baseUrl, tokens, log, userAgent,
+    ...(lookup ? { lookup } : {}),
     onFrame: acceptFrame,
     onState: describe,
     heartbeatMs: t.heartbeatMs,

@@ -1,3 +1,6 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 import type { Logger } from '../../log.js';
 import { PbxError } from '../adapter.js';
@@ -35,6 +38,8 @@ export interface SubscriberOptions {
   /** Reopen on a fresh token this long before the current one expires. */
   renewBeforeExpiryMs?: number;
   random?: () => number;
+  /** Resolves the PBX host for every connection (the SSRF guard). */
+  lookup?: LookupFunction;
 }
 
 export interface EventSubscriber {
@@ -96,6 +101,9 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
   const renewBefore = opts.renewBeforeExpiryMs ?? 45_000;
   const random = opts.random ?? Math.random;
   const topics = opts.topics ?? CALL_EVENT_TOPICS;
+  const agent = opts.lookup
+    ? (opts.baseUrl.startsWith('https:') ? new https.Agent({ lookup: opts.lookup }) : new http.Agent({ lookup: opts.lookup }))
+    : undefined;
 
   let state: SubscriberState = 'closed';
   let current: Connection | undefined;
@@ -253,6 +261,7 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
       headers: { 'User-Agent': opts.userAgent ?? DEFAULT_USER_AGENT },
       handshakeTimeout: subscribeTimeoutMs,
       followRedirects: false,
+      ...(agent ? { agent } : {}),
     });
     const conn: Connection = { ws, token, acked: false, retired: false, timers: [], lastTrafficAt: Date.now() };
     if (pending) retire(pending);

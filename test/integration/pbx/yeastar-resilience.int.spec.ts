@@ -253,6 +253,20 @@ describe('Yeastar tokens against the emulator', () => {
     await pbx.expireAllTokens();
   });
 
+  it('the connect-time address guard refuses a host name that resolves to loopback', async () => {
+    const port = new URL(pbx.url).port;
+    const a = createYeastarAdapter({
+      portal: 'p', log, timings: FAST, addressPolicy: { allowLoopback: false, allowPrivate: false },
+      settings: { baseUrl: `http://localhost:${port}`, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: 'websocket', webhookSecret: '' },
+    });
+    adapters.push(a);
+    await pbx.clearRequests();
+    await a.connect();
+    expect(a.status().state).toBe('unreachable');
+    expect(a.status().lastError).toMatch(/PBX_ADDRESS_REFUSED: .*loopback/);
+    expect(await pbx.requests()).toEqual([]);
+  });
+
   it('disconnect revokes its tokens', async () => {
     await pbx.expireAllTokens();
     const a = make();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertPbxAddressAllowed } from '../../../server/pbx/address-guard.js';
+import { assertPbxAddressAllowed, guardedLookup } from '../../../server/pbx/address-guard.js';
 
 const strict = { allowLoopback: false, allowPrivate: false };
 const open = { allowLoopback: true, allowPrivate: true };
@@ -34,5 +34,26 @@ describe('PBX address guard (SSRF)', () => {
     await expect(assertPbxAddressAllowed('https://pbx.example.com', resolving('127.0.0.1'))).rejects.toThrow(/loopback/);
     await expect(assertPbxAddressAllowed('https://nope.example.com', { ...strict, lookup: async () => { throw new Error('ENOTFOUND'); } }))
       .rejects.toMatchObject({ code: 'PBX_UNREACHABLE' });
+  });
+});
+
+describe('guarded lookup (connect-time check against DNS rebinding)', () => {
+  const fakeResolve = (addresses: { address: string; family: number }[]) =>
+    ((_host: string, _opts: unknown, cb: (err: NodeJS.ErrnoException | null, a: { address: string; family: number }[]) => void) => cb(null, addresses)) as unknown as typeof import('node:dns').lookup;
+
+  it('passes allowed addresses through, in both callback shapes', async () => {
+    const lookup = guardedLookup({ allowLoopback: false, allowPrivate: false }, fakeResolve([{ address: '203.0.113.9', family: 4 }]));
+    const single = await new Promise((resolve) => lookup('pbx.example.com', {}, (err, address, family) => resolve({ err, address, family })));
+    expect(single).toEqual({ err: null, address: '203.0.113.9', family: 4 });
+    const all = await new Promise((resolve) => lookup('pbx.example.com', { all: true }, (err, address) => resolve({ err, address })));
+    expect(all).toEqual({ err: null, address: [{ address: '203.0.113.9', family: 4 }] });
+  });
+
+  it('refuses a name that now resolves to a metadata or loopback address', async () => {
+    for (const address of ['169.254.169.254', '127.0.0.1']) {
+      const lookup = guardedLookup({ allowLoopback: false, allowPrivate: false }, fakeResolve([{ address, family: 4 }]));
+      const err = await new Promise<Error | null>((resolve) => lookup('pbx.example.com', {}, (e) => resolve(e)));
+      expect(err?.message).toMatch(/^PBX_ADDRESS_REFUSED/);
+    }
   });
 });
