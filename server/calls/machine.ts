@@ -171,8 +171,10 @@ function onEvent(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[] 
       return onTransferred(s, e, ctx);
     case 'failed':
       s.failReason = e.reason ?? s.failReason;
+      noteTargets(s, e, ctx);
       return endCall(s, e.at, ctx);
     case 'ended':
+      noteTargets(s, e, ctx);
       return endCall(s, e.at, ctx);
   }
 }
@@ -280,6 +282,19 @@ function onTransferred(s: CallState, e: CallEvent, ctx: MachineContext): CallInt
   else intents.push(...show(s, [user]));
   intents.push(...hide(s, s.visible.filter((u) => u !== user)));
   return intents;
+}
+
+/**
+ * A busy or unreachable extension never rings: the failure event is the only place it appears. It still is
+ * the user the missed call belongs to.
+ */
+function noteTargets(s: CallState, e: CallEvent, ctx: MachineContext): void {
+  if (s.direction === 'outbound' || s.origin !== 'pbx') return;
+  for (const x of e.extensions) {
+    remember(s, x.number);
+    const user = ctx.userFor(x.number);
+    if (user !== undefined && s.firstUserId === undefined) s.firstUserId = user;
+  }
 }
 
 function endCall(s: CallState, at: number, ctx: MachineContext): CallIntent[] {
