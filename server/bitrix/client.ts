@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ApiVersion, B24OAuth, EnumAppStatus, HttpV2,
   type AjaxResult, type AuthActions, type AuthData, type RestrictionParams,
@@ -139,6 +140,12 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     return started;
   }
 
+  /** What a transport was built from: a change (re-install, plan, webhook) builds a new one. */
+  function transportKey(portal: Portal): string {
+    if (portal.webhookUrl) return `hook:${createHash('sha256').update(portal.webhookUrl).digest('hex')}`;
+    return `oauth:${portal.clientEndpoint}:${portal.serverEndpoint}:${planForPortal(config, portal)}`;
+  }
+
   function build(portal: Portal): Transport {
     const plan = planForPortal(config, portal);
     // One SDK retry at most: the outbox owns durable retrying with its own backoff, and an inner wait (the SDK
@@ -147,7 +154,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     if (portal.webhookUrl) {
       const http = new HttpV2(webhookAuth(portal.webhookUrl, portal.memberId), {}, restriction);
       countRequests(http, portal.memberId);
-      return { http, plan, builtFrom: `hook:${portal.webhookUrl}` };
+      return { http, plan, builtFrom: transportKey(portal) };
     }
     const sdk = new B24OAuth({
       applicationToken: portal.applicationToken,
@@ -168,12 +175,12 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     sdk.setCustomRefreshAuth(() => singleFlightRefresh(portal.memberId));
     const http = sdk.getHttpClient(ApiVersion.v2) as HttpV2;
     countRequests(http, portal.memberId);
-    return { http, plan, builtFrom: `oauth:${portal.clientEndpoint}:${portal.serverEndpoint}:${plan}` };
+    return { http, plan, builtFrom: transportKey(portal) };
   }
 
   function transportFor(memberId: string): Transport {
     const portal = requirePortal(memberId);
-    const key = portal.webhookUrl ? `hook:${portal.webhookUrl}` : `oauth:${portal.clientEndpoint}:${portal.serverEndpoint}:${planForPortal(config, portal)}`;
+    const key = transportKey(portal);
     const cached = transports.get(memberId);
     if (cached && cached.builtFrom === key) return cached;
     const built = build(portal);

@@ -2,7 +2,17 @@ import type { StatusResponse } from '../http/api/shapes.js';
 import type { Outbox } from '../outbox/types.js';
 import type { PbxLinkStatus } from '../pbx/adapter.js';
 import type { Store } from '../store/types.js';
+import type { Portal } from '../store/records.js';
 import type { FrameUser } from '../http/context.js';
+
+/** What the admin must do, if anything, for Bitrix24 to take call logs. */
+function noticeFor(portal: Portal): string | null {
+  if (portal.needsReinstall) return `Bitrix24 refused the app's tokens (${portal.needsReinstall.reason}): reinstall the app to resume call logging.`;
+  if (portal.uninstalledAt) return 'The app was uninstalled from this portal: install it again to use it.';
+  // telephony.externalCall.register/finish and externalLine.* need the app context (WRONG_AUTH_TYPE with a webhook).
+  if (portal.webhookUrl) return 'Connected by inbound webhook: Bitrix24 refuses call registration and logging for webhooks (WRONG_AUTH_TYPE). Install the app to log calls.';
+  return null;
+}
 
 export type PbxStatusLookup = (memberId: string) => PbxLinkStatus;
 
@@ -21,6 +31,8 @@ export function portalStatus(deps: { store: Store; outbox: Outbox; pbxStatus: Pb
       needsReinstall: portal.needsReinstall ?? null,
       ratePlan: portal.ratePlan,
       lineNumber: portal.lineNumber,
+      connection: portal.webhookUrl ? 'webhook' : 'app',
+      notice: noticeFor(portal),
     },
     user: { id: user.userId, isAdmin: user.isAdmin, extension: deps.store.bindings.extensionForUser(memberId, user.userId) ?? null },
     enabled: settings.enabled,

@@ -20,6 +20,10 @@ export interface StatusResponse {
     needsReinstall: { at: number; reason: string } | null;
     ratePlan: 'standard' | 'enterprise';
     lineNumber: string;
+    /** How the app reaches Bitrix24: the installed app's OAuth tokens, or an inbound webhook URL. */
+    connection?: 'app' | 'webhook';
+    /** A problem the admin should act on, in plain words (e.g. webhook mode cannot log calls); null when none. */
+    notice?: string | null;
   };
   user: { id: number; isAdmin: boolean; extension: string | null };
   enabled: boolean;

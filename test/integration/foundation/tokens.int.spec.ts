@@ -3,6 +3,7 @@ import { startBitrix24Emulator, type Bitrix24Emulator, type PortalInfo } from '.
 import type { RunningServer } from '../../../server/index.js';
 import { BitrixError } from '../../../server/bitrix/types.js';
 import type { Config } from '../../../server/config.js';
+import type { StatusResponse } from '../../../server/http/api/shapes.js';
 import { freePort, startTestServer, tempDataDir, testConfig } from './server-under-test.js';
 
 describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-reinstall (emulator)', () => {
@@ -11,6 +12,7 @@ describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-rein
   let config: Config;
   let data: Awaited<ReturnType<typeof tempDataDir>>;
   let portal: PortalInfo;
+  let adminId: number;
 
   beforeAll(async () => {
     emulator = await startBitrix24Emulator({ rateLimit: false });
@@ -19,7 +21,7 @@ describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-rein
     config = testConfig(data.dir, port);
     server = await startTestServer(config);
     portal = await emulator.createPortal();
-    await emulator.addUser(portal.memberId, { name: 'Ann', lastName: 'Admin', email: 'ann@example.com', admin: true });
+    adminId = (await emulator.addUser(portal.memberId, { name: 'Ann', lastName: 'Admin', email: 'ann@example.com', admin: true })).id;
     await emulator.install(portal.memberId, { appUrl: `http://127.0.0.1:${port}` });
   });
 
@@ -96,6 +98,14 @@ describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-rein
     expect((again as BitrixError).code).toBe('PORTAL_NEEDS_REINSTALL');
     expect(server.services.clients.requestCount(portal.memberId)).toBe(sent);
     expect(await emulator.refreshCount(portal.memberId)).toBe(refreshes);
+
+    // Visible to the admin on the settings page.
+    const admin = await emulator.frameToken(portal.memberId, adminId);
+    const res = await fetch(`${server.url}/api/status`, { headers: { authorization: `Bearer ${admin.accessToken}`, 'x-member-id': portal.memberId } });
+    expect(res.status).toBe(200);
+    const status = await res.json() as StatusResponse;
+    expect(status.portal.needsReinstall).toMatchObject({ reason: 'invalid_grant' });
+    expect(status.portal.notice).toMatch(/reinstall/);
     await emulator.setFault(portal.memberId, null);
   });
 });
