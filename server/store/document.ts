@@ -26,7 +26,7 @@ export function storeWriteFailed(file: string, cause: unknown): AppError {
  * (hard link + rename, so `file` itself never disappears), rename temp over `file`, fsync the directory.
  * steno (lowdb's own writer) renames but never fsyncs, so a power cut could leave an empty file behind.
  */
-export async function replaceFile(fs: StoreFs, file: string, content: string): Promise<void> {
+export async function replaceFile(fs: StoreFs, file: string, content: string, keepBackup = true): Promise<void> {
   const tmp = `${file}.tmp`;
   try {
     await fs.mkdir(dirname(file));
@@ -37,7 +37,7 @@ export async function replaceFile(fs: StoreFs, file: string, content: string): P
     } finally {
       await handle.close();
     }
-    await keepPreviousCopy(fs, file);
+    if (keepBackup) await keepPreviousCopy(fs, file);
     await fs.rename(tmp, file);
     await fs.syncDir(dirname(file));
   } catch (err) {
@@ -68,9 +68,13 @@ export class DurableJsonFile implements Adapter<Record<string, unknown>> {
     private readonly log: Logger,
   ) {}
 
+  /** False while `file` is known to be unreadable: it must not become the `.bak` that the next read falls back to. */
+  private primaryGood = true;
+
   async read(): Promise<Record<string, unknown> | null> {
     const primary = await this.tryRead(this.file);
     if (primary.ok) return primary.data;
+    this.primaryGood = primary.missing;
     const backupFile = `${this.file}.bak`;
     const backup = await this.tryRead(backupFile);
     if (primary.missing && backup.ok) {
@@ -91,7 +95,8 @@ export class DurableJsonFile implements Adapter<Record<string, unknown>> {
 
   async write(data: Record<string, unknown>): Promise<void> {
     const envelope: Envelope = { schemaVersion: CURRENT_SCHEMA_VERSION, kind: this.kind, ...(this.portal ? { portal: this.portal } : {}), data };
-    await replaceFile(this.fs, this.file, `${JSON.stringify(envelope)}\n`);
+    await replaceFile(this.fs, this.file, `${JSON.stringify(envelope)}\n`, this.primaryGood);
+    this.primaryGood = true;
   }
 
   /** Keeps the unreadable file for a post-mortem; the next write recreates `file` from memory. */

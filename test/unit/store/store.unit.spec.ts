@@ -119,6 +119,25 @@ describe('portals, settings, bindings, contact sync', () => {
     expect((await readdir(dir)).some((n) => n.startsWith('portals.json.corrupt-'))).toBe(true);
   });
 
+  it('never makes an unreadable file the .bak, even when it could not be set aside', async () => {
+    const store = await open();
+    await store.portals.put(makePortal('m1'));
+    await store.portals.update('m1', { domain: 'second.bitrix24.com' });
+    await store.close();
+    await writeFile(join(dir, 'portals.json'), 'torn', 'utf8');
+    const { nodeFs } = await import('../../../server/store/fs.js');
+    const stuck = { ...nodeFs, rename: (from: string, to: string) =>
+      to.includes('.corrupt-') ? Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' })) : nodeFs.rename(from, to) };
+    const recovered = await open({ fs: stuck });
+    expect(recovered.portals.get('m1')?.domain).toBe('m1.bitrix24.com');
+    await recovered.portals.update('m1', { domain: 'third.bitrix24.com' });
+    await recovered.close();
+    expect(await readFile(join(dir, 'portals.json.bak'), 'utf8')).not.toBe('torn');
+    await writeFile(join(dir, 'portals.json'), 'torn again', 'utf8');
+    const again = await open();
+    expect(again.portals.get('m1')?.domain).toBe('m1.bitrix24.com');
+  });
+
   it('refuses to start when a document and its .bak are both unreadable, naming the file', async () => {
     const store = await open();
     await store.portals.put(makePortal('m1'));
