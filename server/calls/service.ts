@@ -266,6 +266,7 @@ export class CallsService {
   }
 
   private async commit(record: CallRecord, t: Transition): Promise<void> {
+    if (t.state.phase === 'logged' || t.state.phase === 'ignored') this.clearTimer(record.portal, record.pbxCallId);
     const pending = [...this.pendingOf(record), ...t.intents];
     let current = this.project(record, t.state, pending);
     await this.deps.calls.put(current);

@@ -84,6 +84,16 @@ describe('call machine: inbound', () => {
     expect(of(intents, 'finish')[0]).toMatchObject({ statusCode: '480', result: 'failed', reason: '480 Temporarily Unavailable' });
   });
 
+  it('busy extension that never rang: the failure event names it, the missed call is credited to its user', () => {
+    const { intents } = run([
+      ev('ringing', []),
+      ev('failed', [['1003', 'hangup']], { reason: '486 Busy Here' }),
+      cdr({ result: 'busy' }),
+    ]);
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 13, show: false });
+    expect(of(intents, 'finish')[0]).toMatchObject({ userId: 13, statusCode: '486', durationSeconds: 0 });
+  });
+
   it('ring group: show to the other bound users, hide them when one answers, exactly one finish credited to the answerer', () => {
     const { intents } = run([
       ev('ringing', [['1001', 'ringing'], ['1002', 'ringing'], ['2001', 'ringing']]),
