@@ -91,4 +91,21 @@ describe('install into a Bitrix24 portal (emulator)', () => {
     expect(stored?.refreshToken).toBe('');
     expect(stored?.installed).toBe(false);
   });
+
+  it('installs again after an uninstall, and CLEAN=1 then removes all of the portal\'s data', async () => {
+    const again = await emulator.install(portal.memberId, { appUrl });
+    expect(again.installerPage.status).toBe(200);
+    await eventually(() => server.services.store.portals.get(portal.memberId)?.installed === true);
+    const back = server.services.store.portals.get(portal.memberId);
+    expect(back?.uninstalledAt).toBeUndefined();
+    expect(back?.refreshToken).not.toBe('');
+    const me = await server.services.clients.forPortal(portal.memberId).call<{ ID: unknown }>('profile');
+    expect(Number(me.ID)).toBeGreaterThan(0);
+
+    await server.services.outbox.enqueue([{ portal: portal.memberId, group: 'g', method: 'profile', params: {}, key: 'clean-me' }]);
+    await server.services.outbox.idle(portal.memberId, 10_000);
+    await emulator.uninstall(portal.memberId, { clean: true });
+    await eventually(() => server.services.store.portals.get(portal.memberId) === undefined);
+    expect(server.services.store.outbox.getByKey(portal.memberId, 'clean-me')).toBeUndefined();
+  });
 });
