@@ -81,6 +81,14 @@ interface Link {
 
 const DELIVERED_MEMORY = 20_000;
 
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
 function fingerprintOf(settings: PbxConnectionSettings): string {
   return createHash('sha256').update(JSON.stringify([settings.baseUrl, settings.clientId, settings.clientSecret, settings.events, settings.webhookSecret])).digest('hex');
 }
@@ -207,12 +215,16 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     const existing = links.get(memberId);
     if (!wanted) {
       if (existing) await closeLink(existing);
+      // Disabled means "no call is handled": calls of the disabled period are not recovered on re-enable.
+      if (started) state.forget(memberId);
       parked.set(memberId, { state: 'disabled' });
       return;
     }
     const fingerprint = fingerprintOf(wanted);
     if (existing && existing.fingerprint === fingerprint) return;
     if (existing) await closeLink(existing);
+    // Another PBX: its history before now is not this portal's to log. (A new secret for the same PBX keeps the mark.)
+    if (existing && safeOrigin(existing.settings.baseUrl) !== safeOrigin(wanted.baseUrl)) state.forget(memberId);
     try {
       await assertPbxAddressAllowed(wanted.baseUrl, policy);
     } catch (err) {
