@@ -1,12 +1,13 @@
 /**
  * Wiring of the calls part, for the composition root (server/index.ts startServer):
  *
- *   const calls = createCallsService({ log, store, outbox, contacts, clients, adapterFor });
- *   await calls.start();                  // before outbox.start(): registers the outbox handlers, resumes open calls
- *   supervisor.onCallEvent((e) => void calls.service.handleEvent(e));   // or calls.service.attach(adapter) per adapter
- *   http events route ← calls.telephony   // TelephonyEventHandlers (ONEXTERNALCALLSTART / ONEXTERNALCALLBACKSTART)
- *   app.use('/api', frameAuth, callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor }))
- *   on shutdown: calls.stop()
+ *   const calls = createCallsService({ log, store, outbox, contacts, clients, adapterFor: (m) => supervisor.adapter(m) });
+ *     (registers its outbox handlers at once: create it before outbox.start())
+ *   createPbxSupervisor({ …, onCallEvent: (e) => calls.service.handleEvent(e) })
+ *   telephonyEvents = calls.telephony        // ONEXTERNALCALLSTART / ONEXTERNALCALLBACKSTART
+ *   apiRouters += callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor, outbox })
+ *   gauges.callsInFlight = () => calls.service.callsInFlight()
+ *   start: await calls.start() (resumes open calls) then supervisor.start(); stop: calls.stop() then supervisor.stop()
  */
 import type { Logger } from '../log.js';
 import type { BitrixClients } from '../bitrix/types.js';
@@ -65,6 +66,8 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
     ...(deps.options ? { options: deps.options } : {}),
   });
   holder.service = service;
+  // Now, not in start(): startServer starts the outbox before the parts, and the outbox re-tells stored results at start.
+  service.registerOutboxHandlers();
   const telephony = new ClickToCall({
     log,
     service,

@@ -76,6 +76,7 @@ export class CallsService {
   /** Click-to-call dials in flight per portal + extension: their first PBX events wait for the correlation. */
   private readonly dialing = new Map<string, Promise<void>>();
   private stopped = false;
+  private handlersRegistered = false;
 
   constructor(private readonly deps: CallsServiceDeps) {
     this.log = deps.log.child({ part: 'calls' });
@@ -83,14 +84,29 @@ export class CallsService {
     this.now = deps.now ?? Date.now;
   }
 
-  /** Registers the outbox handlers by name (before outbox.start()), resumes open calls and pending recordings. */
-  async start(): Promise<void> {
+  /**
+   * Registers the outbox result/failure handlers by name. Must run before outbox.start(): the outbox re-tells
+   * results that arrived before a crash at start, and a name without a handler then would lose them.
+   */
+  registerOutboxHandlers(): void {
+    if (this.handlersRegistered) return;
+    this.handlersRegistered = true;
     const { outbox } = this.deps;
     outbox.onResult(HANDLERS.registered, (item, result) => this.onRegistered(item, result));
     outbox.onParked(HANDLERS.registerParked, (item, error) => this.onParked(item, 'register', error));
     outbox.onParked(HANDLERS.finishParked, (item, error) => this.onParked(item, 'finish', error));
     this.deps.recordings.registerHandlers(outbox);
+  }
+
+  /** Resumes open calls (redo interrupted intents, re-arm CDR waits) and pending recordings. */
+  async start(): Promise<void> {
+    this.registerOutboxHandlers();
     await this.resume();
+  }
+
+  /** Calls not yet logged, all portals (the calls-in-flight gauge of /metrics). */
+  callsInFlight(): number {
+    return this.deps.calls.listOpen().length;
   }
 
   stop(): void {
