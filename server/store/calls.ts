@@ -47,14 +47,14 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
   const portals = new Map<string, PortalCalls>();
   const open = new Map<string, CallRecord>();
 
-  const stateFor = (memberId: string, existingLines = 0): PortalCalls => {
+  const stateFor = (memberId: string): PortalCalls => {
     let state = portals.get(memberId);
     if (state) return state;
     const byId = new Map<string, CallRecord>();
     const journal = new Journal({
       fs, log, kind: 'calls', portal: memberId, file: layout.portalFile(memberId, 'calls.jsonl'),
       live: () => byId.values(), liveCount: () => byId.size,
-    }, existingLines);
+    });
     state = { journal, byId, byB24: new Map(), byEntity: new Map(), byPhone: new Map(), recent: new TimeIndex() };
     portals.set(memberId, state);
     return state;
@@ -101,14 +101,14 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
   return {
     async load(memberId) {
       const file = layout.portalFile(memberId, 'calls.jsonl');
-      const loaded = await readJournal(fs, file, 'calls', log);
-      const s = stateFor(memberId, loaded.lines);
-      for (const raw of loaded.records) {
+      const s = stateFor(memberId);
+      const loaded = await readJournal(fs, file, 'calls', log, (raw) => {
         const record = raw as unknown as CallRecord;
-        if (typeof record.pbxCallId !== 'string') continue;
+        if (typeof record.pbxCallId !== 'string') return;
         record.portal = memberId;
         reindex(s, record.pbxCallId, s.byId.get(record.pbxCallId), record);
-      }
+      });
+      s.journal.countExisting(loaded.lines);
       if (loaded.migrated && loaded.lines > 0) await s.journal.rewrite();
     },
 

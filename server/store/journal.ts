@@ -18,7 +18,10 @@ export interface JournalHeader {
 
 export interface LoadedJournal {
   portal: string | undefined;
-  records: Record<string, unknown>[];
+  /** Lines in the file, header included (compaction compares it with the live set). */
+  lines: number;
+  /** Written by an older schema: rewrite it in the current one. */
+  migrated: boolean;
 }
 
 interface PendingAppend {
@@ -49,12 +52,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * with a warning and cut off the file so the next append starts on a clean line. A corrupt line elsewhere is
  * reported and skipped: the line after it holds a complete, independent version of its record.
  */
-export async function readJournal(fs: StoreFs, file: string, kind: JournalKind, log: Logger): Promise<LoadedJournal & { lines: number; migrated: boolean }> {
+export async function readJournal(
+  fs: StoreFs, file: string, kind: JournalKind, log: Logger, onRecord: (record: Record<string, unknown>) => void,
+): Promise<LoadedJournal> {
   let buffer: Buffer;
   try {
     buffer = await fs.readFile(file);
   } catch (err) {
-    if (isMissing(err)) return { portal: undefined, records: [], lines: 0, migrated: false };
+    if (isMissing(err)) return { portal: undefined, lines: 0, migrated: false };
     throw err;
   }
   const lastNewline = buffer.lastIndexOf(0x0a);
@@ -70,30 +75,34 @@ export async function readJournal(fs: StoreFs, file: string, kind: JournalKind, 
       await handle.close();
     }
   }
-  const text = buffer.subarray(0, completeLength).toString('utf8');
-  const rawLines = text.split('\n');
-  rawLines.pop();
+  // Line by line straight from the buffer: a large journal never becomes one giant string (V8 caps string length),
+  // and each record is handed over at once instead of collecting every superseded version first.
   let version = 0;
   let portal: string | undefined;
-  const records: Record<string, unknown>[] = [];
-  rawLines.forEach((line, index) => {
-    if (line.trim() === '') return;
+  let lines = 0;
+  for (let start = 0; start < completeLength;) {
+    const end = buffer.indexOf(0x0a, start);
+    const line = buffer.toString('utf8', start, end);
+    const index = lines;
+    lines += 1;
+    start = end + 1;
+    if (line.trim() === '') continue;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
       log.error({ file, line: index + 1 }, `STORE_CORRUPT: ${file} line ${index + 1} is not JSON; skipping it`);
-      return;
+      continue;
     }
-    if (!isObject(parsed)) return;
+    if (!isObject(parsed)) continue;
     if (index === 0 && parsed.journal === kind && typeof parsed.schemaVersion === 'number') {
       version = parsed.schemaVersion;
       portal = typeof parsed.portal === 'string' ? parsed.portal : undefined;
-      return;
+      continue;
     }
-    records.push(migrateRecord(kind, version, parsed, file));
-  });
-  return { portal, records, lines: rawLines.length, migrated: version !== CURRENT_SCHEMA_VERSION };
+    onRecord(migrateRecord(kind, version, parsed, file));
+  }
+  return { portal, lines, migrated: version !== CURRENT_SCHEMA_VERSION };
 }
 
 export class Journal {
@@ -110,14 +119,18 @@ export class Journal {
   private readonly ratio: number;
   private readonly minLines: number;
 
-  constructor(private readonly opts: JournalOptions, existingLines: number) {
-    this.lines = existingLines;
+  constructor(private readonly opts: JournalOptions) {
     this.ratio = opts.compactRatio ?? 2;
     this.minLines = opts.compactMinLines ?? 1000;
   }
 
   get file(): string {
     return this.opts.file;
+  }
+
+  /** Lines found in the file at load (compaction compares them with the live set). */
+  countExisting(lines: number): void {
+    this.lines = lines;
   }
 
   /** Resolves once the lines are on disk (fdatasync'd). */

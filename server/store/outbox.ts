@@ -36,7 +36,7 @@ export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Lo
   const expired = (item: OutboxItem, at: number): boolean =>
     item.status === 'done' && (item.doneAt ?? item.createdAt) < at - DONE_RETENTION_MS;
 
-  const stateFor = (memberId: string, existingLines = 0): PortalOutbox => {
+  const stateFor = (memberId: string): PortalOutbox => {
     let state = portals.get(memberId);
     if (state) return state;
     const items = new Map<string, OutboxItem>();
@@ -47,7 +47,7 @@ export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Lo
         return items.values();
       },
       liveCount: () => items.size,
-    }, existingLines);
+    });
     state = { journal, items, pending: new Map(), failed: new Map(), byKey: new Map(), pendingSorted: undefined };
     portals.set(memberId, state);
     return state;
@@ -118,14 +118,14 @@ export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Lo
   return {
     async load(memberId) {
       const file = layout.portalFile(memberId, 'outbox.jsonl');
-      const loaded = await readJournal(fs, file, 'outbox', log);
-      const s = stateFor(memberId, loaded.lines);
-      for (const raw of loaded.records) {
+      const s = stateFor(memberId);
+      const loaded = await readJournal(fs, file, 'outbox', log, (raw) => {
         const item = raw as unknown as OutboxItem;
-        if (typeof item.id !== 'string') continue;
+        if (typeof item.id !== 'string') return;
         item.portal = memberId;
         reindex(s, s.items.get(item.id), item);
-      }
+      });
+      s.journal.countExisting(loaded.lines);
       prune(memberId);
       if (loaded.migrated && loaded.lines > 0) await s.journal.rewrite();
     },
