@@ -5,8 +5,9 @@
  * https://apidocs.bitrix24.com/api-reference/common/system/app-info.html
  */
 import { RestError } from '../errors.js';
-import { isRecord, pickInt, pickRecord, type Params } from '../params.js';
+import { isRecord, pickInt, pickRecord, pickString, type Params } from '../params.js';
 import type { Portal, User } from '../state.js';
+import { matchesCrmFilterValue } from './filter.js';
 import { ok, page, type MethodTable } from './types.js';
 
 export function userView(user: User): Record<string, unknown> {
@@ -36,34 +37,31 @@ function requireUser(portal: Portal, userId: number): User {
   return user;
 }
 
-/** Filter keys of user.get: exact match, optional `!`/`%` prefixes; values compared as strings. */
+function flag(v: unknown): unknown {
+  if (v === true || v === 'true') return 'Y';
+  if (v === false || v === 'false') return 'N';
+  return v;
+}
+
+/**
+ * user.get FILTER: any user field with the CRM prefix operators (`>ID` for the "> last id" paging the SDK uses),
+ * ACTIVE as Y/N or boolean, NAME_SEARCH over first and last name.
+ */
 function matchesFilter(user: User, filter: Record<string, unknown>): boolean {
-  const view = userView(user);
+  const view: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(userView(user))) view[k] = flag(v);
+  view.ACTIVE = user.ACTIVE ? 'Y' : 'N';
+  view.ADMIN = user.ADMIN ? 'Y' : 'N';
   for (const [rawKey, expected] of Object.entries(filter)) {
-    const op = /^(!|%|=)?(.*)$/.exec(rawKey);
-    const operator = op?.[1] ?? '';
-    const key = (op?.[2] ?? rawKey).toUpperCase();
+    const key = rawKey.toUpperCase();
     if (['SORT', 'ORDER', 'ADMIN_MODE', 'START', 'SELECT'].includes(key)) continue;
-    let actual: unknown = view[key];
-    if (key === 'ACTIVE') actual = user.ACTIVE ? 'Y' : 'N';
-    const norm = (v: unknown): string => {
-      if (v === true) return 'Y';
-      if (v === false) return 'N';
-      if (v === null || v === undefined) return '';
-      return String(v);
-    };
-    const want = Array.isArray(expected) ? expected.map(norm) : [norm(key === 'ACTIVE' && expected === 'true' ? true : key === 'ACTIVE' && expected === 'false' ? false : expected)];
-    const have = norm(actual);
-    if (operator === '%') {
-      if (!want.some((w) => have.toLowerCase().includes(w.toLowerCase()))) return false;
-    } else if (operator === '!') {
-      if (want.includes(have)) return false;
-    } else if (key === 'NAME_SEARCH') {
+    if (key === 'NAME_SEARCH') {
       const hay = `${user.NAME} ${user.LAST_NAME}`.toLowerCase();
-      if (!want.some((w) => hay.includes(w.toLowerCase()))) return false;
-    } else if (!want.includes(have)) {
-      return false;
+      if (!hay.includes(String(expected).toLowerCase())) return false;
+      continue;
     }
+    const want = Array.isArray(expected) ? expected.map(flag) : flag(expected);
+    if (!matchesCrmFilterValue(key, view, want)) return false;
   }
   return true;
 }
@@ -93,10 +91,18 @@ export const userMethods: MethodTable = {
     run: ({ portal, params }) => {
       const filter = userFilter(params);
       const id = pickInt(params, 'ID', 'id');
+      const sortField = (pickString(params, 'sort', 'SORT') ?? 'ID').toUpperCase();
+      const desc = (pickString(params, 'order', 'ORDER') ?? 'ASC').toUpperCase() === 'DESC';
+      const key = (u: User): string | number => (sortField === 'ID' ? u.ID : String(userView(u)[sortField] ?? ''));
       const users = [...portal.users.values()]
         .filter((u) => (id === undefined ? true : u.ID === id))
         .filter((u) => matchesFilter(u, filter))
-        .sort((a, b) => a.ID - b.ID)
+        .sort((a, b) => {
+          const ka = key(a);
+          const kb = key(b);
+          const c = ka < kb ? -1 : ka > kb ? 1 : 0;
+          return desc ? -c : c;
+        })
         .map(userView);
       return page(users, pickInt(params, 'start', 'START'));
     },

@@ -88,6 +88,10 @@ describe('users', () => {
     expect([active.body.total, active.body.next]).toEqual([60, 50]);
     const rest2 = await rest('user.get', { FILTER: { ACTIVE: true }, start: 50 });
     expect((rest2.body.result as unknown[]).length).toBe(10);
+    const afterId = await rest('user.get', { FILTER: { '>ID': 55 }, sort: 'ID', order: 'DESC', start: -1 });
+    expect((afterId.body.result as { ID: string }[]).map((u) => u.ID)).toEqual(['61', '60', '59', '58', '57', '56']);
+    expect(afterId.body.total).toBeUndefined();
+    expect(((await rest('user.get', { FILTER: { ACTIVE: 'N' } })).body.result as { NAME: string }[]).map((u) => u.NAME)).toEqual(['U3']);
     const me = resultOf(await rest('user.current'));
     expect(me.ID).toBe('1');
     expect((await rest('user.admin')).body.result).toBe(true);
