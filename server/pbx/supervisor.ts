@@ -191,13 +191,14 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   async function closeLink(link: Link): Promise<void> {
     link.closed = true;
     if (link.retryTimer !== undefined) clearTimeout(link.retryTimer);
-    for (const u of link.unsubscribe) u();
     links.delete(link.memberId);
     try {
+      // Still subscribed while closing: CDRs waiting in the settle window are flushed to us, not lost.
       await link.adapter.disconnect();
     } catch (err) {
       log.warn({ portal: link.memberId, err }, 'PBX link did not close cleanly');
     }
+    for (const u of link.unsubscribe) u();
     await link.chain;
   }
 
