@@ -69,6 +69,7 @@ export class CallRun {
   /** PBX seconds played so far; CDR durations use it, not wall time, so a fast run still logs realistic durations. */
   elapsed = 0;
   private hangupRequested = false;
+  private continued = false;
   private wake: (() => void) | undefined;
   private holdRelease: (() => void) | undefined;
   private readonly uid: string;
@@ -103,7 +104,7 @@ export class CallRun {
 
   /** Stops here until the harness says `continue` (or someone hangs the call up). */
   async holdUntilContinued(): Promise<void> {
-    if (this.hangupRequested) return;
+    if (this.hangupRequested || this.continued) return;
     await new Promise<void>((resolve) => {
       this.holdRelease = () => {
         this.holdRelease = undefined;
@@ -112,10 +113,13 @@ export class CallRun {
     });
   }
 
-  release(): boolean {
-    if (!this.holdRelease) return false;
-    this.holdRelease();
-    return true;
+  /**
+   * `continue` may arrive before the script reaches its hold point (a test reacts to an early event): it is remembered,
+   * so the call then goes straight through instead of waiting forever.
+   */
+  release(): void {
+    this.continued = true;
+    this.holdRelease?.();
   }
 
   requestHangup(): void {

@@ -1,8 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord, readRawBody, sendJson } from './envelope.js';
+import { z } from 'zod';
+import {
+  burstSchema, dialBehaviorSchema, eventFormatSchema, extensionSchema, faultSchema, scenarioRequestSchema, webhookSchema,
+} from './control-schemas.js';
 import { ScenarioError } from './scenarios.js';
 import type { YeastarEmulatorServer } from './server.js';
-import { SCENARIO_NAMES, type BurstOptions, type DialBehavior, type EventFormat, type ExtensionInput, type Fault, type ScenarioName, type ScenarioOptions, type WebhookConfig } from './types.js';
+import { SCENARIO_NAMES } from './types.js';
 
 /**
  * Test control API under /_emulator/ (JSON in, JSON out). Not a PBX endpoint: no token, no User-Agent rule.
@@ -11,19 +15,15 @@ import { SCENARIO_NAMES, type BurstOptions, type DialBehavior, type EventFormat,
 
 class BadRequest extends Error {}
 
-function need<T>(value: T | undefined | null, message: string): T {
-  if (value === undefined || value === null) throw new BadRequest(message);
-  return value;
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) throw new BadRequest(z.prettifyError(result.error));
+  return result.data;
 }
 
 function asRecord(body: unknown): Record<string, unknown> {
   if (!isRecord(body)) throw new BadRequest('body must be a JSON object');
   return body;
-}
-
-function scenarioName(value: unknown): ScenarioName {
-  const name = SCENARIO_NAMES.find((n) => n === value);
-  return need(name, `unknown scenario ${String(value)}; known: ${SCENARIO_NAMES.join(', ')}`);
 }
 
 export async function handleControl(emu: YeastarEmulatorServer, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -64,17 +64,8 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       return SCENARIO_NAMES;
     case 'GET /extensions':
       return state.extensions;
-    case 'POST /extensions': {
-      const b = asRecord(body);
-      const input: ExtensionInput = {
-        number: need(typeof b.number === 'string' ? b.number : undefined, 'number required'),
-        name: need(typeof b.name === 'string' ? b.name : undefined, 'name required'),
-        ...(typeof b.email === 'string' ? { email: b.email } : {}),
-        ...(typeof b.mobile === 'string' ? { mobile: b.mobile } : {}),
-      };
-      if (!/^\d{1,10}$/.test(input.number)) throw new BadRequest('extension numbers are digits');
-      return state.addExtension(input);
-    }
+    case 'POST /extensions':
+      return state.addExtension(parse(extensionSchema, body));
     case 'POST /extensions/remove': {
       const number = asRecord(body).number;
       const index = state.extensions.findIndex((e) => e.number === number);
@@ -82,18 +73,13 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       return { removed: index >= 0 };
     }
     case 'POST /scenario': {
-      const b = asRecord(body);
-      const opts = (isRecord(b.opts) ? b.opts : {}) as ScenarioOptions;
-      const { callId, done } = board.start(scenarioName(b.name), opts);
+      const { name, opts = {} } = parse(scenarioRequestSchema, body);
+      const { callId, done } = board.start(name, opts);
       if (opts.wait) await done;
       return { callId };
     }
-    case 'POST /burst': {
-      const b = asRecord(body) as unknown as BurstOptions;
-      scenarioName(b.scenario);
-      if (!Number.isInteger(b.calls) || b.calls < 1) throw new BadRequest('calls must be a positive integer');
-      return board.burst(b);
-    }
+    case 'POST /burst':
+      return board.burst(parse(burstSchema, body));
     case 'POST /continue':
       return { released: board.release(String(asRecord(body).callId)) };
     case 'GET /calls':
@@ -103,7 +89,7 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       await hub.drain();
       return { ok: true };
     case 'POST /dial-behavior':
-      return board.setDialBehavior(asRecord(body) as Partial<DialBehavior>);
+      return board.setDialBehavior(parse(dialBehaviorSchema, body));
     case 'POST /cut': {
       const forMs = Number(isRecord(body) ? body.forMs ?? 0 : 0);
       if (forMs > 0) emu.subscribe.refuseFor(forMs);
@@ -111,17 +97,9 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
     }
     case 'GET /sockets':
       return hub.sockets();
-    case 'POST /webhook': {
-      const b = asRecord(body);
-      const config: WebhookConfig = {
-        url: need(typeof b.url === 'string' ? b.url : undefined, 'url required'),
-        secret: need(typeof b.secret === 'string' ? b.secret : undefined, 'secret required'),
-        ...(Array.isArray(b.events) ? { events: b.events.map(Number) } : {}),
-        ...(b.method === 'GET' ? { method: 'GET' as const } : {}),
-      };
-      hub.setWebhook(config);
+    case 'POST /webhook':
+      hub.setWebhook(parse(webhookSchema, body));
       return { ok: true };
-    }
     case 'DELETE /webhook':
       hub.clearWebhooks();
       return { ok: true };
@@ -137,7 +115,7 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       hub.clearEvents();
       return { ok: true };
     case 'POST /event-format':
-      hub.setFormat({ msgAsObjectFor: (asRecord(body) as unknown as EventFormat).msgAsObjectFor ?? [] });
+      hub.setFormat(parse(eventFormatSchema, body));
       return { ok: true };
     case 'POST /emit': {
       // Pushes an arbitrary event (e.g. 30008, 30009, or a malformed one) to subscribers and webhooks.
@@ -168,16 +146,9 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
     case 'DELETE /requests':
       emu.requestLog.length = 0;
       return { ok: true };
-    case 'POST /fault': {
-      if (body === null || body === undefined) {
-        emu.setFault(null);
-        return { ok: true };
-      }
-      const b = asRecord(body) as unknown as Fault;
-      if (!['wrong_secret', 'ip_blocked', 'down', 'slow'].includes(b.kind)) throw new BadRequest(`unknown fault ${String(b.kind)}`);
-      emu.setFault(b);
+    case 'POST /fault':
+      emu.setFault(body === null || body === undefined ? null : parse(faultSchema, body));
       return { ok: true };
-    }
     case 'POST /clock': {
       const ms = Number(asRecord(body).advanceMs);
       if (!Number.isFinite(ms) || ms < 0) throw new BadRequest('advanceMs must be a non-negative number');

@@ -65,7 +65,10 @@ export interface YeastarEmulator {
 
   /** Plays a scripted call; resolves once started (or ended, with opts.wait). */
   scenario(name: ScenarioName, opts?: ScenarioOptions): Promise<ScenarioResult>;
-  /** Lets a call started with `hold: true` go on to its end. */
+  /**
+   * Lets a call started with `hold: true` go on to its end. Safe to call before the call reached its hold point
+   * (it is remembered). Resolves true while the call is in progress, false when unknown or already over.
+   */
   continue(callId: string): Promise<boolean>;
   /** Resolves when every call in progress has ended and webhook pushes settled. */
   waitIdle(): Promise<void>;

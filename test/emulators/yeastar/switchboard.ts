@@ -64,8 +64,11 @@ export class Switchboard {
     await Promise.allSettled([...this.live.values()].map((l) => l.done));
   }
 
+  /** True when the call is still in progress (it will now run to its end), false when unknown or already over. */
   release(callId: string): boolean {
-    return this.live.get(callId)?.run.release() ?? false;
+    const live = this.live.get(callId);
+    live?.run.release();
+    return live !== undefined;
   }
 
   /** call/hangup by channel_id (https://help.yeastar.com/en/p-series-appliance-edition/developer-guide/hang-up-a-call.html). */

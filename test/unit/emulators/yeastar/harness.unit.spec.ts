@@ -110,6 +110,10 @@ describe('startYeastarEmulator', () => {
     await pbx.setFault(null);
     await pbx.unblockIps();
     await expect(pbx.scenario('inbound-answered', { to: '5555' })).rejects.toThrow(/not an extension/);
-    await expect(pbx.scenario('nonsense' as 'internal')).rejects.toThrow(/unknown scenario/);
+    await expect(pbx.scenario('nonsense' as 'internal')).rejects.toThrow(/name/);
+    // A misspelled option is refused, not ignored.
+    await expect(pbx.scenario('internal', { talk_seconds: 5 } as unknown as { talkSeconds: number })).rejects.toThrow(/talk_seconds/);
+    await expect(pbx.setWebhook({ url: 'http://example.com/hook', secret: 's' })).rejects.toThrow(/loopback/);
+    await expect(pbx.setFault({ kind: 'meteor' as 'down' })).rejects.toThrow(/kind/);
   });
 });

@@ -213,6 +213,15 @@ describe('Yeastar emulator scenarios', () => {
     expect(await pbx.api('call/query', { token })).toEqual({ errcode: 0, errmsg: 'SUCCESS' });
   });
 
+  it('a continue that arrives before the hold point is remembered (no hang)', async () => {
+    const { callId, done } = pbx.emu.board.start('inbound-answered', { hold: true, talkSeconds: 200 });
+    expect(pbx.emu.board.release(callId)).toBe(true);
+    expect(pbx.emu.board.held()).toEqual([]);
+    await done;
+    expect(pbx.emu.state.cdr.filter((r) => r.call_id === callId)).toHaveLength(1);
+    expect(pbx.emu.board.release(callId)).toBe(false);
+  });
+
   it('call/hangup by channel_id ends a held call', async () => {
     const { callId, done } = pbx.emu.board.start('outbound-answered', { hold: true });
     await new Promise((r) => setTimeout(r, 100));
