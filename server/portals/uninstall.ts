@@ -21,11 +21,6 @@ export async function uninstallPortal(deps: UninstallDeps, memberId: string, cle
   const portal = store.portals.get(memberId);
   if (!portal) return;
   const now = (deps.now ?? Date.now)();
-  try {
-    await deps.onPortalRemoved(memberId);
-  } catch (err) {
-    log.error({ portal: memberId, err }, 'closing the PBX link on uninstall failed');
-  }
   deps.clients.forget(memberId);
   if (clean) {
     await store.outbox.removePortal(memberId);
@@ -35,10 +30,20 @@ export async function uninstallPortal(deps: UninstallDeps, memberId: string, cle
     await store.settings.clear(memberId);
     await store.portals.remove(memberId);
     log.info({ portal: memberId }, 'app uninstalled, all portal data removed (CLEAN=1)');
-    return;
+  } else {
+    await store.portals.update(memberId, {
+      accessToken: '', refreshToken: '', expiresAt: 0, installed: false, uninstalledAt: now, updatedAt: now,
+    });
+    log.info({ portal: memberId }, 'app uninstalled, tokens removed (settings kept)');
   }
-  await store.portals.update(memberId, {
-    accessToken: '', refreshToken: '', expiresAt: 0, installed: false, uninstalledAt: now, updatedAt: now,
-  });
-  log.info({ portal: memberId }, 'app uninstalled, tokens removed (settings kept)');
+  await closePbxLink(deps, memberId);
+}
+
+/** After the store says "uninstalled" (or the portal is gone), so the supervisor's reconcile closes the link. */
+async function closePbxLink(deps: UninstallDeps, memberId: string): Promise<void> {
+  try {
+    await deps.onPortalRemoved(memberId);
+  } catch (err) {
+    deps.log.error({ portal: memberId, err }, 'closing the PBX link on uninstall failed');
+  }
 }
