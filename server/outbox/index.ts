@@ -176,7 +176,9 @@ export function createOutbox(opts: CreateOutboxOptions): Outbox & { resume(porta
     retry,
     idle,
     /** Looks at the portal again now (after a reinstall cleared needsReinstall). */
-    resume: (portal) => wake(portal),
+    resume: (portal) => {
+      if (started) workerFor(portal).resume();
+    },
     start() {
       if (started) return;
       started = true;

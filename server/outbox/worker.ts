@@ -71,6 +71,12 @@ export class PortalWorker {
       });
   }
 
+  /** Looks again now, forgetting a pause (after a reinstall). */
+  resume(): void {
+    this.pausedUntil = 0;
+    this.wake();
+  }
+
   whenIdle(): Promise<void> {
     if (!this.running && this.deps.store.outbox.pending(this.portal).length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -151,7 +157,10 @@ export class PortalWorker {
     return commands.map((c): Outcome => {
       if (c.key in answer.results) return { kind: 'done', item: c.item, result: answer.results[c.key] };
       const error = answer.errors[c.key];
-      if (!error) return { kind: 'untouched', item: c.item };
+      if (!error) {
+        // Neither a result nor an error for this command: spend an attempt, so an odd answer cannot make the worker spin.
+        return { kind: 'failed', item: c.item, verdict: judgeCommandError('ERROR_UNEXPECTED_ANSWER', 'the batch answer has no result for this command') };
+      }
       failedKeys.add(c.key);
       // It ran with an empty `$result[...]` because the command it needs failed: not its own fault, no attempt spent.
       if (c.dependsOnKeys.some((k) => failedKeys.has(k))) return { kind: 'untouched', item: c.item };
@@ -171,6 +180,7 @@ export class PortalWorker {
     const parked: { item: OutboxItem; error: string }[] = [];
     const done: OutboxItem[] = [];
     let rateLimited = false;
+    let reinstall = false;
     for (const outcome of outcomes) {
       if (outcome.kind === 'untouched') continue;
       const item = outcome.item;
@@ -181,7 +191,10 @@ export class PortalWorker {
         continue;
       }
       const { verdict } = outcome;
-      if (verdict.needsReinstall || this.deps.store.portals.get(this.portal)?.needsReinstall) continue;
+      if (verdict.needsReinstall || this.deps.store.portals.get(this.portal)?.needsReinstall) {
+        reinstall = true;
+        continue;
+      }
       if (verdict.rateLimited) {
         rateLimited = true;
         continue;
@@ -197,7 +210,11 @@ export class PortalWorker {
       this.deps.log.warn({ portal: this.portal, itemId: item.id, method: item.method, attempts, code: verdict.code, retryInMs: delay },
         'Bitrix24 write failed; retrying later');
     }
-    if (rateLimited) {
+    if (reinstall) {
+      // Normally the client has flagged the portal and the loop stops on it; the pause covers a client that did not.
+      this.pausedUntil = now + this.deps.reinstallRecheckMs;
+      this.deps.log.warn({ portal: this.portal }, 'Bitrix24 refused the app tokens; writes wait for a reinstall');
+    } else if (rateLimited) {
       // QUERY_LIMIT_EXCEEDED is the portal's bucket overflowing (limits.md §2.1): pause the whole portal, spend no attempt.
       this.rateLimitStreak += 1;
       this.pausedUntil = now + this.deps.backoff(this.rateLimitStreak);

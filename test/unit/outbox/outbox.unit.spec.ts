@@ -334,3 +334,46 @@ describe('handlers registered after start()', () => {
     expect(store.outbox.undelivered()).toEqual([]);
   });
 });
+
+describe('answers that must not make the worker spin', () => {
+  it('PORTAL_NEEDS_REINSTALL without the portal flagged pauses the portal instead of resending at once', async () => {
+    const b24 = new FakeBitrix();
+    b24.define('test.write', () => {
+      throw new BitrixError('PORTAL_NEEDS_REINSTALL', 'invalid_grant', 401, false);
+    });
+    const outbox = outboxOver(b24, { reinstallRecheckMs: 60_000 });
+    outbox.start();
+    await outbox.enqueue([write(1)]);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(b24.requests).toBe(1);
+    expect(outbox.stats(P)).toMatchObject({ pending: 1, failed: 0 });
+    b24.define('test.write', (p) => ({ n: p.n }));
+    outbox.resume(P);
+    await outbox.idle(P, 2000);
+    expect(b24.executed('test.write')).toHaveLength(1);
+  });
+
+  it('a batch answer with neither result nor error for a command spends an attempt and is retried', async () => {
+    const b24 = new FakeBitrix();
+    const real = b24.forPortal(P);
+    const clients = {
+      requestCount: () => b24.requests,
+      forPortal: () => ({
+        ...real,
+        batch: async (...args: Parameters<typeof real.batch>) => {
+          const answer = await real.batch(...args);
+          delete answer.results.c1;
+          return answer;
+        },
+      }),
+    };
+    const outbox = createOutbox({ store, clients, log: captureLog().log, maxAttempts: 3, backoff: () => 1 });
+    toStop.push(outbox);
+    outbox.start();
+    const [, second] = await outbox.enqueue([write(1, 'a'), write(2, 'b')]);
+    await outbox.idle(P, 5000);
+    // The batch left c1 out; it went again on its own (a lone call) and arrived once.
+    expect(store.outbox.get(second?.id ?? '')).toMatchObject({ status: 'done', attempts: 2 });
+    expect(b24.requests).toBe(2);
+  });
+});
