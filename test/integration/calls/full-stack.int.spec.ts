@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCallsService, type CallsPart } from '../../../server/calls/index.js';
+import { createCrmContacts } from '../../../server/contacts/index.js';
+import { callsApiRouter } from '../../../server/http/api/calls.js';
+import type { PartsFactory, RunningServer } from '../../../server/index.js';
+import { createPbxSupervisor, type PbxSupervisor } from '../../../server/pbx/supervisor.js';
+import { DEFAULT_SETTINGS } from '../../../server/store/records.js';
+import { startBitrix24Emulator, type Bitrix24Emulator, type CallView, type PortalInfo } from '../../emulators/bitrix24/harness.js';
+import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
+import { eventually, freePort, startTestServer, tempDataDir, testConfig } from '../foundation/server-under-test.js';
+
+/**
+ * The whole product on its composition root (startServer) against both emulators: a PBX call goes in over the Yeastar
+ * WebSocket and comes out as Bitrix24 REST calls on the emulated portal, as Bitrix24 would see them.
+ * The parts factory below is the wiring server/calls/index.ts documents for startServer.
+ */
+
+const CALLER = '+15550123456';
+
+describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () => {
+  let b24: Bitrix24Emulator;
+  let pbx: YeastarEmulator;
+  let server: RunningServer;
+  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let portal: PortalInfo;
+  let other: PortalInfo;
+  let supervisor: PbxSupervisor | undefined;
+  let calls: CallsPart | undefined;
+  let anna: number;
+  let bob: number;
+  let contactId: number;
+
+  const parts: PartsFactory = ({ config, log, store, clients, outbox }) => {
+    const holder: { calls?: CallsPart } = {};
+    const sup = createPbxSupervisor({
+      store, log, config, onCallEvent: async (e) => { await holder.calls?.service.handleEvent(e); },
+      adapterTimings: { settleMs: 200, heartbeatMs: 1_000, backoffInitialMs: 50, backoffMaxMs: 300 }, coverageTickMs: 200,
+    });
+    const contacts = createCrmContacts({ store, clients, adapterFor: (p) => sup.adapter(p), log });
+    const part = createCallsService({
+      log, store, outbox, contacts, clients, adapterFor: (p) => sup.adapter(p), options: { cdrWaitMs: 5_000 },
+    });
+    holder.calls = part;
+    supervisor = sup;
+    calls = part;
+    return {
+      telephonyEvents: part.telephony,
+      pbxStatus: (m) => sup.status(m),
+      onPortalRemoved: (m) => sup.reconcile(m),
+      apiRouters: [callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor: (p) => sup.adapter(p), outbox })],
+      rootRouters: [sup.webhookRouter()],
+      gauges: { callsInFlight: () => part.service.callsInFlight(), pbxLinksUp: () => 0 },
+      start: async () => { await part.start(); await sup.start(); },
+      stop: async () => { part.stop(); await sup.stop(); },
+    };
+  };
+
+  beforeAll(async () => {
+    [b24, pbx] = await Promise.all([startBitrix24Emulator(), startYeastarEmulator({ speed: 1000 })]);
+    data = await tempDataDir();
+    const port = await freePort();
+    server = await startTestServer(testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1' }), { parts });
+    portal = await b24.createPortal();
+    other = await b24.createPortal();
+    await b24.addUser(portal.memberId, { name: 'Ann', lastName: 'Admin', email: 'ann@example.com', admin: true });
+    anna = (await b24.addUser(portal.memberId, { name: 'Anna', lastName: 'Agent', email: 'anna@example.com' })).id;
+    bob = (await b24.addUser(portal.memberId, { name: 'Bob', lastName: 'Agent', email: 'bob@example.com' })).id;
+    await b24.addUser(other.memberId, { name: 'Olga', lastName: 'Other', email: 'olga@example.com', admin: true });
+    for (const p of [portal, other]) {
+      const installed = await b24.install(p.memberId, { appUrl: server.url });
+      expect(installed.installerPage.status).toBe(200);
+      // install.html calls installFinish() in the browser; events are delivered only after it.
+      await b24.finishInstall(p.memberId);
+    }
+    await eventually(() => server.services.store.portals.get(portal.memberId)?.installed === true);
+    contactId = await b24.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Carla', LAST_NAME: 'Customer', PHONE: [{ VALUE: CALLER, VALUE_TYPE: 'WORK' }] });
+    const { store } = server.services;
+    await store.bindings.replace(portal.memberId, [
+      { userId: anna, extension: '1001', source: 'manual' },
+      { userId: bob, extension: '1002', source: 'manual' },
+    ]);
+    await store.settings.put(portal.memberId, {
+      ...DEFAULT_SETTINGS, enabled: true, defaultCountry: 'US',
+      pbx: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: 'websocket', webhookSecret: '' },
+    });
+    await supervisor?.reconcile(portal.memberId);
+    await eventually(() => supervisor?.status(portal.memberId).state === 'connected', 10_000);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await Promise.all([b24?.stop(), pbx?.stop()]);
+    await data?.remove();
+  });
+
+  const callOf = async (externalCallIdPart: string): Promise<CallView | undefined> =>
+    (await b24.calls(portal.memberId)).find((c) => (c.externalCallId ?? '').includes(externalCallIdPart));
+
+  it('inbound answered: register → finish (answerer, talk seconds, 200) → attachRecord with a playable WAV, in ≤ 3 requests', async () => {
+    await b24.clearRequests();
+    const { callId } = await pbx.scenario('inbound-answered', { to: '1001', talkSeconds: 42, record: true, wait: true });
+    let call: CallView | undefined;
+    await eventually(async () => {
+      call = await callOf(callId);
+      return Boolean(call?.finished && call.records.length > 0);
+    }, 15_000);
+    if (!call?.finished) throw new Error('call not finished');
+    expect(call.origin).toBe('register');
+    expect(call.registerParams).toMatchObject({ TYPE: 2, USER_ID: anna, PHONE_NUMBER: CALLER, SHOW: 1 });
+    expect(call).toMatchObject({ userId: anna, crmEntityType: 'CONTACT', crmEntityId: contactId });
+    expect(call.finished.params).toMatchObject({ USER_ID: anna, DURATION: 42, STATUS_CODE: '200' });
+    expect(call.records[0]).toMatchObject({ kind: 'wav', valid: true });
+    expect(call.records[0]?.at).toBeGreaterThanOrEqual(call.finished.at);
+    const file = await b24.recordFile(portal.memberId, call.records[0]?.fileId ?? 0);
+    expect(file?.bytes.toString('ascii', 0, 4)).toBe('RIFF');
+    const telephony = (await b24.requests({ memberId: portal.memberId })).filter((r) => r.method !== 'crm.duplicate.findbycomm');
+    expect(telephony.length).toBeLessThanOrEqual(3);
+  });
+
+  it('inbound missed: finish 304 with DURATION 0', async () => {
+    const { callId } = await pbx.scenario('inbound-missed', { to: '1002', wait: true });
+    let call: CallView | undefined;
+    await eventually(async () => Boolean((call = await callOf(callId))?.finished), 15_000);
+    expect(call?.finished?.params).toMatchObject({ USER_ID: bob, DURATION: 0, STATUS_CODE: '304' });
+  });
+
+  it('click-to-call: call/dial from the bound extension, finish on the event CALL_ID, no register', async () => {
+    await pbx.setDialBehavior({ callerAnswers: true, calleeAnswers: true, talkSeconds: 11, record: true, hold: false });
+    await b24.clearRequests();
+    const { callId, deliveries } = await b24.clickToCall(portal.memberId, { userId: anna, phoneNumber: CALLER, crm: { entityType: 'CONTACT', entityId: contactId } });
+    let call: CallView | undefined;
+    expect(deliveries.map((d) => d.status)).toEqual([200]);
+    await eventually(async () => {
+      call = (await b24.calls(portal.memberId)).find((c) => c.callId === callId);
+      return Boolean(call?.finished);
+    }, 15_000);
+    expect(call?.origin).toBe('click_to_call');
+    expect(call?.finished?.params).toMatchObject({ USER_ID: anna, DURATION: 11, STATUS_CODE: '200' });
+    const dial = (await pbx.requests()).filter((r) => r.path.includes('/call/dial'));
+    expect(dial.at(-1)?.body).toMatchObject({ caller: '1001', callee: CALLER });
+    const registers = (await b24.requests({ memberId: portal.memberId, method: 'telephony.externalCall.register' }));
+    expect(registers).toHaveLength(0);
+  });
+
+  it('the timeline API lists the contact\'s calls newest first, and refuses another portal\'s token', async () => {
+    const token = await b24.frameToken(portal.memberId, anna);
+    const res = await fetch(`${server.url}/api/calls?entityType=CONTACT&entityId=${contactId}`, {
+      headers: { authorization: `Bearer ${token.accessToken}`, 'x-member-id': portal.memberId },
+    });
+    expect(res.status).toBe(200);
+    const page = await res.json() as { calls: { id: string; startedAt: number; crm: unknown }[] };
+    expect(page.calls.length).toBeGreaterThanOrEqual(2);
+    const times = page.calls.map((c) => c.startedAt);
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    const foreign = await b24.frameToken(other.memberId, 1);
+    const refused = await fetch(`${server.url}/api/calls?entityType=CONTACT&entityId=${contactId}`, {
+      headers: { authorization: `Bearer ${foreign.accessToken}`, 'x-member-id': portal.memberId },
+    });
+    expect(refused.status).toBe(401);
+    expect(calls?.service.callsInFlight()).toBe(0);
+  });
+});
