@@ -49,6 +49,13 @@ export interface EventDelivery {
   form: Record<string, string>;
 }
 
+export interface LoggedDelivery extends EventDelivery {
+  memberId: string;
+  event: string;
+  /** ISO time the POST was sent. */
+  at: string;
+}
+
 export interface InstallResult {
   installerPage: { status: number; body: string; url: string };
   installEvent: EventDelivery | null;

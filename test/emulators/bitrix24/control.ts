@@ -161,6 +161,11 @@ const operations: Record<string, Operation> = {
         })
         .parse(b ?? {}),
     ),
+  deliveries: (c, b) => c.deliveries(z.object({ memberId: z.string().optional(), event: z.string().optional() }).parse(b ?? {})),
+  settle: async (c) => {
+    await c.settle();
+    return { ok: true };
+  },
   resetRateLimit: (c, b) => {
     c.resetRateLimit(z.object({ memberId: z.string() }).parse(b).memberId);
     return { ok: true };

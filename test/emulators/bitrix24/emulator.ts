@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { detectAudio } from './audio.js';
-import type { BindingsView, CallView, CrmActivityView, EventDelivery, Fault, FrameToken, InstallResult, PortalInfo, RecordedRequest } from './control-types.js';
+import type { BindingsView, CallView, CrmActivityView, EventDelivery, LoggedDelivery, Fault, FrameToken, InstallResult, PortalInfo, RecordedRequest } from './control-types.js';
 import { createEntity, getEntity, legacyView, updateEntity } from './crm-store.js';
 import { flattenForm, postForm } from './delivery.js';
 import { RestError, noAuthFound } from './errors.js';
@@ -97,6 +97,7 @@ export class Bitrix24Cloud {
       appScopes: config.appScopes ?? [...DEFAULT_APP_SCOPES],
     });
     this.dispatcher = new RestDispatcher(this.state, allMethods());
+    this.state.emitEvent = (memberId, event, data) => this.emitCrmEvent(memberId, event, data);
   }
 
   async start(port = 0): Promise<string> {
@@ -315,9 +316,47 @@ export class Bitrix24Cloud {
     return auth;
   }
 
+  private readonly deliveryLog: LoggedDelivery[] = [];
+  private readonly pending = new Set<Promise<unknown>>();
+
   private deliver(url: string, event: string, data: unknown, auth: Record<string, unknown>, handlerId: number | null): Promise<EventDelivery> {
     const payload: Record<string, unknown> = { event, event_handler_id: handlerId === null ? undefined : String(handlerId), data, ts: String(Math.floor(Date.now() / 1000)), auth };
-    return postForm(url, flattenForm(payload, ''), this.state.config.deliveryTimeoutMs);
+    const memberId = String(auth.member_id ?? '');
+    const at = new Date().toISOString();
+    const pairs = flattenForm(payload, '');
+    // Logged when sent (so the log keeps the sending order), completed when the app answers.
+    const entry: LoggedDelivery = { handler: url, status: null, body: '', error: null, form: Object.fromEntries(pairs), memberId, event, at };
+    this.deliveryLog.push(entry);
+    const delivery = postForm(url, pairs, this.state.config.deliveryTimeoutMs).then((d) => {
+      Object.assign(entry, { status: d.status, body: d.body, error: d.error });
+      return d;
+    });
+    this.pending.add(delivery);
+    void delivery.finally(() => this.pending.delete(delivery));
+    return delivery;
+  }
+
+  /** Every event/installer POST sent so far (tokens included in `form`: they are test data). */
+  deliveries(filter: { memberId?: string; event?: string } = {}): LoggedDelivery[] {
+    return this.deliveryLog.filter(
+      (d) => (filter.memberId === undefined || d.memberId === filter.memberId) && (filter.event === undefined || d.event === filter.event.toUpperCase()),
+    );
+  }
+
+  /** Resolves when every event POST in flight has been answered (events the emulator sends on its own, e.g. CRM changes). */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * CRM changes fire ONCRM<TYPE>ADD/UPDATE/DELETE with `data[FIELDS][ID]`, whoever made them (a user in the UI
+   * = the control API, or any app through REST), queued and sent a moment later as Bitrix24's queue does.
+   * https://apidocs.bitrix24.com/api-reference/crm/contacts/events/on-crm-contact-update.html
+   */
+  private emitCrmEvent(memberId: string, event: string, data: unknown): void {
+    const sent = this.sendEvent(memberId, event, data).catch(() => []);
+    this.pending.add(sent);
+    void sent.finally(() => this.pending.delete(sent));
   }
 
   async install(
@@ -466,7 +505,9 @@ export class Bitrix24Cloud {
 
   seedCrm(memberId: string, entityType: CrmEntityType, fields: Record<string, unknown>): number {
     const portal = this.portal(memberId);
-    return createEntity(portal, entityType, fields, this.adminOf(portal).ID).id;
+    const id = createEntity(portal, entityType, fields, this.adminOf(portal).ID).id;
+    this.emitCrmEvent(memberId, `ONCRM${entityType}ADD`, { FIELDS: { ID: String(id) } });
+    return id;
   }
 
   getCrm(memberId: string, entityType: CrmEntityType, id: number): Record<string, unknown> | null {
@@ -483,6 +524,7 @@ export class Bitrix24Cloud {
     const entity = getEntity(portal, entityType, id);
     if (!entity) throw new RestError('EMULATOR_NO_ENTITY', `No ${entityType} ${id}`, 404);
     updateEntity(portal, entity, fields);
+    this.emitCrmEvent(memberId, `ONCRM${entityType}UPDATE`, { FIELDS: { ID: String(id) } });
   }
 
   // endregion

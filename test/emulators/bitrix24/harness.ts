@@ -21,13 +21,14 @@ import type {
   Fault,
   FrameToken,
   InstallResult,
+  LoggedDelivery,
   PortalInfo,
   RecordedRequest,
 } from './control-types.js';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type CallbackInput, type ClickToCallInput, type SendEventOptions, type UserInput } from './emulator.js';
 import type { CrmEntityType } from './state.js';
 
-export type { BindingsView, CallView, CrmActivityView, EventDelivery, Fault, FrameToken, InstallResult, PortalInfo, RecordedRequest };
+export type { BindingsView, CallView, CrmActivityView, EventDelivery, Fault, FrameToken, InstallResult, LoggedDelivery, PortalInfo, RecordedRequest };
 export type { CallbackInput, ClickToCallInput, SendEventOptions, UserInput, CrmEntityType };
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET };
 
@@ -210,6 +211,16 @@ export class Bitrix24Emulator {
 
   async configure(patch: Omit<StartOptions, 'startTimeoutMs'>): Promise<void> {
     await this.rpc('configure', patch);
+  }
+
+  /** Every event POST the emulator made (click-to-call, CRM change events, uninstall …), oldest first. */
+  deliveries(filter: { memberId?: string; event?: string } = {}): Promise<LoggedDelivery[]> {
+    return this.rpc('deliveries', filter);
+  }
+
+  /** Waits until every event POST in flight (e.g. ONCRMCONTACTUPDATE after a CRM change) has been answered. */
+  async settle(): Promise<void> {
+    await this.rpc('settle');
   }
 
   async resetRateLimit(memberId: string): Promise<void> {

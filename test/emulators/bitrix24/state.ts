@@ -216,6 +216,8 @@ export interface EmulatorState {
   globalFaultUntil: number | null;
   /** Base URL of the OAuth server (this process's main listener), e.g. http://127.0.0.1:4000. */
   oauthBaseUrl: string;
+  /** Queues an event for the app's bound handlers (set by the emulator; methods call it on CRM changes). */
+  emitEvent: ((memberId: string, event: string, data: unknown) => void) | null;
 }
 
 export function createState(config: EmulatorConfig): EmulatorState {
@@ -229,6 +231,7 @@ export function createState(config: EmulatorConfig): EmulatorState {
     globalFault: null,
     globalFaultUntil: null,
     oauthBaseUrl: '',
+    emitEvent: null,
   };
 }
 

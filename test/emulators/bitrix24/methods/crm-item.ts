@@ -116,19 +116,21 @@ function listItems(portal: Portal, params: Params): MethodOutcome {
 
 export const crmItemMethods: MethodTable = {
   'crm.item.add': {
-    run: ({ portal, params, auth }) => {
+    run: ({ portal, params, auth, state }) => {
       const type = entityTypeOf(params);
       const fields = pickRecord(params, 'fields') ?? {};
       const entity = createEntity(portal, type, { ...upperFields(fields), ...fmForAdd(fields.fm) }, auth.userId);
+      state.emitEvent?.(portal.memberId, `ONCRM${type}ADD`, { FIELDS: { ID: String(entity.id) } });
       return ok({ item: itemView(entity) });
     },
   },
   'crm.item.get': { run: ({ portal, params }) => ok({ item: itemView(requireItem(portal, entityTypeOf(params), params)) }) },
   'crm.item.update': {
-    run: ({ portal, params }) => {
+    run: ({ portal, params, state }) => {
       const entity = requireItem(portal, entityTypeOf(params), params);
       const fields = pickRecord(params, 'fields') ?? {};
       updateEntity(portal, entity, { ...upperFields(fields), ...fmForUpdate(fields.fm) });
+      state.emitEvent?.(portal.memberId, `ONCRM${entity.type}UPDATE`, { FIELDS: { ID: String(entity.id) } });
       return ok({ item: itemView(entity) });
     },
   },

@@ -50,26 +50,30 @@ function crudFor(type: CrmEntityType): MethodTable {
   const prefix = `crm.${type.toLowerCase()}`;
   return {
     [`${prefix}.add`]: {
-      run: ({ portal, params, auth }) => {
+      run: ({ portal, params, auth, state }) => {
         const fields = pickRecord(params, 'fields', 'FIELDS');
         if (!fields) throw crmError('Parameter \'fields\' must be array.');
-        return ok(createEntity(portal, type, fields, auth.userId).id);
+        const id = createEntity(portal, type, fields, auth.userId).id;
+        state.emitEvent?.(portal.memberId, `ONCRM${type}ADD`, { FIELDS: { ID: String(id) } });
+        return ok(id);
       },
     },
     [`${prefix}.get`]: { run: ({ portal, params }) => ok(legacyView(requireEntity(portal, type, params))) },
     [`${prefix}.update`]: {
-      run: ({ portal, params }) => {
+      run: ({ portal, params, state }) => {
         const entity = requireEntity(portal, type, params);
         const fields = pickRecord(params, 'fields', 'FIELDS');
         if (!fields) throw crmError('Parameter \'fields\' must be array.');
         updateEntity(portal, entity, fields);
+        state.emitEvent?.(portal.memberId, `ONCRM${type}UPDATE`, { FIELDS: { ID: String(entity.id) } });
         return ok(true);
       },
     },
     [`${prefix}.delete`]: {
-      run: ({ portal, params }) => {
+      run: ({ portal, params, state }) => {
         const entity = requireEntity(portal, type, params);
         portal.crm.get(type)?.delete(entity.id);
+        state.emitEvent?.(portal.memberId, `ONCRM${type}DELETE`, { FIELDS: { ID: String(entity.id) } });
         return ok(true);
       },
     },

@@ -152,3 +152,22 @@ describe('crm.item', () => {
     expect((await rest('crm.item.get', { entityTypeId: 3, id: 424242 })).body.error).toBe('NOT_FOUND');
   });
 });
+
+describe('CRM change events', () => {
+  it('sends ONCRMCONTACTADD/UPDATE to bound handlers for UI (control) and REST changes, only once installed', async () => {
+    const { portal, rest } = await setup();
+    await rest('event.bind', { event: 'ONCRMCONTACTUPDATE', handler: `${app.url}/crm` });
+    await rest('event.bind', { event: 'ONCRMCONTACTADD', handler: `${app.url}/crm` });
+    const id = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Evented' });
+    cloud.updateCrm(portal.memberId, 'CONTACT', id, { NAME: 'Renamed' });
+    await rest('crm.contact.update', { id, fields: { LAST_NAME: 'Rest' } });
+    await cloud.settle();
+    const sent = cloud.deliveries({ memberId: portal.memberId }).filter((d) => d.event.startsWith('ONCRMCONTACT'));
+    expect(sent.map((d) => [d.event, d.form['data[FIELDS][ID]'], d.status])).toEqual([
+      ['ONCRMCONTACTADD', String(id), 200],
+      ['ONCRMCONTACTUPDATE', String(id), 200],
+      ['ONCRMCONTACTUPDATE', String(id), 200],
+    ]);
+    expect(sent.every((d) => d.form['auth[application_token]'] === portal.applicationToken && d.form['event_handler_id'] !== undefined)).toBe(true);
+  });
+});

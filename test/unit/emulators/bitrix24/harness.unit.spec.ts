@@ -103,5 +103,10 @@ describe('Bitrix24 emulator through the harness', () => {
     const recorded = await emulator.requests({ memberId: portal.memberId });
     expect(recorded.map((r) => r.method)).toEqual(['telephony.externalCall.register', 'telephony.externalCall.finish']);
     expect(JSON.stringify(recorded)).not.toContain(auth);
+
+    // The process side of the control API: the delivery log and settle().
+    await emulator.settle();
+    const deliveries = await emulator.deliveries({ memberId: portal.memberId, event: 'ONAPPINSTALL' });
+    expect(deliveries.map((d) => [d.handler, d.status])).toEqual([[`${appUrl}/b24/events`, 200]]);
   });
 });
