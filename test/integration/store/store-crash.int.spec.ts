@@ -27,10 +27,17 @@ describe('store after SIGKILL mid-write', () => {
       let lastDoc = 0;
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       await new Promise<void>((resolve, reject) => {
         let buffer = '';
-        const timer = setTimeout(() => reject(new Error(`writer too slow; stderr: ${stderr}`)), 40_000);
-        child.on('exit', (code) => reject(new Error(`writer exited early (${code}): ${stderr}`)));
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`writer too slow (${ackedCalls.size} calls, ${lastDoc} docs); stderr: ${stderr}`));
+        }, 40_000);
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`writer exited before it was killed: ${stderr}`));
+        });
         child.stdout?.on('data', (d: Buffer) => {
           buffer += d.toString();
           const lines = buffer.split('\n');
@@ -39,15 +46,14 @@ describe('store after SIGKILL mid-write', () => {
             if (line.startsWith('call ')) ackedCalls.add(line.slice(5));
             if (line.startsWith('doc ')) lastDoc = Number(line.slice(4));
           }
-          if (ackedCalls.size >= 400 && lastDoc >= 20) {
+          if (ackedCalls.size >= 400 && lastDoc >= 20 && child.signalCode === null) {
             clearTimeout(timer);
-            child.removeAllListeners('exit');
-            child.kill('SIGKILL');
             resolve();
+            child.kill('SIGKILL');
           }
         });
       });
-      await new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+      await exited;
 
       const capture = captureLog();
       const store = await openStore({ dataDir: dir, secretKey: 'c'.repeat(64), log: capture.log });
