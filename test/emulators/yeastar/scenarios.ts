@@ -82,6 +82,14 @@ const inboundAnswered: Script = async (run, o) => {
   run.snapshot();
   run.extensionStatus(agent, 'Ringing');
   await run.pause(o.ring);
+  if (run.hungUp) {
+    // call/hangup while ringing: the caller's leg is torn down, as in a missed call.
+    inbound.member_status = 'BYE';
+    run.fail('487 Request Terminated');
+    run.extensionStatus(agent, 'Idle');
+    await run.leg({ from: o.from, to: agent, disposition: 'NO ANSWER', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: 0, srcTrunk: o.trunk, did: o.did });
+    return;
+  }
   ext.member_status = 'ANSWER';
   inbound.member_status = 'ANSWERED';
   run.snapshot();
@@ -243,6 +251,14 @@ const outboundAnswered: Script = async (run, o) => {
   const out = run.addTrunk('outbound', o.from, callee, o.trunk, 'RING');
   run.snapshot();
   await run.pause(o.ring);
+  if (run.hungUp) {
+    out.member_status = 'BYE';
+    ext.member_status = 'BYE';
+    run.snapshot();
+    run.extensionStatus(o.from, 'Idle');
+    await run.leg({ from: o.from, to: callee, disposition: 'NO ANSWER', callType: 'Outbound', ringSeconds: o.ring, talkSeconds: 0, dstTrunk: o.trunk });
+    return;
+  }
   out.member_status = 'ANSWER';
   ext.member_status = 'ANSWERED';
   run.snapshot();
@@ -272,6 +288,14 @@ const internal: Script = async (run, o) => {
   run.snapshot();
   run.extensionStatus(callee, 'Ringing');
   await run.pause(o.ring);
+  if (run.hungUp) {
+    a.member_status = 'BYE';
+    b.member_status = 'BYE';
+    run.snapshot();
+    run.extensionStatus(callee, 'Idle');
+    await run.leg({ from: o.from, to: callee, disposition: 'NO ANSWER', callType: 'Internal', ringSeconds: o.ring, talkSeconds: 0 });
+    return;
+  }
   a.member_status = 'ANSWERED';
   b.member_status = 'ANSWER';
   run.snapshot();

@@ -125,6 +125,7 @@ export class YeastarEmulatorServer {
   }
 
   async close(): Promise<void> {
+    await this.board.hangUpAll();
     this.subscribe.close();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

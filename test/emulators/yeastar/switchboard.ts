@@ -94,8 +94,16 @@ export class Switchboard {
     return [...this.live.values()].filter((l) => l.run.isHeld()).map((l) => l.run.callId);
   }
 
+  /** Hangs every call up (they run straight to their end) and waits for them: used when the PBX shuts down. */
+  async hangUpAll(): Promise<void> {
+    for (const { run } of this.live.values()) run.requestHangup();
+    await this.idle();
+  }
+
   private track(run: CallRun, script: Promise<void>): { callId: string; done: Promise<void> } {
     const done = script.finally(() => this.live.delete(run.callId));
+    // Nobody may await a scenario started without `wait`: report its failure instead of an unhandled rejection.
+    done.catch((err: unknown) => process.stderr.write(`yeastar emulator: call ${run.callId} failed: ${err instanceof Error ? err.message : String(err)}\n`));
     this.live.set(run.callId, { run, done });
     return { callId: run.callId, done };
   }

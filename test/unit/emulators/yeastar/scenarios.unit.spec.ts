@@ -232,6 +232,16 @@ describe('Yeastar emulator scenarios', () => {
     expect(await pbx.api('call/hangup', { token, body: { channel_id: channel } })).toMatchObject({ errcode: 60001 });
   });
 
+  it('call/hangup while ringing turns the call into a missed one', async () => {
+    const { callId, done } = pbx.emu.board.start('inbound-answered', { speed: 1, ringSeconds: 5 });
+    await new Promise((r) => setTimeout(r, 100));
+    const ring = pbx.emu.board.query(callId)[0]?.members.map((m) => ('extension' in m ? m.extension.channel_id : '')).find(Boolean) ?? '';
+    expect(pbx.emu.board.hangupChannel(ring)).toBe(callId);
+    await done;
+    const lines = pbx.emu.hub.events().filter((e) => e.callId === callId).map(line);
+    expect(lines.slice(-2)).toEqual(['30015 [487 Request Terminated] 1001:RING inbound:BYE', `30012 Inbound ${EXT}->1001 NO ANSWER talk=0 rec=n`]);
+  });
+
   it('speed scales wall time: speed 1 takes real seconds, the default takes milliseconds', async () => {
     const started = Date.now();
     await pbx.emu.board.start('internal', { talkSeconds: 1, ringSeconds: 0.2, speed: 1 }).done;
