@@ -19,6 +19,13 @@ import { createPbxWebhookRouter, type WebhookTarget } from './yeastar/webhook.js
  * The coverage mark only moves forward after such a recovery succeeded, so an outage that outlives the
  * process is still recovered after the restart. `cdr` events are delivered once per call id (live or
  * recovered, whichever comes first); the calls service is idempotent as well, for the margin after a restart.
+ *
+ * A call that ended moments ago may not have all its legs in the call history yet (IVR leg written, agent leg
+ * not): folding it now would log an answered call as missed, and the complete version would then be dropped as
+ * a duplicate. So a recovery pass leaves calls that ended within the last `recoveryTailMs` alone, keeps the mark
+ * that far behind, and a follow-up pass picks them up once settled.
+ * In webhook mode the PBX gives no sign of lost pushes, so the history is swept periodically instead, and the
+ * mark only moves with successful sweeps.
  */
 
 export interface PbxSupervisorOptions {
@@ -35,6 +42,10 @@ export interface PbxSupervisorOptions {
   coverageTickMs?: number;
   /** Wait before retrying a recovery that failed while the link is up. */
   recoveryRetryMs?: number;
+  /** Calls that ended this recently are left to a follow-up pass (their CDR legs may still be being written). */
+  recoveryTailMs?: number;
+  /** Webhook mode: how often the call history is swept for pushes that never arrived. */
+  webhookSweepMs?: number;
   /** Replaces DNS for the address guard (tests). */
   lookup?: AddressPolicy['lookup'];
   /** Defaults to DATA_DIR/pbx-links.json. */
@@ -76,6 +87,8 @@ interface Link {
   recovering: boolean;
   recoverAgain: boolean;
   retryTimer?: ReturnType<typeof setTimeout>;
+  followUpTimer?: ReturnType<typeof setTimeout>;
+  sweepTimer?: ReturnType<typeof setInterval>;
   closed: boolean;
 }
 
@@ -98,6 +111,8 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   const margin = opts.recoveryMarginMs ?? 2 * 60_000;
   const tickMs = opts.coverageTickMs ?? 5_000;
   const retryMs = opts.recoveryRetryMs ?? 15_000;
+  const tailMs = opts.recoveryTailMs ?? 20_000;
+  const sweepMs = opts.webhookSweepMs ?? 5 * 60_000;
   const policy: AddressPolicy = {
     allowLoopback: opts.config.pbxAllowLoopback,
     allowPrivate: opts.config.pbxAllowPrivate,
@@ -147,6 +162,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
         link.recoverAgain = false;
         const covered = state.coveredUntil(link.memberId);
         const startedAt = Date.now();
+        const settledBefore = startedAt - tailMs;
         if (covered === undefined) {
           // First link ever for this portal: history before it is not ours to log.
           state.setCoveredUntil(link.memberId, startedAt);
@@ -155,15 +171,21 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
           const events = await link.adapter.searchCdr(since);
           if (link.closed) return;
           let fresh = 0;
+          let tooRecent = 0;
           for (const event of events) {
             if (link.delivered.has(event.pbxCallId)) continue;
+            if (event.at > settledBefore) {
+              tooRecent += 1;
+              continue;
+            }
             fresh += 1;
             deliver(link, { ...event, recovered: true });
           }
-          log.info({ portal: link.memberId, since, found: events.length, delivered: fresh }, 'PBX call history recovered');
+          log.info({ portal: link.memberId, since, found: events.length, delivered: fresh, deferred: tooRecent }, 'PBX call history recovered');
+          state.setCoveredUntil(link.memberId, settledBefore);
+          if (tooRecent > 0) scheduleFollowUp(link);
         }
         link.caughtUp = true;
-        state.setCoveredUntil(link.memberId, startedAt);
       } while (link.recoverAgain && !link.closed);
     } catch (err) {
       log.warn({ portal: link.memberId, code: err instanceof PbxError ? err.code : 'UNKNOWN', reason: err instanceof Error ? err.message : String(err) }, 'PBX call history recovery failed; will retry');
@@ -179,6 +201,15 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     }
   }
 
+  function scheduleFollowUp(link: Link): void {
+    if (link.followUpTimer !== undefined || link.closed) return;
+    link.followUpTimer = setTimeout(() => {
+      link.followUpTimer = undefined;
+      if (!link.closed) void recover(link);
+    }, tailMs + Math.min(5_000, Math.max(100, tailMs / 4)));
+    link.followUpTimer.unref?.();
+  }
+
   function onStatus(link: Link, status: PbxLinkStatus): void {
     if (link.closed) return;
     if (status.state === 'connected') {
@@ -191,6 +222,8 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   async function closeLink(link: Link): Promise<void> {
     link.closed = true;
     if (link.retryTimer !== undefined) clearTimeout(link.retryTimer);
+    if (link.followUpTimer !== undefined) clearTimeout(link.followUpTimer);
+    if (link.sweepTimer !== undefined) clearInterval(link.sweepTimer);
     links.delete(link.memberId);
     try {
       // Still subscribed while closing: CDRs waiting in the settle window are flushed to us, not lost.
@@ -244,6 +277,12 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     links.set(memberId, link);
     parked.delete(memberId);
     log.info({ portal: memberId, mode: wanted.events }, 'PBX link opening');
+    if (wanted.events === 'webhook') {
+      link.sweepTimer = setInterval(() => {
+        if (!link.closed && adapter.status().state === 'connected') void recover(link);
+      }, sweepMs);
+      link.sweepTimer.unref?.();
+    }
     await adapter.connect();
     if (adapter.status().state === 'connected' && !link.caughtUp && !link.recovering) void recover(link);
   }
@@ -280,7 +319,10 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
       tick = setInterval(() => {
         const now = Date.now();
         for (const link of links.values()) {
-          if (link.caughtUp && link.adapter.status().state === 'connected') state.setCoveredUntil(link.memberId, now);
+          // Webhook links move the mark with their sweeps only (a push lost in transit leaves no trace).
+          if (link.settings.events === 'websocket' && link.caughtUp && link.adapter.status().state === 'connected') {
+            state.setCoveredUntil(link.memberId, now - tailMs);
+          }
         }
       }, tickMs);
       tick.unref?.();

@@ -267,7 +267,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
         const folded = foldCdrLegs(callId, legs, { isExtension: (n) => extensions.has(n), extensionsKnown: extensions.size > 0 });
         const timed = legs.filter((l) => l.startedAt !== undefined);
         // Without a timestamp the row cannot be placed in time: kept (recovery dedupes by call id).
-        const endedAt = timed.length > 0 ? Math.max(...timed.map((l) => (l.startedAt ?? 0) + l.callSeconds * 1000)) : Date.now();
+        const endedAt = timed.length > 0 ? Math.max(...timed.map((l) => (l.startedAt ?? 0) + l.callSeconds * 1000)) : since;
         if (timed.length > 0 && endedAt < since) continue;
         events.push({
           portal: opts.portal,

@@ -56,7 +56,7 @@ describe('Yeastar link resilience (supervisor + emulator)', () => {
       store, log, config: config(dataDir), onCallEvent: (e) => {
         events.push(e);
       },
-      adapterTimings: FAST, coverageTickMs: 100, recoveryRetryMs: 300,
+      adapterTimings: FAST, coverageTickMs: 100, recoveryRetryMs: 300, recoveryTailMs: 300,
     });
     return { sup, store };
   }
@@ -74,8 +74,10 @@ describe('Yeastar link resilience (supervisor + emulator)', () => {
     expect(await pbx.cutConnections({ forMs: 1_200 })).toBeGreaterThan(0);
     await waitFor(() => (sup.status('m-cut').state !== 'connected' ? true : undefined), 2_000, 'link down');
     const during = [
-      await pbx.scenario('inbound-missed', { to: '1002', wait: true }),
-      await pbx.scenario('outbound-answered', { from: '1003', to: '+4930123', wait: true }),
+      // Short calls: the emulator stamps CDR rows in real time but counts durations in PBX seconds, so a call
+      // "ends" ring + talk seconds after it started; recovery waits until a call's legs have settled.
+      await pbx.scenario('inbound-missed', { to: '1002', ringSeconds: 1, wait: true }),
+      await pbx.scenario('outbound-answered', { from: '1003', to: '+4930123', ringSeconds: 1, talkSeconds: 1, wait: true }),
     ];
     const cutAt = Date.now();
     await waitFor(() => (sup.status('m-cut').state === 'connected' ? true : undefined), 6_000, 'reconnect');
@@ -96,7 +98,7 @@ describe('Yeastar link resilience (supervisor + emulator)', () => {
     await sup.stop();
     const state = JSON.parse(await readFile(join(dataDir, 'pbx-links.json'), 'utf8')) as { portals: Record<string, { coveredUntil: number }> };
     expect(state.portals['m-cut']?.coveredUntil).toBeGreaterThan(0);
-    const whileDown = await pbx.scenario('queue-ivr', { to: ['1001', '1002'], answeredBy: '1002', wait: true });
+    const whileDown = await pbx.scenario('ring-group', { to: ['1001', '1002'], answeredBy: '1002', ringSeconds: 1, talkSeconds: 1, wait: true });
     const again: CallEvent[] = [];
     const second = supervisorFor('m-cut', again);
     await second.sup.start();
