@@ -30,6 +30,8 @@ export interface ProductParts {
   telephonyEvents: TelephonyEventHandlers;
   pbxStatus(memberId: string): PbxLinkStatus;
   onPortalRemoved(memberId: string): Promise<void> | void;
+  /** Optional: a (re-)install finished. */
+  onPortalInstalled?(memberId: string): Promise<void> | void;
   apiRouters: Router[];
   rootRouters: Router[];
   gauges: RuntimeGauges;
@@ -60,7 +62,7 @@ export interface RunningServer {
  * ── INTEGRATOR: wire the PBX supervisor, contacts and calls here ─────────────────────────────────────────────
  * createPbxSupervisor (server/pbx/supervisor.ts), createCrmContacts (server/contacts/index.ts) and
  * createCallsService (server/calls/index.ts) are constructed over `core` and returned as ProductParts:
- *   telephonyEvents = calls.telephony; pbxStatus = supervisor.status; onPortalRemoved = supervisor.reconcile;
+ *   telephonyEvents = calls.telephony; pbxStatus = supervisor.status; onPortalRemoved = onPortalInstalled = supervisor.reconcile;
  *   rootRouters = [supervisor.webhookRouter()]; apiRouters = settings/users/phonebooks/calls/pbx-test routers;
  *   gauges from the calls service and the supervisor; start/stop in that order.
  * Until that is done, the server runs the Bitrix24 side only and says so loudly for every telephony event.
@@ -101,6 +103,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     telephonyEvents: parts.telephonyEvents,
     pbxStatus: (memberId) => parts.pbxStatus(memberId),
     onPortalRemoved: (memberId) => parts.onPortalRemoved(memberId),
+    onPortalInstalled: (memberId) => parts.onPortalInstalled?.(memberId),
     apiRouters: parts.apiRouters,
     rootRouters: parts.rootRouters,
     gauges: parts.gauges,

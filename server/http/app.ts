@@ -30,6 +30,8 @@ export interface AppDeps {
   pbxStatus: PbxStatusLookup;
   /** pbx/ supervisor: close the portal's PBX link (uninstall). */
   onPortalRemoved: (memberId: string) => Promise<void> | void;
+  /** pbx/ supervisor: a (re-)install finished (reopen a link an uninstall closed). */
+  onPortalInstalled?: (memberId: string) => Promise<void> | void;
   /** Mounted under /api after frame auth (+ admin check for mutating requests). */
   apiRouters?: express.Router[];
   /** Mounted at the root before the client pages, WITHOUT any body parser (the PBX webhook needs the raw body). */
@@ -61,7 +63,9 @@ export function createApp(deps: AppDeps): express.Application {
   });
 
   const files = clientFiles(deps.clientDir ?? new URL('../../dist/client', import.meta.url).pathname);
-  const install = { store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now };
+  const install = {
+    store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now, onInstalled: deps.onPortalInstalled,
+  };
   const uninstall = { store: deps.store, clients: deps.clients, log: deps.log, onPortalRemoved: deps.onPortalRemoved, now };
 
   app.use(healthRouter({

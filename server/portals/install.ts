@@ -14,6 +14,8 @@ export interface InstallDeps {
   publicUrl: string;
   log: Logger;
   now?: () => number;
+  /** Told after a (re-)install succeeded, e.g. so the PBX supervisor reopens a link closed by an earlier uninstall. */
+  onInstalled?: (memberId: string) => Promise<void> | void;
 }
 
 /**
@@ -76,5 +78,10 @@ export async function installPortal(deps: InstallDeps, grant: InstallGrant): Pro
   });
   deps.clients.forget(stored.memberId);
   log.info({ domain: portal.domain, ratePlan: portal.ratePlan }, 'portal installed');
+  try {
+    await deps.onInstalled?.(stored.memberId);
+  } catch (err) {
+    log.error({ err }, 'after-install hook failed');
+  }
   return { portal, setup };
 }

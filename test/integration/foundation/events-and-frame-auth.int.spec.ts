@@ -15,6 +15,7 @@ describe('events and frame auth on the running server (emulator)', () => {
   let userId: number;
   const starts: { portal: string; event: ExternalCallStart }[] = [];
   const callbacks: { portal: string; event: ExternalCallbackStart }[] = [];
+  const installed: string[] = [];
 
   beforeAll(async () => {
     emulator = await startBitrix24Emulator();
@@ -24,6 +25,7 @@ describe('events and frame auth on the running server (emulator)', () => {
       // The calls part is another helper's; here a recorder stands in for it to see what the events route hands over.
       parts: async (core) => ({
         ...await wireParts(core),
+        onPortalInstalled: (memberId) => { installed.push(memberId); },
         telephonyEvents: {
           externalCallStart: async (p, event) => { starts.push({ portal: p, event }); },
           externalCallbackStart: async (p, event) => { callbacks.push({ portal: p, event }); },
@@ -52,6 +54,11 @@ describe('events and frame auth on the running server (emulator)', () => {
       ...init,
       headers: { authorization: `Bearer ${token}`, 'x-member-id': memberId, 'content-type': 'application/json', ...(init.headers ?? {}) },
     });
+
+  it('tells the parts when a portal was installed (the supervisor reopens its link)', () => {
+    expect(installed).toContain(portal.memberId);
+    expect(installed).toContain(other.memberId);
+  });
 
   it('hands ONEXTERNALCALLSTART to the calls part with the fields read from data[...]', async () => {
     const { callId } = await emulator.clickToCall(portal.memberId, {
