@@ -72,6 +72,7 @@ export const useBindingsStore = defineStore('bindings', () => {
   async function previewAutoBind(): Promise<void> {
     busy.value = true;
     try {
+      if (!loaded.value) await load();
       preview.value = await useApi().autoBind(true);
       error.value = null;
     } catch (e) {

@@ -1,0 +1,179 @@
+/**
+ * The product in a browser, the way people meet it: the built client inside the emulated Bitrix24 window, the real
+ * server (startServer) and both emulators. Each test saves a screenshot under test/e2e/screenshots/ and asserts on
+ * what a person sees; every /api response the browser got is checked for secrets at the end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Frame, Page } from 'playwright-core';
+import { startParentWindow } from '../emulators/parent-window/page.js';
+import { appFrame, assertNoSecrets, hasChromium, launchBrowser, screenshot, SKIP_REASON, watchApi, type ApiResponseSeen } from './browser.js';
+import { startStack, type Stack } from './stack.js';
+import { clientBuilt } from './stub-api.js';
+
+const CAN_RUN = hasChromium && clientBuilt();
+if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emulators)', () => {
+  let stack: Stack;
+  let parent: { url: string; close(): Promise<void> };
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let seen: ApiResponseSeen[];
+
+  beforeAll(async () => {
+    stack = await startStack();
+    parent = await startParentWindow({
+      appUrl: stack.server.url,
+      mintToken: (memberId, userId) => stack.b24.frameToken(memberId, userId),
+    });
+    browser = await launchBrowser();
+    seen = watchApi(browser.context);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await parent?.close();
+    await stack?.close();
+  }, 30_000);
+
+  async function open(userId: number, placement: string, options: Record<string, string> = {}, lang = 'en'): Promise<{ page: Page; frame: Frame }> {
+    const page = await browser.context.newPage();
+    const query = new URLSearchParams({
+      member: stack.portal.memberId, user: String(userId), admin: userId === stack.portal.adminId ? '1' : '0', lang, placement, options: JSON.stringify(options),
+    });
+    await page.goto(`${parent.url}?${query.toString()}`);
+    return { page, frame: await appFrame(page) };
+  }
+
+  it('an admin connects the PBX, auto-binds users, turns on auto-create and contact sync, and saves', async () => {
+    const { page, frame } = await open(stack.portal.adminId, 'DEFAULT');
+    const connection = frame.locator('[data-testid="connection-section"]');
+    await connection.getByLabel('PBX address').fill(stack.pbx.url);
+    await connection.getByLabel('Client ID').fill(stack.pbx.clientId);
+    await connection.getByLabel('Client secret').fill(stack.pbx.clientSecret);
+    await connection.getByRole('button', { name: 'Test connection' }).click();
+    await expectText(frame.locator('[data-testid="test-result"]'), /Connected to the PBX: \d+ extensions found\./);
+    await connection.getByRole('button', { name: 'Save connection' }).click();
+    await expectText(connection, /Saved\./);
+    await connection.getByRole('switch', { name: 'Enable integration' }).click();
+    await expectText(frame.locator('[data-testid="link-state"]'), /^Connected$/, 20_000);
+
+    const users = frame.locator('[data-testid="users-section"]');
+    await users.getByRole('button', { name: 'Auto-bind' }).click();
+    const preview = frame.locator('[data-testid="auto-bind-preview"]');
+    await expectText(preview, /Alice Smith → 1001 \(by e-mail\)/);
+    await expectText(preview, /Carol White → 1003 \(by e-mail\)/);
+    await preview.getByRole('button', { name: /^Bind \d+ pairs$/ }).click();
+    await expectText(users, /3 of \d+ users bound/);
+
+    const autoCreate = frame.locator('[data-testid="auto-create-section"]');
+    await autoCreate.getByRole('switch', { name: 'Create records for unknown numbers' }).click();
+    await autoCreate.getByRole('button', { name: 'Save' }).click();
+    await expectText(autoCreate, /Saved\./);
+
+    const sync = frame.locator('[data-testid="contact-sync-section"]');
+    await sync.getByLabel('New phonebook').fill('Bitrix24 CRM');
+    await sync.getByRole('button', { name: 'Create' }).click();
+    await expectText(sync.locator('[data-testid="phonebook-select"]'), /Bitrix24 CRM/);
+    await sync.getByRole('switch', { name: 'Sync contacts to the PBX' }).click();
+    await sync.getByRole('button', { name: 'Save' }).click();
+    await expectText(sync, /Saved\./);
+    await screenshot(page, 'admin-settings');
+
+    // What a person sees after coming back: the choices stuck.
+    await page.reload();
+    const again = await appFrame(page);
+    await again.locator('[data-testid="auto-create-section"]').waitFor();
+    expect(await again.getByRole('switch', { name: 'Create records for unknown numbers' }).getAttribute('aria-checked')).toBe('true');
+    expect(await again.getByRole('switch', { name: 'Sync contacts to the PBX' }).getAttribute('aria-checked')).toBe('true');
+    expect(await again.getByRole('switch', { name: 'Enable integration' }).getAttribute('aria-checked')).toBe('true');
+    await page.close();
+  }, 60_000);
+
+  it('a non-admin sees their own binding and status, and cannot change settings', async () => {
+    const { page, frame } = await open(stack.portal.userId, 'DEFAULT');
+    await frame.locator('[data-testid="own-status"]').waitFor();
+    expect(await frame.locator('[data-testid="own-extension"]').textContent()).toBe('1003');
+    expect(await frame.locator('[data-testid="connection-section"]').count()).toBe(0);
+    await expectText(frame.locator('[data-testid="own-status"]'), /Only a Bitrix24 administrator can change these settings\./);
+    // Even with a valid frame token of this user, the server refuses the change.
+    const token = await stack.b24.frameToken(stack.portal.memberId, stack.portal.userId);
+    const refused = await fetch(`${stack.server.url}/api/settings`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token.accessToken}`, 'x-member-id': stack.portal.memberId, 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: false }),
+    });
+    expect(refused.status).toBe(403);
+    await screenshot(page, 'non-admin');
+    await page.close();
+  }, 60_000);
+
+  it("an inbound call shows up in the contact's timeline tab with a playable recording", async () => {
+    const { memberId, contact, agents } = stack.portal;
+    await stack.pbx.scenario('inbound-answered', { from: contact.phone, to: '1001', record: true, talkSeconds: 3, wait: true });
+    await eventually(async () => (await stack.b24.calls(memberId)).some((c) => c.crmEntityId === contact.id && c.records.length > 0), 30_000);
+
+    const alice = agents[0]?.id ?? 0;
+    const { page, frame } = await open(alice, 'CRM_CONTACT_DETAIL_TAB', { ID: String(contact.id) });
+    const row = frame.locator('[data-testid="call-row"]').first();
+    await expectText(row, /Inbound call/);
+    await expectText(row, /Answered/);
+    await expectText(row, /answered by .*1001/);
+    await row.getByRole('button', { name: 'Play recording' }).click();
+    const audio = row.locator('audio');
+    await audio.waitFor();
+    await eventually(async () => audio.evaluate((el) => (el as HTMLAudioElement).readyState >= 1 && (el as HTMLAudioElement).duration > 0), 10_000);
+    const duration = await audio.evaluate((el) => (el as HTMLAudioElement).duration);
+    expect(duration).toBeGreaterThan(1);
+    await screenshot(page, 'timeline-tab');
+    await page.close();
+  }, 60_000);
+
+  it("the call card tab shows the caller's history", async () => {
+    const { memberId, contact, agents } = stack.portal;
+    const [registered] = await stack.b24.calls(memberId);
+    const { page, frame } = await open(agents[0]?.id ?? 0, 'CALL_CARD', {
+      CALL_ID: String(registered?.callId ?? 'externalCall.x'), PHONE_NUMBER: contact.phone, LINE_NUMBER: 'pbx', CRM_ENTITY_TYPE: 'CONTACT',
+      CRM_ENTITY_ID: String(contact.id), CALL_DIRECTION: 'incoming', CALL_STATE: 'connected',
+    });
+    await expectText(frame.locator('[data-testid="call-card-view"]'), new RegExp(`Call with \\${contact.phone}`));
+    await expectText(frame.locator('[data-testid="call-card-view"]'), /Last calls/);
+    await expectText(frame.locator('[data-testid="call-row"]').first(), /Inbound call/);
+    await expectText(frame.locator('[data-testid="call-card-view"]'), new RegExp(`CRM record: Contact #${contact.id}`));
+    await screenshot(page, 'call-card');
+    await page.close();
+  }, 60_000);
+
+  it('switches to Russian and Chinese by LANG', async () => {
+    for (const [lang, heading, name] of [['ru', 'Подключение', 'settings-ru'], ['sc', '连接', 'settings-zh']] as const) {
+      const { page, frame } = await open(stack.portal.adminId, 'DEFAULT', {}, lang);
+      await expectText(frame.locator('#connection-title'), new RegExp(`^${heading}$`));
+      await screenshot(page, name);
+      await page.close();
+    }
+  }, 60_000);
+
+  it('no secret reached the browser in any /api response', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen.length).toBeGreaterThan(10);
+    assertNoSecrets(seen, stack.secrets);
+  });
+});
+
+async function expectText(locator: import('playwright-core').Locator, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    last = (await locator.first().textContent({ timeout: timeoutMs }).catch(() => '')) ?? '';
+    if (pattern.test(last.trim()) || pattern.test(last)) return;
+    if (Date.now() > until) throw new Error(`expected ${String(pattern)} in: ${last.slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
