@@ -169,7 +169,7 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
 
 async function expectText(locator: import('playwright-core').Locator, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  let last = '';
+  let last: string;
   for (;;) {
     last = (await locator.first().textContent({ timeout: timeoutMs }).catch(() => '')) ?? '';
     if (pattern.test(last.trim()) || pattern.test(last)) return;
