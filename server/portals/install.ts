@@ -19,11 +19,12 @@ export interface InstallDeps {
 }
 
 /**
- * A portal already connected may only be re-installed by someone who holds its application token or whose new
- * tokens Bitrix24 accepts on the portal's stored REST base; otherwise any POST could take a tenant over.
+ * A known portal may only be re-installed by someone who holds its application token or whose new tokens
+ * Bitrix24 accepts on the portal's stored REST base; otherwise any POST could take a tenant over.
  */
 async function assertMayReplace(deps: InstallDeps, existing: Portal, grant: InstallGrant): Promise<void> {
-  if (existing.uninstalledAt || existing.needsReinstall) return;
+  // Also after an uninstall or a refused refresh: Bitrix24 issues a new application token on re-install, so the
+  // new access token must prove itself on the portal we know; a forged install cannot point us elsewhere.
   if (existing.applicationToken === grant.applicationToken) return;
   try {
     await deps.clients.profileOf(existing, grant.accessToken);

@@ -69,6 +69,22 @@ describe('install into a Bitrix24 portal (emulator)', () => {
     expect(binds).toHaveLength(0);
   });
 
+  it('refuses an install POST that would take over a known portal, and keeps its tokens', async () => {
+    const before = server.services.store.portals.get(portal.memberId);
+    const form = new URLSearchParams({
+      AUTH_ID: 'attacker-access', REFRESH_ID: 'attacker-refresh', AUTH_EXPIRES: '3600', member_id: portal.memberId,
+      APPLICATION_TOKEN: 'attacker-app-token', SERVER_ENDPOINT: 'http://127.0.0.1:9/rest/', status: 'L', PLACEMENT: 'DEFAULT',
+    });
+    const res = await fetch(`${server.url}/install?DOMAIN=127.0.0.1:9&PROTOCOL=0&LANG=en&APP_SID=x`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(),
+    });
+    expect(res.status).toBe(401);
+    const after = server.services.store.portals.get(portal.memberId);
+    expect(after?.refreshToken).toBe(before?.refreshToken);
+    expect(after?.clientEndpoint).toBe(portal.clientEndpoint);
+    expect(after?.applicationToken).toBe(portal.applicationToken);
+  });
+
   it('refuses an installer POST without the Bitrix24 fields', async () => {
     const res = await fetch(`${server.url}/install?DOMAIN=x.bitrix24.com&PROTOCOL=1`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'member_id=abc',
