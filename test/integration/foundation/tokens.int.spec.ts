@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBitrix24Emulator, type Bitrix24Emulator, type PortalInfo } from '../../emulators/bitrix24/harness.js';
 import type { RunningServer } from '../../../server/index.js';
 import { BitrixError } from '../../../server/bitrix/types.js';
+import { createBitrixClients } from '../../../server/bitrix/client.js';
+import { createLogger } from '../../../server/log.js';
 import type { Config } from '../../../server/config.js';
 import type { StatusResponse } from '../../../server/http/api/shapes.js';
 import { freePort, startTestServer, tempDataDir, testConfig } from './server-under-test.js';
@@ -54,8 +56,42 @@ describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-rein
     expect(await emulator.refreshCount(portal.memberId)).toBe(before + 2);
   });
 
+  it('persists the rotated refresh token before the new access token is used', async () => {
+    const store = server.services.store;
+    const events: string[] = [];
+    // The same store, with its durable write slowed down and observed.
+    const observed = {
+      ...store,
+      portals: {
+        ...store.portals,
+        get: (id: string) => store.portals.get(id),
+        list: () => store.portals.list(),
+        update: async (id: string, patch: Parameters<typeof store.portals.update>[1]) => {
+          if (patch.refreshToken) {
+            events.push('persist-start');
+            await new Promise((r) => setTimeout(r, 150));
+          }
+          const done = await store.portals.update(id, patch);
+          if (patch.refreshToken) events.push('persisted');
+          return done;
+        },
+      },
+    };
+    const clients = createBitrixClients({ store: observed, config, log: createLogger('silent') });
+    await emulator.expireAccessTokens(portal.memberId);
+    await emulator.clearRequests();
+    const answer = clients.forPortal(portal.memberId).call<{ ID: unknown }>('profile').then((a) => { events.push('answered'); return a; });
+    await answer;
+    expect(events).toEqual(['persist-start', 'persisted', 'answered']);
+    const profiles = await emulator.requests({ memberId: portal.memberId, method: 'profile' });
+    // One refused with expired_token, then one with the new token — sent after the write resolved.
+    expect(profiles.map((r) => r.error)).toEqual(['expired_token', null]);
+  });
+
   it('batch runs many commands in one request, with per-key results and errors', async () => {
     const client = server.services.clients.forPortal(portal.memberId);
+    // The previous test rotated the tokens through another client instance: this one refreshes from the store first.
+    await client.call('profile');
     const sentBefore = server.services.clients.requestCount(portal.memberId);
     const answer = await client.batch([
       { key: 'me', method: 'profile', params: {} },
