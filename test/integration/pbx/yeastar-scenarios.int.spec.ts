@@ -159,4 +159,20 @@ describe('Yeastar adapter against the emulator: scenarios', () => {
     const dialed = await adapter.dial('1001', '+4930999');
     expect(dialed.pbxCallId).toMatch(/\S/);
   });
+
+  it('click-to-call: the PBX call id from dial() names the call; events come once the trunk leg shows', async () => {
+    await pbx.setDialBehavior({ callerAnswers: true, calleeAnswers: true, talkSeconds: 9, ringSeconds: 1, hold: false });
+    const { pbxCallId } = await adapter.dial('1002', '+4930444');
+    const cdr = await waitFor(() => events.find((e) => e.pbxCallId === pbxCallId && e.kind === 'cdr'), 5_000, 'click-to-call cdr');
+    const mine = events.filter((e) => e.pbxCallId === pbxCallId);
+    expect(mine[0]).toMatchObject({ kind: 'ringing', direction: 'outbound', external: '+4930444' });
+    expect(mine.some((e) => e.kind === 'answered')).toBe(true);
+    expect(cdr).toMatchObject({ direction: 'outbound', external: '+4930444', cdr: { result: 'answered', placedBy: '1002', talkSeconds: 9 } });
+
+    await pbx.setDialBehavior({ callerAnswers: false, calleeAnswers: false, ringSeconds: 1 });
+    const unanswered = await adapter.dial('1003', '+4930555');
+    const lone = await waitFor(() => events.find((e) => e.pbxCallId === unanswered.pbxCallId && e.kind === 'cdr'), 5_000, 'unanswered click-to-call cdr');
+    expect(lone.cdr?.result).not.toBe('answered');
+    expect(events.filter((e) => e.pbxCallId === unanswered.pbxCallId && e.kind === 'cdr')).toHaveLength(1);
+  });
 });
