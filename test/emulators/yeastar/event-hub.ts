@@ -25,6 +25,8 @@ export class EventHub {
   private readonly deliveries: WebhookDelivery[] = [];
   private format: EventFormat = { msgAsObjectFor: [] };
   private readonly pending = new Set<Promise<void>>();
+  /** Debug hook: called after each event went out. */
+  onEmit: ((type: number, callId: string | undefined, deliveredTo: number) => void) | undefined;
 
   constructor(private readonly state: PbxState) {}
 
@@ -39,6 +41,7 @@ export class EventHub {
     }
     const callId = typeof msg.call_id === 'string' ? msg.call_id : undefined;
     this.log.push({ at: this.state.now(), type, msg, ...(callId ? { callId } : {}), deliveredTo });
+    this.onEmit?.(type, callId, deliveredTo);
     for (const hook of this.webhooks) {
       if (hook.events && !hook.events.includes(type)) continue;
       const p = this.push(hook, type, envelope).finally(() => this.pending.delete(p));

@@ -141,6 +141,8 @@ function waitReady(child: ChildProcess): Promise<string> {
     }, START_TIMEOUT_MS);
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
+      // With YEASTAR_EMULATOR_DEBUG=1 the emulator traces to stderr; pass it through to the test's output.
+      if (process.env.YEASTAR_EMULATOR_DEBUG === '1') process.stderr.write(d);
     });
     child.stdout?.on('data', (d: Buffer) => {
       stdout += d.toString();

@@ -5,7 +5,7 @@ import type { EmulatorOptions } from './types.js';
 /**
  * Yeastar P-Series PBX emulator as its own process:
  *   tsx test/emulators/yeastar/main.ts --port 0 [--client-id X --client-secret Y --access-ttl 1800 --refresh-ttl 86400
- *     --token-cap 8 --sn 3633D2199067 --ws-idle-ms 60000 --auth-failures 5 --speed 1000 --exit-with-stdin]
+ *     --token-cap 8 --sn 3633D2199067 --ws-idle-ms 60000 --auth-failures 5 --speed 1000 --exit-with-stdin --debug]
  * Prints one JSON line {"ready":true,"url":"http://127.0.0.1:<port>"} once listening; exits on SIGTERM/SIGINT (and on stdin close with --exit-with-stdin).
  */
 
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     'auth-failures': { type: 'string' },
     speed: { type: 'string' },
     'exit-with-stdin': { type: 'boolean', default: false },
+    debug: { type: 'boolean', default: false },
   },
 });
 
@@ -49,6 +50,8 @@ for (const [key, raw] of numeric) {
   if (n !== undefined) Object.assign(options, { [key]: n });
 }
 if (values.sn) options.sn = values.sn;
+// The one environment switch of the emulator: trace everything to stderr while debugging a test.
+options.debug = values.debug === true || process.env.YEASTAR_EMULATOR_DEBUG === '1';
 
 const host = values.host ?? '127.0.0.1';
 if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') throw new Error('the emulator listens on loopback only');

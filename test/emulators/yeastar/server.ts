@@ -42,6 +42,7 @@ export const DEFAULT_OPTIONS: EmulatorOptions = {
   wsIdleTimeoutMs: 60_000,
   authFailuresBeforeBlock: 5,
   defaultSpeed: 1000,
+  debug: false,
 };
 
 export interface FaultState {
@@ -69,7 +70,8 @@ export class YeastarEmulatorServer {
     this.hub = new EventHub(this.state);
     this.board = new Switchboard({ state: this.state, hub: this.hub, recordingsDir });
     this.links = new calls.DownloadLinks(this.state);
-    this.subscribe = new SubscribeEndpoint(this.state, this.tokens, this.hub);
+    this.subscribe = new SubscribeEndpoint(this.state, this.tokens, this.hub, (line) => this.trace(line));
+    this.hub.onEmit = (type, callId, deliveredTo) => this.trace(`event ${type} ${callId ?? ''} -> ${deliveredTo} socket(s)`);
     const s = this.state;
     const get = (handler: Handler): Route => ({ method: 'GET', handler });
     const post = (handler: Handler): Route => ({ method: 'POST', handler });
@@ -133,6 +135,11 @@ export class YeastarEmulatorServer {
     await rm(this.recordingsDir, { recursive: true, force: true });
   }
 
+  /** Debug trace line on stderr; never carries a token (queries are already redacted). */
+  trace(line: string): void {
+    if (this.state.options.debug) process.stderr.write(`[yeastar ${new Date().toISOString()}] ${line}\n`);
+  }
+
   fault(): Fault | null {
     const { fault, until } = this.faultState;
     if (fault && until > 0 && Date.now() >= until) this.faultState = { fault: null, until: 0 };
@@ -147,6 +154,7 @@ export class YeastarEmulatorServer {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (url.pathname !== SUBSCRIBE_PATH || this.fault()?.kind === 'down') {
+      this.trace(`upgrade ${url.pathname} refused (down or wrong path)`);
       socket.destroy();
       return;
     }
@@ -187,6 +195,7 @@ export class YeastarEmulatorServer {
     this.requestLog.push(record);
     const answer = this.answerRest(req, url, raw, record);
     record.errcode = answer.errcode;
+    this.trace(`${record.method} ${record.path} ${new URLSearchParams(record.query).toString()} -> ${answer.errcode}`);
     sendJson(res, answer);
   }
 

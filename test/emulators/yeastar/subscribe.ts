@@ -20,7 +20,12 @@ export class SubscribeEndpoint {
   private nextId = 1;
   private refuseUntil = 0;
 
-  constructor(private readonly state: PbxState, private readonly tokens: TokenStore, private readonly hub: EventHub) {}
+  constructor(
+    private readonly state: PbxState,
+    private readonly tokens: TokenStore,
+    private readonly hub: EventHub,
+    private readonly trace: (line: string) => void = () => undefined,
+  ) {}
 
   /** New sockets fail for `ms` (a link outage), measured in wall time so tests need not move the clock. */
   refuseFor(ms: number): void {
@@ -29,12 +34,14 @@ export class SubscribeEndpoint {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     if (Date.now() < this.refuseUntil) {
+      this.trace('socket refused (link cut)');
       socket.destroy();
       return;
     }
     const token = url.searchParams.get('access_token');
     const valid = this.tokens.isValid(token);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.trace(`socket opened, token ${valid ? 'valid' : 'INVALID'}`);
       if (!valid) {
         // The handshake succeeds but the PBX answers the bad token and closes (exact close code UNCONFIRMED).
         ws.send(JSON.stringify({ errcode: 10004, errmsg: 'TOKEN EXPIRED' }));
@@ -61,7 +68,8 @@ export class SubscribeEndpoint {
       }
       ws.send(JSON.stringify(this.subscribe(sub, text)));
     });
-    ws.on('close', () => {
+    ws.on('close', (code) => {
+      this.trace(`socket ${sub.info.id} closed (${code})`);
       clearTimeout(idleTimer);
       this.hub.subscribers.delete(sub);
     });
@@ -87,6 +95,7 @@ export class SubscribeEndpoint {
       return { errcode: 40002, errmsg: 'PARAMETER ERROR', invalid_param_list: [{ field: 'topic_list', validation_type: 'invalid' }] };
     }
     sub.info.topics = list.map(Number);
+    this.trace(`socket ${sub.info.id} subscribed to ${sub.info.topics.join(',')}`);
     return { errcode: 0, errmsg: 'SUCCESS' };
   }
 

@@ -21,6 +21,8 @@ export interface EmulatorOptions {
   authFailuresBeforeBlock: number;
   /** Scenario speed when a scenario gives none: 1 = real time, 1000 = one PBX second per millisecond. */
   defaultSpeed: number;
+  /** Trace REST requests, socket opens/closes and emitted events to stderr (YEASTAR_EMULATOR_DEBUG=1 or --debug). */
+  debug: boolean;
 }
 
 export type ScenarioName =
