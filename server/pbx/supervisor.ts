@@ -63,6 +63,8 @@ export interface PbxSupervisor {
   reconcile(memberId: string): Promise<void>;
   status(memberId: string): PbxLinkStatus;
   adapter(memberId: string): PbxAdapter | undefined;
+  /** Links whose state is `connected` now (the `pbx links up` gauge of /metrics). */
+  linksUp(): number;
   /** Checks address, credentials and API access with these settings, without touching the live link. */
   testConnection(settings: PbxConnectionSettings): Promise<PbxTestResult>;
   /** `POST /pbx/webhook/:portalKey`, to mount at the app root. */
@@ -343,6 +345,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
       return parked.get(memberId) ?? { state: 'disabled' };
     },
     adapter: (memberId) => links.get(memberId)?.adapter,
+    linksUp: () => [...links.values()].filter((l) => l.adapter.status().state === 'connected').length,
     async testConnection(settings) {
       await assertPbxAddressAllowed(settings.baseUrl, policy);
       const adapter = makeAdapter('connection-test', settings);

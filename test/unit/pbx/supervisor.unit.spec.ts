@@ -87,6 +87,7 @@ describe('PBX supervisor gap recovery', () => {
     const { sup, fake, delivered } = setup();
     await sup.start();
     expect(fake.ctl.searches).toEqual([]);
+    expect(sup.linksUp()).toBe(1);
     fake.ctl.emit(cdr('live-1', Date.now(), 'answered'));
     fake.ctl.setStatus({ state: 'unreachable', lastError: 'cut' });
     await sleep(50);
