@@ -7,15 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { detectAudio } from './audio.js';
 import type { BindingsView, CallView, CrmActivityView, EventDelivery, LoggedDelivery, Fault, FrameToken, InstallResult, PortalInfo, RecordedRequest } from './control-types.js';
 import { createEntity, getEntity, legacyView, updateEntity } from './crm-store.js';
-import { flattenForm, postForm } from './delivery.js';
-import { RestError, noAuthFound } from './errors.js';
+import { postForm } from './delivery.js';
+import { EventSender, type SendEventOptions } from './event-sender.js';
+import { RestError } from './errors.js';
 import { setFault } from './faults.js';
 import { DEFAULT_APP_SCOPES } from './scopes.js';
-import { readBody, sendJson, sendText } from './http-io.js';
+import { sendJson, sendText } from './http-io.js';
 import { allMethods } from './methods/index.js';
-import { storeRecord } from './methods/records.js';
+import { receiveRecordUpload } from './record-upload.js';
 import { handleOAuthToken } from './oauth.js';
-import { isRecord } from './params.js';
 import { LeakyBucket } from './rate-limit.js';
 import { RestDispatcher } from './rest.js';
 import {
@@ -33,7 +33,8 @@ import {
 } from './state.js';
 import { bindingFor, newCallId } from './telephony.js';
 import { expireAccessTokens, issueTokens, randomHex, revokePortalTokens } from './tokens.js';
-import { timeInfo } from './time-envelope.js';
+
+export type { SendEventOptions };
 
 export const DEFAULT_CLIENT_ID = 'local.emulator0000000001.00000001';
 export const DEFAULT_CLIENT_SECRET = 'emulator-client-secret-0000000000000000000000000000';
@@ -66,12 +67,6 @@ export interface CallbackInput {
   crm?: { entityType: CrmEntityType; entityId: number };
 }
 
-export interface SendEventOptions {
-  forgeToken?: boolean;
-  toHandler?: string;
-  /** Include that user's access token in `auth` (as events triggered by a user carry). */
-  asUserId?: number;
-}
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -83,6 +78,7 @@ function listen(server: Server, port: number): Promise<number> {
 export class Bitrix24Cloud {
   readonly state: EmulatorState;
   private readonly dispatcher: RestDispatcher;
+  private readonly events: EventSender;
   private mainServer: Server | null = null;
 
   constructor(config: Partial<EmulatorConfig> = {}) {
@@ -97,7 +93,8 @@ export class Bitrix24Cloud {
       appScopes: config.appScopes ?? [...DEFAULT_APP_SCOPES],
     });
     this.dispatcher = new RestDispatcher(this.state, allMethods());
-    this.state.emitEvent = (memberId, event, data) => this.emitCrmEvent(memberId, event, data);
+    this.events = new EventSender(this.state);
+    this.state.emitEvent = (memberId, event, data) => this.events.emitLater(memberId, event, data);
   }
 
   async start(port = 0): Promise<string> {
@@ -140,44 +137,11 @@ export class Bitrix24Cloud {
   private async onPortalRequest(portal: Portal, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${portal.domain}`);
     try {
-      if (/^\/rest\/+upload\.json$/.test(url.pathname)) return await this.onRecordUpload(portal, req, res, url);
+      if (/^\/rest\/+upload\.json$/.test(url.pathname)) return await receiveRecordUpload(this.state, portal, req, res, url);
       if (url.pathname.startsWith('/rest/')) return await this.dispatcher.handle(req, res, url, portal);
       sendText(res, 404, 'Not found');
     } catch (err) {
       if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL_SERVER_ERROR', error_description: String(err) });
-    }
-  }
-
-  /** The `uploadUrl` of attachRecord: multipart POST, the file in field `file`. Answer shape is UNCONFIRMED in the docs. */
-  private async onRecordUpload(portal: Portal, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const started = Date.now();
-    try {
-      const token = url.searchParams.get('auth') ?? '';
-      const access = this.state.accessTokens.get(token);
-      if (!access || access.memberId !== portal.memberId) throw noAuthFound();
-      const uploadToken = url.searchParams.get('token') ?? '';
-      const uploadId = uploadToken.startsWith('telephony|') ? uploadToken.slice('telephony|'.length) : '';
-      const pending = portal.uploads.get(uploadId);
-      if (!pending) throw new RestError('ERROR_CORE', 'Upload token is not valid', 400);
-      const body = await readBody(req);
-      const file = body.files.find((f) => f.field === 'file');
-      if (!file || file.bytes.length === 0) throw new RestError('ERROR_CORE', 'File content is empty.', 400);
-      const parsed: unknown = JSON.parse(pending);
-      const callId = isRecord(parsed) && typeof parsed.callId === 'string' ? parsed.callId : '';
-      const filename = isRecord(parsed) && typeof parsed.filename === 'string' ? parsed.filename : file.filename;
-      const call = portal.calls.get(callId);
-      if (!call) throw new RestError('ERROR_CORE', 'Call is not found', 400);
-      const fileId = storeRecord(portal, call, filename, file.bytes, 'upload');
-      portal.uploads.delete(uploadId);
-      this.state.requests.push({
-        seq: this.state.requests.length + 1, memberId: portal.memberId, method: 'upload', params: { filename, size: file.bytes.length },
-        httpStatus: 200, error: null, errorDescription: null, time: new Date(started).toISOString(), viaBatch: false,
-        authKind: access.kind, userId: access.userId,
-      });
-      sendJson(res, 200, { result: { FILE_ID: fileId }, time: timeInfo(started) });
-    } catch (err) {
-      const e = err instanceof RestError ? err : new RestError('INTERNAL_SERVER_ERROR', String(err), 500);
-      sendJson(res, e.status, { error: e.code, error_description: e.description });
     }
   }
 
@@ -295,70 +259,6 @@ export class Bitrix24Cloud {
     return admin;
   }
 
-  private eventAuth(portal: Portal, opts: { userId?: number; forge?: boolean; withRefresh?: boolean; withServerEndpoint?: boolean }): Record<string, unknown> {
-    const auth: Record<string, unknown> = {};
-    if (opts.userId !== undefined) {
-      const t = issueTokens(this.state, portal, opts.userId, 'app');
-      auth.access_token = t.accessToken;
-      auth.expires = String(t.expires);
-      auth.expires_in = String(t.expiresIn);
-      auth.scope = this.state.config.appScopes.join(',');
-      if (opts.withRefresh) auth.refresh_token = t.refreshToken;
-      auth.user_id = String(opts.userId);
-    }
-    auth.domain = portal.domain;
-    // Since late 2024 event payloads no longer carry server_endpoint (the install does).
-    if (opts.withServerEndpoint) auth.server_endpoint = serverEndpointOf(this.state);
-    auth.status = 'L';
-    auth.client_endpoint = clientEndpointOf(portal);
-    auth.member_id = portal.memberId;
-    auth.application_token = opts.forge ? randomHex(16) : portal.applicationToken;
-    return auth;
-  }
-
-  private readonly deliveryLog: LoggedDelivery[] = [];
-  private readonly pending = new Set<Promise<unknown>>();
-
-  private deliver(url: string, event: string, data: unknown, auth: Record<string, unknown>, handlerId: number | null): Promise<EventDelivery> {
-    const payload: Record<string, unknown> = { event, event_handler_id: handlerId === null ? undefined : String(handlerId), data, ts: String(Math.floor(Date.now() / 1000)), auth };
-    const memberId = String(auth.member_id ?? '');
-    const at = new Date().toISOString();
-    const pairs = flattenForm(payload, '');
-    // Logged when sent (so the log keeps the sending order), completed when the app answers.
-    const entry: LoggedDelivery = { handler: url, status: null, body: '', error: null, form: Object.fromEntries(pairs), memberId, event, at };
-    this.deliveryLog.push(entry);
-    const delivery = postForm(url, pairs, this.state.config.deliveryTimeoutMs).then((d) => {
-      Object.assign(entry, { status: d.status, body: d.body, error: d.error });
-      return d;
-    });
-    this.pending.add(delivery);
-    void delivery.finally(() => this.pending.delete(delivery));
-    return delivery;
-  }
-
-  /** Every event/installer POST sent so far (tokens included in `form`: they are test data). */
-  deliveries(filter: { memberId?: string; event?: string } = {}): LoggedDelivery[] {
-    return this.deliveryLog.filter(
-      (d) => (filter.memberId === undefined || d.memberId === filter.memberId) && (filter.event === undefined || d.event === filter.event.toUpperCase()),
-    );
-  }
-
-  /** Resolves when every event POST in flight has been answered (events the emulator sends on its own, e.g. CRM changes). */
-  async settle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
-  }
-
-  /**
-   * CRM changes fire ONCRM<TYPE>ADD/UPDATE/DELETE with `data[FIELDS][ID]`, whoever made them (a user in the UI
-   * = the control API, or any app through REST), queued and sent a moment later as Bitrix24's queue does.
-   * https://apidocs.bitrix24.com/api-reference/crm/contacts/events/on-crm-contact-update.html
-   */
-  private emitCrmEvent(memberId: string, event: string, data: unknown): void {
-    const sent = this.sendEvent(memberId, event, data).catch(() => []);
-    this.pending.add(sent);
-    void sent.finally(() => this.pending.delete(sent));
-  }
-
   async install(
     memberId: string,
     opts: { appUrl: string; lang?: string; installHandler?: string | null; installerUrl?: string },
@@ -373,8 +273,8 @@ export class Bitrix24Cloud {
     const handler = opts.installHandler === undefined ? `${appUrl}/b24/events` : opts.installHandler;
     let installEvent: EventDelivery | null = null;
     if (handler !== null) {
-      const auth = this.eventAuth(portal, { userId: admin.ID, withRefresh: true, withServerEndpoint: true });
-      installEvent = await this.deliver(handler, 'ONAPPINSTALL', { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: lang }, auth, null);
+      const auth = this.events.eventAuth(portal, { userId: admin.ID, withRefresh: true, withServerEndpoint: true });
+      installEvent = await this.events.deliver(handler, 'ONAPPINSTALL', { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: lang }, auth, null);
     }
     const installerUrl = new URL(opts.installerUrl ?? `${appUrl}/install`);
     installerUrl.searchParams.set('DOMAIN', portal.domain);
@@ -416,15 +316,16 @@ export class Bitrix24Cloud {
    * Delivers an event to every handler bound for it (or to `toHandler`). Nothing is delivered before
    * installFinish except ONAPPINSTALL/ONAPPUNINSTALL. https://apidocs.bitrix24.com/settings/app-installation/installation-finish.html
    */
-  async sendEvent(memberId: string, event: string, data: unknown, opts: SendEventOptions = {}): Promise<EventDelivery[]> {
-    const portal = this.portal(memberId);
-    const name = event.toUpperCase();
-    const lifecycle = name === 'ONAPPINSTALL' || name === 'ONAPPUNINSTALL';
-    const auth = (): Record<string, unknown> => this.eventAuth(portal, { userId: opts.asUserId, forge: opts.forgeToken });
-    if (opts.toHandler) return [await this.deliver(opts.toHandler, name, data, auth(), null)];
-    if (!lifecycle && !portal.installed) return [];
-    const targets = portal.events.filter((b) => b.event === name && !b.offline);
-    return Promise.all(targets.map((b) => this.deliver(b.handler, name, data, auth(), b.id)));
+  sendEvent(memberId: string, event: string, data: unknown, opts: SendEventOptions = {}): Promise<EventDelivery[]> {
+    return this.events.sendEvent(this.portal(memberId), event, data, opts);
+  }
+
+  deliveries(filter: { memberId?: string; event?: string } = {}): LoggedDelivery[] {
+    return this.events.deliveries(filter);
+  }
+
+  settle(): Promise<void> {
+    return this.events.settle();
   }
 
   /**
@@ -492,11 +393,11 @@ export class Bitrix24Cloud {
     portal.placements = [];
     portal.appPresent = false;
     portal.installed = false;
-    const auth = this.eventAuth(portal, {});
+    const auth = this.events.eventAuth(portal, {});
     // A later install is a new installation with a new application token.
     portal.applicationToken = randomHex(16);
     const data = { LANGUAGE_ID: portal.langId, CLEAN: opts.clean ? 1 : 0 };
-    return Promise.all(targets.map((b) => this.deliver(b.handler, 'ONAPPUNINSTALL', data, auth, b.id)));
+    return Promise.all(targets.map((b) => this.events.deliver(b.handler, 'ONAPPUNINSTALL', data, auth, b.id)));
   }
 
   // endregion
@@ -506,7 +407,7 @@ export class Bitrix24Cloud {
   seedCrm(memberId: string, entityType: CrmEntityType, fields: Record<string, unknown>): number {
     const portal = this.portal(memberId);
     const id = createEntity(portal, entityType, fields, this.adminOf(portal).ID).id;
-    this.emitCrmEvent(memberId, `ONCRM${entityType}ADD`, { FIELDS: { ID: String(id) } });
+    this.events.emitLater(memberId, `ONCRM${entityType}ADD`, { FIELDS: { ID: String(id) } });
     return id;
   }
 
@@ -524,7 +425,7 @@ export class Bitrix24Cloud {
     const entity = getEntity(portal, entityType, id);
     if (!entity) throw new RestError('EMULATOR_NO_ENTITY', `No ${entityType} ${id}`, 404);
     updateEntity(portal, entity, fields);
-    this.emitCrmEvent(memberId, `ONCRM${entityType}UPDATE`, { FIELDS: { ID: String(id) } });
+    this.events.emitLater(memberId, `ONCRM${entityType}UPDATE`, { FIELDS: { ID: String(id) } });
   }
 
   // endregion

@@ -4,7 +4,7 @@
  * https://apidocs.bitrix24.com/settings/how-to-call-rest-api/general-principles.html
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MAX_BATCH, parseBatchCommands, phpMap, substituteReferences, type SubOutcome } from './batch.js';
+import { parseBatchCommands, phpMap, substituteReferences, type SubOutcome } from './batch.js';
 import {
   RestError,
   expiredToken,
@@ -98,7 +98,6 @@ export class RestDispatcher {
 
   private async runBatch(a: Authenticated, params: Params): Promise<MethodOutcome> {
     const { commands, halt, asList } = parseBatchCommands(params);
-    if (commands.length > MAX_BATCH) throw new RestError('ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded', 400);
     const results: Record<string, unknown> = {};
     const errors: Record<string, unknown> = {};
     const totals: Record<string, unknown> = {};

@@ -171,7 +171,8 @@ export interface Portal {
   notifications: Notification[];
   files: Map<number, StoredFile>;
   nextFileId: number;
-  uploads: Map<string, string>;
+  /** Pending attachRecord uploads by upload token. */
+  uploads: Map<string, { callId: string; filename: string }>;
   bucket: LeakyBucket;
   fault: Fault | null;
   faultUntil: number | null;

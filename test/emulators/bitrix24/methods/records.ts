@@ -83,7 +83,7 @@ export const recordMethods: MethodTable = {
         return ok({ FILE_ID: storeRecord(portal, call, filename, bytes, 'url') });
       }
       const uploadId = randomHex(16);
-      portal.uploads.set(uploadId, JSON.stringify({ callId, filename }));
+      portal.uploads.set(uploadId, { callId, filename });
       const base = `http://${portal.domain}/rest/upload.json`;
       const query = new URLSearchParams({ auth: accessToken ?? '', token: `telephony|${uploadId}` });
       return ok({ uploadUrl: `${base}?${query.toString()}`, fieldName: 'file' });
