@@ -1,4 +1,4 @@
-import { CallRun } from './call-run.js';
+import { CallRun, type MemberStatus } from './call-run.js';
 import { DEFAULT_DID, DEFAULT_EXTERNAL, DEFAULT_TRUNK, IVR_NUMBER, QUEUE_NUMBER, RING_GROUP_NUMBER } from './state.js';
 import type { ScenarioName, ScenarioOptions } from './types.js';
 
@@ -66,7 +66,7 @@ function arriveInbound(run: CallRun, o: Resolved): ReturnType<CallRun['addTrunk'
 }
 
 /** Talk, optional hold point, then the outside party hangs up first and the extension's BYE follows. */
-async function talkAndHangUp(run: CallRun, o: Resolved, remote: { member_status: string }, ext: { member_status: string; number?: string }, talk: number): Promise<void> {
+async function talkAndHangUp(run: CallRun, o: Resolved, remote: { member_status: MemberStatus }, ext: { member_status: MemberStatus }, talk: number): Promise<void> {
   await run.pause(talk);
   if (o.hold) await run.holdUntilContinued();
   remote.member_status = 'BYE';
