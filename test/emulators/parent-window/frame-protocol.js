@@ -26,6 +26,8 @@
   /** Opens the app in a placement, the way the portal does: fresh APP_SID, iframe named for the SDK, form POST. */
   function openPlacement(placement, options) {
     state.current = { placement, options: options || {} };
+    const title = document.getElementById('parent-window-title');
+    if (title) title.textContent = 'Bitrix24 · ' + placement;
     state.appSid = randomSid();
     host.replaceChildren();
     const frame = document.createElement('iframe');

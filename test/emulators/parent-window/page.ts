@@ -76,7 +76,7 @@ export function parentWindowHtml(opts: ParentWindowOptions, page: PageRequest, t
 </style>
 </head>
 <body>
-<header>Bitrix24 · ${escapeHtml(page.placement)}</header>
+<header id="parent-window-title">Bitrix24 · ${escapeHtml(page.placement)}</header>
 <main>
 ${opts.controlsHtml ?? ''}
 <div id="app-host"></div>

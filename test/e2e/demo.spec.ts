@@ -1,0 +1,80 @@
+/**
+ * `npm run demo` in a browser: the /demo page on the product's port, a call button, the call card popping up for the
+ * admin, the call landing in John Doe's "Calls" tab. UPDATE_DEMO_SCREENSHOT=1 also refreshes docs/screenshots/demo.png.
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemo, type Demo } from '../emulators/demo.js';
+import { appFrame, hasChromium, launchBrowser, screenshot, SCREENSHOTS, SKIP_REASON } from './browser.js';
+import { clientBuilt } from './stub-api.js';
+
+const CAN_RUN = hasChromium && clientBuilt();
+if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!CAN_RUN)('the demo page (browser)', () => {
+  let demo: Demo;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+
+  beforeAll(async () => {
+    demo = await startDemo({ port: await freePort(), pbxSpeed: 1000, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    browser = await launchBrowser();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+  }, 30_000);
+
+  it('rings the emulated PBX from a button: the call card pops up, then the call is in the contact tab', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(demo.url);
+    let frame = await appFrame(page);
+    await frame.locator('[data-testid="link-state"]').waitFor();
+    expect((await frame.locator('[data-testid="link-state"]').textContent())?.trim()).toBe('Connected');
+
+    await page.getByRole('button', { name: /John Doe calls · answered/ }).click();
+    await page.waitForSelector('#app-host iframe[data-placement="CALL_CARD"]', { timeout: 15_000 });
+    frame = await appFrame(page);
+    await frame.getByText(`Call with ${demo.stack.portal.contact.phone}`).waitFor();
+    await frame.getByText('CRM record: Contact', { exact: false }).waitFor();
+    await screenshot(page, 'demo');
+    if (process.env.UPDATE_DEMO_SCREENSHOT === '1') {
+      const docs = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
+      await mkdir(docs, { recursive: true });
+      await copyFile(join(SCREENSHOTS, 'demo.png'), join(docs, 'demo.png'));
+    }
+
+    await page.getByRole('button', { name: 'Hang up', exact: true }).click();
+    await page.getByText(/Hung up 1 call/).waitFor();
+    await page.getByRole('button', { name: /contact tab/ }).click();
+    await page.waitForSelector('#app-host iframe[data-placement="CRM_CONTACT_DETAIL_TAB"]');
+    frame = await appFrame(page);
+    const row = frame.locator('[data-testid="call-row"]').first();
+    await row.waitFor({ timeout: 15_000 });
+    await expectEventually(async () => /Answered/.test((await row.textContent()) ?? ''));
+    await screenshot(page, 'demo-timeline');
+    await page.close();
+  }, 60_000);
+});
+
+async function expectEventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
