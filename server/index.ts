@@ -5,7 +5,6 @@ import type { Router } from 'express';
 import type { RestrictionParams } from '@bitrix24/b24jssdk';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
-import { AppError } from './errors.js';
 import type { Store } from './store/types.js';
 import { openStore, resolveSecretKey } from './store/index.js';
 import { createOutbox } from './outbox/index.js';
@@ -15,6 +14,7 @@ import type { TelephonyEventHandlers } from './calls/types.js';
 import type { PbxLinkStatus } from './pbx/adapter.js';
 import type { RuntimeGauges } from './http/health.js';
 import { createApp } from './http/app.js';
+import { createProductParts } from './parts.js';
 
 /** What the core (store, Bitrix24 clients, outbox) hands to the parts built on top of it. */
 export interface CoreServices {
@@ -58,31 +58,8 @@ export interface RunningServer {
   services: CoreServices & { parts: ProductParts };
 }
 
-/*
- * ── INTEGRATOR: wire the PBX supervisor, contacts and calls here ─────────────────────────────────────────────
- * createPbxSupervisor (server/pbx/supervisor.ts), createCrmContacts (server/contacts/index.ts) and
- * createCallsService (server/calls/index.ts) are constructed over `core` and returned as ProductParts:
- *   telephonyEvents = calls.telephony; pbxStatus = supervisor.status; onPortalRemoved = onPortalInstalled = supervisor.reconcile;
- *   rootRouters = [supervisor.webhookRouter()]; apiRouters = settings/users/phonebooks/calls/pbx-test routers;
- *   gauges from the calls service and the supervisor; start/stop in that order.
- * Until that is done, the server runs the Bitrix24 side only and says so loudly for every telephony event.
- */
-export const wireParts: PartsFactory = ({ log }) => {
-  const notWired = async (): Promise<void> => {
-    throw new AppError('NOT_WIRED', 'the calls service is not wired into startServer', 503);
-  };
-  log.warn('PBX supervisor, calls and contacts are not wired: only the Bitrix24 side runs');
-  return {
-    telephonyEvents: { externalCallStart: notWired, externalCallbackStart: notWired },
-    pbxStatus: () => ({ state: 'disabled' }),
-    onPortalRemoved: () => undefined,
-    apiRouters: [],
-    rootRouters: [],
-    gauges: { callsInFlight: () => 0, pbxLinksUp: () => 0 },
-    start: async () => undefined,
-    stop: async () => undefined,
-  };
-};
+/** The product's parts with production defaults (server/parts.ts). */
+export const wireParts: PartsFactory = (core) => createProductParts(core);
 
 /** The composition root: config → secret key → store → Bitrix24 clients → outbox → parts → HTTP → listen. */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {

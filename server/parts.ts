@@ -1,0 +1,71 @@
+import type { Router } from 'express';
+import { createCallsService, type CallsPart, type CallsPartDeps } from './calls/index.js';
+import type { ContactsApiDeps } from './contacts/api-support.js';
+import { createCrmContacts } from './contacts/index.js';
+import { callsApiRouter } from './http/api/calls.js';
+import { phonebooksRouter } from './http/api/phonebooks.js';
+import { settingsRouter } from './http/api/settings.js';
+import { usersRouter } from './http/api/users.js';
+import { requireAdmin } from './http/middleware/frame-auth.js';
+import type { CoreServices, ProductParts } from './index.js';
+import { createPbxSupervisor, type PbxSupervisorOptions } from './pbx/supervisor.js';
+import { pbxTestRoute } from './pbx/test-route.js';
+
+/** Tuning knobs the tests, the demo and the benchmark turn; production runs the defaults. */
+export interface PartsOptions {
+  supervisor?: Partial<Omit<PbxSupervisorOptions, 'store' | 'log' | 'config' | 'onCallEvent'>>;
+  calls?: CallsPartDeps['options'];
+  /** Extra routers at the app root (the demo page). */
+  extraRootRouters?: Router[];
+}
+
+/**
+ * The product over its core: the PBX supervisor feeds normalized call events to the calls service, which asks
+ * contacts for the CRM record and writes to Bitrix24 through the outbox. The supervisor needs the calls service
+ * and the calls service needs the supervisor's adapters, so the one is reached through a holder set right after.
+ */
+export function createProductParts(core: CoreServices, opts: PartsOptions = {}): ProductParts {
+  const { store, log, config, clients, outbox } = core;
+  const holder: { calls?: CallsPart } = {};
+  const supervisor = createPbxSupervisor({
+    store, log, config,
+    ...opts.supervisor,
+    onCallEvent: (event) => holder.calls?.service.handleEvent(event),
+  });
+  const adapterFor = (portal: string) => supervisor.adapter(portal);
+  const contacts = createCrmContacts({ store, clients, adapterFor, log: log.child({ part: 'contacts' }) });
+  const calls = createCallsService({
+    log: log.child({ part: 'calls' }), store, outbox, contacts, clients, adapterFor,
+    ...(opts.calls ? { options: opts.calls } : {}),
+  });
+  holder.calls = calls;
+
+  const apiDeps: ContactsApiDeps = {
+    store, clients, log, config, requireAdmin, adapterFor,
+    onSettingsChanged: (portal) => supervisor.reconcile(portal),
+    webhookPath: (portal) => supervisor.webhookPath(portal),
+    forgetPortal: (portal) => contacts.forgetPortal(portal),
+  };
+  return {
+    telephonyEvents: calls.telephony,
+    pbxStatus: (memberId) => supervisor.status(memberId),
+    onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
+    onPortalInstalled: (memberId) => supervisor.reconcile(memberId),
+    apiRouters: [
+      settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
+      callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor, outbox }),
+      pbxTestRoute({ requireAdmin, store, supervisor }),
+    ],
+    rootRouters: [...(opts.extraRootRouters ?? []), supervisor.webhookRouter()],
+    gauges: { callsInFlight: () => calls.service.callsInFlight(), pbxLinksUp: () => supervisor.linksUp() },
+    start: async () => {
+      await calls.start();
+      await supervisor.start();
+    },
+    stop: async () => {
+      await supervisor.stop();
+      calls.stop();
+      await contacts.sync.idle();
+    },
+  };
+}
