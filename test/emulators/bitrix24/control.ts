@@ -62,6 +62,12 @@ const operations: Record<string, Operation> = {
       .parse(b);
     return c.install(a.memberId, a);
   },
+  openPlacement: (c, b) => {
+    const a = z
+      .object({ memberId: z.string(), userId: z.number().int(), placement: z.string(), options: fields.optional(), lang: z.string().optional() })
+      .parse(b);
+    return c.openPlacement(a.memberId, a);
+  },
   finishInstall: (c, b) => {
     c.finishInstall(z.object({ memberId: z.string() }).parse(b).memberId);
     return { ok: true };

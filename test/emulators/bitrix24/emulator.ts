@@ -305,6 +305,46 @@ export class Bitrix24Cloud {
     };
   }
 
+  /**
+   * A user opens a widget: Bitrix24 POSTs the frame data to the placement's handler (query DOMAIN, PROTOCOL, LANG,
+   * APP_SID; body AUTH_ID, AUTH_EXPIRES, REFRESH_ID, SERVER_ENDPOINT, member_id, status, PLACEMENT, PLACEMENT_OPTIONS
+   * as a JSON string). Widgets exist only after installFinish. https://apidocs.bitrix24.com/settings/oauth/simple-way.html,
+   * https://apidocs.bitrix24.com/api-reference/widgets/_includes/widget_data.html
+   */
+  async openPlacement(
+    memberId: string,
+    input: { userId: number; placement: string; options?: Record<string, unknown>; lang?: string },
+  ): Promise<{ status: number; body: string; url: string; accessToken: string }> {
+    const portal = this.portal(memberId);
+    if (!portal.installed) throw new RestError('EMULATOR_NOT_INSTALLED', 'Widgets are shown only after installFinish', 409);
+    const placement = input.placement.toUpperCase();
+    const binding = portal.placements.find((p) => p.placement === placement && (p.userId === 0 || p.userId === input.userId));
+    if (!binding) throw new RestError('EMULATOR_NO_PLACEMENT', `No handler bound for ${placement}`, 404);
+    const user = portal.users.get(input.userId);
+    if (!user || !user.ACTIVE) throw new RestError('EMULATOR_NO_USER', `No active user ${input.userId}`, 404);
+    const url = new URL(binding.handler);
+    url.searchParams.set('DOMAIN', portal.domain);
+    url.searchParams.set('PROTOCOL', '0');
+    url.searchParams.set('LANG', input.lang ?? portal.langId);
+    url.searchParams.set('APP_SID', randomHex(16));
+    const t = issueTokens(this.state, portal, user.ID, 'frame');
+    const page = await postForm(
+      url.toString(),
+      [
+        ['AUTH_ID', t.accessToken],
+        ['AUTH_EXPIRES', String(t.expiresIn)],
+        ['REFRESH_ID', t.refreshToken],
+        ['SERVER_ENDPOINT', serverEndpointOf(this.state)],
+        ['member_id', portal.memberId],
+        ['status', 'L'],
+        ['PLACEMENT', placement],
+        ['PLACEMENT_OPTIONS', JSON.stringify(input.options ?? {})],
+      ],
+      this.state.config.deliveryTimeoutMs,
+    );
+    return { status: page.status ?? 0, body: page.error ?? page.body, url: url.toString(), accessToken: t.accessToken };
+  }
+
   /** What BX24.installFinish() / $b24.installFinish() does: from now on events are delivered. */
   finishInstall(memberId: string): void {
     const portal = this.portal(memberId);

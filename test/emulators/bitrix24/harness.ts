@@ -136,6 +136,17 @@ export class Bitrix24Emulator {
     return this.rpc('install', { memberId, ...opts });
   }
 
+  /**
+   * A user opens a bound widget (e.g. CALL_CARD with `{CALL_ID, PHONE_NUMBER, …}` or CRM_CONTACT_DETAIL_TAB with `{ID}`):
+   * the form POST Bitrix24 makes into the iframe. Returns the app's answer and the AUTH_ID it was given.
+   */
+  openPlacement(
+    memberId: string,
+    input: { userId: number; placement: string; options?: Record<string, unknown>; lang?: string },
+  ): Promise<{ status: number; body: string; url: string; accessToken: string }> {
+    return this.rpc('openPlacement', { memberId, ...input });
+  }
+
   async finishInstall(memberId: string): Promise<void> {
     await this.rpc('finishInstall', { memberId });
   }

@@ -117,6 +117,22 @@ describe('events and placements', () => {
     expect((await rest('app.info')).body.result).toMatchObject({ INSTALLED: true, STATUS: 'L' });
   });
 
+  it('opens a bound widget the way Bitrix24 loads it: a form POST with the frame data', async () => {
+    const { portal, rest } = await setup();
+    await rest('placement.bind', { PLACEMENT: 'CALL_CARD', HANDLER: `${app.url}/placement/call-card`, TITLE: 'Card' });
+    const agent = cloud.addUser(portal.memberId, { name: 'Ann' });
+    const opened = await cloud.openPlacement(portal.memberId, { userId: agent.id, placement: 'CALL_CARD', options: { CALL_ID: 'externalCall.x.1', PHONE_NUMBER: '+15550001' } });
+    expect(opened.status).toBe(200);
+    const got = app.received.filter((r) => r.path.startsWith('/placement/call-card?')).at(-1);
+    expect(got?.path).toContain(`DOMAIN=${encodeURIComponent(portal.domain)}`);
+    expect(got?.body.get('PLACEMENT')).toBe('CALL_CARD');
+    expect(JSON.parse(got?.body.get('PLACEMENT_OPTIONS') ?? '{}')).toEqual({ CALL_ID: 'externalCall.x.1', PHONE_NUMBER: '+15550001' });
+    expect(got?.body.get('AUTH_ID')).toBe(opened.accessToken);
+    const me = await callRest(portal.clientEndpoint, 'user.current', { auth: opened.accessToken });
+    expect(resultOf(me).ID).toBe(String(agent.id));
+    await expect(cloud.openPlacement(portal.memberId, { userId: agent.id, placement: 'LEFT_MENU' })).rejects.toThrow(/No handler bound/);
+  });
+
   it('records notifications and timeline comments', async () => {
     const { portal, rest } = await setup();
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'N' });
