@@ -240,6 +240,8 @@ export class Bitrix24Emulator {
 }
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+/** The repository root, so `--import tsx` resolves whatever the caller's working directory. */
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bitrix24Emulator> {
   const clientId = opts.clientId ?? process.env.B24_EMU_CLIENT_ID ?? DEFAULT_CLIENT_ID;
@@ -250,6 +252,7 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
   if (opts.burst !== undefined) args.push('--burst', String(opts.burst));
   if (opts.accessTokenTtlSec !== undefined) args.push('--token-ttl', String(opts.accessTokenTtlSec));
   const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
     env: { ...process.env, B24_EMU_CLIENT_ID: clientId, B24_EMU_CLIENT_SECRET: clientSecret },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
