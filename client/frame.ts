@@ -36,8 +36,8 @@ export interface Frame {
   auth(): FrameAuth | null;
   /** Asks the parent window for a fresh AUTH_ID (the frame token lives one hour). */
   refreshAuth(): Promise<FrameAuth | null>;
-  /** Resizes the frame to the given content height (detail tabs and the call card grow with their content). */
-  fitHeight(height: number): void;
+  /** Resizes the frame to its content, full width (detail tabs and the call card grow with their content). */
+  fit(): void;
 }
 
 const DETAIL_TAB = /^CRM_(CONTACT|LEAD|COMPANY|DEAL)_DETAIL_TAB$/;
@@ -91,9 +91,10 @@ export async function connectFrame(): Promise<Frame> {
     isAdmin: b24.auth.isAdmin,
     auth: () => toFrameAuth(b24.auth.getAuthData()),
     refreshAuth: async () => toFrameAuth(await b24.auth.refreshAuth()),
-    fitHeight: (height: number) => {
-      // The SDK resolves resize commands by itself after a short wait (isSafely), so nothing is left pending.
-      void b24.parent.resizeWindow(Math.max(document.body.scrollWidth, 1), Math.max(Math.ceil(height), 1)).catch(() => undefined);
+    fit: () => {
+      // fitWindow keeps the width at 100% (the slider decides it) and sets the height to the document's; the SDK
+      // settles the command by itself after a short wait (isSafely), so nothing is left pending.
+      void b24.parent.fitWindow().catch(() => undefined);
     },
   };
 }
