@@ -151,6 +151,8 @@ const operations: Record<string, Operation> = {
     return { ok: true };
   },
   expireAccessTokens: (c, b) => ({ expired: c.expireAccessTokens(z.object({ memberId: z.string() }).parse(b).memberId) }),
+  /** Every secret the emulator handed out (tokens, application tokens, webhook codes, the app's client secret): leak scans. */
+  issuedSecrets: (c) => c.issuedSecrets(),
   refreshCount: (c, b) => ({ count: c.refreshCount(z.object({ memberId: z.string() }).parse(b).memberId) }),
   configure: (c, b) =>
     c.configure(

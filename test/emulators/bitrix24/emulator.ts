@@ -75,6 +75,13 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
+export interface IssuedSecrets {
+  tokens: string[];
+  applicationTokens: string[];
+  webhookCodes: string[];
+  clientSecret: string;
+}
+
 export class Bitrix24Cloud {
   readonly state: EmulatorState;
   private readonly dispatcher: RestDispatcher;
@@ -524,6 +531,17 @@ export class Bitrix24Cloud {
 
   refreshCount(memberId: string): number {
     return this.state.refreshCount.get(memberId) ?? 0;
+  }
+
+  /** Every secret handed out so far, so a test can prove none of them reached a log line or an API answer. */
+  issuedSecrets(): IssuedSecrets {
+    const portals = [...this.state.portals.values()];
+    return {
+      tokens: [...this.state.issuedTokens],
+      applicationTokens: portals.map((p) => p.applicationToken),
+      webhookCodes: portals.flatMap((p) => [...p.webhooks.values()].map((w) => w.code)),
+      clientSecret: this.state.config.clientSecret,
+    };
   }
 
   configure(patch: Partial<EmulatorConfig>): EmulatorConfig {

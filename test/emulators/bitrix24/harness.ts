@@ -25,11 +25,11 @@ import type {
   PortalInfo,
   RecordedRequest,
 } from './control-types.js';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type CallbackInput, type ClickToCallInput, type SendEventOptions, type UserInput } from './emulator.js';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type CallbackInput, type IssuedSecrets, type ClickToCallInput, type SendEventOptions, type UserInput } from './emulator.js';
 import type { CrmEntityType } from './state.js';
 
 export type { BindingsView, CallView, CrmActivityView, EventDelivery, Fault, FrameToken, InstallResult, LoggedDelivery, PortalInfo, RecordedRequest };
-export type { CallbackInput, ClickToCallInput, SendEventOptions, UserInput, CrmEntityType };
+export type { IssuedSecrets, CallbackInput, ClickToCallInput, SendEventOptions, UserInput, CrmEntityType };
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET };
 
 export interface StartOptions {
@@ -214,6 +214,11 @@ export class Bitrix24Emulator {
 
   async expireAccessTokens(memberId: string): Promise<number> {
     return (await this.rpc<{ expired: number }>('expireAccessTokens', { memberId })).expired;
+  }
+
+  /** Every access/refresh token, application token and webhook code issued so far, and the app's client secret. */
+  issuedSecrets(): Promise<IssuedSecrets> {
+    return this.rpc('issuedSecrets');
   }
 
   async refreshCount(memberId: string): Promise<number> {

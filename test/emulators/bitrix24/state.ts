@@ -211,6 +211,8 @@ export interface EmulatorState {
   portals: Map<string, Portal>;
   accessTokens: Map<string, AccessToken>;
   refreshTokens: Map<string, RefreshToken>;
+  /** Every access and refresh token ever issued (revoked ones included), for tests that scan output for leaks. */
+  issuedTokens: string[];
   requests: RecordedRequest[];
   refreshCount: Map<string, number>;
   globalFault: Fault | null;
@@ -227,6 +229,7 @@ export function createState(config: EmulatorConfig): EmulatorState {
     portals: new Map(),
     accessTokens: new Map(),
     refreshTokens: new Map(),
+    issuedTokens: [],
     requests: [],
     refreshCount: new Map(),
     globalFault: null,

@@ -31,6 +31,7 @@ export function issueTokens(state: EmulatorState, portal: Portal, userId: number
   const refreshToken = randomHex(35);
   state.accessTokens.set(access.token, access);
   state.refreshTokens.set(refreshToken, { token: refreshToken, memberId: portal.memberId, userId, kind });
+  state.issuedTokens.push(access.token, refreshToken);
   return {
     accessToken: access.token,
     refreshToken,

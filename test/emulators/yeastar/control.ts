@@ -135,6 +135,8 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
     }
     case 'GET /tokens':
       return tokens.snapshot();
+    case 'GET /tokens/issued':
+      return { tokens: tokens.issued() };
     case 'POST /tokens/expire-all':
       tokens.expireAll();
       return { ok: true };

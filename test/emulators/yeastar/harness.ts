@@ -95,6 +95,8 @@ export interface YeastarEmulator {
   waitForEvent(predicate: (e: EmittedEvent) => boolean, timeoutMs?: number): Promise<EmittedEvent>;
 
   tokens(): Promise<TokenStats>;
+  /** Every access and refresh token the PBX issued so far (for leak scans). */
+  issuedTokens(): Promise<string[]>;
   expireAllTokens(): Promise<void>;
   unblockIps(): Promise<void>;
   requests(): Promise<RecordedRequest[]>;
@@ -116,6 +118,36 @@ export async function startYeastarEmulator(opts: StartYeastarOptions = {}): Prom
   const clientId = opts.clientId ?? 'emulator-client-id';
   const clientSecret = opts.clientSecret ?? 'emulator-client-secret';
   const sn = opts.sn ?? '3633D2199067';
+  const child = spawnEmulator(emulatorArgs(opts, clientId, clientSecret, sn));
+  const url = await waitReady(child);
+  return new EmulatorHandle(child, url, clientId, clientSecret, sn);
+}
+
+export interface YeastarEmulatorFleet {
+  /** PBX n, with its base URL `<url>/pbx/<n>` and its own control API below it. */
+  readonly pbxes: readonly YeastarEmulator[];
+  /** Stops the one process behind every PBX of the fleet. */
+  stop(): Promise<void>;
+}
+
+/**
+ * N independent PBXs in ONE emulator process (multi-pbx.ts), each under `/pbx/<n>`: for many-tenant runs.
+ * Every PBX has the same client id/secret (each issues its own tokens) and its own serial number.
+ * Stopping any handle of the fleet stops them all.
+ */
+export async function startYeastarEmulators(count: number, opts: StartYeastarOptions = {}): Promise<YeastarEmulatorFleet> {
+  const clientId = opts.clientId ?? 'emulator-client-id';
+  const clientSecret = opts.clientSecret ?? 'emulator-client-secret';
+  const sn = opts.sn ?? '3633D2199067';
+  const child = spawnEmulator([...emulatorArgs(opts, clientId, clientSecret, sn), '--instances', String(count)]);
+  const url = await waitReady(child);
+  const pbxes = Array.from({ length: count }, (_, n) =>
+    new EmulatorHandle(child, `${url}/pbx/${n}`, clientId, clientSecret, `${sn.slice(0, 8)}${String(n).padStart(4, '0')}`));
+  const first = pbxes[0];
+  return { pbxes, stop: () => (first ? first.stop() : Promise.resolve()) };
+}
+
+function emulatorArgs(opts: StartYeastarOptions, clientId: string, clientSecret: string, sn: string): string[] {
   const args = [
     '--port', String(opts.port ?? 0), '--client-id', clientId, '--client-secret', clientSecret, '--sn', sn, '--exit-with-stdin',
   ];
@@ -124,11 +156,12 @@ export async function startYeastarEmulator(opts: StartYeastarOptions = {}): Prom
     ['--ws-idle-ms', opts.wsIdleTimeoutMs], ['--auth-failures', opts.authFailuresBeforeBlock], ['--speed', opts.speed],
   ];
   for (const [flag, value] of numeric) if (value !== undefined) args.push(flag, String(value));
+  return args;
+}
 
+function spawnEmulator(args: string[]): ChildProcess {
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const child = spawn(process.execPath, ['--import', tsxLoader, MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const url = await waitReady(child);
-  return new EmulatorHandle(child, url, clientId, clientSecret, sn);
+  return spawn(process.execPath, ['--import', tsxLoader, MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 function waitReady(child: ChildProcess): Promise<string> {
@@ -285,6 +318,10 @@ class EmulatorHandle implements YeastarEmulator {
 
   tokens(): Promise<TokenStats> {
     return this.call('GET', '/tokens');
+  }
+
+  async issuedTokens(): Promise<string[]> {
+    return (await this.call<{ tokens: string[] }>('GET', '/tokens/issued')).tokens;
   }
 
   async expireAllTokens(): Promise<void> {

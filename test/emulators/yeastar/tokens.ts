@@ -95,6 +95,11 @@ export class TokenStore {
     for (const entry of this.refresh.values()) entry.used = true;
   }
 
+  /** Every access and refresh token ever issued (expired and revoked ones too): tests scan output for leaks. */
+  issued(): string[] {
+    return [...this.access.keys(), ...this.refresh.keys()];
+  }
+
   liveCount(): number {
     const now = this.state.now();
     let live = 0;

@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '../../server/config.js';
+import type { RunningServer, StartOptions } from '../../server/index.js';
+import { startBitrix24Emulator, type Bitrix24Emulator, type PortalInfo, type StartOptions as B24Options } from '../emulators/bitrix24/harness.js';
+import { startYeastarEmulator, type YeastarEmulator } from '../emulators/yeastar/harness.js';
+import { eventually, freePort, tempDataDir, testConfig } from '../integration/foundation/server-under-test.js';
+import { captureLogs, type LogCapture } from './log-capture.js';
+import { startProduct } from './product-options.js';
+
+/**
+ * Both emulators and the real product, driven only through the doors a customer's systems use: Bitrix24 installs
+ * the app and sends events, the admin saves settings through /api, the PBX places calls. The server runs in this
+ * process (`inProcess`) or as a child process that a test may SIGKILL (`child`). Every /api answer and every log
+ * line is kept for the secret scan.
+ */
+
+export interface Tenant {
+  info: PortalInfo;
+  memberId: string;
+  adminId: number;
+  agentId: number;
+  adminToken: string;
+  agentToken: string;
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+export interface StackOptions {
+  b24?: B24Options;
+  /** Yeastar scenario speed (1000: a PBX second lasts 1 ms). */
+  pbxSpeed?: number;
+  /** Where the server runs. */
+  mode?: 'inProcess' | 'child';
+  env?: Record<string, string>;
+  /** startServer overrides for the in-process server (e.g. the outbox backoff). */
+  start?: Partial<StartOptions>;
+}
+
+export interface Stack {
+  b24: Bitrix24Emulator;
+  pbx: YeastarEmulator;
+  dataDir: string;
+  config: Config;
+  /** Base URL of the product. */
+  url(): string;
+  /** The running server (in-process mode only). */
+  server(): RunningServer;
+  /** Log text of every server run so far (child runs included). */
+  logs(): Promise<string>;
+  /** Every /api and event answer body received through this stack. */
+  answers: string[];
+  addTenant(opts?: { pbx?: 'websocket' | 'webhook' | 'none'; extension?: string }): Promise<Tenant>;
+  api(tenant: Tenant, as: 'admin' | 'agent', method: string, path: string, body?: unknown): Promise<ApiAnswer>;
+  /** Graceful stop (child: stdin closed; in-process: close()). */
+  stopServer(): Promise<void>;
+  killServer(): Promise<void>;
+  startServer(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const CHILD = join(import.meta.dirname, 'server-process.ts');
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const [b24, pbx] = await Promise.all([
+    startBitrix24Emulator({ rateLimit: false, ...opts.b24 }),
+    startYeastarEmulator({ speed: opts.pbxSpeed ?? 1000 }),
+  ]);
+  const data = await tempDataDir();
+  const port = await freePort();
+  const config = testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1', LOG_LEVEL: 'debug', ...opts.env });
+  const mode = opts.mode ?? 'inProcess';
+  const captures: LogCapture[] = [];
+  const childLogs: string[] = [];
+  let running: RunningServer | undefined;
+  let child: ChildProcess | undefined;
+  const answers: string[] = [];
+
+  async function startServerNow(): Promise<void> {
+    if (mode === 'inProcess') {
+      const capture = captureLogs();
+      captures.push(capture);
+      running = await startProduct(config, capture.log, opts.start);
+      return;
+    }
+    const logFile = join(data.dir, `..`, `${port}-run-${childLogs.length}.log`);
+    childLogs.push(logFile);
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, data.dir, String(port), logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child = proc;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('the server process did not start in 30 s')), 30_000);
+      const early = (code: number | null) => { clearTimeout(timer); reject(new Error(`the server process exited early (${String(code)})`)); };
+      proc.once('exit', early);
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (!out.includes('ready ')) return;
+        clearTimeout(timer);
+        proc.off('exit', early);
+        resolve();
+      });
+    });
+  }
+
+  async function stopChild(kind: 'graceful' | 'SIGKILL'): Promise<void> {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    if (kind === 'SIGKILL') proc.kill('SIGKILL');
+    else proc.stdin?.end();
+    const guard = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(guard);
+  }
+
+  await startServerNow();
+  const url = () => (mode === 'inProcess' ? running?.url ?? '' : config.publicUrl);
+
+  const api: Stack['api'] = async (tenant, as, method, path, body) => {
+    const res = await fetch(`${url()}/api${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${as === 'admin' ? tenant.adminToken : tenant.agentToken}`,
+        'x-member-id': tenant.memberId,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    answers.push(text);
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON (a recording): keep the text.
+    }
+    return { status: res.status, body: parsed, text };
+  };
+
+  let extensionSeq = 0;
+  const addTenant: Stack['addTenant'] = async (tenantOpts = {}) => {
+    const info = await b24.createPortal();
+    const adminId = (await b24.addUser(info.memberId, { name: 'Ann', lastName: 'Admin', email: `ann-${info.memberId}@example.com`, admin: true })).id;
+    const agentId = (await b24.addUser(info.memberId, { name: 'Anna', lastName: 'Agent', email: `anna-${info.memberId}@example.com` })).id;
+    const installed = await b24.install(info.memberId, { appUrl: url() });
+    if (installed.installerPage.status !== 200) throw new Error(`install answered ${installed.installerPage.status}`);
+    await b24.finishInstall(info.memberId);
+    const tenant: Tenant = {
+      info, memberId: info.memberId, adminId, agentId,
+      adminToken: (await b24.frameToken(info.memberId, adminId)).accessToken,
+      agentToken: (await b24.frameToken(info.memberId, agentId)).accessToken,
+    };
+    await eventually(async () => (await api(tenant, 'admin', 'GET', '/status')).status === 200, 10_000);
+    const events = tenantOpts.pbx ?? 'websocket';
+    if (events === 'none') return tenant;
+    extensionSeq += 1;
+    const saved = await api(tenant, 'admin', 'PUT', '/settings', {
+      enabled: true, defaultCountry: 'US',
+      pbx: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events, ...(events === 'webhook' ? { webhookSecret: `whsec-${info.memberId}-${extensionSeq}-x9` } : {}) },
+    });
+    if (saved.status !== 200) throw new Error(`settings refused: ${saved.text}`);
+    if (events === 'websocket') {
+      await eventually(async () => {
+        const status = await api(tenant, 'admin', 'GET', '/status');
+        return (status.body as { pbx?: { state?: string } }).pbx?.state === 'connected';
+      }, 15_000, 100);
+    }
+    const bound = await api(tenant, 'admin', 'PUT', '/bindings', { bindings: [{ userId: agentId, extension: tenantOpts.extension ?? '1001' }] });
+    if (bound.status !== 200) throw new Error(`bindings refused: ${bound.text}`);
+    return tenant;
+  };
+
+  return {
+    b24, pbx, dataDir: data.dir, config, answers, url, api, addTenant,
+    server() {
+      if (!running) throw new Error('no in-process server running');
+      return running;
+    },
+    async logs() {
+      const texts = captures.map((c) => c.text());
+      for (const file of childLogs) texts.push(await readFile(file, 'utf8').catch(() => ''));
+      return texts.join('\n');
+    },
+    async stopServer() {
+      if (mode === 'inProcess') {
+        await running?.close();
+        running = undefined;
+      } else {
+        await stopChild('graceful');
+      }
+    },
+    async killServer() {
+      if (mode !== 'child') throw new Error('only a child server can be SIGKILLed');
+      await stopChild('SIGKILL');
+    },
+    startServer: startServerNow,
+    async close() {
+      if (mode === 'inProcess') await running?.close();
+      else await stopChild('SIGKILL');
+      await Promise.all([b24.stop(), pbx.stop()]);
+      await data.remove();
+      const { rm } = await import('node:fs/promises');
+      for (const file of childLogs) await rm(file, { force: true });
+    },
+  };
+}
