@@ -104,6 +104,11 @@ describe('Bitrix24 emulator through the harness', () => {
     expect(recorded.map((r) => r.method)).toEqual(['telephony.externalCall.register', 'telephony.externalCall.finish']);
     expect(JSON.stringify(recorded)).not.toContain(auth);
 
+    const secrets = await emulator.issuedSecrets();
+    expect(secrets.tokens).toEqual(expect.arrayContaining([auth, refreshToken, String(tokens.refresh_token)]));
+    expect(secrets.applicationTokens).toContain(portal.applicationToken);
+    expect(secrets.clientSecret).toBe(emulator.clientSecret);
+
     // The process side of the control API: the delivery log and settle().
     await emulator.settle();
     const deliveries = await emulator.deliveries({ memberId: portal.memberId, event: 'ONAPPINSTALL' });
