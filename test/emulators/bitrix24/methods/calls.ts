@@ -47,7 +47,7 @@ function callOf(portal: Portal, callId: string | undefined): CallRecord | undefi
 export const callMethods: MethodTable = {
   'telephony.externalcall.register': {
     appContextOnly: true,
-    run: ({ portal, params }) => {
+    run: ({ portal, params, state }) => {
       const user = resolveUser(portal, pickInt(params, 'USER_ID'), pickString(params, 'USER_PHONE_INNER'));
       const type = pickInt(params, 'TYPE');
       if (type === undefined || type < 1 || type > 5) throw coreError('Unknown TYPE');
@@ -75,6 +75,7 @@ export const callMethods: MethodTable = {
       if (!binding && autoCreate) {
         binding = autoCreateLead(portal, phone, type, user.ID);
         created.push({ ENTITY_TYPE: 'LEAD', ENTITY_ID: binding.id });
+        state.emitEvent?.(portal.memberId, 'ONCRMLEADADD', { FIELDS: { ID: String(binding.id) } });
       }
       const show = pickInt(params, 'SHOW') ?? 1;
       const call: CallRecord = {
