@@ -1,18 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCallsService, type CallsPart } from '../../../server/calls/index.js';
-import { createCrmContacts } from '../../../server/contacts/index.js';
-import { callsApiRouter } from '../../../server/http/api/calls.js';
-import type { PartsFactory, RunningServer } from '../../../server/index.js';
-import { createPbxSupervisor, type PbxSupervisor } from '../../../server/pbx/supervisor.js';
+import type { RunningServer } from '../../../server/index.js';
 import { DEFAULT_SETTINGS } from '../../../server/store/records.js';
 import { startBitrix24Emulator, type Bitrix24Emulator, type CallView, type PortalInfo } from '../../emulators/bitrix24/harness.js';
 import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
 import { eventually, freePort, startTestServer, tempDataDir, testConfig } from '../foundation/server-under-test.js';
+import { callsProductParts, type WiredParts } from './product-parts.js';
 
 /**
  * The whole product on its composition root (startServer) against both emulators: a PBX call goes in over the Yeastar
  * WebSocket and comes out as Bitrix24 REST calls on the emulated portal, as Bitrix24 would see them.
- * The parts factory below is the wiring server/calls/index.ts documents for startServer.
+ * The parts factory (product-parts.ts) is the wiring server/calls/index.ts documents for startServer.
  */
 
 const CALLER = '+15550123456';
@@ -24,42 +21,17 @@ describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () =
   let data: Awaited<ReturnType<typeof tempDataDir>>;
   let portal: PortalInfo;
   let other: PortalInfo;
-  let supervisor: PbxSupervisor | undefined;
-  let calls: CallsPart | undefined;
   let anna: number;
   let bob: number;
   let contactId: number;
 
-  const parts: PartsFactory = ({ config, log, store, clients, outbox }) => {
-    const holder: { calls?: CallsPart } = {};
-    const sup = createPbxSupervisor({
-      store, log, config, onCallEvent: async (e) => { await holder.calls?.service.handleEvent(e); },
-      adapterTimings: { settleMs: 200, heartbeatMs: 1_000, backoffInitialMs: 50, backoffMaxMs: 300 }, coverageTickMs: 200,
-    });
-    const contacts = createCrmContacts({ store, clients, adapterFor: (p) => sup.adapter(p), log });
-    const part = createCallsService({
-      log, store, outbox, contacts, clients, adapterFor: (p) => sup.adapter(p), options: { cdrWaitMs: 5_000 },
-    });
-    holder.calls = part;
-    supervisor = sup;
-    calls = part;
-    return {
-      telephonyEvents: part.telephony,
-      pbxStatus: (m) => sup.status(m),
-      onPortalRemoved: (m) => sup.reconcile(m),
-      apiRouters: [callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor: (p) => sup.adapter(p), outbox })],
-      rootRouters: [sup.webhookRouter()],
-      gauges: { callsInFlight: () => part.service.callsInFlight(), pbxLinksUp: () => 0 },
-      start: async () => { await part.start(); await sup.start(); },
-      stop: async () => { part.stop(); await sup.stop(); },
-    };
-  };
+  const wired: WiredParts = {};
 
   beforeAll(async () => {
     [b24, pbx] = await Promise.all([startBitrix24Emulator(), startYeastarEmulator({ speed: 1000 })]);
     data = await tempDataDir();
     const port = await freePort();
-    server = await startTestServer(testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1' }), { parts });
+    server = await startTestServer(testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1' }), { parts: callsProductParts(wired) });
     portal = await b24.createPortal();
     other = await b24.createPortal();
     await b24.addUser(portal.memberId, { name: 'Ann', lastName: 'Admin', email: 'ann@example.com', admin: true });
@@ -83,8 +55,8 @@ describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () =
       ...DEFAULT_SETTINGS, enabled: true, defaultCountry: 'US',
       pbx: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: 'websocket', webhookSecret: '' },
     });
-    await supervisor?.reconcile(portal.memberId);
-    await eventually(() => supervisor?.status(portal.memberId).state === 'connected', 10_000);
+    await wired.supervisor?.reconcile(portal.memberId);
+    await eventually(() => wired.supervisor?.status(portal.memberId).state === 'connected', 10_000);
   });
 
   afterAll(async () => {
@@ -157,6 +129,6 @@ describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () =
       headers: { authorization: `Bearer ${foreign.accessToken}`, 'x-member-id': portal.memberId },
     });
     expect(refused.status).toBe(401);
-    expect(calls?.service.callsInFlight()).toBe(0);
+    expect(wired.calls?.service.callsInFlight()).toBe(0);
   });
 });
