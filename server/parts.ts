@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import { createCallsService, type CallsPart, type CallsPartDeps } from './calls/index.js';
 import type { ContactsApiDeps } from './contacts/api-support.js';
 import { createCrmContacts } from './contacts/index.js';
+import { createUserNames } from './contacts/user-names.js';
 import { callsApiRouter } from './http/api/calls.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
 import { settingsRouter } from './http/api/settings.js';
@@ -39,12 +40,16 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     ...(opts.calls ? { options: opts.calls } : {}),
   });
   holder.calls = calls;
+  const userNames = createUserNames({ clients, log });
 
   const apiDeps: ContactsApiDeps = {
     store, clients, log, config, requireAdmin, adapterFor,
     onSettingsChanged: (portal) => supervisor.reconcile(portal),
     webhookPath: (portal) => supervisor.webhookPath(portal),
-    forgetPortal: (portal) => contacts.forgetPortal(portal),
+    forgetPortal: (portal) => {
+      contacts.forgetPortal(portal);
+      userNames.forget(portal);
+    },
   };
   return {
     telephonyEvents: calls.telephony,
@@ -53,7 +58,10 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     onPortalInstalled: (memberId) => supervisor.reconcile(memberId),
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
-      callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor, outbox }),
+      callsApiRouter({
+        calls: store.calls, bindings: store.bindings, adapterFor, outbox,
+        userName: (portal, userId) => userNames.nameOf(portal, userId),
+      }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
     ],
     rootRouters: [...(opts.extraRootRouters ?? []), supervisor.webhookRouter()],
