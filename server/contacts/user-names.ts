@@ -45,7 +45,7 @@ export function createUserNames(deps: { clients: BitrixClients; log: Logger; ttl
     nameOf(portal, userId) {
       let entry = portals.get(portal);
       if (!entry) {
-        entry = { names: new Map(), fetchedAt: 0 };
+        entry = { names: new Map(), fetchedAt: Number.NEGATIVE_INFINITY };
         portals.set(portal, entry);
       }
       if (now() - entry.fetchedAt >= ttlMs) refresh(portal, entry);
