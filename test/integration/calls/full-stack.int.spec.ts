@@ -14,6 +14,10 @@ import { callsProductParts, type WiredParts } from './product-parts.js';
 
 const CALLER = '+15550123456';
 
+/** Params as Bitrix24 received them: inside a batch command string every value arrives as text. */
+const asText = (params: Record<string, unknown> | undefined): Record<string, string> =>
+  Object.fromEntries(Object.entries(params ?? {}).map(([k, v]) => [k, String(v)]));
+
 describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () => {
   let b24: Bitrix24Emulator;
   let pbx: YeastarEmulator;
@@ -94,6 +98,36 @@ describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () =
     let call: CallView | undefined;
     await eventually(async () => Boolean((call = await callOf(callId))?.finished), 15_000);
     expect(call?.finished?.params).toMatchObject({ USER_ID: bob, DURATION: 0, STATUS_CODE: '304' });
+  });
+
+  it('busy: finish 486; ring group: show/hide and exactly one finish for the answerer', async () => {
+    const busy = await pbx.scenario('inbound-busy', { to: '1001', wait: true });
+    let call: CallView | undefined;
+    await eventually(async () => Boolean((call = await callOf(busy.callId))?.finished), 15_000);
+    expect(asText(call?.finished?.params)).toMatchObject({ USER_ID: String(anna), DURATION: '0', STATUS_CODE: '486' });
+
+    const group = await pbx.scenario('ring-group', { to: ['1001', '1002'], answeredBy: '1002', talkSeconds: 20, wait: true });
+    await eventually(async () => Boolean((call = await callOf(group.callId))?.finished), 15_000);
+    expect(asText(call?.registerParams)).toMatchObject({ USER_ID: String(anna), TYPE: '2' });
+    // The register itself shows the card to the first ringing user.
+    expect(call?.showHistory.map((h) => [h.action, h.userIds])).toEqual([['show', [anna]], ['show', [bob]], ['hide', [anna]]]);
+    expect(asText(call?.finished?.params)).toMatchObject({ USER_ID: String(bob), DURATION: '20', STATUS_CODE: '200' });
+    expect((await b24.calls(portal.memberId)).filter((c) => (c.externalCallId ?? '').includes(group.callId))).toHaveLength(1);
+  });
+
+  it('outbound answered and failed are logged for the calling user; internal calls are not logged', async () => {
+    const before = (await b24.calls(portal.memberId)).length;
+    const ok = await pbx.scenario('outbound-answered', { from: '1002', to: CALLER, talkSeconds: 9, wait: true });
+    let call: CallView | undefined;
+    await eventually(async () => Boolean((call = await callOf(ok.callId))?.finished), 15_000);
+    expect(asText(call?.registerParams)).toMatchObject({ TYPE: '1', USER_ID: String(bob), PHONE_NUMBER: CALLER });
+    expect(asText(call?.finished?.params)).toMatchObject({ USER_ID: String(bob), DURATION: '9', STATUS_CODE: '200' });
+    const failed = await pbx.scenario('outbound-failed', { from: '1001', to: CALLER, reason: '404 NOT found', wait: true });
+    await eventually(async () => Boolean((call = await callOf(failed.callId))?.finished), 15_000);
+    expect(asText(call?.finished?.params)).toMatchObject({ USER_ID: String(anna), DURATION: '0', STATUS_CODE: '404' });
+    const internal = await pbx.scenario('internal', { from: '1001', to: '1002', wait: true });
+    await eventually(() => server.services.store.calls.get(portal.memberId, internal.callId)?.phase === 'ignored', 10_000);
+    expect((await b24.calls(portal.memberId)).length).toBe(before + 2);
   });
 
   it('click-to-call: call/dial from the bound extension, finish on the event CALL_ID, no register', async () => {
