@@ -67,7 +67,7 @@ export class ClickToCall implements TelephonyEventHandlers {
     this.prune();
     const recentKey = `${portal}\u0000${event.userId}\u0000${number}`;
     const previous = this.recent.get(recentKey);
-    if (previous && previous.b24CallId !== event.b24CallId) {
+    if (previous && previous.b24CallId !== event.b24CallId && this.stillDialing(portal, previous.b24CallId)) {
       // Same click delivered twice under two CALL_IDs: one dial; the spare CALL_ID is closed as cancelled.
       log.info({ previous: previous.b24CallId }, 'repeated click-to-call within the dedup window: not dialed again');
       await this.refuse(portal, event, '603-S', 'duplicate click-to-call request', undefined);
@@ -127,6 +127,13 @@ export class ClickToCall implements TelephonyEventHandlers {
       return;
     }
     const number = this.deps.normalizePhone(event.phoneNumber, settings.defaultCountry);
+    this.prune();
+    const recentKey = `${portal}\u0000callback\u0000${number}`;
+    if (this.recent.has(recentKey)) {
+      log.info('repeated callback request for the same number within the dedup window: not dialed again');
+      return;
+    }
+    this.recent.set(recentKey, { at: this.now(), b24CallId: '' });
     const release = this.deps.service.expectDial(portal, caller.extension);
     try {
       const text = event.text.trim();
@@ -180,6 +187,13 @@ export class ClickToCall implements TelephonyEventHandlers {
     if (fallback) return fallback;
     const [first] = [...this.deps.bindings.list(portal)].sort((a, b) => a.userId - b.userId);
     return first ? { userId: first.userId, extension: first.extension } : undefined;
+  }
+
+  /** The earlier click's call is being dialed or still in progress (a finished one does not block calling again). */
+  private stillDialing(portal: string, b24CallId: string): boolean {
+    if (this.inFlight.has(`${portal}\u0000${b24CallId}`)) return true;
+    const record = this.deps.calls.getByB24CallId(portal, b24CallId);
+    return record !== undefined && (record.phase === 'live' || record.phase === 'ended');
   }
 
   private prune(): void {

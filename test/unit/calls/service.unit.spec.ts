@@ -261,6 +261,27 @@ describe('click-to-call and callback', () => {
     expect(h.pbx.dials).toHaveLength(1);
   });
 
+  it('the same click delivered under two CALL_IDs dials once while the first call runs; once it ended, calling again dials', async () => {
+    const h = await harness();
+    h.pbx.dialResult = async () => ({ pbxCallId: `d${h.pbx.dials.length}` });
+    await h.part.telephony.externalCallStart(P, start('externalCall.a'));
+    await h.part.telephony.externalCallStart(P, start('externalCall.b'));
+    expect(h.pbx.dials).toHaveLength(1);
+    expect(h.outbox.items.filter((i) => i.method === 'telephony.externalCall.finish').map((i) => i.params))
+      .toEqual([expect.objectContaining({ CALL_ID: 'externalCall.b', STATUS_CODE: '603-S' })]);
+    await h.part.service.handleEvent(cdr('d1', { result: 'answered', talkSeconds: 2, placedBy: '1001' }, { direction: 'outbound' }));
+    await h.part.telephony.externalCallStart(P, start('externalCall.c'));
+    expect(h.pbx.dials).toHaveLength(2);
+  });
+
+  it('a repeated callback request for the same number dials once', async () => {
+    const h = await harness();
+    const request = { phoneNumber: '4155550123', text: '', lineNumber: 'line-7', crm: null };
+    await h.part.telephony.externalCallbackStart(P, request);
+    await h.part.telephony.externalCallbackStart(P, request);
+    expect(h.pbx.dials).toHaveLength(1);
+  });
+
   it('a user without an extension is told so, and the CALL_ID is finished as failed', async () => {
     const h = await harness();
     await h.part.telephony.externalCallStart(P, start('externalCall.k3', 99));
