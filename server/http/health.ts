@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import type { Store } from '../store/types.js';
 import type { Outbox } from '../outbox/types.js';
+import { processEventLoopDelay, type EventLoopDelay } from './event-loop.js';
 
 /** Counters owned by other parts (calls/, pbx/), read when /metrics is scraped. */
 export interface RuntimeGauges {
@@ -17,6 +18,10 @@ export interface HealthDeps {
   httpErrors(): number;
   startedAt: number;
   now?: () => number;
+  /** Defaults to the process-wide monitor (event-loop.ts). */
+  eventLoop?: EventLoopDelay;
+  /** Defaults to process.memoryUsage.rss. */
+  rssBytes?: () => number;
 }
 
 /** Prometheus text exposition format 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/). */
@@ -40,7 +45,24 @@ export function renderMetrics(deps: HealthDeps): string {
     metric('pbxb24_http_errors_total', 'counter', 'HTTP answers with status 5xx', deps.httpErrors()),
     metric('pbxb24_pbx_links_up', 'gauge', 'PBX links connected', deps.gauges.pbxLinksUp()),
     metric('pbxb24_portals', 'gauge', 'Portals known', portals.length),
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes', (deps.rssBytes ?? process.memoryUsage.rss)()),
+    eventLoopGauges(deps.eventLoop ?? processEventLoopDelay()),
   ].join('');
+}
+
+/** Event-loop delay of the last completed slice (event-loop.ts), in seconds: a gauge per quantile, since it is a window. */
+function eventLoopGauges(loop: EventLoopDelay): string {
+  const slice = loop.lastSlice();
+  const name = 'pbxb24_event_loop_delay_seconds';
+  const quantiles: [string, number][] = [['0.5', slice.p50Ms], ['0.9', slice.p90Ms], ['0.99', slice.p99Ms], ['1', slice.maxMs]];
+  return [
+    `# HELP ${name} Event-loop delay over the last ${slice.sliceMs / 1000} s slice (perf_hooks.monitorEventLoopDelay)`,
+    `# TYPE ${name} gauge`,
+    ...quantiles.map(([q, ms]) => `${name}{quantile="${q}"} ${ms / 1000}`),
+    '# HELP pbxb24_event_loop_slice_end_seconds When the reported event-loop slice ended (0: none completed yet)',
+    '# TYPE pbxb24_event_loop_slice_end_seconds gauge',
+    `pbxb24_event_loop_slice_end_seconds ${slice.endedAt / 1000}`,
+  ].join('\n') + '\n';
 }
 
 export function healthRouter(deps: HealthDeps): express.Router {

@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
+import { MultiPbxServer } from './multi-pbx.js';
 import { YeastarEmulatorServer } from './server.js';
 import type { EmulatorOptions } from './types.js';
 
 /**
  * Yeastar P-Series PBX emulator as its own process:
  *   tsx test/emulators/yeastar/main.ts --port 0 [--client-id X --client-secret Y --access-ttl 1800 --refresh-ttl 86400
- *     --token-cap 8 --sn 3633D2199067 --ws-idle-ms 60000 --auth-failures 5 --speed 1000 --exit-with-stdin --debug]
+ *     --token-cap 8 --sn 3633D2199067 --ws-idle-ms 60000 --auth-failures 5 --speed 1000 --exit-with-stdin --debug --instances N]
  * Prints one JSON line {"ready":true,"url":"http://127.0.0.1:<port>"} once listening; exits on SIGTERM/SIGINT (and on stdin close with --exit-with-stdin).
+ * With --instances N: N independent PBXs under /pbx/0 … /pbx/N-1 (multi-pbx.ts); the ready line adds "instances":N.
  */
 
 const { values } = parseArgs({
@@ -24,6 +26,7 @@ const { values } = parseArgs({
     speed: { type: 'string' },
     'exit-with-stdin': { type: 'boolean', default: false },
     debug: { type: 'boolean', default: false },
+    instances: { type: 'string' },
   },
 });
 
@@ -56,8 +59,17 @@ options.debug = values.debug === true || process.env.YEASTAR_EMULATOR_DEBUG === 
 const host = values.host ?? '127.0.0.1';
 if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') throw new Error('the emulator listens on loopback only');
 
-const { emulator, url } = await YeastarEmulatorServer.start(options, num(values.port) ?? 0, host);
-process.stdout.write(`${JSON.stringify({ ready: true, url })}\n`);
+const instances = num(values.instances);
+let emulator: { close(): Promise<void> };
+if (instances === undefined) {
+  const started = await YeastarEmulatorServer.start(options, num(values.port) ?? 0, host);
+  emulator = started.emulator;
+  process.stdout.write(`${JSON.stringify({ ready: true, url: started.url })}\n`);
+} else {
+  const started = await MultiPbxServer.start(options, instances, num(values.port) ?? 0, host);
+  emulator = started.multi;
+  process.stdout.write(`${JSON.stringify({ ready: true, url: started.url, instances })}\n`);
+}
 
 let closing = false;
 async function shutdown(): Promise<void> {

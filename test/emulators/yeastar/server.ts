@@ -60,10 +60,11 @@ export class YeastarEmulatorServer {
   readonly requestLog: RecordedRequest[] = [];
   private faultState: FaultState = { fault: null, until: 0 };
   private readonly startedAt = Date.now();
-  private readonly server: Server;
+  /** null when the instance is one of several behind a MultiPbxServer (multi-pbx.ts), which owns the listener. */
+  private readonly server: Server | null;
   private readonly routes: Record<string, Route>;
 
-  private constructor(options: EmulatorOptions, readonly recordingsDir: string) {
+  private constructor(options: EmulatorOptions, readonly recordingsDir: string, listen: boolean) {
     this.state = new PbxState(options);
     for (const ext of DEFAULT_EXTENSIONS) this.state.addExtension(ext);
     this.tokens = new TokenStore(this.state);
@@ -106,31 +107,49 @@ export class YeastarEmulatorServer {
       'recording/search': get((c) => calls.searchRecordings(c, s)),
       'recording/download': get((c) => calls.downloadRecording(c, s, this.links)),
     };
-    this.server = createServer((req, res) => {
-      this.dispatch(req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendJson(res, { error: err instanceof Error ? err.message : String(err) }, 500);
-        else res.destroy();
-      });
-    });
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.server = null;
+    if (listen) {
+      const server = createServer((req, res) => this.handle(req, res));
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+      this.server = server;
+    }
   }
 
   static async start(options: Partial<EmulatorOptions> = {}, port = 0, host = '127.0.0.1'): Promise<{ emulator: YeastarEmulatorServer; url: string }> {
     const dirPath = await mkdtemp(join(tmpdir(), 'yeastar-emulator-'));
-    const emulator = new YeastarEmulatorServer({ ...DEFAULT_OPTIONS, ...options }, dirPath);
+    const emulator = new YeastarEmulatorServer({ ...DEFAULT_OPTIONS, ...options }, dirPath, true);
+    const { server } = emulator;
+    if (!server) throw new Error('listening emulator without a server');
     await new Promise<void>((resolve, reject) => {
-      emulator.server.once('error', reject);
-      emulator.server.listen(port, host, () => resolve());
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
     });
-    const { port: actual } = emulator.server.address() as AddressInfo;
+    const { port: actual } = server.address() as AddressInfo;
     return { emulator, url: `http://${host}:${actual}` };
+  }
+
+  /** An instance without its own listener: the caller routes requests and upgrades to `handle` / `upgrade`. */
+  static async embedded(options: Partial<EmulatorOptions> = {}): Promise<YeastarEmulatorServer> {
+    const dirPath = await mkdtemp(join(tmpdir(), 'yeastar-emulator-'));
+    return new YeastarEmulatorServer({ ...DEFAULT_OPTIONS, ...options }, dirPath, false);
+  }
+
+  /** One HTTP request whose `req.url` is relative to this PBX's base (the multi-PBX router strips its prefix first). */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.dispatch(req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, { error: err instanceof Error ? err.message : String(err) }, 500);
+      else res.destroy();
+    });
   }
 
   async close(): Promise<void> {
     await this.board.hangUpAll();
     this.subscribe.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const { server } = this;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
     await this.hub.drain();
     await rm(this.recordingsDir, { recursive: true, force: true });
   }
@@ -151,7 +170,7 @@ export class YeastarEmulatorServer {
     if (fault?.kind === 'down') this.hub.cutAll();
   }
 
-  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (url.pathname !== SUBSCRIBE_PATH || this.fault()?.kind === 'down') {
       this.trace(`upgrade ${url.pathname} refused (down or wrong path)`);
