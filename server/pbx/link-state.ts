@@ -96,8 +96,12 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number } 
     async flush() {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      writing = writing.then(write);
-      await writing;
+      const run = writing.then(write);
+      // A failed write must not poison the chain: later writes still run (and this one is retried by them).
+      writing = run.catch(() => {
+        dirty = true;
+      });
+      await run;
     },
   };
 }
