@@ -64,7 +64,12 @@ export function createApp(deps: AppDeps): express.Application {
 
   const files = clientFiles(deps.clientDir ?? new URL('../../dist/client', import.meta.url).pathname);
   const install = {
-    store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now, onInstalled: deps.onPortalInstalled,
+    store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now,
+    onInstalled: async (memberId: string) => {
+      // Call logs held while the portal needed a re-install go out now, not at the outbox's next periodic recheck.
+      deps.outbox.resume?.(memberId);
+      await deps.onPortalInstalled?.(memberId);
+    },
   };
   const uninstall = { store: deps.store, clients: deps.clients, log: deps.log, onPortalRemoved: deps.onPortalRemoved, now };
 

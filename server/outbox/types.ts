@@ -44,6 +44,8 @@ export interface Outbox {
   retry(portal: string, id: string): Promise<void>;
   /** Resolves when the portal's queue is empty (tests, shutdown). */
   idle(portal: string, timeoutMs?: number): Promise<void>;
+  /** Looks at the portal again now, forgetting a wait (after a re-install cleared needsReinstall). Optional: additive. */
+  resume?(portal: string): void;
   start(): void;
   stop(): Promise<void>;
 }
