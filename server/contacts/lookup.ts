@@ -11,7 +11,8 @@ import type { BitrixClients } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
 import { phoneVariants } from '../phone.js';
 import type { CrmRef } from '../store/records.js';
-import { findByPhone, type DuplicateHits } from './bitrix-crm.js';
+import type { DuplicateHits } from './bitrix-crm.js';
+import { createLookupQueue } from './lookup-queue.js';
 
 export interface CrmLookup {
   /** The preferred record for this number, or null; served from the cache while fresh. */
@@ -56,6 +57,8 @@ export function createCrmLookup(opts: CrmLookupOptions): CrmLookup {
   const now = opts.now ?? Date.now;
   // Map keeps insertion order: re-inserting on write makes the first key the oldest, evicted first.
   const cache = new Map<string, CacheEntry>();
+  // Lookups of different numbers in flight together share one batch request (lookup-queue.ts).
+  const queue = createLookupQueue(opts.clients);
   // Two calls ringing at once from one number share one request.
   const inFlight = new Map<string, Promise<CrmRef | null>>();
   const keyOf = (portal: string, e164: string): string => `${portal}\u0000${e164}`;
@@ -75,7 +78,7 @@ export function createCrmLookup(opts: CrmLookupOptions): CrmLookup {
     const running = inFlight.get(key);
     if (running) return running;
     const request = (async () => {
-      const hits = await findByPhone(opts.clients.forPortal(portal), phoneVariants(e164, defaultCountry));
+      const hits = await queue.find(portal, phoneVariants(e164, defaultCountry));
       const ref = preferredRecord(hits);
       store(key, ref);
       opts.log.debug({ portal, found: ref }, 'CRM lookup by phone');
