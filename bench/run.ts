@@ -69,14 +69,18 @@ async function main(): Promise<void> {
   if (wants('events')) await run('events', () => measureEvents(log));
   if (wants('history')) await run('history', () => measureHistory(log));
   if (wants('latency') || wants('requests') || wants('sustained')) {
-    await run('one-portal runs', () => withStack(3, async ({ b24, fleet, server }) => {
-      const [pop, counting, sustained] = fleet.pbxes;
-      if (!pop || !counting || !sustained) throw new Error('fleet too small');
-      const setup = { autoCreate: true, knownNumbers: knownNumbers() };
+    // Every portal needs its own PBX (a PBX link delivers its calls to its portal only): 5 for the latency rounds.
+    await run('one-portal runs', () => withStack(8, async ({ b24, fleet, server }) => {
+      const free = [...fleet.pbxes];
+      const setUp = async () => {
+        const pbx = free.shift();
+        if (!pbx) throw new Error('no PBX left in the fleet');
+        return setUpPortal(b24, server.url, pbx, { autoCreate: true, knownNumbers: knownNumbers() });
+      };
       const out: ResultRow[] = [];
-      if (wants('latency')) out.push(...await measureScreenPop(b24, server, await setUpPortal(b24, server.url, pop, setup), log));
-      if (wants('requests')) out.push(...await measureRequestsPerCall(b24, server, await setUpPortal(b24, server.url, counting, setup), log));
-      if (wants('sustained')) out.push(...await measureSustained(b24, server, await setUpPortal(b24, server.url, sustained, setup), log, seconds));
+      if (wants('latency')) out.push(...await measureScreenPop(b24, server, setUp, log));
+      if (wants('requests')) out.push(...await measureRequestsPerCall(b24, server, await setUp(), log));
+      if (wants('sustained')) out.push(...await measureSustained(b24, server, await setUp(), log, seconds));
       return out;
     }));
   }

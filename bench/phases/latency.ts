@@ -1,15 +1,16 @@
 import type { Bitrix24Emulator } from '../../test/emulators/bitrix24/harness.js';
 import { knownNumbers, startCall } from '../lib/calls.js';
-import { popLatencies, registerTimes, ringTimes, waitOutboxDrained, waitRegistered } from '../lib/observe.js';
+import { popLatencies, registerTimes, ringTimes, sleep, waitOutboxDrained, waitRegistered } from '../lib/observe.js';
 import type { BenchPortal } from '../lib/portal.js';
 import type { ServerProcess } from '../lib/server-process.js';
 import { atMost, distribution, info, type ResultRow } from '../lib/stats.js';
 
 /**
  * Screen-pop latency: the PBX's first ring event (the emulator's send time) → `telephony.externalCall.register`
- * received by the portal (the emulator's receive time), for known numbers. Calls are held after the answer, so the
- * round measures screen pops only; they are released and the outbox drained before the next round, and the bucket
- * is refilled (the target is "when the bucket has room").
+ * received by the portal (the emulator's receive time), for known numbers. Calls are held after the answer, so a
+ * round measures screen pops only. The target holds "when the bucket has room": each round runs on its own portal
+ * (its own 2 req/s bucket, at the emulator and in the product's client), set up beforehand and left idle until full.
+ * One-at-a-time calls are spaced so the bucket keeps room (lookup + register + finish per call).
  */
 export interface LatencyRound {
   concurrent: number;
@@ -22,14 +23,28 @@ export const LATENCY_ROUNDS: LatencyRound[] = [
   { concurrent: 100, rounds: 1 },
 ];
 
-export async function measureScreenPop(b24: Bitrix24Emulator, server: ServerProcess, portal: BenchPortal, log: (line: string) => void): Promise<ResultRow[]> {
+/** Seconds for a bucket of 50 drained by the install (about 20 requests) to be full again at 2 req/s, with margin. */
+const REFILL_MS = 15_000;
+const SPACING_MS = 600;
+
+export async function measureScreenPop(
+  b24: Bitrix24Emulator, server: ServerProcess, setUp: () => Promise<BenchPortal>, log: (line: string) => void,
+): Promise<ResultRow[]> {
   const rows: ResultRow[] = [];
   const numbers = knownNumbers();
+  const portals: BenchPortal[][] = [];
   for (const { concurrent, rounds } of LATENCY_ROUNDS) {
+    portals.push(await Promise.all(Array.from({ length: concurrent === 1 ? 1 : rounds }, () => setUp())));
+  }
+  await sleep(REFILL_MS);
+  for (const [level, { concurrent, rounds }] of LATENCY_ROUNDS.entries()) {
     const latencies: number[] = [];
     let missing = 0;
     for (let round = 0; round < rounds; round += 1) {
+      const portal = portals[level]?.[concurrent === 1 ? 0 : round];
+      if (!portal) throw new Error('latency portal missing');
       await b24.resetRateLimit(portal.memberId);
+      if (concurrent === 1 && round > 0) await sleep(SPACING_MS);
       const callIds = await Promise.all(Array.from({ length: concurrent }, (_, i) => startCall(portal.pbx, 'inbound-answered', {
         from: numbers[(round * concurrent + i) % numbers.length], to: '1001', talkSeconds: 5, ringSeconds: 2, record: false, hold: true,
       })));
@@ -41,7 +56,7 @@ export async function measureScreenPop(b24: Bitrix24Emulator, server: ServerProc
       missing += r.missing;
       await Promise.all(callIds.map((id) => portal.pbx.continue(id)));
       await portal.pbx.waitIdle();
-      await waitOutboxDrained(server, 120_000);
+      await waitOutboxDrained(server, 60_000);
     }
     const d = distribution(latencies);
     log(`screen pop ×${concurrent}: n=${d.n} p50=${d.p50} p95=${d.p95} p99=${d.p99} max=${d.max} missing=${missing}`);
