@@ -21,6 +21,7 @@ export const HANDLERS = Object.freeze({
 export const callGroup = (pbxCallId: string): string => `call:${pbxCallId}`;
 export const itemKey = (portal: string, pbxCallId: string, what: string): string => `${portal}:${pbxCallId}:${what}`;
 export const registerItemId = (portal: string, pbxCallId: string): string => `calls:${itemKey(portal, pbxCallId, 'register')}`;
+export const finishItemId = (portal: string, pbxCallId: string): string => `calls:${itemKey(portal, pbxCallId, 'finish')}`;
 
 /** The call's CALL_ID: known once register answered (or given by ONEXTERNALCALLSTART), else a reference to the register's result. */
 export function callIdOf(record: CallRecord): string | ResultRef {
@@ -86,12 +87,19 @@ export function finishItem(record: CallRecord, input: { userId: number; duration
     statusCode: input.statusCode as FinishStatusCode,
     ...(input.reason ? { failedReason: input.reason } : {}),
   });
-  return item(record, 'finish', withCallId(call, callIdOf(record)), { onFailed: HANDLERS.finishParked });
+  return item(record, 'finish', withCallId(call, callIdOf(record)), { id: finishItemId(record.portal, record.pbxCallId), onFailed: HANDLERS.finishParked });
 }
 
-/** attachRecord with the file inline (base64) or, without content, asking Bitrix24 for an upload URL. */
-export function attachRecordItem(record: CallRecord, filename: string, contentBase64: string | undefined, attempt: number): NewOutboxItem {
-  const call = withCallId(attachRecord({ callId: '', filename, ...(contentBase64 !== undefined ? { contentBase64 } : {}) }), callIdOf(record));
+/**
+ * attachRecord with the file inline (base64) or, without content, asking Bitrix24 for an upload URL.
+ * `afterFinish`: take CALL_ID from the finish's result (finish answers it): the item then depends on the finish, so the
+ * outbox sends both in one batch, in order, and never attaches to a call whose finish failed.
+ */
+export function attachRecordItem(
+  record: CallRecord, filename: string, contentBase64: string | undefined, attempt: number, afterFinish = false,
+): NewOutboxItem {
+  const callId = afterFinish ? ref(finishItemId(record.portal, record.pbxCallId), 'CALL_ID') : callIdOf(record);
+  const call = withCallId(attachRecord({ callId: '', filename, ...(contentBase64 !== undefined ? { contentBase64 } : {}) }), callId);
   const inline = contentBase64 !== undefined;
   return item(record, inline ? `attach:${attempt}` : `attach-url:${attempt}`, call, {
     onDone: inline ? HANDLERS.recordingAttached : HANDLERS.recordingUploadUrl,

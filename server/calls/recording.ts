@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../log.js';
 import type { CallRecordingRef, PbxAdapter, RecordingDownload } from '../pbx/adapter.js';
-import type { Outbox } from '../outbox/types.js';
+import type { NewOutboxItem, Outbox } from '../outbox/types.js';
 import type { CallRecord, OutboxItem } from '../store/records.js';
 import type { CallsRepository } from '../store/types.js';
 import { HANDLERS, attachRecordItem } from './outbox-items.js';
@@ -114,6 +114,29 @@ export class RecordingAttacher {
     this.run(job, attempt)
       .catch((err: unknown) => this.log.error({ err, portal: job.portal, callId: job.pbxCallId }, 'recording job failed'))
       .finally(() => this.inFlight.delete(key));
+  }
+
+  /**
+   * The recording as an inline attachRecord item, when it can be fetched within `timeoutMs` and is small enough;
+   * else undefined (the caller falls back to attach()). Lets the finish and the attachRecord go out together, so the
+   * outbox sends them in one batch: an answered call costs register + one request.
+   */
+  async inlineItem(record: CallRecord, job: RecordingJob, timeoutMs: number): Promise<NewOutboxItem | undefined> {
+    if (this.stopped) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const file = await Promise.race([
+        this.download(job),
+        new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); }),
+      ]);
+      if (!file || file.data.length > this.opts.inlineMaxBytes) return undefined;
+      return attachRecordItem(record, file.filename, file.data.toString('base64'), 0, true);
+    } catch (err) {
+      this.log.debug({ portal: job.portal, callId: job.pbxCallId, reason: errorText(err) }, 'recording not ready with the finish: attaching it later');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   stop(): void {

@@ -29,6 +29,8 @@ export interface CallsOptions {
   staleLiveMs: number;
   /** A PBX event for a call we are dialing (click-to-call) waits this long for the dial to be recorded. */
   dialCorrelationMs: number;
+  /** The finish waits this long at most for the recording, to go out with it in one request; then it goes alone. */
+  recordingWithFinishMs: number;
 }
 
 export const DEFAULT_CALLS_OPTIONS: CallsOptions = Object.freeze({
@@ -36,6 +38,7 @@ export const DEFAULT_CALLS_OPTIONS: CallsOptions = Object.freeze({
   lookupTimeoutMs: 3_000,
   staleLiveMs: 4 * 60 * 60_000,
   dialCorrelationMs: 10_000,
+  recordingWithFinishMs: 3_000,
 });
 
 export interface CallsServiceDeps {
@@ -323,7 +326,12 @@ export class CallsService {
         }
         case 'attachRecord': {
           const job = { portal: current.portal, pbxCallId: current.pbxCallId, recording: intent.recording };
-          after.push(() => this.deps.recordings.attach(job));
+          // With the finish in this same step: try to send both in one batch (the request budget of a call).
+          const inline = items.some((i) => i.method === 'telephony.externalCall.finish')
+            ? await this.deps.recordings.inlineItem(current, job, this.opts.recordingWithFinishMs)
+            : undefined;
+          if (inline) items.push(inline);
+          else after.push(() => this.deps.recordings.attach(job));
           break;
         }
         case 'syncContact': {

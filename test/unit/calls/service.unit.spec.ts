@@ -210,7 +210,8 @@ describe('calls service', () => {
     await h.part.service.handleEvent(ev('c10', 'ringing', [['1001', 'ringing']]));
     await h.part.service.handleEvent(cdr('c10', { result: 'answered', talkSeconds: 5, answeredBy: '1001', recording: { ref: 'gone', filename: 'gone.wav' } }));
     await waitFor(() => h.calls.get(P, 'c10')?.recordingState === 'failed');
-    expect(h.pbx.downloads).toBe(3);
+    // One try to send it with the finish, then the bounded retries (maxAttempts 3).
+    expect(h.pbx.downloads).toBe(4);
     expect(h.calls.get(P, 'c10')?.recordingError).toMatch(/RECORDING_NOT_FOUND/);
     expect(h.outbox.byMethod('telephony.externalCall.attachRecord')).toHaveLength(0);
   });
