@@ -82,9 +82,6 @@ describe('calls survive a SIGKILL of the server', () => {
   });
 
   it('a call in progress when the server dies is logged exactly once, with its recording, after the restart', async () => {
-    // The supervisor persists its recovery mark debounced (about 1 s): a server killed within a second of its very first
-    // PBX link has no mark to recover from. Give it that second, as any server in service has had.
-    await new Promise((r) => setTimeout(r, 1_500));
     // Short talk time: the emulator's CDR says the call lasted that many PBX seconds, and the supervisor defers
     // recovered CDRs that ended less than its tail ago, so a long one would only arrive after the test's bound.
     const { callId } = await pbx.scenario('inbound-answered', { to: '1001', talkSeconds: 3, record: true, hold: true });
