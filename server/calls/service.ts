@@ -364,6 +364,9 @@ export class CallsService {
   /** resolveCaller before the first register; bounded so a slow CRM never holds the screen pop for long. */
   private async lookup(record: CallRecord, userId: number): Promise<CallRecord> {
     if (record.crm || !record.external) return record;
+    // register binds the CRM record itself when told none (it searches the number) and names it in its answer;
+    // only auto-create needs to know beforehand. Skipping the lookup saves a request and a round trip per call.
+    if (this.deps.contacts.needsLookupBeforeRegister?.(record.portal, record.external, record.direction) === false) return record;
     let timer: NodeJS.Timeout | undefined;
     try {
       const crm = await Promise.race([

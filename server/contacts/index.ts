@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { PbxAdapter } from '../pbx/adapter.js';
 import type { CrmRef } from '../store/records.js';
 import type { Store } from '../store/types.js';
-import { createAutoCreator } from './autocreate.js';
+import { createAutoCreator, wantsAutoCreate } from './autocreate.js';
 import { createCrmLookup, type CrmLookup } from './lookup.js';
 import { createContactSync, type ContactSync } from './sync.js';
 import type { CrmContacts } from './types.js';
@@ -52,6 +52,7 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
     lookup,
     sync,
     forgetPortal: (portal) => lookup.forget(portal),
+    needsLookupBeforeRegister: (portal, e164, direction) => wantsAutoCreate(settingsOf(portal), direction, e164),
     syncContactAfterCall: (portal, crm) => sync.syncContactAfterCall(portal, crm),
     resolveCaller(portal, e164, direction, responsibleUserId) {
       if (direction === 'internal' || !/\d/.test(e164)) return Promise.resolve(null);

@@ -72,7 +72,7 @@ describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () =
   const callOf = async (externalCallIdPart: string): Promise<CallView | undefined> =>
     (await b24.calls(portal.memberId)).find((c) => (c.externalCallId ?? '').includes(externalCallIdPart));
 
-  it('inbound answered: register → finish (answerer, talk seconds, 200) → attachRecord with a playable WAV, in 3 requests', async () => {
+  it('inbound answered: register → finish (answerer, talk seconds, 200) → attachRecord with a playable WAV, in 2 requests', async () => {
     await b24.clearRequests();
     const { callId } = await pbx.scenario('inbound-answered', { to: '1001', talkSeconds: 42, record: true, wait: true });
     let call: CallView | undefined;
@@ -90,16 +90,21 @@ describe('calls end to end (startServer + Bitrix24 and Yeastar emulators)', () =
     const file = await b24.recordFile(portal.memberId, call.records[0]?.fileId ?? 0);
     expect(file?.bytes.toString('ascii', 0, 4)).toBe('RIFF');
     const sent = await b24.requests({ memberId: portal.memberId });
-    // The CRM lookup, the register at the first ring, then finish + attachRecord in one batch.
-    expect(sent.filter((r) => !r.viaBatch).map((r) => r.method)).toEqual(['crm.duplicate.findbycomm', 'telephony.externalCall.register', 'batch']);
+    // Auto-create is off, so register finds the CRM record itself: the register at the first ring, then
+    // finish + attachRecord in one batch — two requests.
+    expect(sent.filter((r) => !r.viaBatch).map((r) => r.method)).toEqual(['telephony.externalCall.register', 'batch']);
     expect(sent.filter((r) => r.viaBatch).map((r) => r.method)).toEqual(['telephony.externalCall.finish', 'telephony.externalCall.attachRecord']);
   });
 
   it('inbound missed: finish 304 with DURATION 0', async () => {
+    await b24.clearRequests();
     const { callId } = await pbx.scenario('inbound-missed', { to: '1002', wait: true });
     let call: CallView | undefined;
     await eventually(async () => Boolean((call = await callOf(callId))?.finished), 15_000);
     expect(asText(call?.finished?.params)).toMatchObject({ USER_ID: String(bob), DURATION: '0', STATUS_CODE: '304' });
+    // A missed call costs two requests: register at the ring, finish at the end.
+    const sent = await b24.requests({ memberId: portal.memberId });
+    expect(sent.filter((r) => !r.viaBatch).map((r) => r.method)).toEqual(['telephony.externalCall.register', 'telephony.externalCall.finish']);
   });
 
   it('busy: finish 486; ring group: show/hide and exactly one finish for the answerer', async () => {
