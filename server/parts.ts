@@ -2,14 +2,16 @@ import type { Router } from 'express';
 import { createCallsService, type CallsPart, type CallsPartDeps } from './calls/index.js';
 import type { ContactsApiDeps } from './contacts/api-support.js';
 import { createCrmContacts } from './contacts/index.js';
+import { createOpenItems } from './contacts/open-items.js';
 import { createUserNames } from './contacts/user-names.js';
 import { callsApiRouter } from './http/api/calls.js';
+import { crmApiRouter } from './http/api/crm.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
 import { settingsRouter } from './http/api/settings.js';
 import { usersRouter } from './http/api/users.js';
 import { requireAdmin } from './http/middleware/frame-auth.js';
 import type { CoreServices, ProductParts } from './index.js';
-import { createPbxSupervisor, type PbxSupervisorOptions } from './pbx/supervisor.js';
+import { createPbxSupervisor, type PbxSupervisor, type PbxSupervisorOptions } from './pbx/supervisor.js';
 import { pbxTestRoute } from './pbx/test-route.js';
 
 /** Tuning knobs the tests, the demo and the benchmark turn; production runs the defaults. */
@@ -25,7 +27,10 @@ export interface PartsOptions {
  * contacts for the CRM record and writes to Bitrix24 through the outbox. The supervisor needs the calls service
  * and the calls service needs the supervisor's adapters, so the one is reached through a holder set right after.
  */
-export function createProductParts(core: CoreServices, opts: PartsOptions = {}): ProductParts {
+/** The parts, plus handles on the supervisor and the calls service for tests that drive them directly. */
+export type WiredProductParts = ProductParts & { supervisor: PbxSupervisor; calls: CallsPart };
+
+export function createProductParts(core: CoreServices, opts: PartsOptions = {}): WiredProductParts {
   const { store, log, config, clients, outbox } = core;
   const holder: { calls?: CallsPart } = {};
   const supervisor = createPbxSupervisor({
@@ -52,6 +57,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     },
   };
   return {
+    supervisor,
+    calls,
     telephonyEvents: calls.telephony,
     pbxStatus: (memberId) => supervisor.status(memberId),
     onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
@@ -63,6 +70,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
         userName: (portal, userId) => userNames.nameOf(portal, userId),
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
+      crmApiRouter({ openItems: createOpenItems({ clients }) }),
     ],
     rootRouters: [...(opts.extraRootRouters ?? []), supervisor.webhookRouter()],
     gauges: { callsInFlight: () => calls.service.callsInFlight(), pbxLinksUp: () => supervisor.linksUp() },

@@ -5,53 +5,11 @@
  * is bound to it; a second call from the number reuses it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCallsService, type CallsPart } from '../../../server/calls/index.js';
-import type { ContactsApiDeps } from '../../../server/contacts/api-support.js';
-import { createCrmContacts } from '../../../server/contacts/index.js';
-import { phonebooksRouter } from '../../../server/http/api/phonebooks.js';
-import { settingsRouter } from '../../../server/http/api/settings.js';
-import { usersRouter } from '../../../server/http/api/users.js';
-import { requireAdmin } from '../../../server/http/middleware/frame-auth.js';
-import type { PartsFactory, RunningServer } from '../../../server/index.js';
-import { createPbxSupervisor } from '../../../server/pbx/supervisor.js';
+import type { RunningServer } from '../../../server/index.js';
+import { wireParts } from '../../../server/index.js';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
 import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
 import { eventually, freePort, startTestServer, tempDataDir, testConfig } from '../foundation/server-under-test.js';
-
-const wireParts: PartsFactory = (core) => {
-  const holder: { calls?: CallsPart } = {};
-  const supervisor = createPbxSupervisor({
-    store: core.store, log: core.log, config: core.config,
-    onCallEvent: (event) => holder.calls?.service.handleEvent(event),
-  });
-  const adapterFor = (portal: string) => supervisor.adapter(portal);
-  const contacts = createCrmContacts({ store: core.store, clients: core.clients, adapterFor, log: core.log });
-  const calls = createCallsService({ log: core.log, store: core.store, outbox: core.outbox, contacts, clients: core.clients, adapterFor });
-  holder.calls = calls;
-  const deps: ContactsApiDeps = {
-    store: core.store, clients: core.clients, log: core.log, config: core.config, requireAdmin, adapterFor,
-    onSettingsChanged: (portal) => supervisor.reconcile(portal),
-    webhookPath: (portal) => supervisor.webhookPath(portal),
-    forgetPortal: (portal) => contacts.forgetPortal(portal),
-  };
-  return {
-    telephonyEvents: calls.telephony,
-    pbxStatus: (memberId) => supervisor.status(memberId),
-    onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
-    apiRouters: [settingsRouter(deps), usersRouter(deps), phonebooksRouter(deps)],
-    rootRouters: [supervisor.webhookRouter()],
-    gauges: { callsInFlight: () => 0, pbxLinksUp: () => 0 },
-    start: async () => {
-      await calls.start();
-      await supervisor.start();
-    },
-    stop: async () => {
-      await supervisor.stop();
-      calls.stop();
-      await contacts.sync.idle();
-    },
-  };
-};
 
 describe('auto-create in the call flow', () => {
   let b24: Bitrix24Emulator;
