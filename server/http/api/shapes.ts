@@ -176,3 +176,18 @@ export interface ActivityResponse {
   calls: CallRow[];
   failedWrites: FailedWriteRow[];
 }
+
+/** GET /api/crm/open-items: a CRM record's open deals (contacts and companies) and open activities, for the call card. */
+export interface OpenItemsResponse {
+  entityType: 'CONTACT' | 'COMPANY' | 'LEAD';
+  entityId: number;
+  /** Deals not closed, newest first; always empty for a lead. */
+  deals: { id: number; title: string; stageId: string; amount: number | null; currency: string | null }[];
+  /** Activities not completed, soonest deadline first (ISO 8601; null: none). */
+  activities: { id: number; subject: string; deadline: string | null; typeId: number }[];
+  /** More than the first 50 exist in Bitrix24. */
+  moreDeals: boolean;
+  moreActivities: boolean;
+  /** When Bitrix24 was asked (epoch ms); answers are reused for up to 30 s. */
+  fetchedAt: number;
+}

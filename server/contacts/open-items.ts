@@ -1,0 +1,208 @@
+/**
+ * A CRM record's open items for the call card: its deals that are not closed and its activities that are not
+ * completed, read in ONE Bitrix24 request (`batch`) and kept briefly, so an agent reopening the card during a call
+ * spends nothing of the portal's 2 req/s.
+ *
+ * Bitrix24 facts used (apidocs.bitrix24.com):
+ * - crm.deal.list (api-reference/crm/deals/crm-deal-list.html): `filter` by CONTACT_ID (deprecated as a field, kept
+ *   for compatibility, still filterable) or COMPANY_ID, `CLOSED: 'N'` for open deals; the fields are those of
+ *   crm.deal.fields (TITLE, STAGE_ID, OPPORTUNITY, CURRENCY_ID).
+ * - crm.activity.list (api-reference/crm/timeline/activities/activity-base/crm-activity-list.html): `filter` by
+ *   OWNER_TYPE_ID (crm_enum_ownertype: 1 lead, 3 contact, 4 company) and OWNER_ID, `COMPLETED: 'N'`; DEADLINE is
+ *   read-only, taken from START_TIME for calls and meetings and END_TIME for tasks (crm.activity.fields).
+ * - batch (settings/how-to-call-rest-api/batch.html): a list command inside answers its first page (50 items).
+ */
+import { answerError } from '../bitrix/errors.js';
+import type { BatchCommand, BatchResult, BitrixClients } from '../bitrix/types.js';
+
+export type OpenItemsOwner = 'CONTACT' | 'COMPANY' | 'LEAD';
+
+export interface OpenDeal {
+  id: number;
+  title: string;
+  stageId: string;
+  /** OPPORTUNITY; null when the deal has no amount. */
+  amount: number | null;
+  currency: string | null;
+}
+
+export interface OpenActivity {
+  id: number;
+  subject: string;
+  /** ISO 8601 as Bitrix24 gives it; null when the activity has none. */
+  deadline: string | null;
+  /** crm_enum_activitytype: 1 meeting, 2 call, 3 task, 4 e-mail, 6 provider (to-do and others). */
+  typeId: number;
+}
+
+export interface OpenItems {
+  deals: OpenDeal[];
+  activities: OpenActivity[];
+  /** A list filled its first page (50): there are more than shown. */
+  moreDeals: boolean;
+  moreActivities: boolean;
+  /** When Bitrix24 was asked (epoch ms): the card can say how fresh the list is. */
+  fetchedAt: number;
+}
+
+export interface OpenItemsReader {
+  /** The record's open deals (not for a lead) and open activities; cached for a short while per portal and record. */
+  read(portal: string, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems>;
+  /** Drops what is cached for a portal (uninstall, disconnect). */
+  forget(portal: string): void;
+}
+
+export interface OpenItemsDeps {
+  clients: BitrixClients;
+  /** How long an answer is reused; default 30 s. */
+  ttlMs?: number;
+  /** At most this many records are kept (oldest dropped first); default 500. */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+/** crm_enum_ownertype (api-reference/crm/data-types.html). */
+const OWNER_TYPE_ID: Record<OpenItemsOwner, number> = { LEAD: 1, CONTACT: 3, COMPANY: 4 };
+const DEAL_FILTER_FIELD: Partial<Record<OpenItemsOwner, string>> = { CONTACT: 'CONTACT_ID', COMPANY: 'COMPANY_ID' };
+const LIST_PAGE = 50;
+
+const DEALS_KEY = 'deals';
+const ACTIVITIES_KEY = 'activities';
+
+/** The batch commands for one record: deals (contacts and companies only) and activities. */
+export function openItemsCommands(entityType: OpenItemsOwner, entityId: number): BatchCommand[] {
+  const commands: BatchCommand[] = [];
+  const dealField = DEAL_FILTER_FIELD[entityType];
+  if (dealField) {
+    commands.push({
+      key: DEALS_KEY,
+      method: 'crm.deal.list',
+      params: {
+        filter: { [dealField]: entityId, CLOSED: 'N' },
+        select: ['ID', 'TITLE', 'STAGE_ID', 'OPPORTUNITY', 'CURRENCY_ID'],
+        order: { ID: 'DESC' },
+      },
+    });
+  }
+  commands.push({
+    key: ACTIVITIES_KEY,
+    method: 'crm.activity.list',
+    params: {
+      filter: { OWNER_TYPE_ID: OWNER_TYPE_ID[entityType], OWNER_ID: entityId, COMPLETED: 'N' },
+      select: ['ID', 'SUBJECT', 'DEADLINE', 'TYPE_ID'],
+      order: { DEADLINE: 'ASC' },
+    },
+  });
+  return commands;
+}
+
+function rows(value: unknown): Record<string, unknown>[] {
+  // A list inside batch answers an array; PHP turns an empty one into `[]` either way.
+  const items = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? Object.values(value) : [];
+  return items.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null);
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+}
+
+function id(value: unknown): number | null {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
+
+function amount(value: unknown): number | null {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  return Number.isFinite(n) ? n : null;
+}
+
+function toDeal(row: Record<string, unknown>): OpenDeal | null {
+  const dealId = id(row.ID);
+  if (dealId === null) return null;
+  const currency = text(row.CURRENCY_ID);
+  return { id: dealId, title: text(row.TITLE), stageId: text(row.STAGE_ID), amount: amount(row.OPPORTUNITY), currency: currency || null };
+}
+
+function toActivity(row: Record<string, unknown>): OpenActivity | null {
+  const activityId = id(row.ID);
+  if (activityId === null) return null;
+  const deadline = text(row.DEADLINE);
+  return { id: activityId, subject: text(row.SUBJECT), deadline: deadline || null, typeId: id(row.TYPE_ID) ?? 0 };
+}
+
+/** Soonest deadline first, activities without one last; ties by id. */
+function byDeadline(a: OpenActivity, b: OpenActivity): number {
+  const ta = a.deadline ? Date.parse(a.deadline) : NaN;
+  const tb = b.deadline ? Date.parse(b.deadline) : NaN;
+  const ka = Number.isNaN(ta) ? Number.POSITIVE_INFINITY : ta;
+  const kb = Number.isNaN(tb) ? Number.POSITIVE_INFINITY : tb;
+  return ka === kb ? a.id - b.id : ka - kb;
+}
+
+/** Reads the batch answer; a failed command fails the whole read (the card offers a retry). */
+export function readOpenItems(answer: BatchResult, fetchedAt: number): OpenItems {
+  const failed = Object.values(answer.errors)[0];
+  // The sub-command's HTTP status is not reported: its code alone decides whether a retry may help.
+  if (failed) throw answerError(failed.error, failed.description);
+  const deals = rows(answer.results[DEALS_KEY]).map(toDeal).filter((d): d is OpenDeal => d !== null);
+  const activities = rows(answer.results[ACTIVITIES_KEY]).map(toActivity).filter((a): a is OpenActivity => a !== null);
+  return {
+    deals,
+    activities: activities.sort(byDeadline),
+    moreDeals: deals.length >= LIST_PAGE,
+    moreActivities: activities.length >= LIST_PAGE,
+    fetchedAt,
+  };
+}
+
+interface Entry {
+  at: number;
+  value: Promise<OpenItems>;
+}
+
+export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
+  const ttlMs = deps.ttlMs ?? 30_000;
+  const maxEntries = deps.maxEntries ?? 500;
+  const now = deps.now ?? Date.now;
+  // Insertion order is age order: a hit is re-inserted, so the first key is always the one to drop.
+  const cache = new Map<string, Entry>();
+
+  const keyOf = (portal: string, entityType: OpenItemsOwner, entityId: number) => `${portal}\u0000${entityType}\u0000${entityId}`;
+
+  async function fetchItems(portal: string, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems> {
+    const at = now();
+    const answer = await deps.clients.forPortal(portal).batch(openItemsCommands(entityType, entityId));
+    return readOpenItems(answer, at);
+  }
+
+  return {
+    read(portal, entityType, entityId) {
+      const key = keyOf(portal, entityType, entityId);
+      const hit = cache.get(key);
+      if (hit && now() - hit.at < ttlMs) {
+        cache.delete(key);
+        cache.set(key, hit);
+        return hit.value;
+      }
+      // The promise is cached, not the result: two cards opening at once make one request.
+      const value = fetchItems(portal, entityType, entityId);
+      const entry: Entry = { at: now(), value };
+      cache.delete(key);
+      cache.set(key, entry);
+      while (cache.size > maxEntries) {
+        const oldest = cache.keys().next();
+        if (oldest.done) break;
+        cache.delete(oldest.value);
+      }
+      // A failure is not kept: the retry button must ask Bitrix24 again. The caller reports it (the route's error handler).
+      value.catch(() => {
+        if (cache.get(key) === entry) cache.delete(key);
+      });
+      return value;
+    },
+    forget(portal) {
+      const prefix = `${portal}\u0000`;
+      for (const key of [...cache.keys()]) if (key.startsWith(prefix)) cache.delete(key);
+    },
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * contacts/open-items.ts: a CRM record's open deals and activities for the call card, in one batch, cached 30 s.
+ * The fake BitrixClient answers `batch` by evaluating each command's filter on its own deals and activities the way
+ * Bitrix24 does (equality on the named fields), so a wrong filter shows up as wrong items, not just a wrong call.
+ */
+import { describe, expect, it } from 'vitest';
+import type { BatchCommand, BatchResult, BitrixClient, BitrixClients } from '../../../server/bitrix/types.js';
+import { BitrixError } from '../../../server/bitrix/types.js';
+import { createOpenItems, openItemsCommands, readOpenItems } from '../../../server/contacts/open-items.js';
+
+type Row = Record<string, string>;
+
+class FakePortalCrm implements BitrixClient {
+  readonly batches: BatchCommand[][] = [];
+  deals: Row[] = [];
+  activities: Row[] = [];
+  failWith: { error: string; description: string } | null = null;
+  throwError: Error | null = null;
+  constructor(readonly memberId: string) {}
+
+  call<T>(): Promise<T> {
+    return Promise.reject(new Error('open items must use batch'));
+  }
+
+  list<T>(): Promise<T[]> {
+    return Promise.reject(new Error('open items must use batch'));
+  }
+
+  async batch(commands: BatchCommand[]): Promise<BatchResult> {
+    this.batches.push(commands);
+    await Promise.resolve();
+    if (this.throwError) throw this.throwError;
+    const out: BatchResult = { results: {}, errors: {} };
+    for (const c of commands) {
+      if (this.failWith) {
+        out.errors[c.key] = this.failWith;
+        continue;
+      }
+      const source = c.method === 'crm.deal.list' ? this.deals : c.method === 'crm.activity.list' ? this.activities : null;
+      if (!source) throw new Error(`unexpected method ${c.method}`);
+      const filter = c.params.filter as Record<string, unknown>;
+      const select = c.params.select as string[];
+      out.results[c.key] = source
+        .filter((row) => Object.entries(filter).every(([k, v]) => row[k] === String(v)))
+        .map((row) => Object.fromEntries(Object.entries(row).filter(([k]) => select.includes(k))));
+    }
+    return out;
+  }
+}
+
+function clientsOf(...portals: FakePortalCrm[]): BitrixClients {
+  return {
+    forPortal: (memberId) => {
+      const found = portals.find((p) => p.memberId === memberId);
+      if (!found) throw new Error(`no portal ${memberId}`);
+      return found;
+    },
+    requestCount: () => 0,
+  };
+}
+
+function seeded(memberId = 'p1'): FakePortalCrm {
+  const crm = new FakePortalCrm(memberId);
+  crm.deals = [
+    { ID: '1', TITLE: 'Old win', STAGE_ID: 'WON', OPPORTUNITY: '100.00', CURRENCY_ID: 'USD', CONTACT_ID: '7', COMPANY_ID: '0', CLOSED: 'Y' },
+    { ID: '2', TITLE: 'Renewal 2027', STAGE_ID: 'PREPARATION', OPPORTUNITY: '1500.50', CURRENCY_ID: 'EUR', CONTACT_ID: '7', COMPANY_ID: '0', CLOSED: 'N' },
+    { ID: '3', TITLE: 'Someone else', STAGE_ID: 'NEW', OPPORTUNITY: '9', CURRENCY_ID: 'USD', CONTACT_ID: '8', COMPANY_ID: '4', CLOSED: 'N' },
+    { ID: '4', TITLE: 'No amount yet', STAGE_ID: 'NEW', OPPORTUNITY: '', CURRENCY_ID: '', CONTACT_ID: '0', COMPANY_ID: '4', CLOSED: 'N' },
+  ];
+  crm.activities = [
+    { ID: '10', SUBJECT: 'Call back about the quote', DEADLINE: '2026-12-03T10:00:00+00:00', TYPE_ID: '2', OWNER_TYPE_ID: '3', OWNER_ID: '7', COMPLETED: 'N' },
+    { ID: '11', SUBJECT: 'Send the contract', DEADLINE: '2026-12-01T09:00:00+00:00', TYPE_ID: '6', OWNER_TYPE_ID: '3', OWNER_ID: '7', COMPLETED: 'N' },
+    { ID: '12', SUBJECT: 'Done already', DEADLINE: '2026-11-01T09:00:00+00:00', TYPE_ID: '2', OWNER_TYPE_ID: '3', OWNER_ID: '7', COMPLETED: 'Y' },
+    { ID: '13', SUBJECT: 'No deadline', DEADLINE: '', TYPE_ID: '3', OWNER_TYPE_ID: '3', OWNER_ID: '7', COMPLETED: 'N' },
+    { ID: '14', SUBJECT: 'Qualify the lead', DEADLINE: '2026-12-02T09:00:00+00:00', TYPE_ID: '6', OWNER_TYPE_ID: '1', OWNER_ID: '7', COMPLETED: 'N' },
+    { ID: '15', SUBJECT: 'Company meeting', DEADLINE: '2026-12-05T09:00:00+00:00', TYPE_ID: '1', OWNER_TYPE_ID: '4', OWNER_ID: '4', COMPLETED: 'N' },
+  ];
+  return crm;
+}
+
+describe('open items of a CRM record', () => {
+  it("a contact: its open deals and its open activities, soonest deadline first, in ONE batch", async () => {
+    const crm = seeded();
+    const reader = createOpenItems({ clients: clientsOf(crm), now: () => 1_000 });
+    const items = await reader.read('p1', 'CONTACT', 7);
+    expect(crm.batches).toHaveLength(1);
+    expect(items.deals).toEqual([{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', amount: 1500.5, currency: 'EUR' }]);
+    expect(items.activities.map((a) => a.id)).toEqual([11, 10, 13]);
+    expect(items.activities[0]).toEqual({ id: 11, subject: 'Send the contract', deadline: '2026-12-01T09:00:00+00:00', typeId: 6 });
+    expect(items.activities[2]?.deadline).toBeNull();
+    expect(items).toMatchObject({ moreDeals: false, moreActivities: false, fetchedAt: 1_000 });
+  });
+
+  it('a company: deals by COMPANY_ID, activities of owner type 4; a deal without amount has null amount and currency', async () => {
+    const crm = seeded();
+    const items = await createOpenItems({ clients: clientsOf(crm) }).read('p1', 'COMPANY', 4);
+    expect(items.deals.map((d) => d.id)).toEqual([3, 4]);
+    expect(items.deals[1]).toEqual({ id: 4, title: 'No amount yet', stageId: 'NEW', amount: null, currency: null });
+    expect(items.activities.map((a) => a.subject)).toEqual(['Company meeting']);
+  });
+
+  it('a lead: only its open activities (no deal request at all)', async () => {
+    const crm = seeded();
+    const items = await createOpenItems({ clients: clientsOf(crm) }).read('p1', 'LEAD', 7);
+    expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.activity.list']);
+    expect(items.deals).toEqual([]);
+    expect(items.activities.map((a) => a.subject)).toEqual(['Qualify the lead']);
+  });
+
+  it('asks with the documented filters and selects', () => {
+    expect(openItemsCommands('CONTACT', 7)).toEqual([
+      { key: 'deals', method: 'crm.deal.list', params: { filter: { CONTACT_ID: 7, CLOSED: 'N' }, select: ['ID', 'TITLE', 'STAGE_ID', 'OPPORTUNITY', 'CURRENCY_ID'], order: { ID: 'DESC' } } },
+      { key: 'activities', method: 'crm.activity.list', params: { filter: { OWNER_TYPE_ID: 3, OWNER_ID: 7, COMPLETED: 'N' }, select: ['ID', 'SUBJECT', 'DEADLINE', 'TYPE_ID'], order: { DEADLINE: 'ASC' } } },
+    ]);
+    expect(openItemsCommands('COMPANY', 4)[0]?.params.filter).toEqual({ COMPANY_ID: 4, CLOSED: 'N' });
+  });
+
+  it('reopening the card within 30 s costs nothing; after 30 s it asks again; two cards at once make one request', async () => {
+    const crm = seeded();
+    let clock = 0;
+    const reader = createOpenItems({ clients: clientsOf(crm), now: () => clock });
+    const [a, b] = await Promise.all([reader.read('p1', 'CONTACT', 7), reader.read('p1', 'CONTACT', 7)]);
+    expect(a).toBe(b);
+    expect(crm.batches).toHaveLength(1);
+    clock = 29_999;
+    await reader.read('p1', 'CONTACT', 7);
+    expect(crm.batches).toHaveLength(1);
+    crm.deals = [];
+    clock = 30_000;
+    expect((await reader.read('p1', 'CONTACT', 7)).deals).toEqual([]);
+    expect(crm.batches).toHaveLength(2);
+  });
+
+  it('keys the cache by portal and record', async () => {
+    const one = seeded('p1');
+    const two = seeded('p2');
+    two.deals = [];
+    const reader = createOpenItems({ clients: clientsOf(one, two) });
+    expect((await reader.read('p1', 'CONTACT', 7)).deals).toHaveLength(1);
+    expect((await reader.read('p2', 'CONTACT', 7)).deals).toHaveLength(0);
+    await reader.read('p1', 'LEAD', 7);
+    expect(one.batches).toHaveLength(2);
+    expect(two.batches).toHaveLength(1);
+    reader.forget('p1');
+    await reader.read('p1', 'CONTACT', 7);
+    await reader.read('p2', 'CONTACT', 7);
+    expect(one.batches).toHaveLength(3);
+    expect(two.batches).toHaveLength(1);
+  });
+
+  it('is bounded: past maxEntries the least recently read record is dropped', async () => {
+    const crm = seeded();
+    const reader = createOpenItems({ clients: clientsOf(crm), maxEntries: 2 });
+    await reader.read('p1', 'CONTACT', 7);
+    await reader.read('p1', 'COMPANY', 4);
+    await reader.read('p1', 'CONTACT', 7);
+    await reader.read('p1', 'LEAD', 7);
+    expect(crm.batches).toHaveLength(3);
+    await reader.read('p1', 'CONTACT', 7);
+    expect(crm.batches).toHaveLength(3);
+    await reader.read('p1', 'COMPANY', 4);
+    expect(crm.batches).toHaveLength(4);
+  });
+
+  it('a failed command fails the read with its Bitrix24 code, and the failure is not cached', async () => {
+    const crm = seeded();
+    crm.failWith = { error: 'ACCESS_DENIED', description: 'Access denied.' };
+    const reader = createOpenItems({ clients: clientsOf(crm) });
+    const err = await reader.read('p1', 'CONTACT', 7).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BitrixError);
+    expect(err).toMatchObject({ code: 'ACCESS_DENIED', retryable: false });
+    crm.failWith = null;
+    expect((await reader.read('p1', 'CONTACT', 7)).deals).toHaveLength(1);
+    expect(crm.batches).toHaveLength(2);
+  });
+
+  it('a transport failure is not cached either', async () => {
+    const crm = seeded();
+    crm.throwError = new BitrixError('QUERY_LIMIT_EXCEEDED', 'Too many requests', 503, true);
+    const reader = createOpenItems({ clients: clientsOf(crm) });
+    await expect(reader.read('p1', 'CONTACT', 7)).rejects.toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED' });
+    crm.throwError = null;
+    await expect(reader.read('p1', 'CONTACT', 7)).resolves.toMatchObject({ deals: [{ id: 2 }] });
+  });
+
+  it('reads PHP-style answers: an empty list as [] or {}, rows without an id skipped, a full first page flagged', () => {
+    const full = Array.from({ length: 50 }, (_, i) => ({ ID: String(i + 1), TITLE: `Deal ${i + 1}`, STAGE_ID: 'NEW', OPPORTUNITY: '0', CURRENCY_ID: 'USD' }));
+    const items = readOpenItems({ results: { deals: full, activities: {} }, errors: {} }, 5);
+    expect(items.deals).toHaveLength(50);
+    expect(items.moreDeals).toBe(true);
+    expect(items.activities).toEqual([]);
+    const odd = readOpenItems({ results: { deals: [{ TITLE: 'no id' }, null, 'x'], activities: [{ ID: '3', SUBJECT: 7, TYPE_ID: 'x' }] }, errors: {} }, 5);
+    expect(odd.deals).toEqual([]);
+    expect(odd.activities).toEqual([{ id: 3, subject: '7', deadline: null, typeId: 0 }]);
+  });
+});
