@@ -6,7 +6,7 @@ import type { Outbox } from '../outbox/types.js';
 import type { TelephonyEventHandlers } from '../calls/types.js';
 import type { PortalBitrixClients } from '../bitrix/client.js';
 import type { PbxStatusLookup } from '../portals/status.js';
-import { notFound } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { errorHandler } from './middleware/errors.js';
 import { frameAuth, requireAdmin } from './middleware/frame-auth.js';
@@ -91,6 +91,14 @@ export function createApp(deps: AppDeps): express.Application {
   for (const router of deps.rootRouters ?? []) app.use(router);
 
   const api = express.Router();
+  // /api speaks JSON only: a body of another type would otherwise reach the routes as "no body" and pass for an
+  // empty update (a PUT /api/settings with form data answered 200; found by test/integration/abuse).
+  api.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && hasBody(req) && !req.is('application/json')) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'the API accepts JSON bodies only (Content-Type: application/json)', 415);
+    }
+    next();
+  });
   api.use(express.json({ limit: '256kb' }));
   api.use(frameAuth({ store: deps.store, clients: deps.clients, now, ttlMs: deps.frameAuthTtlMs }));
   api.use(requireAdmin);
@@ -104,4 +112,9 @@ export function createApp(deps: AppDeps): express.Application {
   app.use((_req: Request, _res: Response) => { throw notFound('not found'); });
   app.use(errorHandler());
   return app;
+}
+
+/** A request carries a body when it says so (Content-Length > 0 or chunked). */
+function hasBody(req: Request): boolean {
+  return req.get('transfer-encoding') !== undefined || Number(req.get('content-length') ?? 0) > 0;
 }

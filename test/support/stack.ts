@@ -206,7 +206,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await Promise.all([b24.stop(), pbx.stop()]);
       await data.remove();
       const { rm } = await import('node:fs/promises');
-      for (const file of childLogs) await rm(file, { force: true });
+      // KEEP_TEST_LOGS=1 keeps the child servers' logs for a post-mortem.
+      if (process.env.KEEP_TEST_LOGS) process.stderr.write(`server logs kept: ${childLogs.join(' ')}\n`);
+      else for (const file of childLogs) await rm(file, { force: true });
     },
   };
 }

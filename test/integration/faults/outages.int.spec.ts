@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultBackoff } from '../../../server/outbox/retry-policy.js';
 import type { StatusResponse } from '../../../server/http/api/shapes.js';
+import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
 import { findLeaks, issuedSecrets } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
@@ -52,9 +53,16 @@ describe('faults: the PBX link cut and Bitrix24 down for a stretch of calls', ()
     // Calls back to back while the link is down (each ~15 PBX seconds = 250 ms here).
     for (let n = 1; Date.now() - cutAt < 1_800; n += 1) during.push(await call(n));
     expect(during.length).toBeGreaterThanOrEqual(4);
+    const missed = (await stack.pbx.scenario('inbound-missed', { from: '+15550109999', to: '1001', ringSeconds: 20, wait: true })).callId;
     const after = await call(99);
     const report = await expectEachLoggedOnce(stack.b24, tenant.memberId, [before, ...during, after], 30_000);
     expect(report).toEqual(EMPTY_REPORT);
+    // A call missed during the cut has no recording: logged once, as missed.
+    await eventually(async () => (await stack.b24.calls(tenant.memberId)).some((c) => (c.externalCallId ?? '').includes(missed) && c.finished), 10_000, 200);
+    const logged = (await stack.b24.calls(tenant.memberId)).filter((c) => (c.externalCallId ?? '').includes(missed));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]?.finished?.params).toMatchObject({ STATUS_CODE: '304' });
+    expect(Number(logged[0]?.finished?.params.DURATION)).toBe(0);
     const status = await stack.api(tenant, 'admin', 'GET', '/status');
     expect((status.body as StatusResponse).pbx.state).toBe('connected');
   }, 60_000);
