@@ -11,6 +11,7 @@ import { BitrixError, type BatchCommand, type BatchResult, type BitrixClient, ty
 import { answerError, toBitrixError } from './errors.js';
 import { markNeedsReinstall, needsReinstallError, refreshPortalTokens } from './oauth.js';
 import { batchCommandLine } from './query.js';
+import { PortalCoalescer } from './coalesce.js';
 import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
 
 export interface BitrixClientsOptions {
@@ -261,6 +262,19 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
   }
 
   const clients = new Map<string, BitrixClient>();
+  // What each portal asks while one of its requests is out goes together in the next one (coalesce.ts).
+  const coalescers = new Map<string, PortalCoalescer>();
+  function coalescerFor(memberId: string): PortalCoalescer {
+    let c = coalescers.get(memberId);
+    if (!c) {
+      c = new PortalCoalescer({
+        call: (method, params) => call<unknown>(memberId, method, params),
+        batch: (commands, halt) => batch(memberId, commands, halt),
+      }, MAX_BATCH, () => bump(errors, memberId));
+      coalescers.set(memberId, c);
+    }
+    return c;
+  }
 
   return {
     forPortal(memberId: string): BitrixClient {
@@ -268,9 +282,9 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
       if (existing) return existing;
       const client: BitrixClient = {
         memberId,
-        call: <T>(method: string, params?: Record<string, unknown>) => call<T>(memberId, method, params),
+        call: async <T>(method: string, params?: Record<string, unknown>) => await coalescerFor(memberId).call(method, params ?? {}) as T,
         list: <T>(method: string, params?: Record<string, unknown>) => list<T>(memberId, method, params),
-        batch: (commands: BatchCommand[], halt?: boolean) => batch(memberId, commands, halt),
+        batch: (commands: BatchCommand[], halt?: boolean) => coalescerFor(memberId).batch(commands, halt ?? false),
       };
       clients.set(memberId, client);
       return client;

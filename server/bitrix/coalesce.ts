@@ -1,0 +1,180 @@
+/**
+ * One portal's Bitrix24 requests, coalesced: at most one HTTP request of the portal is in flight (or waiting for a
+ * token of the SDK's leaky bucket); whatever the parts ask meanwhile — single calls and batches alike — goes out
+ * together as ONE `batch` (≤ 50 commands, halt=0) when it is its turn, and every caller gets its own answer back.
+ *
+ * Why: Bitrix24 allows a portal 2 requests per second (burst 50, https://apidocs.bitrix24.com/limits.html), but a
+ * batch of 50 commands costs one request. Under load the CRM lookups, the outbox's call log and the recordings asked
+ * separately, each taking a token: at 10 calls per second the portal's bucket ran dry and screen pops waited
+ * seconds behind the queue (bench/, issue 7). Coalesced, each token carries everything pending, so the requests per
+ * second stay at what the bucket allows while the commands per second grow up to 50 times that.
+ * When nothing else is pending a call goes out alone, as itself: no added wait, no batch wrapping.
+ * Two requests of a portal may be out at once, so one slow request (a batch carrying recordings) does not hold a
+ * screen pop; each caller still sees its own requests in its own order (the outbox sends one at a time itself).
+ */
+import type { BatchCommand, BatchResult } from './types.js';
+import { answerError } from './errors.js';
+
+export const MAX_COMMANDS = 50;
+/** Merging stops once the params of a group reach this size (recordings travel as FILE_CONTENT). */
+export const MAX_MERGED_PARAMS_CHARS = 8 * 1024 * 1024;
+export const MAX_IN_FLIGHT = 2;
+
+/** The portal's uncoalesced transport. */
+export interface DirectSender {
+  call(method: string, params: Record<string, unknown>): Promise<unknown>;
+  batch(commands: BatchCommand[], halt: boolean): Promise<BatchResult>;
+}
+
+type Job =
+  | { kind: 'call'; method: string; params: Record<string, unknown>; size: number; resolve: (r: unknown) => void; reject: (e: unknown) => void }
+  | { kind: 'batch'; commands: BatchCommand[]; halt: boolean; size: number; resolve: (r: BatchResult) => void; reject: (e: unknown) => void };
+
+const commandsOf = (job: Job): number => (job.kind === 'call' ? 1 : job.commands.length);
+
+function paramsSize(params: Record<string, unknown>): number {
+  try {
+    return JSON.stringify(params).length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+export class PortalCoalescer implements DirectSender {
+  private readonly queue: Job[] = [];
+  private inFlight = 0;
+  private seq = 0;
+
+  constructor(
+    private readonly direct: DirectSender,
+    private readonly maxCommands = MAX_COMMANDS,
+    /** A merged command failed (the direct sender counts its own errors; these it never saw as errors). */
+    private readonly onCommandError: (method: string) => void = () => undefined,
+    private readonly maxInFlight = MAX_IN_FLIGHT,
+  ) {}
+
+  call(method: string, params: Record<string, unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'call', method, params, size: paramsSize(params), resolve, reject });
+      this.kick();
+    });
+  }
+
+  batch(commands: BatchCommand[], halt: boolean): Promise<BatchResult> {
+    return new Promise((resolve, reject) => {
+      const size = commands.reduce((n, c) => n + paramsSize(c.params), 0);
+      this.queue.push({ kind: 'batch', commands, halt, size, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Jobs waiting for their turn (metrics, tests). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  private kick(): void {
+    if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.inFlight += 1;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group = this.takeGroup();
+        await this.send(group);
+      }
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  /** The first waiting job, then every later one that fits beside it (command count, keys, halt, size). */
+  private takeGroup(): Job[] {
+    const first = this.queue.shift();
+    if (!first) return [];
+    const group: Job[] = [first];
+    if (!this.mergeable(first)) return group;
+    let commands = commandsOf(first);
+    let size = first.size;
+    const keys = new Set(first.kind === 'batch' ? first.commands.map((c) => c.key) : []);
+    for (let i = 0; i < this.queue.length;) {
+      const job = this.queue[i];
+      if (!job) break;
+      const fits = this.mergeable(job) && commands + commandsOf(job) <= this.maxCommands && size + job.size <= MAX_MERGED_PARAMS_CHARS
+        && (job.kind === 'call' || job.commands.every((c) => !keys.has(c.key)));
+      if (!fits) {
+        i += 1;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      group.push(job);
+      commands += commandsOf(job);
+      size += job.size;
+      if (job.kind === 'batch') for (const c of job.commands) keys.add(c.key);
+    }
+    return group;
+  }
+
+  private mergeable(job: Job): boolean {
+    // A batch that must halt on the first error keeps that meaning only on its own.
+    return job.kind === 'call' ? job.method !== 'batch' : !job.halt;
+  }
+
+  private async send(group: Job[]): Promise<void> {
+    const [only] = group;
+    if (!only) return;
+    if (group.length === 1) {
+      try {
+        if (only.kind === 'call') only.resolve(await this.direct.call(only.method, only.params));
+        else only.resolve(await this.direct.batch(only.commands, only.halt));
+      } catch (err) {
+        only.reject(err);
+      }
+      return;
+    }
+    const taken = new Set(group.flatMap((j) => (j.kind === 'batch' ? j.commands.map((c) => c.key) : [])));
+    const callKeys = new Map<Job, string>();
+    const commands: BatchCommand[] = [];
+    for (const job of group) {
+      if (job.kind === 'batch') {
+        commands.push(...job.commands);
+        continue;
+      }
+      let key: string;
+      do key = `mx${(this.seq += 1)}`; while (taken.has(key));
+      taken.add(key);
+      callKeys.set(job, key);
+      commands.push({ key, method: job.method, params: job.params });
+    }
+    let answer: BatchResult;
+    try {
+      answer = await this.direct.batch(commands, false);
+    } catch (err) {
+      for (const job of group) job.reject(err);
+      return;
+    }
+    for (const job of group) {
+      if (job.kind === 'batch') {
+        const results: BatchResult['results'] = {};
+        const errors: BatchResult['errors'] = {};
+        for (const c of job.commands) {
+          if (c.key in answer.results) results[c.key] = answer.results[c.key];
+          const e = answer.errors[c.key];
+          if (e) errors[c.key] = e;
+        }
+        job.resolve({ results, errors });
+        continue;
+      }
+      const key = callKeys.get(job) ?? '';
+      const e = answer.errors[key];
+      if (e) {
+        this.onCommandError(job.method);
+        job.reject(answerError(e.error, e.description));
+      }
+      else if (key in answer.results) job.resolve(answer.results[key]);
+      else job.reject(answerError('ERROR_UNEXPECTED_ANSWER', 'the batch answer has no result for this command', 0));
+    }
+  }
+}
