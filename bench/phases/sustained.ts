@@ -39,10 +39,25 @@ export async function measureSustained(
   const requests = (await b24.requests({ memberId: portal.memberId })).filter((r) => r.seq > lastSeq);
   const calls = await b24.calls(portal.memberId);
   const logged = countFinishes(calls, requests, callIds);
-  const pops = popLatencies(await ringTimes(portal.pbx, callIds), registerTimes(requests, callIds), callIds);
-  const d = distribution(pops.latencies);
   const limited = requests.filter((r) => r.error === 'QUERY_LIMIT_EXCEEDED').length;
   const http = requests.filter((r) => !r.viaBatch).length;
+  const byMethod = new Map<string, number>();
+  for (const r of requests) if (!r.viaBatch) byMethod.set(r.method, (byMethod.get(r.method) ?? 0) + 1);
+  const commands = requests.filter((r) => r.method !== 'batch').length;
+  log(`sustained: HTTP requests by method ${[...byMethod].map(([m, n]) => `${m} ${n}`).join(', ')}; ${commands} commands`);
+  const byTenSeconds = new Map<number, number[]>();
+  const rings = await ringTimes(portal.pbx, callIds);
+  const regs = registerTimes(requests, callIds);
+  for (const id of callIds) {
+    const ring = rings.get(id);
+    const reg = regs.get(id);
+    if (ring === undefined || reg === undefined) continue;
+    const slot = Math.floor((ring - started) / 10_000);
+    byTenSeconds.set(slot, [...(byTenSeconds.get(slot) ?? []), reg - ring]);
+  }
+  const pops = popLatencies(rings, regs, callIds);
+  const d = distribution(pops.latencies);
+  log(`sustained: pop p95 by 10 s: ${[...byTenSeconds].map(([k, v]) => `${k * 10}s ${distribution(v).p95}`).join(', ')}`);
   const parked = metrics.get('pbxb24_outbox_failed') ?? Number.NaN;
   log(`sustained: ${total} calls in ${((lastStarted - started) / 1000).toFixed(1)} s, logged once ${logged.loggedOnce}, twice ${logged.loggedTwice}, `
     + `not ${logged.notLogged}; pop p95 ${d.p95} ms; drain ${drainMs} ms; parked ${parked}; limit answers ${limited}; http ${http}`);
