@@ -73,7 +73,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   ]);
   const data = await tempDataDir();
   const port = await freePort();
-  const config = testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1', LOG_LEVEL: 'debug', ...opts.env });
+  // The emulator is the trusted OAuth server and lives on loopback: a product that checks installs against its
+  // configured OAuth server and refuses loopback portal addresses must be told so, exactly as an operator would.
+  const env = { PBX_ALLOW_LOOPBACK: '1', B24_ALLOW_LOOPBACK: '1', B24_OAUTH_SERVER: `${b24.url}/rest/`, LOG_LEVEL: 'debug', ...opts.env };
+  const config = testConfig(data.dir, port, env);
   const mode = opts.mode ?? 'inProcess';
   const captures: LogCapture[] = [];
   const childLogs: string[] = [];
@@ -90,7 +93,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
     const logFile = join(data.dir, `..`, `${port}-run-${childLogs.length}.log`);
     childLogs.push(logFile);
-    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, data.dir, String(port), logFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, data.dir, String(port), logFile, JSON.stringify(env)], { stdio: ['pipe', 'pipe', 'inherit'] });
     child = proc;
     await new Promise<void>((resolve, reject) => {
       let out = '';
