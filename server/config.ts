@@ -14,7 +14,10 @@ const envSchema = z.object({
   /** Encrypts secrets at rest; generated into DATA_DIR on first start when unset. */
   SECRET_KEY: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Default OAuth server when neither install nor event says otherwise (Bitrix24 cloud). */
+  /**
+   * The trusted Bitrix24 OAuth server (cloud: oauth.bitrix.info). A new install's tokens are checked here with
+   * app.info, and token refreshes go here; never to a server an install request names itself.
+   */
   B24_OAUTH_SERVER: z.string().url().default('https://oauth.bitrix.info/rest/'),
   /** Rate-limit profile for new portals: standard (2 req/s, burst 50) or enterprise (5/250). */
   B24_RATE_PLAN: z.enum(['standard', 'enterprise', 'auto']).default('auto'),
@@ -24,6 +27,12 @@ const envSchema = z.object({
    */
   PBX_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
   PBX_ALLOW_LOOPBACK: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
+  /**
+   * The same rule for the portal address an install names (client_endpoint / DOMAIN): the server calls it with the
+   * portal's tokens. Bitrix24 boxes on a LAN, and the tests' emulator on loopback, need these set.
+   */
+  B24_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
+  B24_ALLOW_LOOPBACK: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
   /** Outbox: attempts before an item is parked as failed. */
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
 });
@@ -41,6 +50,8 @@ export type Config = Readonly<{
   b24RatePlan: 'standard' | 'enterprise' | 'auto';
   pbxAllowPrivate: boolean;
   pbxAllowLoopback: boolean;
+  b24AllowPrivate: boolean;
+  b24AllowLoopback: boolean;
   outboxMaxAttempts: number;
 }>;
 
@@ -68,6 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     b24RatePlan: e.B24_RATE_PLAN,
     pbxAllowPrivate: e.PBX_ALLOW_PRIVATE,
     pbxAllowLoopback: e.PBX_ALLOW_LOOPBACK,
+    b24AllowPrivate: e.B24_ALLOW_PRIVATE,
+    b24AllowLoopback: e.B24_ALLOW_LOOPBACK,
     outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
   });
 }

@@ -12,6 +12,7 @@ import { errorHandler } from './middleware/errors.js';
 import { frameAuth, requireAdmin } from './middleware/frame-auth.js';
 import { eventsRouter } from './events.js';
 import { installRouter } from './install.js';
+import { installTrustFrom } from '../portals/install-trust.js';
 import { placementsRouter } from './placements.js';
 import { healthRouter, type RuntimeGauges } from './health.js';
 import { statusRouter } from './api/status.js';
@@ -64,7 +65,7 @@ export function createApp(deps: AppDeps): express.Application {
 
   const files = clientFiles(deps.clientDir ?? new URL('../../dist/client', import.meta.url).pathname);
   const install = {
-    store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now,
+    store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now, trust: installTrustFrom(deps.config),
     onInstalled: async (memberId: string) => {
       // Call logs held while the portal needed a re-install go out now, not at the outbox's next periodic recheck.
       deps.outbox.resume?.(memberId);

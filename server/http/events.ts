@@ -8,7 +8,7 @@ import type { ExternalCallbackStart, ExternalCallStart, TelephonyEventHandlers }
 import { badRequest, unauthorized } from '../errors.js';
 import { locals } from './context.js';
 import { readInstallEventAuth } from '../portals/install-request.js';
-import { installPortal, type InstallDeps } from '../portals/install.js';
+import { admitGrant, installPortal, type InstallDeps } from '../portals/install.js';
 import { uninstallPortal, type UninstallDeps } from '../portals/uninstall.js';
 
 export interface EventsDeps {
@@ -84,7 +84,7 @@ export function eventsRouter(deps: EventsDeps): express.Router {
   const parse = express.urlencoded({ extended: true, limit: '64kb', parameterLimit: 500 });
   const track = deps.track ?? (() => undefined);
 
-  router.post('/b24/events', parse, (req: Request, res: Response) => {
+  router.post('/b24/events', parse, async (req: Request, res: Response) => {
     const log = locals(res).log;
     const parsed = eventBody.safeParse(req.body);
     if (!parsed.success) throw badRequest('not a Bitrix24 event (needs event, auth[member_id], auth[application_token])');
@@ -94,14 +94,16 @@ export function eventsRouter(deps: EventsDeps): express.Router {
     const portal = deps.store.portals.get(memberId);
 
     if (event === 'ONAPPINSTALL') {
-      // The one event that may introduce a portal; a known one must prove itself (installPortal checks).
+      // The one event that may introduce a portal: a known one must prove itself, a new one is confirmed by the OAuth server.
       const grant = readInstallEventAuth(req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>).auth : undefined, deps.defaultServerEndpoint);
       if (portal && !portal.uninstalledAt && !portal.needsReinstall && !sameToken(grant.applicationToken, portal.applicationToken)) {
         log.warn({ portal: memberId, event }, 'event refused: application_token does not match');
         throw unauthorized('application_token does not match');
       }
+      // Checked before the 200 (one app.info call for a new portal): a refused install is answered 401 and stores nothing.
+      const admitted = await admitGrant(deps.install, grant);
       res.status(200).json({ ok: true });
-      track(installPortal(deps.install, grant).catch((err: unknown) => log.error({ portal: memberId, err }, 'install from ONAPPINSTALL failed')));
+      track(installPortal(deps.install, admitted).catch((err: unknown) => log.error({ portal: memberId, err }, 'install from ONAPPINSTALL failed')));
       return;
     }
 

@@ -1,121 +1,24 @@
-import { lookup as dnsLookupCallback, type LookupAddress, type LookupOptions } from 'node:dns';
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { createAddressGuard } from '../net/address-policy.js';
 import { PbxError } from './adapter.js';
 
 /**
- * SSRF guard for the PBX address an admin types in: the server will call it with credentials, so it must not
- * become a way to reach the cloud metadata service or the host's own loopback services.
- * Link-local and metadata addresses are refused always; loopback and private ranges only when the operator
- * allowed them (PBX_ALLOW_LOOPBACK / PBX_ALLOW_PRIVATE), since a PBX on the office LAN is normal on-premises.
- * Every address the name resolves to is checked (a name with one public and one private address is refused).
+ * SSRF guard for the PBX address an admin types in: the shared rules of net/address-policy.ts in the PBX's words
+ * (PBX_ADDRESS_REFUSED / PBX_UNREACHABLE, the PBX_ALLOW_LOOPBACK / PBX_ALLOW_PRIVATE switches).
  */
+export type { AddressPolicy } from '../net/address-policy.js';
 
-export interface AddressPolicy {
-  allowLoopback: boolean;
-  allowPrivate: boolean;
-  /** Replaces DNS (tests). */
-  lookup?: (host: string) => Promise<{ address: string; family: number }[]>;
-}
+const pbxGuard = createAddressGuard({
+  subject: 'the PBX address',
+  example: 'https://pbx.example.com:8088',
+  loopbackHint: 'set PBX_ALLOW_LOOPBACK=1 to allow it',
+  privateHint: 'set PBX_ALLOW_PRIVATE=1 if the PBX is on your LAN',
+  hostName: 'the PBX host name',
+  refused: (reason) => new PbxError('PBX_ADDRESS_REFUSED', reason),
+  unreachable: (reason) => new PbxError('PBX_UNREACHABLE', reason),
+});
 
-const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
-
-const metadata = new BlockList();
-metadata.addAddress('169.254.169.254', 'ipv4');
-metadata.addAddress('169.254.170.2', 'ipv4');
-metadata.addAddress('100.100.100.200', 'ipv4');
-metadata.addAddress('fd00:ec2::254', 'ipv6');
-
-const linkLocal = new BlockList();
-linkLocal.addSubnet('169.254.0.0', 16, 'ipv4');
-linkLocal.addSubnet('fe80::', 10, 'ipv6');
-
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
-
-const unspecified = new BlockList();
-unspecified.addSubnet('0.0.0.0', 8, 'ipv4');
-unspecified.addAddress('::', 'ipv6');
-
-const privateRanges = new BlockList();
-privateRanges.addSubnet('10.0.0.0', 8, 'ipv4');
-privateRanges.addSubnet('172.16.0.0', 12, 'ipv4');
-privateRanges.addSubnet('192.168.0.0', 16, 'ipv4');
-privateRanges.addSubnet('100.64.0.0', 10, 'ipv4');
-privateRanges.addSubnet('fc00::', 7, 'ipv6');
-
-function refused(reason: string): PbxError {
-  return new PbxError('PBX_ADDRESS_REFUSED', reason);
-}
-
-/** IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it carries. */
-function unwrap(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return { address: mapped[1], family: 'ipv4' };
-  return { address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' };
-}
-
-export function checkAddress(raw: string, policy: AddressPolicy): void {
-  const { address, family } = unwrap(raw);
-  if (metadata.check(address, family)) throw refused(`${address} is a cloud metadata address`);
-  if (linkLocal.check(address, family)) throw refused(`${address} is a link-local address`);
-  if (unspecified.check(address, family)) throw refused(`${address} is not a usable host address`);
-  if (loopback.check(address, family) && !policy.allowLoopback) {
-    throw refused(`${address} is this server itself (loopback); set PBX_ALLOW_LOOPBACK=1 to allow it`);
-  }
-  if (privateRanges.check(address, family) && !policy.allowPrivate) {
-    throw refused(`${address} is a private network address; set PBX_ALLOW_PRIVATE=1 if the PBX is on your LAN`);
-  }
-}
-
+export const checkAddress = pbxGuard.checkAddress;
 /** Validates the PBX base URL and every address its host resolves to; returns the parsed URL. */
-export async function assertPbxAddressAllowed(baseUrl: string, policy: AddressPolicy): Promise<URL> {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw refused('the PBX address is not a valid URL (e.g. https://pbx.example.com:8088)');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused('the PBX address must start with http:// or https://');
-  if (url.username !== '' || url.password !== '') throw refused('the PBX address must not contain a user name or password');
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
-  if (host === '') throw refused('the PBX address has no host');
-  if (METADATA_HOSTS.has(host)) throw refused(`${host} is a cloud metadata host`);
-  if (isIP(host) !== 0) {
-    checkAddress(host, policy);
-    return url;
-  }
-  const lookup = policy.lookup ?? ((h: string) => dnsLookup(h, { all: true, verbatim: true }));
-  let addresses: { address: string; family: number }[];
-  try {
-    addresses = await lookup(host);
-  } catch {
-    throw new PbxError('PBX_UNREACHABLE', `the PBX host name ${host} could not be resolved`);
-  }
-  if (addresses.length === 0) throw new PbxError('PBX_UNREACHABLE', `the PBX host name ${host} could not be resolved`);
-  for (const a of addresses) checkAddress(a.address, policy);
-  return url;
-}
-
-/**
- * A `lookup` for sockets to the PBX that applies the same rules at connect time. The check above runs when the
- * settings are saved; this one runs on every connection, so a host name that later re-resolves to a refused
- * address (DNS rebinding) cannot be used to reach it.
- */
-export function guardedLookup(policy: AddressPolicy, resolve: typeof dnsLookupCallback = dnsLookupCallback): LookupFunction {
-  return (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
-    resolve(hostname, { ...options, all: true }, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
-      if (err) return callback(err, '');
-      try {
-        if (addresses.length === 0) throw new PbxError('PBX_UNREACHABLE', `the PBX host name ${hostname} could not be resolved`);
-        for (const a of addresses) checkAddress(a.address, policy);
-      } catch (refusal) {
-        return callback(refusal instanceof Error ? refusal : new Error(String(refusal)), '');
-      }
-      const first = addresses[0];
-      if (options.all) return callback(null, addresses);
-      return callback(null, first?.address ?? '', first?.family ?? 4);
-    });
-  };
-}
+export const assertPbxAddressAllowed = pbxGuard.assertUrlAllowed;
+/** Connect-time check for sockets to the PBX (DNS rebinding). */
+export const guardedLookup = pbxGuard.guardedLookup;

@@ -5,6 +5,7 @@ import { unauthorized } from '../errors.js';
 import type { PortalBitrixClients } from '../bitrix/client.js';
 import type { InstallGrant } from './install-request.js';
 import { ensureAppBindings, type SetupResult } from './setup.js';
+import { assertPortalAddressAllowed, confirmNewInstall, type InstallTrust } from './install-trust.js';
 
 export const DEFAULT_LINE_NUMBER = 'pbx-1';
 
@@ -14,6 +15,8 @@ export interface InstallDeps {
   publicUrl: string;
   log: Logger;
   now?: () => number;
+  /** The trusted OAuth server and the portal-address rules a new install is checked against. */
+  trust: InstallTrust;
   /** Told after a (re-)install succeeded, e.g. so the PBX supervisor reopens a link closed by an earlier uninstall. */
   onInstalled?: (memberId: string) => Promise<void> | void;
 }
@@ -34,14 +37,37 @@ async function assertMayReplace(deps: InstallDeps, existing: Portal, grant: Inst
   }
 }
 
+/** An install that passed every check; only these are stored. */
+export interface AdmittedGrant {
+  readonly admitted: true;
+  readonly grant: InstallGrant;
+}
+
+/**
+ * Decides whether an install may be stored: its portal address must pass the SSRF rules; a known portal must prove
+ * the install comes from it (assertMayReplace); an unknown member_id must be confirmed by the trusted OAuth server.
+ * The OAuth server stored is always the configured one: tokens are refreshed there with our client_secret, so an
+ * install naming another SERVER_ENDPOINT must not redirect that secret.
+ */
+export async function admitGrant(deps: InstallDeps, grant: InstallGrant): Promise<AdmittedGrant> {
+  await assertPortalAddressAllowed(grant, deps.trust.portalAddress);
+  const existing = deps.store.portals.get(grant.memberId);
+  if (existing) await assertMayReplace(deps, existing, grant);
+  else await confirmNewInstall(deps.trust, grant, deps.log);
+  if (grant.serverEndpoint !== deps.trust.oauthServer) {
+    deps.log.info({ portal: grant.memberId, named: grant.serverEndpoint }, 'install names another OAuth server; the configured one is kept');
+  }
+  return { admitted: true, grant: { ...grant, serverEndpoint: deps.trust.oauthServer } };
+}
+
 /**
  * Stores the portal (tokens, endpoints, application token) — durable before anything uses it. The record is
  * rebuilt, so the marks of a previous life (needsReinstall, uninstalledAt) go; settings and bindings stay.
  */
-export async function storeGrant(deps: InstallDeps, grant: InstallGrant): Promise<Portal> {
+export async function storeGrant(deps: InstallDeps, admitted: AdmittedGrant): Promise<Portal> {
+  const { grant } = admitted;
   const now = (deps.now ?? Date.now)();
   const existing = deps.store.portals.get(grant.memberId);
-  if (existing) await assertMayReplace(deps, existing, grant);
   const portal: Portal = {
     memberId: grant.memberId,
     domain: grant.domain,
@@ -68,9 +94,10 @@ export async function storeGrant(deps: InstallDeps, grant: InstallGrant): Promis
  * The whole install: store, bind events/placements/line (setup writes go directly through the client — the admin is
  * waiting on the installer page, the outbox would only delay the answer), record the detected rate plan.
  */
-export async function installPortal(deps: InstallDeps, grant: InstallGrant): Promise<{ portal: Portal; setup: SetupResult }> {
-  const log = deps.log.child({ portal: grant.memberId });
-  const stored = await storeGrant(deps, grant);
+export async function installPortal(deps: InstallDeps, request: InstallGrant | AdmittedGrant): Promise<{ portal: Portal; setup: SetupResult }> {
+  const admitted = 'admitted' in request ? request : await admitGrant(deps, request);
+  const log = deps.log.child({ portal: admitted.grant.memberId });
+  const stored = await storeGrant(deps, admitted);
   const setup = await ensureAppBindings({
     client: deps.clients.forPortal(stored.memberId), publicUrl: deps.publicUrl, lineNumber: stored.lineNumber, log,
   });

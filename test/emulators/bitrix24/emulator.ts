@@ -16,6 +16,7 @@ import { sendJson, sendText } from './http-io.js';
 import { allMethods } from './methods/index.js';
 import { receiveRecordUpload } from './record-upload.js';
 import { handleOAuthToken } from './oauth.js';
+import { handleOAuthAppInfo, isOAuthAppInfoPath } from './oauth-app-info.js';
 import { LeakyBucket } from './rate-limit.js';
 import { RestDispatcher } from './rest.js';
 import {
@@ -134,6 +135,8 @@ export class Bitrix24Cloud {
     try {
       if (url.pathname.startsWith('/_emulator/') && this.controlHandler) return await this.controlHandler(req, res, url);
       if (url.pathname === '/oauth/token/' || url.pathname === '/oauth/token') return await handleOAuthToken(this.state, req, res, url);
+      // The OAuth server's own app.info (the trusted view of an install), not the portal method of the same name.
+      if (isOAuthAppInfoPath(url.pathname)) return await handleOAuthAppInfo(this.state, req, res, url);
       if (url.pathname.startsWith('/rest/')) return await this.dispatcher.handle(req, res, url, null);
       sendText(res, 404, 'Not found');
     } catch (err) {

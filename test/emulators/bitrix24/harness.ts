@@ -89,6 +89,11 @@ export class Bitrix24Emulator {
     return this.url;
   }
 
+  /** The OAuth server's REST base, as `server_endpoint` names it: what the product's B24_OAUTH_SERVER must be. */
+  get serverEndpoint(): string {
+    return `${this.url}/rest/`;
+  }
+
   private async rpc<T>(operation: string, args: Record<string, unknown> = {}): Promise<T> {
     const response = await fetch(`${this.url}/_emulator/${operation}`, {
       method: 'POST',
@@ -103,6 +108,7 @@ export class Bitrix24Emulator {
   }
 
   async stop(): Promise<void> {
+    running.delete(this);
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.kill('SIGTERM');
@@ -244,6 +250,14 @@ export class Bitrix24Emulator {
   }
 }
 
+/** Emulators this process started and has not stopped: the OAuth server a test server should trust (testConfig). */
+const running = new Set<Bitrix24Emulator>();
+
+/** The `server_endpoint` of every emulator running in this process. */
+export function runningOAuthServers(): string[] {
+  return [...running].map((e) => e.serverEndpoint);
+}
+
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 /** The repository root, so `--import tsx` resolves whatever the caller's working directory. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -289,6 +303,8 @@ export async function startBitrix24Emulator(opts: StartOptions = {}): Promise<Bi
     });
   });
   const emulator = new Bitrix24Emulator(url, child, { clientId, clientSecret });
+  running.add(emulator);
+  child.once('exit', () => running.delete(emulator));
   if (opts.deliveryTimeoutMs !== undefined || opts.appScopes !== undefined) {
     await emulator.configure({ deliveryTimeoutMs: opts.deliveryTimeoutMs, appScopes: opts.appScopes });
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../../server/config.js';
 import { createLogger } from '../../../server/log.js';
 import { startServer, type RunningServer, type StartOptions } from '../../../server/index.js';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../emulators/bitrix24/harness.js';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, runningOAuthServers } from '../../emulators/bitrix24/harness.js';
 
 /** A free loopback port, so PUBLIC_URL is known before the server listens (Bitrix24 needs it at install). */
 export async function freePort(): Promise<number> {
@@ -25,8 +25,25 @@ export async function tempDataDir(): Promise<{ dir: string; remove(): Promise<vo
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The OAuth server the test server trusts (installs are confirmed there with app.info): TEST_B24_OAUTH_SERVER when a
+ * parent process passes it to a server child, else the one Bitrix24 emulator this process runs. With none the
+ * product's default stays (no install can then succeed: the intended failure); with several the test must choose.
+ */
+function trustedOAuthServer(env: Record<string, string>): Record<string, string> {
+  if (env.B24_OAUTH_SERVER !== undefined) return {};
+  const fromParent = process.env.TEST_B24_OAUTH_SERVER;
+  if (fromParent) return { B24_OAUTH_SERVER: fromParent };
+  const running = runningOAuthServers();
+  if (running.length > 1) throw new Error('several Bitrix24 emulators run: pass B24_OAUTH_SERVER to testConfig');
+  return running[0] ? { B24_OAUTH_SERVER: running[0] } : {};
+}
+
+/** Everything on loopback: the emulated portals (B24_ALLOW_LOOPBACK) and the OAuth server of the running emulator. */
 export function testConfig(dataDir: string, port: number, env: Record<string, string> = {}): Config {
   return loadConfig({
+    B24_ALLOW_LOOPBACK: '1',
+    ...trustedOAuthServer(env),
     PORT: String(port),
     HOST: '127.0.0.1',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
