@@ -8,8 +8,9 @@ import type { Bitrix24Cloud } from './emulator.js';
 import { RestError } from './errors.js';
 import { readBody, sendJson } from './http-io.js';
 
-const entityType = z.enum(['CONTACT', 'LEAD', 'COMPANY']);
-const crmRef = z.object({ entityType, entityId: z.number().int() });
+const entityType = z.enum(['CONTACT', 'LEAD', 'COMPANY', 'DEAL']);
+// A call binds to a contact, company or lead (telephony.externalCall.register CRM_ENTITY_TYPE), never to a deal.
+const crmRef = z.object({ entityType: z.enum(['CONTACT', 'LEAD', 'COMPANY']), entityId: z.number().int() });
 const fault = z
   .object({
     kind: z.enum(['http503', 'query_limit', 'operation_time_limit', 'expire_all_tokens', 'invalid_grant', 'network_down']),
@@ -119,6 +120,10 @@ const operations: Record<string, Operation> = {
   seedCrm: (c, b) => {
     const a = z.object({ memberId: z.string(), entityType, fields }).parse(b);
     return { id: c.seedCrm(a.memberId, a.entityType, a.fields) };
+  },
+  seedActivity: (c, b) => {
+    const a = z.object({ memberId: z.string(), fields }).parse(b);
+    return { id: c.seedActivity(a.memberId, a.fields) };
   },
   getCrm: (c, b) => {
     const a = z.object({ memberId: z.string(), entityType, id: z.number().int() }).parse(b);

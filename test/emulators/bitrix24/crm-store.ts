@@ -1,8 +1,9 @@
 /**
- * CRM entities (contacts, leads, companies) with the `crm_multifield` PHONE/EMAIL/WEB/IM values.
+ * CRM entities (contacts, leads, companies, deals) with the `crm_multifield` PHONE/EMAIL/WEB/IM values.
  * Multifield format and update rules: https://apidocs.bitrix24.com/api-reference/crm/data-types.html#crm_multifield,
  * https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-update.html
  */
+import { dealFields } from './deal.js';
 import { isRecord, isTruthyFlag } from './params.js';
 import { samePhone } from './phone.js';
 import { isoWithOffset } from './time-envelope.js';
@@ -12,7 +13,7 @@ export const MULTI_FIELDS = ['PHONE', 'EMAIL', 'WEB', 'IM'] as const;
 export type MultiFieldType = (typeof MULTI_FIELDS)[number];
 
 /** crm_enum_ownertype: 1 lead, 2 deal, 3 contact, 4 company. https://apidocs.bitrix24.com/api-reference/crm/data-types.html */
-export const OWNER_TYPE_ID: Record<CrmEntityType, number> = { LEAD: 1, CONTACT: 3, COMPANY: 4 };
+export const OWNER_TYPE_ID: Record<CrmEntityType, number> = { LEAD: 1, DEAL: 2, CONTACT: 3, COMPANY: 4 };
 
 export function entityTypeFromOwnerTypeId(id: number): CrmEntityType | null {
   const found = (Object.entries(OWNER_TYPE_ID) as [CrmEntityType, number][]).find(([, v]) => v === id);
@@ -65,22 +66,28 @@ export function createEntity(portal: Portal, type: CrmEntityType, fields: Record
   if (!store) throw new Error(`no store for ${type}`);
   const id = portal.nextCrmId[type]++;
   const now = isoWithOffset(Date.now());
+  const scalars = type === 'DEAL' ? dealFields(null, scalarFields(fields)) : scalarFields(fields);
   const entity: CrmEntity = {
     id,
     type,
-    fields: { ASSIGNED_BY_ID: String(userId), CREATED_BY_ID: String(userId), OPENED: 'Y', ...scalarFields(fields) },
+    fields: { ASSIGNED_BY_ID: String(userId), CREATED_BY_ID: String(userId), OPENED: 'Y', ...scalars },
     multi: [],
     createdAt: now,
     updatedAt: now,
   };
-  applyMultiFields(portal, entity, fields);
+  // Deals have no phone or e-mail of their own: they reach people through their contact and company.
+  if (type !== 'DEAL') applyMultiFields(portal, entity, fields);
   store.set(id, entity);
   return entity;
 }
 
 export function updateEntity(portal: Portal, entity: CrmEntity, fields: Record<string, unknown>): void {
-  Object.assign(entity.fields, scalarFields(fields));
-  applyMultiFields(portal, entity, fields);
+  if (entity.type === 'DEAL') {
+    entity.fields = dealFields(entity.fields, scalarFields(fields));
+  } else {
+    Object.assign(entity.fields, scalarFields(fields));
+    applyMultiFields(portal, entity, fields);
+  }
   entity.updatedAt = isoWithOffset(Date.now());
 }
 
@@ -98,6 +105,7 @@ export function legacyView(entity: CrmEntity, withMulti = true): Record<string, 
   for (const [k, v] of Object.entries(entity.fields)) base[k] = v === null || v === undefined ? null : typeof v === 'object' ? v : String(v);
   base.DATE_CREATE = entity.createdAt;
   base.DATE_MODIFY = entity.updatedAt;
+  if (entity.type === 'DEAL') return base;
   base.HAS_PHONE = entity.multi.some((m) => m.TYPE_ID === 'PHONE') ? 'Y' : 'N';
   base.HAS_EMAIL = entity.multi.some((m) => m.TYPE_ID === 'EMAIL') ? 'Y' : 'N';
   if (withMulti) {

@@ -13,6 +13,7 @@ import { RestError } from './errors.js';
 import { setFault } from './faults.js';
 import { DEFAULT_APP_SCOPES } from './scopes.js';
 import { sendJson, sendText } from './http-io.js';
+import { addActivity } from './methods/activities.js';
 import { allMethods } from './methods/index.js';
 import { receiveRecordUpload } from './record-upload.js';
 import { handleOAuthToken } from './oauth.js';
@@ -191,7 +192,7 @@ export class Bitrix24Cloud {
     const portal: Portal = {
       memberId, domain: '', port: 0, server: null, plan, applicationToken: randomHex(16), appPresent: false,
       installed: false, langId: 'en', users: new Map(), nextUserId: 1, crm: new Map(CRM_ENTITY_TYPES.map((t) => [t, new Map()])),
-      nextCrmId: { LEAD: 1, CONTACT: 1, COMPANY: 1 }, nextMultiId: 1, activities: new Map(), nextActivityId: 1,
+      nextCrmId: { LEAD: 1, CONTACT: 1, COMPANY: 1, DEAL: 1 }, nextMultiId: 1, activities: new Map(), nextActivityId: 1,
       comments: [], lines: new Map(), nextLineId: 1, calls: new Map(), nextStatisticId: 1, events: [], nextEventId: 1,
       placements: [], webhooks: new Map(), notifications: [], files: new Map(), nextFileId: 1, uploads: new Map(),
       bucket: new LeakyBucket(burst, drain), fault: null, faultUntil: null,
@@ -459,6 +460,12 @@ export class Bitrix24Cloud {
     const id = createEntity(portal, entityType, fields, this.adminOf(portal).ID).id;
     this.events.emitLater(memberId, `ONCRM${entityType}ADD`, { FIELDS: { ID: String(id) } });
     return id;
+  }
+
+  /** An activity as crm.activity.add makes it (same checks), by the portal's admin unless RESPONSIBLE_ID says otherwise. */
+  seedActivity(memberId: string, fields: Record<string, unknown>): number {
+    const portal = this.portal(memberId);
+    return addActivity(portal, fields, this.adminOf(portal).ID);
   }
 
   getCrm(memberId: string, entityType: CrmEntityType, id: number): Record<string, unknown> | null {

@@ -177,6 +177,11 @@ export class Bitrix24Emulator {
     return (await this.rpc<{ id: number }>('seedCrm', { memberId, entityType, fields })).id;
   }
 
+  /** A CRM activity (crm.activity.add fields: OWNER_TYPE_ID, OWNER_ID, TYPE_ID, SUBJECT, COMMUNICATIONS, START_TIME, END_TIME, COMPLETED …). */
+  async seedActivity(memberId: string, fields: Record<string, unknown>): Promise<number> {
+    return (await this.rpc<{ id: number }>('seedActivity', { memberId, fields })).id;
+  }
+
   async getCrm(memberId: string, entityType: CrmEntityType, id: number): Promise<Record<string, unknown> | null> {
     return (await this.rpc<{ entity: Record<string, unknown> | null }>('getCrm', { memberId, entityType, id })).entity;
   }

@@ -7,8 +7,9 @@ import type { LeakyBucket } from './rate-limit.js';
 import type { Fault, RecordedRequest } from './control-types.js';
 
 export type Plan = 'standard' | 'enterprise';
-export type CrmEntityType = 'CONTACT' | 'LEAD' | 'COMPANY';
-export const CRM_ENTITY_TYPES: readonly CrmEntityType[] = ['LEAD', 'CONTACT', 'COMPANY'];
+/** Deals live beside the three phone-bearing kinds; duplicate search and telephony binding never look at them. */
+export type CrmEntityType = 'CONTACT' | 'LEAD' | 'COMPANY' | 'DEAL';
+export const CRM_ENTITY_TYPES: readonly CrmEntityType[] = ['LEAD', 'CONTACT', 'COMPANY', 'DEAL'];
 
 export interface User {
   ID: number;

@@ -6,17 +6,23 @@
  */
 import { entityTypeFromOwnerTypeId, getEntity } from '../crm-store.js';
 import { RestError, argumentError } from '../errors.js';
-import { isRecord, pickInt, pickRecord, pickString, type Params } from '../params.js';
-import type { Activity, Portal } from '../state.js';
+import { isRecord, pickArray, pickInt, pickRecord, pickString, type Params } from '../params.js';
+import type { Activity, CrmEntityType, Portal } from '../state.js';
 import { isoWithOffset } from '../time-envelope.js';
 import { matchesCrmFilterValue } from './filter.js';
 import { ok, page, type MethodContext, type MethodTable } from './types.js';
 
 const crmError = (description: string): RestError => new RestError('', description, 400);
 
+/** crm.activity.fields: DEADLINE is not set directly; it is END_TIME for a task (TYPE_ID 3), START_TIME otherwise. */
+function deadlineOf(a: Activity): string {
+  return a.TYPE_ID === 3 ? a.END_TIME : a.START_TIME;
+}
+
 function activityView(a: Activity): Record<string, unknown> {
   return {
     ...a,
+    DEADLINE: deadlineOf(a),
     ID: String(a.ID),
     OWNER_TYPE_ID: String(a.OWNER_TYPE_ID),
     OWNER_ID: String(a.OWNER_ID),
@@ -26,7 +32,7 @@ function activityView(a: Activity): Record<string, unknown> {
   };
 }
 
-function addActivity(portal: Portal, fields: Record<string, unknown>, userId: number): number {
+export function addActivity(portal: Portal, fields: Record<string, unknown>, userId: number): number {
   const ownerTypeId = Number(fields.OWNER_TYPE_ID);
   const ownerId = Number(fields.OWNER_ID);
   const typeId = Number(fields.TYPE_ID);
@@ -75,6 +81,32 @@ function activityFilter(params: Params): Record<string, unknown> {
   return pickRecord(params, 'filter', 'FILTER') ?? {};
 }
 
+/** `order: {FIELD: ASC|DESC, …}`: numbers compare as numbers, the rest as text (ISO dates sort as text); ID last. */
+function activityOrder(params: Params): (a: Record<string, unknown>, b: Record<string, unknown>) => number {
+  const order = Object.entries(pickRecord(params, 'order', 'ORDER') ?? {}).map(([k, v]) => [k.toUpperCase(), String(v).toUpperCase() === 'DESC' ? -1 : 1] as const);
+  return (a, b) => {
+    for (const [key, dir] of order) {
+      const x = a[key];
+      const y = b[key];
+      const nx = Number(x);
+      const ny = Number(y);
+      const cmp = Number.isFinite(nx) && Number.isFinite(ny) && x !== '' && y !== '' ? nx - ny : String(x ?? '').localeCompare(String(y ?? ''));
+      if (cmp !== 0) return cmp * dir;
+    }
+    return Number(a.ID) - Number(b.ID);
+  };
+}
+
+/** `select`: the named fields and ID; `*` is every field but COMMUNICATIONS and FILES, which must be named. No select: all. */
+function selectActivityFields(view: Record<string, unknown>, select: unknown[] | undefined): Record<string, unknown> {
+  if (!select || select.length === 0) return view;
+  const names = select.map((s) => String(s).toUpperCase());
+  const explicitOnly = ['COMMUNICATIONS', 'FILES'];
+  return Object.fromEntries(
+    Object.entries(view).filter(([k]) => k === 'ID' || names.includes(k) || (names.includes('*') && !explicitOnly.includes(k))),
+  );
+}
+
 export const activityMethods: MethodTable = {
   'crm.activity.add': {
     run: ({ portal, params, auth }) => {
@@ -93,10 +125,12 @@ export const activityMethods: MethodTable = {
   'crm.activity.list': {
     run: ({ portal, params }) => {
       const filter = activityFilter(params);
+      const select = pickArray(params, 'select', 'SELECT');
       const items = [...portal.activities.values()]
         .map(activityView)
         .filter((view) => Object.entries(filter).every(([k, v]) => matchesCrmFilterValue(k, view, v)))
-        .sort((a, b) => Number(a.ID) - Number(b.ID));
+        .sort(activityOrder(params))
+        .map((view) => selectActivityFields(view, select));
       return page(items, pickInt(params, 'start', 'START'));
     },
   },
@@ -108,7 +142,7 @@ export const activityMethods: MethodTable = {
       const entityType = String(fields.ENTITY_TYPE ?? '').toLowerCase();
       const entityId = Number(fields.ENTITY_ID);
       const comment = String(fields.COMMENT ?? '');
-      const typeMap: Record<string, 'CONTACT' | 'LEAD' | 'COMPANY'> = { contact: 'CONTACT', lead: 'LEAD', company: 'COMPANY' };
+      const typeMap: Record<string, CrmEntityType> = { contact: 'CONTACT', lead: 'LEAD', company: 'COMPANY', deal: 'DEAL' };
       const type = typeMap[entityType];
       if (!type || !Number.isFinite(entityId) || !getEntity(portal, type, entityId)) throw argumentError('Entity not found');
       if (comment.trim() === '') throw argumentError('Comment is empty');

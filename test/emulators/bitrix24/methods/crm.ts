@@ -1,8 +1,9 @@
 /**
- * Legacy crm.contact.* / crm.lead.* / crm.company.* (add, get, update, list, delete) and crm.duplicate.findbycomm.
+ * Legacy crm.contact.* / crm.lead.* / crm.company.* / crm.deal.* (add, get, update, list, delete) and crm.duplicate.findbycomm.
  * https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-add.html (-get, -update, -list),
  * https://apidocs.bitrix24.com/api-reference/crm/leads/crm-lead-add.html,
  * https://apidocs.bitrix24.com/api-reference/crm/companies/crm-company-list.html,
+ * https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-add.html (-get, -update, -list; deal rules in ../deal.ts),
  * https://apidocs.bitrix24.com/api-reference/crm/duplicates/crm-duplicate-find-by-comm.html
  */
 import { MULTI_FIELDS, createEntity, findByEmail, findByPhone, getEntity, legacyView, updateEntity } from '../crm-store.js';
@@ -98,6 +99,7 @@ export const crmMethods: MethodTable = {
   ...crudFor('CONTACT'),
   ...crudFor('LEAD'),
   ...crudFor('COMPANY'),
+  ...crudFor('DEAL'),
   'crm.duplicate.findbycomm': {
     run: ({ portal, params }) => {
       const type = pickString(params, 'type')?.toUpperCase();
