@@ -69,6 +69,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       B24_CLIENT_ID: b24.clientId,
       B24_CLIENT_SECRET: b24.clientSecret,
       PBX_ALLOW_LOOPBACK: '1',
+      B24_OAUTH_SERVER: b24.serverEndpoint, B24_ALLOW_LOOPBACK: '1',
       LOG_LEVEL: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent',
     });
     const extra = opts.rootRouters ? opts.rootRouters({ b24, pbx, secrets: [] }) : [];

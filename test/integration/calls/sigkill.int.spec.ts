@@ -24,7 +24,7 @@ describe('calls survive a SIGKILL of the server', () => {
 
   async function startChild(): Promise<void> {
     const proc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'server-process.ts'), data.dir, String(port)], {
-      stdio: ['pipe', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TEST_B24_OAUTH_SERVER: b24.serverEndpoint },
     });
     child = proc;
     await new Promise<void>((resolve, reject) => {
