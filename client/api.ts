@@ -7,6 +7,7 @@ import type {
   ContactSyncRow,
   ExtensionRow,
   FailedWriteRow,
+  OpenItemsResponse,
   PbxTestResponse,
   PhonebookRow,
   SettingsResponse,
@@ -35,6 +36,11 @@ export interface CallsQuery {
   limit?: number;
 }
 
+export interface OpenItemsQuery {
+  entityType: 'CONTACT' | 'COMPANY' | 'LEAD';
+  entityId: number;
+}
+
 /** Typed calls of /api (shapes in server/http/api/shapes.ts). */
 export interface Api {
   status(): Promise<StatusResponse>;
@@ -52,6 +58,8 @@ export interface Api {
   disconnect(): Promise<void>;
   calls(query: CallsQuery): Promise<CallsPage>;
   recentCalls(): Promise<CallsPage>;
+  /** The CRM record's open deals and activities (the call card). */
+  openItems(query: OpenItemsQuery): Promise<OpenItemsResponse>;
   recording(callId: string): Promise<Blob>;
   failedWrites(): Promise<FailedWriteRow[]>;
   retryWrite(id: string): Promise<void>;
@@ -122,6 +130,7 @@ export function createApi(http: AxiosInstance): Api {
     calls: ({ entityType, entityId, before, limit }) =>
       get<CallsPage>('/calls', { entityType, entityId, ...(before ? { before } : {}), ...(limit ? { limit } : {}) }),
     recentCalls: () => get<CallsPage>('/calls/recent'),
+    openItems: ({ entityType, entityId }) => get<OpenItemsResponse>('/crm/open-items', { entityType, entityId }),
     recording: async (callId) => (await http.get<Blob>(`/calls/${encodeURIComponent(callId)}/recording`, { responseType: 'blob' })).data,
     failedWrites: () => get<FailedWriteRow[]>('/outbox/failed'),
     retryWrite: async (id) => {
