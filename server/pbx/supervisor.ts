@@ -93,6 +93,8 @@ interface Link {
   recovering: boolean;
   recoverAgain: boolean;
   retryTimer?: ReturnType<typeof setTimeout>;
+  /** The coverage mark must stay before this: a call's CDR ending here failed to be handled and waits for a retry. */
+  heldBefore?: number;
   followUpTimer?: ReturnType<typeof setTimeout>;
   sweepTimer?: ReturnType<typeof setInterval>;
   closed: boolean;
@@ -139,6 +141,29 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     return createHmac('sha256', state.webhookKeySecret()).update(`pbx-webhook:${memberId}`).digest('base64url').slice(0, 32);
   }
 
+  /**
+   * A call's CDR that could not be handled (the store refused the write: disk full) is not logged yet. It is
+   * forgotten as delivered and the coverage mark is held before it, so a recovery pass reads it again from the
+   * PBX's call history once the cause is gone; until then, recovery is retried. Without this the call was lost
+   * (faults/store-faults.int.spec.ts).
+   */
+  function holdForRetry(link: Link, event: CallEvent): void {
+    link.delivered.delete(event.pbxCallId);
+    const before = Math.min(event.at, Date.now()) - 1;
+    link.heldBefore = Math.min(link.heldBefore ?? before, before);
+    if (link.closed || link.retryTimer !== undefined) return;
+    link.retryTimer = setTimeout(() => {
+      link.retryTimer = undefined;
+      if (!link.closed && link.adapter.status().state === 'connected') void recover(link);
+    }, retryMs);
+    link.retryTimer.unref?.();
+  }
+
+  /** Moves the coverage mark, never past a call still waiting to be handled. */
+  function cover(link: Link, at: number): void {
+    state.setCoveredUntil(link.memberId, Math.min(at, link.heldBefore ?? at));
+  }
+
   function deliver(link: Link, event: CallEvent): void {
     if (event.kind === 'cdr') {
       if (link.delivered.has(event.pbxCallId)) return;
@@ -154,6 +179,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
         await opts.onCallEvent(event);
       } catch (err) {
         log.error({ err, portal: link.memberId, callId: event.pbxCallId, kind: event.kind }, 'call event handler failed');
+        if (event.kind === 'cdr') holdForRetry(link, event);
       }
     });
     link.chains.set(event.pbxCallId, next);
@@ -183,6 +209,8 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
           await state.flush();
         } else {
           const since = covered - margin;
+          // Calls held back by a failed delivery are read again now; a new failure holds the mark again.
+          link.heldBefore = undefined;
           const events = await link.adapter.searchCdr(since);
           if (link.closed) return;
           let fresh = 0;
@@ -197,7 +225,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
             deliver(link, { ...event, recovered: true });
           }
           log.info({ portal: link.memberId, since, found: events.length, delivered: fresh, deferred: tooRecent }, 'PBX call history recovered');
-          state.setCoveredUntil(link.memberId, settledBefore);
+          cover(link, settledBefore);
           if (tooRecent > 0) scheduleFollowUp(link);
         }
         link.caughtUp = true;
@@ -336,7 +364,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
         for (const link of links.values()) {
           // Webhook links move the mark with their sweeps only (a push lost in transit leaves no trace).
           if (link.settings.events === 'websocket' && link.caughtUp && link.adapter.status().state === 'connected') {
-            state.setCoveredUntil(link.memberId, now - tailMs);
+            cover(link, now - tailMs);
           }
         }
       }, tickMs);

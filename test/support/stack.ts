@@ -38,6 +38,8 @@ export interface StackOptions {
   /** Where the server runs. */
   mode?: 'inProcess' | 'child';
   env?: Record<string, string>;
+  /** Use this DATA_DIR (e.g. a size-limited tmpfs) instead of a fresh temp dir; it is left in place at close. */
+  dataDir?: string;
   /** startServer overrides for the in-process server (e.g. the outbox backoff). */
   start?: Partial<StartOptions>;
 }
@@ -71,7 +73,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     startBitrix24Emulator({ rateLimit: false, ...opts.b24 }),
     startYeastarEmulator({ speed: opts.pbxSpeed ?? 1000 }),
   ]);
-  const data = await tempDataDir();
+  const data = opts.dataDir ? { dir: opts.dataDir, remove: async () => undefined } : await tempDataDir();
   const port = await freePort();
   // The emulator is the trusted OAuth server and lives on loopback: a product that checks installs against its
   // configured OAuth server and refuses loopback portal addresses must be told so, exactly as an operator would.
