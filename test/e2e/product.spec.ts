@@ -139,6 +139,17 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
   it("the call card tab shows the caller's history", async () => {
     const { memberId, contact, agents } = stack.portal;
     const [registered] = await stack.b24.calls(memberId);
+    // Open items: what the agent still has to do with this caller; closed and completed ones stay out.
+    await stack.b24.seedCrm(memberId, 'DEAL', { TITLE: 'Support renewal 2027', CONTACT_ID: contact.id, STAGE_ID: 'EXECUTING', OPPORTUNITY: 2400, CURRENCY_ID: 'USD' });
+    await stack.b24.seedCrm(memberId, 'DEAL', { TITLE: 'Old hardware order', CONTACT_ID: contact.id, STAGE_ID: 'WON', OPPORTUNITY: 900, CURRENCY_ID: 'USD' });
+    const communications = [{ VALUE: contact.phone, ENTITY_ID: contact.id, ENTITY_TYPE_ID: 3 }];
+    await stack.b24.seedActivity(memberId, {
+      OWNER_TYPE_ID: 3, OWNER_ID: contact.id, TYPE_ID: 2, SUBJECT: 'Call back about the quote', COMPLETED: 'N',
+      START_TIME: '2099-12-03T10:00:00+00:00', END_TIME: '2099-12-03T10:30:00+00:00', COMMUNICATIONS: communications,
+    });
+    await stack.b24.seedActivity(memberId, {
+      OWNER_TYPE_ID: 3, OWNER_ID: contact.id, TYPE_ID: 2, SUBJECT: 'Intro call', COMPLETED: 'Y', START_TIME: '2026-01-05T10:00:00+00:00', COMMUNICATIONS: communications,
+    });
     const { page, frame } = await open(agents[0]?.id ?? 0, 'CALL_CARD', {
       CALL_ID: String(registered?.callId ?? 'externalCall.x'), PHONE_NUMBER: contact.phone, LINE_NUMBER: 'pbx', CRM_ENTITY_TYPE: 'CONTACT',
       CRM_ENTITY_ID: String(contact.id), CALL_DIRECTION: 'incoming', CALL_STATE: 'connected',
@@ -147,6 +158,13 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     await expectText(frame.locator('[data-testid="call-card-view"]'), /Last calls/);
     await expectText(frame.locator('[data-testid="call-row"]').first(), /Inbound call/);
     await expectText(frame.locator('[data-testid="call-card-view"]'), new RegExp(`CRM record: Contact #${contact.id}`));
+    const openItems = frame.locator('[data-testid="open-items"]');
+    await expectText(openItems, /Open items/);
+    await expectText(frame.locator('[data-testid="open-deal"]'), /Support renewal 2027.*Stage: In progress.*\$2,400\.00/);
+    await expectText(frame.locator('[data-testid="open-activity"]'), /Call.*Call back about the quote.*Due .*2099/);
+    expect(await frame.locator('[data-testid="open-deal"]').count()).toBe(1);
+    expect(await frame.locator('[data-testid="open-activity"]').count()).toBe(1);
+    expect(await openItems.textContent()).not.toMatch(/Old hardware order|Intro call/);
     await screenshot(page, 'call-card');
     await page.close();
   }, 60_000);
