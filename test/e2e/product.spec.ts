@@ -167,6 +167,21 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     expect(await openItems.textContent()).not.toMatch(/Old hardware order|Intro call/);
     await screenshot(page, 'call-card');
     await page.close();
+
+    // Deals and activities came in one batch; reopening the card within 30 s asks Bitrix24 nothing more.
+    const openItemReads = async () => [
+      ...(await stack.b24.requests({ memberId, method: 'crm.deal.list' })),
+      ...(await stack.b24.requests({ memberId, method: 'crm.activity.list' })),
+    ];
+    const before = await openItemReads();
+    expect(before.map((r) => [r.method, r.viaBatch])).toEqual([['crm.deal.list', true], ['crm.activity.list', true]]);
+    const again = await open(agents[0]?.id ?? 0, 'CALL_CARD', {
+      CALL_ID: String(registered?.callId ?? 'externalCall.x'), PHONE_NUMBER: contact.phone, LINE_NUMBER: 'pbx', CRM_ENTITY_TYPE: 'CONTACT',
+      CRM_ENTITY_ID: String(contact.id), CALL_DIRECTION: 'incoming', CALL_STATE: 'connected',
+    });
+    await expectText(again.frame.locator('[data-testid="open-deal"]'), /Support renewal 2027/);
+    expect(await openItemReads()).toHaveLength(2);
+    await again.page.close();
   }, 60_000);
 
   it('switches to Russian and Chinese by LANG', async () => {
