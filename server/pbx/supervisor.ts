@@ -93,6 +93,8 @@ interface Link {
   recovering: boolean;
   recoverAgain: boolean;
   retryTimer?: ReturnType<typeof setTimeout>;
+  /** When a recovery pass first found a call it left for later (call id → our clock). */
+  firstSeen: Map<string, number>;
   /** The coverage mark must stay before this: a call's CDR ending here failed to be handled and waits for a retry. */
   heldBefore?: number;
   followUpTimer?: ReturnType<typeof setTimeout>;
@@ -216,11 +218,19 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
           let fresh = 0;
           let tooRecent = 0;
           for (const event of events) {
-            if (link.delivered.has(event.pbxCallId)) continue;
-            if (event.at > settledBefore) {
+            if (link.delivered.has(event.pbxCallId)) {
+              link.firstSeen.delete(event.pbxCallId);
+              continue;
+            }
+            // Settled when it ended a tail ago, or when we first saw it a tail ago: a PBX clock ahead of ours dates
+            // calls in the future, and they must not wait for our clock to catch up (nor forever).
+            const firstSeen = link.firstSeen.get(event.pbxCallId) ?? startedAt;
+            if (event.at > settledBefore && firstSeen > settledBefore) {
+              link.firstSeen.set(event.pbxCallId, firstSeen);
               tooRecent += 1;
               continue;
             }
+            link.firstSeen.delete(event.pbxCallId);
             fresh += 1;
             deliver(link, { ...event, recovered: true });
           }
@@ -312,7 +322,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     }
     const adapter = makeAdapter(memberId, wanted);
     const link: Link = {
-      memberId, fingerprint, settings: wanted, adapter, unsubscribe: [], chains: new Map(), delivered: new Map(),
+      memberId, fingerprint, settings: wanted, adapter, unsubscribe: [], chains: new Map(), delivered: new Map(), firstSeen: new Map(),
       caughtUp: false, recovering: false, recoverAgain: false, closed: false,
     };
     link.unsubscribe.push(adapter.onCallEvent((event) => deliver(link, event)));

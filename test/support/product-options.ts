@@ -18,7 +18,8 @@ export function startProduct(config: Config, log: Logger, extra: Partial<StartOp
         adapterTimings: { settleMs: 150, heartbeatMs: 500, backoffInitialMs: 50, backoffMaxMs: 300, subscribeTimeoutMs: 2_000 },
         coverageTickMs: 200, recoveryRetryMs: 300, recoveryTailMs: 800,
       },
-      calls: { cdrWaitMs: 4_000 },
+      // Recording retries scaled like the rest (production: 30 s, doubling).
+      calls: { cdrWaitMs: 4_000, recordings: { retryBaseMs: 1_000 } },
     }),
     ...extra,
   });
