@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Portal } from '../store/records.js';
@@ -21,6 +22,13 @@ export interface InstallDeps {
   onInstalled?: (memberId: string) => Promise<void> | void;
 }
 
+/** Constant-time comparison (the application token is a shared secret); unequal lengths never match. */
+function sameSecret(given: string, stored: string): boolean {
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(stored, 'utf8');
+  return a.length === b.length && b.length > 0 && timingSafeEqual(a, b);
+}
+
 /**
  * A known portal may only be re-installed by someone who holds its application token or whose new tokens
  * Bitrix24 accepts on the portal's stored REST base; otherwise any POST could take a tenant over.
@@ -28,7 +36,7 @@ export interface InstallDeps {
 async function assertMayReplace(deps: InstallDeps, existing: Portal, grant: InstallGrant): Promise<void> {
   // Also after an uninstall or a refused refresh: Bitrix24 issues a new application token on re-install, so the
   // new access token must prove itself on the portal we know; a forged install cannot point us elsewhere.
-  if (existing.applicationToken === grant.applicationToken) return;
+  if (sameSecret(existing.applicationToken, grant.applicationToken)) return;
   try {
     await deps.clients.profileOf(existing, grant.accessToken);
   } catch {

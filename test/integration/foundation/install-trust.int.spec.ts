@@ -125,6 +125,17 @@ describe('a new install must be confirmed by the trusted OAuth server', () => {
     expect(stored?.installed).toBe(true);
   });
 
+  it('refuses a metadata client_endpoint for a known portal too, even with its application token, and keeps the stored address', async () => {
+    const t = await strangerToken();
+    const res = await installEvent({
+      access_token: t.accessToken, refresh_token: t.refreshToken, member_id: stranger.memberId, application_token: stranger.applicationToken,
+      domain: stranger.domain, client_endpoint: 'http://[::ffff:169.254.169.254]/rest/',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('PORTAL_ADDRESS_REFUSED');
+    expect(server.services.store.portals.get(stranger.memberId)?.clientEndpoint).toBe(stranger.clientEndpoint);
+  });
+
   it('installs a fresh portal through the whole Bitrix24 flow (installer POST and ONAPPINSTALL both confirmed)', async () => {
     const fresh = await emulator.createPortal();
     await emulator.addUser(fresh.memberId, { name: 'Ann', lastName: 'Admin', email: 'ann@example.com', admin: true });
