@@ -11,6 +11,9 @@
  *   OWNER_TYPE_ID (crm_enum_ownertype: 1 lead, 3 contact, 4 company) and OWNER_ID, `COMPLETED: 'N'`; DEADLINE is
  *   read-only, taken from START_TIME for calls and meetings and END_TIME for tasks (crm.activity.fields).
  * - batch (settings/how-to-call-rest-api/batch.html): a list command inside answers its first page (50 items).
+ * - crm.status.list (api-reference/crm/status/crm-status-list.html, tutorials/crm/how-to-get-lists/
+ *   how-to-get-stages-with-semantics.html): a portal's own stage names, `filter: {ENTITY_ID: 'DEAL_STAGE'}` for the
+ *   general pipeline and `DEAL_STAGE_<n>` for pipeline n, whose stage ids carry the prefix `C<n>:`.
  */
 import { answerError } from '../bitrix/errors.js';
 import type { BatchCommand, BatchResult, BitrixClients } from '../bitrix/types.js';
@@ -21,6 +24,8 @@ export interface OpenDeal {
   id: number;
   title: string;
   stageId: string;
+  /** The stage's name as the portal calls it; null when the portal's stage list could not be read. */
+  stageName: string | null;
   /** OPPORTUNITY; null when the deal has no amount. */
   amount: number | null;
   currency: string | null;
@@ -58,6 +63,8 @@ export interface OpenItemsDeps {
   ttlMs?: number;
   /** At most this many records are kept (oldest dropped first); default 500. */
   maxEntries?: number;
+  /** How long a portal's stage names are reused; default 10 min (admins rarely rename stages). */
+  stageTtlMs?: number;
   now?: () => number;
 }
 
@@ -68,6 +75,38 @@ const LIST_PAGE = 50;
 
 const DEALS_KEY = 'deals';
 const ACTIVITIES_KEY = 'activities';
+const STAGES_KEY_PREFIX = 'stages:';
+const GENERAL_PIPELINE = 'DEAL_STAGE';
+
+/** The stage list a deal stage belongs to: `C3:NEW` → DEAL_STAGE_3, `NEW` → DEAL_STAGE. */
+export function stageListOf(stageId: string): string {
+  const m = /^C(\d+):/.exec(stageId);
+  return m ? `${GENERAL_PIPELINE}_${m[1]}` : GENERAL_PIPELINE;
+}
+
+/** One crm.status.list command per stage list (`DEAL_STAGE`, `DEAL_STAGE_3` …). */
+export function stageNameCommands(stageLists: Iterable<string>): BatchCommand[] {
+  return [...stageLists].map((list) => ({
+    key: `${STAGES_KEY_PREFIX}${list}`,
+    method: 'crm.status.list',
+    params: { filter: { ENTITY_ID: list }, select: ['STATUS_ID', 'NAME'] },
+  }));
+}
+
+/** Stage names per stage list from a batch answer; a list whose command failed is left out. */
+export function readStageNames(answer: BatchResult): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const [key, value] of Object.entries(answer.results)) {
+    if (!key.startsWith(STAGES_KEY_PREFIX)) continue;
+    const names = new Map<string, string>();
+    for (const row of rows(value)) {
+      const statusId = text(row.STATUS_ID);
+      if (statusId) names.set(statusId, text(row.NAME) || statusId);
+    }
+    out.set(key.slice(STAGES_KEY_PREFIX.length), names);
+  }
+  return out;
+}
 
 /** The batch commands for one record: deals (contacts and companies only) and activities. */
 export function openItemsCommands(entityType: OpenItemsOwner, entityId: number): BatchCommand[] {
@@ -120,7 +159,7 @@ function toDeal(row: Record<string, unknown>): OpenDeal | null {
   const dealId = id(row.ID);
   if (dealId === null) return null;
   const currency = text(row.CURRENCY_ID);
-  return { id: dealId, title: text(row.TITLE), stageId: text(row.STAGE_ID), amount: amount(row.OPPORTUNITY), currency: currency || null };
+  return { id: dealId, title: text(row.TITLE), stageId: text(row.STAGE_ID), stageName: null, amount: amount(row.OPPORTUNITY), currency: currency || null };
 }
 
 function toActivity(row: Record<string, unknown>): OpenActivity | null {
@@ -141,7 +180,7 @@ function byDeadline(a: OpenActivity, b: OpenActivity): number {
 
 /** Reads the batch answer; a failed command fails the whole read (the card offers a retry). */
 export function readOpenItems(answer: BatchResult, fetchedAt: number): OpenItems {
-  const failed = Object.values(answer.errors)[0];
+  const failed = Object.entries(answer.errors).find(([key]) => !key.startsWith(STAGES_KEY_PREFIX))?.[1];
   // The sub-command's HTTP status is not reported: its code alone decides whether a retry may help.
   if (failed) throw answerError(failed.error, failed.description);
   const deals = rows(answer.results[DEALS_KEY]).map(toDeal).filter((d): d is OpenDeal => d !== null);
@@ -163,16 +202,52 @@ interface Entry {
 export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
   const ttlMs = deps.ttlMs ?? 30_000;
   const maxEntries = deps.maxEntries ?? 500;
+  const stageTtlMs = deps.stageTtlMs ?? 10 * 60_000;
   const now = deps.now ?? Date.now;
+  // Per portal, per stage list: names by stage id. A list that could not be read is kept empty for the TTL too, so a
+  // portal refusing crm.status.list does not pay a request on every card.
+  const stages = new Map<string, Map<string, { names: Map<string, string>; at: number }>>();
   // Insertion order is age order: a hit is re-inserted, so the first key is always the one to drop.
   const cache = new Map<string, Entry>();
 
   const keyOf = (portal: string, entityType: OpenItemsOwner, entityId: number) => `${portal}\u0000${entityType}\u0000${entityId}`;
 
+  function stageNames(portal: string, list: string): Map<string, string> | undefined {
+    const entry = stages.get(portal)?.get(list);
+    return entry && now() - entry.at < stageTtlMs ? entry.names : undefined;
+  }
+
+  function rememberStages(portal: string, requested: BatchCommand[], answer: BatchResult | null): void {
+    const read = answer ? readStageNames(answer) : new Map<string, Map<string, string>>();
+    let lists = stages.get(portal);
+    if (!lists) {
+      lists = new Map();
+      stages.set(portal, lists);
+    }
+    for (const command of requested) {
+      const list = command.key.slice(STAGES_KEY_PREFIX.length);
+      lists.set(list, { names: read.get(list) ?? new Map(), at: now() });
+    }
+  }
+
   async function fetchItems(portal: string, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems> {
     const at = now();
-    const answer = await deps.clients.forPortal(portal).batch(openItemsCommands(entityType, entityId));
-    return readOpenItems(answer, at);
+    const client = deps.clients.forPortal(portal);
+    // The general pipeline's names ride along in the same request; only a deal in another pipeline costs a second one.
+    const ride = entityType !== 'LEAD' && !stageNames(portal, GENERAL_PIPELINE) ? stageNameCommands([GENERAL_PIPELINE]) : [];
+    const answer = await client.batch([...openItemsCommands(entityType, entityId), ...ride]);
+    const items = readOpenItems(answer, at);
+    rememberStages(portal, ride, answer);
+    const missing = new Set(items.deals.map((deal) => stageListOf(deal.stageId)).filter((list) => !stageNames(portal, list)));
+    if (missing.size > 0) {
+      const more = stageNameCommands([...missing].slice(0, 50));
+      // Stage names are a nicety: without them the card shows stage ids, so a failure here never fails the read.
+      rememberStages(portal, more, await client.batch(more).catch(() => null));
+    }
+    return {
+      ...items,
+      deals: items.deals.map((deal) => ({ ...deal, stageName: stageNames(portal, stageListOf(deal.stageId))?.get(deal.stageId) ?? null })),
+    };
   }
 
   return {
@@ -201,6 +276,7 @@ export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
       return value;
     },
     forget(portal) {
+      stages.delete(portal);
       const prefix = `${portal}\u0000`;
       for (const key of [...cache.keys()]) if (key.startsWith(prefix)) cache.delete(key);
     },

@@ -18,8 +18,9 @@ function itemsFixture(overrides: Partial<OpenItemsResponse> = {}): OpenItemsResp
     entityType: 'CONTACT',
     entityId: 7,
     deals: [
-      { id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', amount: 1500.5, currency: 'EUR' },
-      { id: 3, title: 'Pilot', stageId: 'C3:NEGOTIATION', amount: null, currency: null },
+      { id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: null, amount: 1500.5, currency: 'EUR' },
+      { id: 3, title: 'Pilot', stageId: 'C3:NEGOTIATION', stageName: null, amount: null, currency: null },
+      { id: 4, title: 'Expansion', stageId: 'C3:DEMO', stageName: 'Demo booked', amount: 20, currency: 'EURO' },
     ],
     activities: [
       { id: 11, subject: 'Send the contract', deadline: '2020-01-01T09:00:00+00:00', typeId: 3 },
@@ -60,7 +61,7 @@ describe('open items store', () => {
     const store = useOpenItemsStore();
     await Promise.all([store.open('CONTACT', 7), store.refresh()]);
     expect(seen.map((r) => [r.url, r.params])).toEqual([['/crm/open-items', { entityType: 'CONTACT', entityId: 7 }]]);
-    expect(store.items?.deals).toHaveLength(2);
+    expect(store.items?.deals).toHaveLength(3);
     expect(store.error).toBeNull();
   });
 
@@ -104,12 +105,14 @@ describe('call card: open items', () => {
     const block = wrapper.find('[data-testid="open-items"]');
     expect(block.text()).toContain('Open items');
     const deals = wrapper.findAll('[data-testid="open-deal"]');
-    expect(deals).toHaveLength(2);
+    expect(deals).toHaveLength(3);
     expect(deals[0]?.text()).toContain('Renewal 2027');
     expect(deals[0]?.text()).toContain('Stage: Preparing documents');
     expect(deals[0]?.text()).toMatch(/€\s?1,500\.50|1,500\.50\s?€/);
     expect(deals[1]?.text()).toContain('Stage: C3:NEGOTIATION');
     expect(deals[1]?.text()).toContain('No amount');
+    expect(deals[2]?.text()).toContain('Stage: Demo booked');
+    expect(deals[2]?.text()).toContain('20 EURO');
     const activities = wrapper.findAll('[data-testid="open-activity"]');
     expect(activities.map((a) => a.text())).toEqual([
       expect.stringMatching(/^Task.*Send the contract.*Due .*2020.*Overdue$/),
@@ -147,7 +150,7 @@ describe('call card: open items', () => {
     await retry?.trigger('click');
     await flushPromises();
     expect(wrapper.find('[data-testid="open-items-error"]').exists()).toBe(false);
-    expect(wrapper.findAll('[data-testid="open-deal"]')).toHaveLength(2);
+    expect(wrapper.findAll('[data-testid="open-deal"]')).toHaveLength(3);
     expect(seen.filter((r) => r.url === '/crm/open-items')).toHaveLength(2);
   });
 

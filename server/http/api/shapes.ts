@@ -181,8 +181,8 @@ export interface ActivityResponse {
 export interface OpenItemsResponse {
   entityType: 'CONTACT' | 'COMPANY' | 'LEAD';
   entityId: number;
-  /** Deals not closed, newest first; always empty for a lead. */
-  deals: { id: number; title: string; stageId: string; amount: number | null; currency: string | null }[];
+  /** Deals not closed, newest first; always empty for a lead. `stageName`: the portal's own name of the stage (null: unknown). */
+  deals: { id: number; title: string; stageId: string; stageName: string | null; amount: number | null; currency: string | null }[];
   /** Activities not completed, soonest deadline first (ISO 8601; null: none). */
   activities: { id: number; subject: string; deadline: string | null; typeId: number }[];
   /** More than the first 50 exist in Bitrix24. */

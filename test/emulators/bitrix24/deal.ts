@@ -3,7 +3,7 @@
  * https://apidocs.bitrix24.com/api-reference/crm/deals/crm-deal-fields.html):
  * - CONTACT_IDS (multiple) is accepted by add/update but absent from get/list; CONTACT_ID, deprecated and kept for
  *   compatibility, is the first linked contact. The emulator filters CONTACT_ID on that one contact.
- * - CLOSED follows the stage's semantics: a final stage (WON / LOSE, or `C<n>:WON` / `C<n>:LOSE` in a pipeline)
+ * - CLOSED follows the stage's semantics: a final stage (WON / LOSE / APOLOGY, or `C<n>:WON` … in a pipeline)
  *   closes the deal. A deal given CLOSED without a stage gets the matching final or first stage.
  * - New deals start in stage NEW of the general pipeline (CATEGORY_ID 0) with OPPORTUNITY 0.
  */
@@ -12,7 +12,7 @@ import { isTruthyFlag } from './params.js';
 const DEFAULTS: Record<string, unknown> = { STAGE_ID: 'NEW', CATEGORY_ID: '0', OPPORTUNITY: '0', CURRENCY_ID: 'USD', COMPANY_ID: '0' };
 
 export function isFinalStage(stageId: string): boolean {
-  return /(^|:)(WON|LOSE)$/.test(stageId.toUpperCase());
+  return /(^|:)(WON|LOSE|APOLOGY)$/.test(stageId.toUpperCase());
 }
 
 function contactIds(value: unknown): number[] {

@@ -14,6 +14,13 @@ class FakePortalCrm implements BitrixClient {
   readonly batches: BatchCommand[][] = [];
   deals: Row[] = [];
   activities: Row[] = [];
+  stages: Row[] = [
+    { ENTITY_ID: 'DEAL_STAGE', STATUS_ID: 'NEW', NAME: 'New' },
+    { ENTITY_ID: 'DEAL_STAGE', STATUS_ID: 'PREPARATION', NAME: 'Quote sent' },
+    { ENTITY_ID: 'DEAL_STAGE_3', STATUS_ID: 'C3:NEGOTIATION', NAME: 'Negotiation' },
+  ];
+  /** Methods whose commands fail inside the batch (the rest succeed). */
+  failMethods = new Set<string>();
   failWith: { error: string; description: string } | null = null;
   throwError: Error | null = null;
   constructor(readonly memberId: string) {}
@@ -32,11 +39,11 @@ class FakePortalCrm implements BitrixClient {
     if (this.throwError) throw this.throwError;
     const out: BatchResult = { results: {}, errors: {} };
     for (const c of commands) {
-      if (this.failWith) {
-        out.errors[c.key] = this.failWith;
+      if (this.failWith || this.failMethods.has(c.method)) {
+        out.errors[c.key] = this.failWith ?? { error: 'ACCESS_DENIED', description: 'Access denied.' };
         continue;
       }
-      const source = c.method === 'crm.deal.list' ? this.deals : c.method === 'crm.activity.list' ? this.activities : null;
+      const source = c.method === 'crm.deal.list' ? this.deals : c.method === 'crm.activity.list' ? this.activities : c.method === 'crm.status.list' ? this.stages : null;
       if (!source) throw new Error(`unexpected method ${c.method}`);
       const filter = c.params.filter as Record<string, unknown>;
       const select = c.params.select as string[];
@@ -84,7 +91,8 @@ describe('open items of a CRM record', () => {
     const reader = createOpenItems({ clients: clientsOf(crm), now: () => 1_000 });
     const items = await reader.read('p1', 'CONTACT', 7);
     expect(crm.batches).toHaveLength(1);
-    expect(items.deals).toEqual([{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', amount: 1500.5, currency: 'EUR' }]);
+    expect(items.deals).toEqual([{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: 'Quote sent', amount: 1500.5, currency: 'EUR' }]);
+    expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.deal.list', 'crm.activity.list', 'crm.status.list']);
     expect(items.activities.map((a) => a.id)).toEqual([11, 10, 13]);
     expect(items.activities[0]).toEqual({ id: 11, subject: 'Send the contract', deadline: '2026-12-01T09:00:00+00:00', typeId: 6 });
     expect(items.activities[2]?.deadline).toBeNull();
@@ -95,7 +103,7 @@ describe('open items of a CRM record', () => {
     const crm = seeded();
     const items = await createOpenItems({ clients: clientsOf(crm) }).read('p1', 'COMPANY', 4);
     expect(items.deals.map((d) => d.id)).toEqual([3, 4]);
-    expect(items.deals[1]).toEqual({ id: 4, title: 'No amount yet', stageId: 'NEW', amount: null, currency: null });
+    expect(items.deals[1]).toEqual({ id: 4, title: 'No amount yet', stageId: 'NEW', stageName: 'New', amount: null, currency: null });
     expect(items.activities.map((a) => a.subject)).toEqual(['Company meeting']);
   });
 
@@ -181,6 +189,41 @@ describe('open items of a CRM record', () => {
     await expect(reader.read('p1', 'CONTACT', 7)).rejects.toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED' });
     crm.throwError = null;
     await expect(reader.read('p1', 'CONTACT', 7)).resolves.toMatchObject({ deals: [{ id: 2 }] });
+  });
+
+  it("names stages as the portal does: the general pipeline's in the same request, another pipeline's in one more, both cached", async () => {
+    const crm = seeded();
+    crm.deals.push({ ID: '5', TITLE: 'Pipeline deal', STAGE_ID: 'C3:NEGOTIATION', OPPORTUNITY: '10', CURRENCY_ID: 'USD', CONTACT_ID: '7', COMPANY_ID: '0', CLOSED: 'N' });
+    crm.deals.push({ ID: '6', TITLE: 'Unknown stage', STAGE_ID: 'C3:RENAMED_AWAY', OPPORTUNITY: '10', CURRENCY_ID: 'USD', CONTACT_ID: '7', COMPANY_ID: '0', CLOSED: 'N' });
+    let clock = 0;
+    const reader = createOpenItems({ clients: clientsOf(crm), now: () => clock, ttlMs: 1 });
+    const items = await reader.read('p1', 'CONTACT', 7);
+    expect(items.deals.map((d) => [d.stageId, d.stageName])).toEqual([['PREPARATION', 'Quote sent'], ['C3:NEGOTIATION', 'Negotiation'], ['C3:RENAMED_AWAY', null]]);
+    expect(crm.batches.map((b) => b.map((c) => `${c.method} ${JSON.stringify(c.params.filter)}`))).toEqual([
+      ['crm.deal.list {"CONTACT_ID":7,"CLOSED":"N"}', 'crm.activity.list {"OWNER_TYPE_ID":3,"OWNER_ID":7,"COMPLETED":"N"}', 'crm.status.list {"ENTITY_ID":"DEAL_STAGE"}'],
+      ['crm.status.list {"ENTITY_ID":"DEAL_STAGE_3"}'],
+    ]);
+    clock = 10;
+    await reader.read('p1', 'CONTACT', 7);
+    expect(crm.batches).toHaveLength(3);
+    expect(crm.batches[2]?.map((c) => c.method)).toEqual(['crm.deal.list', 'crm.activity.list']);
+    clock = 10 * 60_000;
+    await reader.read('p1', 'CONTACT', 7);
+    expect(crm.batches.slice(3).map((b) => b.map((c) => c.method))).toEqual([
+      ['crm.deal.list', 'crm.activity.list', 'crm.status.list'], ['crm.status.list'],
+    ]);
+  });
+
+  it('a portal that refuses the stage list still gets its open items (stage ids only), and is not asked again for 10 min', async () => {
+    const crm = seeded();
+    crm.failMethods.add('crm.status.list');
+    let clock = 0;
+    const reader = createOpenItems({ clients: clientsOf(crm), now: () => clock, ttlMs: 1 });
+    const items = await reader.read('p1', 'CONTACT', 7);
+    expect(items.deals).toEqual([{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: null, amount: 1500.5, currency: 'EUR' }]);
+    clock = 5;
+    await reader.read('p1', 'CONTACT', 7);
+    expect(crm.batches.flat().filter((c) => c.method === 'crm.status.list')).toHaveLength(1);
   });
 
   it('reads PHP-style answers: an empty list as [] or {}, rows without an id skipped, a full first page flagged', () => {

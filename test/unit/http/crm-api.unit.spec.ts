@@ -13,7 +13,7 @@ import { errorHandler } from '../../../server/http/middleware/errors.js';
 import { portal, silentLog } from '../calls/fakes.js';
 
 const ITEMS: OpenItems = {
-  deals: [{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', amount: 1500.5, currency: 'EUR' }],
+  deals: [{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: 'Quote sent', amount: 1500.5, currency: 'EUR' }],
   activities: [{ id: 11, subject: 'Send the contract', deadline: '2026-12-01T09:00:00+00:00', typeId: 6 }],
   moreDeals: false,
   moreActivities: false,

@@ -6,6 +6,7 @@ import { crmItemMethods } from './crm-item.js';
 import { crmMethods } from './crm.js';
 import { lineMethods } from './lines.js';
 import { recordMethods } from './records.js';
+import { statusMethods } from './statuses.js';
 import type { MethodTable } from './types.js';
 import { userMethods } from './users.js';
 
@@ -19,6 +20,7 @@ export function allMethods(): MethodTable {
     ...crmMethods,
     ...crmItemMethods,
     ...activityMethods,
+    ...statusMethods,
   };
   return Object.fromEntries(Object.entries(table).map(([k, v]) => [k.toLowerCase(), v]));
 }

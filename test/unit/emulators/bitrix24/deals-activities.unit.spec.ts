@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchCommandLine } from '../../../../server/bitrix/query.js';
-import { openItemsCommands, readOpenItems } from '../../../../server/contacts/open-items.js';
+import { openItemsCommands, readOpenItems, readStageNames, stageNameCommands } from '../../../../server/contacts/open-items.js';
 import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
 import { callRest, installedPortal, resultOf, startCloud, startFakeApp, type FakeApp } from './helpers.js';
 
@@ -99,13 +99,39 @@ describe('crm.activity.list for open items', () => {
     cloud.seedCrm(portal.memberId, 'DEAL', { TITLE: 'Lost', CONTACT_ID: contact, STAGE_ID: 'LOSE' });
     const onDeal = cloud.seedActivity(portal.memberId, { OWNER_TYPE_ID: 2, OWNER_ID: deal, TYPE_ID: 2, SUBJECT: 'On the deal', START_TIME: '2026-12-02T09:00:00+00:00', COMMUNICATIONS: [{ VALUE: '+15550122' }] });
     const todo = cloud.seedActivity(portal.memberId, { OWNER_TYPE_ID: 3, OWNER_ID: contact, TYPE_ID: 6, SUBJECT: 'Prepare offer', START_TIME: '2026-12-04T09:00:00+00:00', COMMUNICATIONS: [{ VALUE: '+15550122' }] });
-    const cmd = Object.fromEntries(openItemsCommands('CONTACT', contact).map((c) => [c.key, batchCommandLine(c.method, c.params)]));
+    const commands = [...openItemsCommands('CONTACT', contact), ...stageNameCommands(['DEAL_STAGE', 'DEAL_STAGE_3'])];
+    const cmd = Object.fromEntries(commands.map((c) => [c.key, batchCommandLine(c.method, c.params)]));
     const answer = await rest('batch', { halt: 0, cmd });
     const body = resultOf(answer);
     expect(body.result_error).toEqual([]);
     const items = readOpenItems({ results: body.result as Record<string, unknown>, errors: {} }, 1);
-    expect(items.deals).toEqual([{ id: deal, title: 'Upgrade', stageId: 'EXECUTING', amount: 990.5, currency: 'EUR' }]);
+    expect(items.deals).toEqual([{ id: deal, title: 'Upgrade', stageId: 'EXECUTING', stageName: null, amount: 990.5, currency: 'EUR' }]);
     expect(items.activities).toEqual([{ id: todo, subject: 'Prepare offer', deadline: '2026-12-04T09:00:00+00:00', typeId: 6 }]);
     expect(items.activities.map((a) => a.id)).not.toContain(onDeal);
+    const names = readStageNames({ results: body.result as Record<string, unknown>, errors: {} });
+    expect(names.get('DEAL_STAGE')?.get('EXECUTING')).toBe('In progress');
+    expect(names.get('DEAL_STAGE_3')?.get('C3:EXECUTING')).toBe('In progress');
+  });
+});
+
+describe('crm.status.* (deal stages)', () => {
+  it('lists the default stages per pipeline with semantics; add prefixes a pipeline stage; update renames', async () => {
+    const { rest } = await setup();
+    const general = (await rest('crm.status.list', { filter: { ENTITY_ID: 'DEAL_STAGE' } })).body.result as Record<string, string>[];
+    expect(general.map((s) => s.STATUS_ID)).toEqual(['NEW', 'PREPARATION', 'PREPAYMENT_INVOICE', 'EXECUTING', 'FINAL_INVOICE', 'WON', 'LOSE', 'APOLOGY']);
+    expect(general.find((s) => s.STATUS_ID === 'WON')).toMatchObject({ NAME: 'Deal won', SEMANTICS: 'S', CATEGORY_ID: '0', ENTITY_ID: 'DEAL_STAGE' });
+    const added = (await rest('crm.status.add', { fields: { ENTITY_ID: 'DEAL_STAGE_3', STATUS_ID: 'DEMO', NAME: 'Demo booked', SORT: 25 } })).body.result;
+    const pipeline = (await rest('crm.status.list', { filter: { ENTITY_ID: 'DEAL_STAGE_3' }, select: ['STATUS_ID', 'NAME'] })).body.result as Record<string, string>[];
+    expect(pipeline.slice(0, 3)).toEqual([
+      { ID: expect.any(String), STATUS_ID: 'C3:NEW', NAME: 'New' },
+      { ID: expect.any(String), STATUS_ID: 'C3:PREPARATION', NAME: 'Preparing documents' },
+      { ID: String(added), STATUS_ID: 'C3:DEMO', NAME: 'Demo booked' },
+    ]);
+    const executing = general.find((s) => s.STATUS_ID === 'EXECUTING');
+    await rest('crm.status.update', { id: executing?.ID, fields: { NAME: 'Working on it' } });
+    const renamed = (await rest('crm.status.list', { filter: { ENTITY_ID: 'DEAL_STAGE', STATUS_ID: 'EXECUTING' } })).body.result as Record<string, string>[];
+    expect(renamed.map((s) => s.NAME)).toEqual(['Working on it']);
+    const apology = (await rest('crm.deal.add', { fields: { TITLE: 'x', STAGE_ID: 'APOLOGY' } })).body.result;
+    expect(resultOf(await rest('crm.deal.get', { id: apology })).CLOSED).toBe('Y');
   });
 });
