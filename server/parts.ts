@@ -70,7 +70,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
         userName: (portal, userId) => userNames.nameOf(portal, userId),
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
-      crmApiRouter({ openItems: createOpenItems({ clients }) }),
+      crmApiRouter({ openItems: createOpenItems({ clients, log: log.child({ part: 'open-items' }) }) }),
     ],
     rootRouters: [...(opts.extraRootRouters ?? []), supervisor.webhookRouter()],
     gauges: { callsInFlight: () => calls.service.callsInFlight(), pbxLinksUp: () => supervisor.linksUp() },

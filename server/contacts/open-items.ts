@@ -17,6 +17,7 @@
  */
 import { answerError } from '../bitrix/errors.js';
 import type { BatchCommand, BatchResult, BitrixClients } from '../bitrix/types.js';
+import type { Logger } from '../log.js';
 
 export type OpenItemsOwner = 'CONTACT' | 'COMPANY' | 'LEAD';
 
@@ -59,6 +60,8 @@ export interface OpenItemsReader {
 
 export interface OpenItemsDeps {
   clients: BitrixClients;
+  /** Where a failed stage-name read is noted (it is swallowed: the card then shows stage ids). */
+  log?: Logger;
   /** How long an answer is reused; default 30 s. */
   ttlMs?: number;
   /** At most this many records are kept (oldest dropped first); default 500. */
@@ -242,7 +245,11 @@ export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
     if (missing.size > 0) {
       const more = stageNameCommands([...missing].slice(0, 50));
       // Stage names are a nicety: without them the card shows stage ids, so a failure here never fails the read.
-      rememberStages(portal, more, await client.batch(more).catch(() => null));
+      const named = await client.batch(more).catch((err: unknown) => {
+        deps.log?.warn({ portal, err, stageLists: [...missing] }, 'could not read deal stage names; the call card shows stage ids');
+        return null;
+      });
+      rememberStages(portal, more, named);
     }
     return {
       ...items,

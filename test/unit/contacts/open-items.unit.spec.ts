@@ -3,6 +3,7 @@
  * The fake BitrixClient answers `batch` by evaluating each command's filter on its own deals and activities the way
  * Bitrix24 does (equality on the named fields), so a wrong filter shows up as wrong items, not just a wrong call.
  */
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { BatchCommand, BatchResult, BitrixClient, BitrixClients } from '../../../server/bitrix/types.js';
 import { BitrixError } from '../../../server/bitrix/types.js';
@@ -23,6 +24,8 @@ class FakePortalCrm implements BitrixClient {
   failMethods = new Set<string>();
   failWith: { error: string; description: string } | null = null;
   throwError: Error | null = null;
+  /** Throws for the batches it matches (a transport failure of just that request). */
+  throwFor: ((commands: BatchCommand[]) => boolean) | null = null;
   constructor(readonly memberId: string) {}
 
   call<T>(): Promise<T> {
@@ -37,6 +40,7 @@ class FakePortalCrm implements BitrixClient {
     this.batches.push(commands);
     await Promise.resolve();
     if (this.throwError) throw this.throwError;
+    if (this.throwFor?.(commands)) throw new BitrixError('NETWORK_ERROR', 'socket hang up', 0, true);
     const out: BatchResult = { results: {}, errors: {} };
     for (const c of commands) {
       if (this.failWith || this.failMethods.has(c.method)) {
@@ -224,6 +228,17 @@ describe('open items of a CRM record', () => {
     clock = 5;
     await reader.read('p1', 'CONTACT', 7);
     expect(crm.batches.flat().filter((c) => c.method === 'crm.status.list')).toHaveLength(1);
+  });
+
+  it('a pipeline whose stage names cannot be fetched leaves those names null, says so in the log, and the read succeeds', async () => {
+    const crm = seeded();
+    crm.deals.push({ ID: '5', TITLE: 'Pipeline deal', STAGE_ID: 'C3:NEGOTIATION', OPPORTUNITY: '10', CURRENCY_ID: 'USD', CONTACT_ID: '7', COMPANY_ID: '0', CLOSED: 'N' });
+    crm.throwFor = (commands) => commands.every((c) => c.method === 'crm.status.list');
+    const warnings: unknown[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line)) });
+    const items = await createOpenItems({ clients: clientsOf(crm), log }).read('p1', 'CONTACT', 7);
+    expect(items.deals.map((d) => [d.stageId, d.stageName])).toEqual([['PREPARATION', 'Quote sent'], ['C3:NEGOTIATION', null]]);
+    expect(warnings).toEqual([expect.objectContaining({ portal: 'p1', stageLists: ['DEAL_STAGE_3'], msg: expect.stringContaining('stage names') })]);
   });
 
   it('reads PHP-style answers: an empty list as [] or {}, rows without an id skipped, a full first page flagged', () => {
