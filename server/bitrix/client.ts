@@ -11,7 +11,7 @@ import { BitrixError, type BatchCommand, type BatchResult, type BitrixClient, ty
 import { answerError, toBitrixError } from './errors.js';
 import { markNeedsReinstall, needsReinstallError, refreshPortalTokens } from './oauth.js';
 import { batchCommandLine } from './query.js';
-import { PortalCoalescer } from './coalesce.js';
+import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket } from './coalesce.js';
 import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
 
 export interface BitrixClientsOptions {
@@ -267,10 +267,13 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
   function coalescerFor(memberId: string): PortalCoalescer {
     let c = coalescers.get(memberId);
     if (!c) {
+      const portal = store.portals.get(memberId);
+      const rateLimit = portal ? restrictionFor(planForPortal(config, portal), opts.restriction).rateLimit : undefined;
       c = new PortalCoalescer({
         call: (method, params) => call<unknown>(memberId, method, params),
         batch: (commands, halt) => batch(memberId, commands, halt),
-      }, MAX_BATCH, () => bump(errors, memberId));
+      }, MAX_BATCH, () => bump(errors, memberId), MAX_IN_FLIGHT,
+      rateLimit ? new TokenBucket(rateLimit.burstLimit, rateLimit.drainRate, now) : undefined);
       coalescers.set(memberId, c);
     }
     return c;
@@ -293,6 +296,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     errorCount: (memberId?: string) => total(errors, memberId),
     forget(memberId: string): void {
       transports.delete(memberId);
+      coalescers.delete(memberId);
     },
     async profileOf(portal: Portal, accessToken: string): Promise<FrameProfile> {
       const sdk = new B24OAuth({

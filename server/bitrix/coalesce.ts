@@ -9,8 +9,9 @@
  * seconds behind the queue (bench/, issue 7). Coalesced, each token carries everything pending, so the requests per
  * second stay at what the bucket allows while the commands per second grow up to 50 times that.
  * When nothing else is pending a call goes out alone, as itself: no added wait, no batch wrapping.
- * Two requests of a portal may be out at once, so one slow request (a batch carrying recordings) does not hold a
- * screen pop; each caller still sees its own requests in its own order (the outbox sends one at a time itself).
+ * Two requests of a portal may be out at once while its bucket has tokens, so one slow request (a batch carrying
+ * recordings) does not hold a screen pop; once the bucket is empty, one waits for the next token and takes everything.
+ * Each caller still sees its own requests in its own order (the outbox sends one at a time itself).
  */
 import type { BatchCommand, BatchResult } from './types.js';
 import { answerError } from './errors.js';
@@ -24,6 +25,38 @@ export const MAX_IN_FLIGHT = 2;
 export interface DirectSender {
   call(method: string, params: Record<string, unknown>): Promise<unknown>;
   batch(commands: BatchCommand[], halt: boolean): Promise<BatchResult>;
+}
+
+/**
+ * The portal's leaky bucket as the coalescer sees it (the same figures the SDK enforces, rate-plan.ts): the group is
+ * formed only once a token is there, so a request that has to wait for its token still leaves with everything that
+ * arrived during the wait (forming it first and waiting after left later arrivals for the next token).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(private readonly burst: number, private readonly perSecond: number, private readonly now: () => number = Date.now) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Milliseconds until a token is there (0: now). */
+  waitMs(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.perSecond);
+  }
+
+  take(): void {
+    this.refill();
+    this.tokens -= 1;
+  }
+
+  private refill(): void {
+    const at = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((at - this.last) * this.perSecond) / 1000);
+    this.last = at;
+  }
 }
 
 type Job =
@@ -43,6 +76,7 @@ function paramsSize(params: Record<string, unknown>): number {
 export class PortalCoalescer implements DirectSender {
   private readonly queue: Job[] = [];
   private inFlight = 0;
+  private waitingForToken = false;
   private seq = 0;
 
   constructor(
@@ -51,6 +85,7 @@ export class PortalCoalescer implements DirectSender {
     /** A merged command failed (the direct sender counts its own errors; these it never saw as errors). */
     private readonly onCommandError: (method: string) => void = () => undefined,
     private readonly maxInFlight = MAX_IN_FLIGHT,
+    private readonly bucket?: TokenBucket,
   ) {}
 
   call(method: string, params: Record<string, unknown>): Promise<unknown> {
@@ -82,11 +117,32 @@ export class PortalCoalescer implements DirectSender {
   private async pump(): Promise<void> {
     try {
       while (this.queue.length > 0) {
+        // No await when a token is there: a lone call leaves in the same tick it was asked in. Without one, a single
+        // pump waits for it and then carries everything pending; a second waiting pump would split that load over
+        // two tokens (the outbox's batch on one, the lookups on the next: a screen pop a whole token later).
+        if (this.bucket && this.bucket.waitMs() > 0) {
+          if (this.waitingForToken) break;
+          this.waitingForToken = true;
+          try {
+            await this.awaitToken();
+          } finally {
+            this.waitingForToken = false;
+          }
+        }
         const group = this.takeGroup();
+        if (group.length === 0) break;
+        this.bucket?.take();
         await this.send(group);
       }
     } finally {
       this.inFlight -= 1;
+    }
+  }
+
+  private async awaitToken(): Promise<void> {
+    if (!this.bucket) return;
+    for (let wait = this.bucket.waitMs(); wait > 0; wait = this.bucket.waitMs()) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 

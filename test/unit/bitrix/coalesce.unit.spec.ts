@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { PortalCoalescer, type DirectSender } from '../../../server/bitrix/coalesce.js';
+import { describe, expect, it, vi } from 'vitest';
+import { PortalCoalescer, TokenBucket, type DirectSender } from '../../../server/bitrix/coalesce.js';
 import { BitrixError, type BatchCommand, type BatchResult } from '../../../server/bitrix/types.js';
 
 /** A direct sender whose answers the test releases one request at a time; each entry of `sent` is one HTTP request. */
@@ -120,5 +120,42 @@ describe('portal request coalescing', () => {
     await releaseAll();
     await Promise.all(jobs);
     expect(sent.map((s) => s.methods)).toEqual([['a'], ['b'], ['c', 'd']]);
+  });
+});
+
+describe('token bucket of the coalescer', () => {
+  it('admits a burst, then one per 1/rate seconds; a group formed after the wait carries what arrived during it', async () => {
+    let clock = 0;
+    const bucket = new TokenBucket(2, 2, () => clock);
+    expect(bucket.waitMs()).toBe(0);
+    bucket.take();
+    bucket.take();
+    expect(bucket.waitMs()).toBe(500);
+    clock += 250;
+    expect(bucket.waitMs()).toBe(250);
+    clock += 250;
+    expect(bucket.waitMs()).toBe(0);
+  });
+
+  it('waits for a token before forming the group', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const { direct, sent, releaseAll } = heldSender();
+      const c = new PortalCoalescer(direct, 50, () => undefined, 1, new TokenBucket(1, 2, () => Date.now()));
+      const jobs = [c.call('a', {}), c.call('b', {})];
+      expect(sent.map((s) => s.methods)).toEqual([['a']]);
+      await releaseAll();
+      await jobs[0];
+      jobs.push(c.call('c', {}));
+      await vi.advanceTimersByTimeAsync(100);
+      jobs.push(c.call('d', {}));
+      expect(sent).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(450);
+      expect(sent.map((s) => s.methods)).toEqual([['a'], ['b', 'c', 'd']]);
+      await releaseAll();
+      await Promise.all(jobs);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
