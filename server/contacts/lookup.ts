@@ -1,6 +1,7 @@
 /**
  * "Is this number known to the CRM?" — one `crm.duplicate.findbycomm` for contacts, leads and companies at once,
  * with the forms people store the number in (phone.ts), cached briefly so the ring path rarely waits on Bitrix24.
+ * Lookups of many calls ringing together share requests through the Bitrix24 client's coalescing (bitrix/coalesce.ts).
  *
  * When several records have the number, the preference is CONTACT > COMPANY > LEAD, and within a type the oldest
  * (lowest id): a contact is a qualified person; a company is still a qualified record (its switchboard); a lead is
@@ -11,8 +12,7 @@ import type { BitrixClients } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
 import { phoneVariants } from '../phone.js';
 import type { CrmRef } from '../store/records.js';
-import type { DuplicateHits } from './bitrix-crm.js';
-import { createLookupQueue } from './lookup-queue.js';
+import { findByPhone, type DuplicateHits } from './bitrix-crm.js';
 
 export interface CrmLookup {
   /** The preferred record for this number, or null; served from the cache while fresh. */
@@ -57,8 +57,6 @@ export function createCrmLookup(opts: CrmLookupOptions): CrmLookup {
   const now = opts.now ?? Date.now;
   // Map keeps insertion order: re-inserting on write makes the first key the oldest, evicted first.
   const cache = new Map<string, CacheEntry>();
-  // Lookups of different numbers in flight together share one batch request (lookup-queue.ts).
-  const queue = createLookupQueue(opts.clients);
   // Two calls ringing at once from one number share one request.
   const inFlight = new Map<string, Promise<CrmRef | null>>();
   const keyOf = (portal: string, e164: string): string => `${portal}\u0000${e164}`;
@@ -78,7 +76,7 @@ export function createCrmLookup(opts: CrmLookupOptions): CrmLookup {
     const running = inFlight.get(key);
     if (running) return running;
     const request = (async () => {
-      const hits = await queue.find(portal, phoneVariants(e164, defaultCountry));
+      const hits = await findByPhone(opts.clients.forPortal(portal), phoneVariants(e164, defaultCountry));
       const ref = preferredRecord(hits);
       store(key, ref);
       opts.log.debug({ portal, found: ref }, 'CRM lookup by phone');
