@@ -31,8 +31,12 @@ type Outcome =
   | { kind: 'untouched'; item: OutboxItem };
 
 /**
- * One worker per portal: one request in flight at a time (Bitrix24 counts requests per portal, and ordering per
- * group needs it), a single due item goes out at once with `call`, several go together in one `batch`.
+ * One worker per portal, at most two requests out: a single due item goes out at once with `call`, several go
+ * together in one `batch`. The first send goes "aside" with its groups held (nothing later of those groups is planned
+ * until it is answered, so each group stays in order); while it is out, new items of other groups go in a second send.
+ * With one send at a time, the worker's next batch (new calls' screen pops) was formed only after the previous one
+ * was answered and handled, and missed every other token of the portal's 2 req/s bucket (bench/, issue 7); the
+ * Bitrix24 client merges both sends into one request when they wait for the same token (bitrix/coalesce.ts).
  */
 export class PortalWorker {
   private running: Promise<void> | undefined;
@@ -42,6 +46,9 @@ export class PortalWorker {
   private pausedUntil = 0;
   private rateLimitStreak = 0;
   private idleWaiters: (() => void)[] = [];
+  /** The send out aside, and the groups it holds. */
+  private aside: Promise<void> | undefined;
+  private readonly heldGroups = new Set<string>();
 
   constructor(readonly portal: string, private readonly deps: WorkerDeps) {}
 
@@ -86,6 +93,7 @@ export class PortalWorker {
     this.stopped = true;
     this.clearTimer();
     await this.running;
+    await this.aside;
   }
 
   private async loop(): Promise<void> {
@@ -105,7 +113,7 @@ export class PortalWorker {
       }
       const step = await this.step(now);
       if (step.kind === 'idle') {
-        this.notifyIdle();
+        if (!this.aside) this.notifyIdle();
         return;
       }
       if (step.kind === 'wait') {
@@ -117,7 +125,7 @@ export class PortalWorker {
 
   private async step(now: number): Promise<Step> {
     const { outbox } = this.deps.store;
-    const pending = outbox.pending(this.portal);
+    const pending = outbox.pending(this.portal).filter((i) => !this.heldGroups.has(i.group));
     if (pending.length === 0) return { kind: 'idle' };
     const plan = planSend(pending, now, (id) => outbox.get(id));
     if (plan.park.length > 0) {
@@ -125,9 +133,32 @@ export class PortalWorker {
       return { kind: 'sent' };
     }
     if (plan.commands.length === 0) return { kind: 'wait', at: plan.wakeAt ?? now + this.deps.reinstallRecheckMs };
+    if (!this.aside) {
+      this.sendAside(plan.commands);
+      return { kind: 'sent' };
+    }
     const outcomes = plan.commands.length === 1 ? await this.sendOne(plan.commands[0]) : await this.sendBatch(plan.commands);
     await this.apply(outcomes);
     return { kind: 'sent' };
+  }
+
+  /** Sends `commands` without waiting for the answer; their groups are held until it is handled. */
+  private sendAside(commands: PlannedCommand[]): void {
+    for (const c of commands) this.heldGroups.add(c.item.group);
+    this.aside = (async () => {
+      const outcomes = commands.length === 1 ? await this.sendOne(commands[0]) : await this.sendBatch(commands);
+      await this.apply(outcomes);
+    })()
+      .catch((err: unknown) => {
+        // A store write failing (disk full): the items stay pending and are tried again later.
+        this.deps.log.error({ portal: this.portal, err }, 'outbox send failed; retrying later');
+        this.schedule(this.deps.now() + this.deps.backoff(1));
+      })
+      .finally(() => {
+        for (const c of commands) this.heldGroups.delete(c.item.group);
+        this.aside = undefined;
+        this.wake();
+      });
   }
 
   private async sendOne(command: PlannedCommand | undefined): Promise<Outcome[]> {
@@ -224,7 +255,7 @@ export class PortalWorker {
     }
     if (updates.length > 0) await this.deps.store.outbox.updateMany(updates);
     if (parked.length > 0) await this.park(parked);
-    for (const item of done) await this.deps.delivery.deliverDone(item);
+    await deliverByGroup(done, (item) => this.deps.delivery.deliverDone(item));
   }
 
   /** Parks items and, transitively, every pending item that needs one of their results. */
@@ -280,6 +311,21 @@ export class PortalWorker {
     const waiters = this.idleWaiters.splice(0);
     for (const resolve of waiters) resolve();
   }
+}
+
+/**
+ * Hands done items to their handlers: in order within a group (one call's register before its finish), groups side by
+ * side. One after another, a batch of 25 calls' results cost 25 handler runs each waiting for its own store write,
+ * and the worker's next send missed the portal's next token (bench/, issue 7); side by side the writes share a commit.
+ */
+export async function deliverByGroup(items: OutboxItem[], deliver: (item: OutboxItem) => Promise<void>): Promise<void> {
+  const groups = new Map<string, OutboxItem[]>();
+  for (const item of items) groups.set(item.group, [...(groups.get(item.group) ?? []), item]);
+  const results = await Promise.allSettled([...groups.values()].map(async (group) => {
+    for (const item of group) await deliver(item);
+  }));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export const idleTimeout = (portal: string, ms: number): AppError =>
