@@ -39,7 +39,8 @@ async function withStack<T>(pbxCount: number, work: (s: { b24: Bitrix24Emulator;
   const [b24, fleet] = await Promise.all([startBitrix24Emulator({ rateLimit: true }), startYeastarEmulators(pbxCount, { speed: 1000 })]);
   let server: ServerProcess | undefined;
   try {
-    server = await startServerProcess();
+    // The product confirms every install with the OAuth server it trusts: the emulator's (its server_endpoint).
+    server = await startServerProcess({ B24_OAUTH_SERVER: `${b24.oauthUrl}/rest/` });
     return await work({ b24, fleet, server });
   } catch (err) {
     if (server) log(`server log: ${server.logFile} (set BENCH_KEEP_DATA=1 to keep it)`);

@@ -50,7 +50,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       ...process.env,
       PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATA_DIR: join(dataDir, 'data'),
       B24_CLIENT_ID: DEFAULT_CLIENT_ID, B24_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', PBX_ALLOW_LOOPBACK: '1',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', PBX_ALLOW_LOOPBACK: '1', B24_ALLOW_LOOPBACK: '1',
       ...env,
     },
   });
