@@ -13,6 +13,7 @@ import { atMost, info, type ResultRow } from '../lib/stats.js';
  */
 interface Kind {
   key: 'answered' | 'missed' | 'unknown';
+  portal: BenchPortal;
   label: string;
   opts: (i: number) => ScenarioOptions;
   scenario: 'inbound-answered' | 'inbound-missed';
@@ -22,18 +23,21 @@ interface Kind {
 
 const CALLS_PER_KIND = 10;
 
-export async function measureRequestsPerCall(b24: Bitrix24Emulator, server: ServerProcess, portal: BenchPortal, log: (line: string) => void): Promise<ResultRow[]> {
+export async function measureRequestsPerCall(
+  b24: Bitrix24Emulator, server: ServerProcess, plain: BenchPortal, autoCreating: BenchPortal, log: (line: string) => void,
+): Promise<ResultRow[]> {
   const known = knownNumbers();
   const kinds: Kind[] = [
-    { key: 'answered', label: 'answered with recording', scenario: 'inbound-answered', limit: 3, recorded: true,
+    { key: 'answered', portal: plain, label: 'answered with recording', scenario: 'inbound-answered', limit: 3, recorded: true,
       opts: (i) => ({ from: known[known.length - 1 - i], to: '1001', talkSeconds: 12, record: true }) },
-    { key: 'missed', label: 'missed', scenario: 'inbound-missed', limit: 2, recorded: false,
+    { key: 'missed', portal: plain, label: 'missed', scenario: 'inbound-missed', limit: 2, recorded: false,
       opts: (i) => ({ from: known[known.length - 1 - CALLS_PER_KIND - i], to: '1001' }) },
-    { key: 'unknown', label: 'unknown number, auto-create, answered with recording', scenario: 'inbound-answered', recorded: true,
+    { key: 'unknown', portal: autoCreating, label: 'unknown number, auto-create, answered with recording', scenario: 'inbound-answered', recorded: true,
       opts: (i) => ({ from: unknownNumber(i), to: '1001', talkSeconds: 12, record: true }) },
   ];
   const rows: ResultRow[] = [];
   for (const kind of kinds) {
+    const { portal } = kind;
     await b24.resetRateLimit(portal.memberId);
     const before = await b24.requests({ memberId: portal.memberId });
     const lastSeq = before.reduce((m, r) => Math.max(m, r.seq), 0);
