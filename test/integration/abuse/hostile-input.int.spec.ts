@@ -353,3 +353,38 @@ describe('abuse: hostile input changes nothing', () => {
     return { method: rng.pick(['POST', 'POST', 'POST', 'GET', 'PUT']), path, label: `webhook/${String(kind)}`, headers, body: kind === 1 || rng.chance(0.9) ? body : undefined };
   }
 });
+
+describe('abuse: the PBX address on a server whose operator did not allow loopback or private networks', () => {
+  let stack: Stack;
+
+  afterAll(async () => {
+    if (!stack) return;
+    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
+    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
+    await stack.close();
+    expect(leaks).toEqual([]);
+  });
+
+  it('refuses this host (loopback) and private ranges with 400 and a hint naming the setting; nothing saved', async () => {
+    stack = await startStack({ env: { PBX_ALLOW_LOOPBACK: '0', PBX_ALLOW_PRIVATE: '0' } });
+    const tenant = await stack.addTenant({ pbx: 'none' });
+    const before = (await stack.api(tenant, 'admin', 'GET', '/settings')).body as SettingsResponse;
+    const cases: [string, RegExp][] = [
+      [stack.pbx.url, /PBX_ALLOW_LOOPBACK/], ['http://127.0.0.2:8088', /PBX_ALLOW_LOOPBACK/], ['http://[::1]:8088', /PBX_ALLOW_LOOPBACK/],
+      ['http://10.0.0.5:8088', /PBX_ALLOW_PRIVATE/], ['http://192.168.1.10', /PBX_ALLOW_PRIVATE/], ['http://[::ffff:10.1.2.3]', /PBX_ALLOW_PRIVATE/],
+      ['http://169.254.169.254', /metadata/],
+    ];
+    for (const [baseUrl, hint] of cases) {
+      const saved = await stack.api(tenant, 'admin', 'PUT', '/settings', {
+        enabled: true, pbx: { baseUrl, clientId: stack.pbx.clientId, clientSecret: stack.pbx.clientSecret, events: 'websocket' },
+      });
+      expect(saved.status, `${baseUrl} → ${saved.text}`).toBe(400);
+      expect(saved.text).toMatch(hint);
+    }
+    expect((await stack.api(tenant, 'admin', 'GET', '/settings')).body).toEqual(before);
+    const status = (await stack.api(tenant, 'admin', 'GET', '/status')).body as StatusResponse;
+    expect(status.pbx.configured).toBe(false);
+    // The PBX emulator saw no login: the refusal happens before any connection.
+    expect((await stack.pbx.tokens()).getTokenCalls).toBe(0);
+  }, 60_000);
+});
