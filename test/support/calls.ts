@@ -17,7 +17,7 @@ export interface CallLogReport {
 export interface ReportOptions {
   /**
    * 'atLeastOne' tolerates a recording attached twice (never lost). Only for the one known bug a test names:
-   * an attachRecord in flight when the process is SIGKILLed is sent again after the restart.
+   * after a restart, a recording retry and another attach of the same call both go out (faults/sigkill).
    */
   recordings?: 'exactlyOne' | 'atLeastOne';
 }
