@@ -16,6 +16,8 @@ import { startStack, type Stack } from '../../support/stack.js';
  * file found corrupt at start. Either way: a clear error, never a corrupt store, and the last good state kept.
  */
 
+/** The key that seals secrets at rest: it too must never be logged. */
+const SECRET_KEY = 'k'.repeat(64);
 const canMount = process.platform === 'linux' && process.getuid?.() === 0;
 
 async function fillDisk(dir: string): Promise<string> {
@@ -64,7 +66,7 @@ describe('faults: the disk', () => {
 
   afterAll(async () => {
     for (const stack of stacks) {
-      const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
+      const secrets = await issuedSecrets(stack.b24, [stack.pbx], { SECRET_KEY });
       const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
       await stack.close();
       expect(leaks).toEqual([]);
@@ -79,7 +81,7 @@ describe('faults: the disk', () => {
     const dir = await mkdtemp(join(tmpdir(), 'pbxb24-enospc-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
     mounts.push(dir);
-    const stack = await startStack({ pbxSpeed: 1000, dataDir: dir, env: { SECRET_KEY: 'k'.repeat(64) } });
+    const stack = await startStack({ pbxSpeed: 1000, dataDir: dir, env: { SECRET_KEY } });
     stacks.push(stack);
     const tenant = await stack.addTenant();
     const settingsBefore = (await stack.api(tenant, 'admin', 'GET', '/settings')).body as SettingsResponse;
@@ -110,7 +112,7 @@ describe('faults: the disk', () => {
   }, 90_000);
 
   it('a corrupt data file at start: a clear message naming it, the previous good copy used; both copies corrupt → the server refuses to start and says what to do', async () => {
-    const stack = await startStack({ pbxSpeed: 1000, env: { SECRET_KEY: 'k'.repeat(64) } });
+    const stack = await startStack({ pbxSpeed: 1000, env: { SECRET_KEY } });
     stacks.push(stack);
     const tenant = await stack.addTenant();
     expect((await stack.api(tenant, 'admin', 'PUT', '/settings', { defaultCountry: 'FR' })).status).toBe(200);
