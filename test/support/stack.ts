@@ -124,7 +124,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     clearTimeout(guard);
   }
 
-  await startServerNow();
+  try {
+    await startServerNow();
+  } catch (err) {
+    // Never leave the emulators running when the stack could not come up.
+    await Promise.allSettled([b24.stop(), pbx.stop()]);
+    throw err;
+  }
   const url = () => (mode === 'inProcess' ? running?.url ?? '' : config.publicUrl);
 
   const api: Stack['api'] = async (tenant, as, method, path, body) => {
