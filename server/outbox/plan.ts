@@ -29,7 +29,11 @@ export interface SendPlan {
  * - its references point at done items (resolved from their stored result) or at items in this send;
  * - groups are independent: a waiting group never holds another one back.
  */
-export function planSend(pending: OutboxItem[], now: number, lookup: (id: string) => OutboxItem | undefined): SendPlan {
+export function planSend(
+  pending: OutboxItem[], now: number, lookup: (id: string) => OutboxItem | undefined,
+  /** Command keys are `<keyPrefix><n>`: sends of one worker that may travel in one request need distinct keys. */
+  keyPrefix = 'c',
+): SendPlan {
   const commands: PlannedCommand[] = [];
   const keyOf = new Map<string, string>();
   const blocked = new Set<string>();
@@ -62,7 +66,7 @@ export function planSend(pending: OutboxItem[], now: number, lookup: (id: string
       blocked.add(item.group);
       continue;
     }
-    const key = `c${commands.length}`;
+    const key = `${keyPrefix}${commands.length}`;
     const dependsOnKeys: string[] = [];
     const params = replaceRefs(item.params, (ref) => {
       const sameSendKey = keyOf.get(ref.$ref);

@@ -49,6 +49,7 @@ export class PortalWorker {
   /** The send out aside, and the groups it holds. */
   private aside: Promise<void> | undefined;
   private readonly heldGroups = new Set<string>();
+  private sends = 0;
 
   constructor(readonly portal: string, private readonly deps: WorkerDeps) {}
 
@@ -127,7 +128,9 @@ export class PortalWorker {
     const { outbox } = this.deps.store;
     const pending = outbox.pending(this.portal).filter((i) => !this.heldGroups.has(i.group));
     if (pending.length === 0) return { kind: 'idle' };
-    const plan = planSend(pending, now, (id) => outbox.get(id));
+    // Each send its own key prefix: the Bitrix24 client merges sends waiting for the same token only when no key clashes.
+    this.sends += 1;
+    const plan = planSend(pending, now, (id) => outbox.get(id), `s${this.sends % 1000}c`);
     if (plan.park.length > 0) {
       await this.park(plan.park.map(({ item, reason }) => ({ item, error: reason })));
       return { kind: 'sent' };
