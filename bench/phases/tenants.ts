@@ -23,12 +23,14 @@ export async function measureTenants(
 
   const runStarted = Date.now();
   let rssMax = 0;
+  let heapMax = 0;
   const sliceP99 = new Map<number, number>();
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       const m = await server.metrics();
       rssMax = Math.max(rssMax, (m.get('process_resident_memory_bytes') ?? 0) / 2 ** 20);
+      heapMax = Math.max(heapMax, (m.get('nodejs_heap_size_used_bytes') ?? 0) / 2 ** 20);
       const end = (m.get('pbxb24_event_loop_slice_end_seconds') ?? 0) * 1000;
       // Only slices that lie wholly inside the run.
       if (end - 10_000 >= runStarted) sliceP99.set(end, (m.get('pbxb24_event_loop_delay_seconds{quantile="0.99"}') ?? Number.NaN) * 1000);
@@ -63,7 +65,7 @@ export async function measureTenants(
   log(`tenants: ${plan.length} calls, RSS idle ${rssIdle.toFixed(0)} MB, max ${rssMax.toFixed(0)} MB, loop p99 by slice ${[...sliceP99.values()].map((v) => v.toFixed(1)).join(' ')}`);
   const section = `${portals.length} tenants, 1 call/portal/10 s × ${seconds} s`;
   return [
-    atMost(section, 'resident memory, max', rssMax, 'MB', 300, `${rssIdle.toFixed(0)} MB once all portals were linked`),
+    atMost(section, 'resident memory, max', rssMax, 'MB', 300, `${rssIdle.toFixed(0)} MB once all portals were linked; V8 heap in use at most ${heapMax.toFixed(0)} MB`),
     atMost(section, 'event-loop delay p99', loopP99, 'ms', 50, `worst of ${sliceP99.size} 10-s slices`),
     info(section, 'calls placed', plan.length, 'calls', `first 20 portals logged ${logged} of ${plan.filter((c) => portals.indexOf(c.portal) < 20).length}`),
   ];

@@ -22,6 +22,8 @@ export interface HealthDeps {
   eventLoop?: EventLoopDelay;
   /** Defaults to process.memoryUsage.rss. */
   rssBytes?: () => number;
+  /** Defaults to process.memoryUsage().heapUsed. */
+  heapUsedBytes?: () => number;
 }
 
 /** Prometheus text exposition format 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/). */
@@ -46,6 +48,7 @@ export function renderMetrics(deps: HealthDeps): string {
     metric('pbxb24_pbx_links_up', 'gauge', 'PBX links connected', deps.gauges.pbxLinksUp()),
     metric('pbxb24_portals', 'gauge', 'Portals known', portals.length),
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes', (deps.rssBytes ?? process.memoryUsage.rss)()),
+    metric('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use, bytes', (deps.heapUsedBytes ?? (() => process.memoryUsage().heapUsed))()),
     eventLoopGauges(deps.eventLoop ?? processEventLoopDelay()),
   ].join('');
 }
