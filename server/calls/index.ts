@@ -23,7 +23,7 @@ import type { TelephonyEventHandlers } from './types.js';
 
 export interface CallsPartDeps {
   log: Logger;
-  store: Pick<Store, 'calls' | 'bindings' | 'settings' | 'portals'>;
+  store: Pick<Store, 'calls' | 'bindings' | 'settings' | 'portals'> & { outbox?: Pick<Store['outbox'], 'getByKey'> };
   outbox: Outbox;
   contacts: CrmContacts;
   clients: BitrixClients;
@@ -51,6 +51,7 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
     adapterFor: deps.adapterFor,
     updateRecord: async (portal, pbxCallId, patch) => holder.service?.updateRecord(portal, pbxCallId, patch),
     uploader: deps.uploader ?? createFetchUploader(),
+    ...(store.outbox ? { findOutboxItem: (portal: string, key: string) => store.outbox?.getByKey(portal, key) } : {}),
     ...(deps.options?.recordings ? { options: deps.options.recordings } : {}),
   });
   const service = new CallsService({

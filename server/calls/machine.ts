@@ -322,6 +322,9 @@ function onCdr(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[] {
     s.note = 'internal call';
     return [];
   }
+  // The CDR names the extensions that took part: for a call heard only through the call history (recovered after
+  // an outage) they are the only source of who rang, so a missed call is credited instead of ignored.
+  noteTargets(s, e, ctx);
   s.result = cdr.result;
   s.talkSeconds = cdr.result === 'answered' ? Math.max(0, Math.round(cdr.talkSeconds)) : 0;
   if (cdr.startedAt !== undefined && cdr.startedAt < s.startedAt) s.startedAt = cdr.startedAt;

@@ -11,7 +11,7 @@ import type { CallRecordingRef, PbxAdapter, RecordingDownload } from '../pbx/ada
 import type { NewOutboxItem, Outbox } from '../outbox/types.js';
 import type { CallRecord, OutboxItem } from '../store/records.js';
 import type { CallsRepository } from '../store/types.js';
-import { HANDLERS, attachRecordItem } from './outbox-items.js';
+import { HANDLERS, attachRecordItem, itemKey } from './outbox-items.js';
 
 export interface RecordingJob {
   portal: string;
@@ -56,6 +56,8 @@ export interface RecordingAttacherDeps {
   updateRecord(portal: string, pbxCallId: string, patch: (record: CallRecord) => Partial<CallRecord> | undefined): Promise<unknown>;
   uploader: RecordingUploader;
   options?: Partial<RecordingOptions>;
+  /** Looks an outbox item up by key (store.outbox.getByKey): an attach queued before a restart is not queued twice. */
+  findOutboxItem?(portal: string, key: string): OutboxItem | undefined;
 }
 
 /** A reason that retrying cannot fix. */
@@ -148,6 +150,12 @@ export class RecordingAttacher {
   private async run(job: RecordingJob, attempt: number): Promise<void> {
     const record = this.deps.calls.get(job.portal, job.pbxCallId);
     if (!record || record.recordingState === 'attached') return;
+    const earlier = this.earlierAttach(job);
+    if (earlier === 'pending') return;
+    if (earlier === 'attached') {
+      await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'attached', recordingError: undefined }));
+      return;
+    }
     try {
       const file = await this.download(job);
       const inline = file.data.length <= this.opts.inlineMaxBytes;
@@ -158,6 +166,25 @@ export class RecordingAttacher {
     } catch (err) {
       await this.failedAttempt(job, attempt, err);
     }
+  }
+
+  /**
+   * An attachRecord of this call already in the outbox: after a restart the call is resumed while the attach sent
+   * with its finish (or by an earlier attempt) may still be queued or done, and attaching again would add the
+   * recording to the CRM activity twice. Pending → its outcome reaches the handlers; done inline → attached.
+   * A done upload-URL item proves nothing (the upload itself may not have happened), so it is tried again.
+   */
+  private earlierAttach(job: RecordingJob): 'pending' | 'attached' | undefined {
+    const find = this.deps.findOutboxItem;
+    if (!find) return undefined;
+    for (let attempt = 0; attempt < this.opts.maxAttempts; attempt += 1) {
+      for (const what of [`attach:${attempt}`, `attach-url:${attempt}`]) {
+        const item = find(job.portal, itemKey(job.portal, job.pbxCallId, what));
+        if (item?.status === 'pending') return 'pending';
+        if (item?.status === 'done' && what.startsWith('attach:')) return 'attached';
+      }
+    }
+    return undefined;
   }
 
   private async download(job: RecordingJob): Promise<RecordingFile> {

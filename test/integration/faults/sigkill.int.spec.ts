@@ -63,23 +63,17 @@ describe('faults: SIGKILL of the server', () => {
     await stack.pbx.continue(talking);
     await stack.pbx.waitIdle();
     await stack.startServer();
-    // Known bug (reported; server/calls/recording.ts): after the restart some calls get their recording attached
-    // twice, both requests by the NEW process ~1 retry period apart (retryBaseMs; 30 s in production): the retry
-    // scheduled when "the PBX of this portal is not connected" (link not up yet at resume) and another attach of the
-    // same call both reach the outbox; attachRecord items are not keyed per call. Registers and finishes are never
-    // doubled. FAULTS_KNOWN_BUGS=1 demands exactly one recording.
-    const recordings = process.env.FAULTS_KNOWN_BUGS === '1' ? 'exactlyOne' : 'atLeastOne';
+    // Regression: after the restart some calls got their recording attached twice (the attach sent with the finish
+    // was still queued when the resumed call attached again). Exactly one recording per call now.
+    const recordings = 'exactlyOne';
     const report = await expectEachLoggedOnce(stack.b24, tenant.memberId, [...burst.callIds, talking], 45_000, 1_500, { recordings });
     expect(report).toEqual(EMPTY_REPORT);
     expect(await gauge(stack.url(), 'pbxb24_outbox_failed')).toBe(0);
   }, 90_000);
 
-  // Known bug, reported to the calls/ owner (server/calls/ is another helper's): a call known only from its
-  // recovered CDR and not answered is stored as phase "ignored" ("only unbound extensions took part"), because
-  // machine.ts onCdr() never reads the CDR event's `extensions` (only live ring/answer events set firstUserId;
-  // answered calls survive through cdr.answeredBy). The fix there: note the CDR's extensions (noteTargets) before
-  // finalize. FAULTS_KNOWN_BUGS=1 runs it.
-  it.runIf(process.env.FAULTS_KNOWN_BUGS === '1')('a call missed entirely while the server is down is logged once (304) after the restart', async () => {
+  // Regression: a call known only from its recovered CDR and not answered was stored as "ignored" (only unbound
+  // extensions took part) because the machine never read the CDR's extensions. It is now logged as missed.
+  it('a call missed entirely while the server is down is logged once (304) after the restart', async () => {
     await stack.killServer();
     const ringing = (await stack.pbx.scenario('inbound-missed', { to: '1001', ringSeconds: 10, record: false, wait: true })).callId;
     await stack.startServer();

@@ -239,6 +239,18 @@ describe('call machine: durability', () => {
     expect(state.phase).toBe('logged');
   });
 
+  it('a recovered CDR of a call MISSED while we were down is credited to the bound extension that rang', () => {
+    // Before: onCdr never read the CDR's extensions, so a missed call heard only through the call history had no
+    // ringing user and was ignored as "only unbound extensions took part". After: it is registered and finished as missed.
+    const { intents, state } = run([
+      cdr({ result: 'missed', talkSeconds: 0, startedAt: T0 }, { recovered: true, extensions: [{ number: '1002', state: 'hangup' }] }),
+    ]);
+    expect(types(intents)).toEqual(['lookup', 'register', 'finish', 'syncContact']);
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 12, show: false });
+    expect(of(intents, 'finish')[0]).toMatchObject({ userId: 12, statusCode: '304' });
+    expect(state.phase).toBe('logged');
+  });
+
   it('live without CDR: the bounded wait finishes from the live events (talk time from answer to end)', () => {
     const ring = ev('ringing', [['1001', 'ringing']]);
     const answer = ev('answered', [['1001', 'answered']]);
