@@ -219,7 +219,10 @@ export class PortalWorker {
       if (outcome.kind === 'untouched') continue;
       const item = outcome.item;
       if (outcome.kind === 'done') {
-        const next: OutboxItem = { ...item, status: 'done', result: outcome.result, doneAt: now, attempts: item.attempts + 1, lastError: undefined, delivered: !item.onDone };
+        const next: OutboxItem = {
+          ...item, params: withoutBulk(item.params), status: 'done', result: outcome.result, doneAt: now, attempts: item.attempts + 1,
+          lastError: undefined, delivered: !item.onDone,
+        };
         updates.push(next);
         done.push(next);
         continue;
@@ -329,6 +332,26 @@ export async function deliverByGroup(items: OutboxItem[], deliver: (item: Outbox
   }));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/** Strings longer than this in a done item's params (a recording's FILE_CONTENT) are not kept once sent. */
+export const BULK_CHARS = 4096;
+
+/**
+ * A done item's params without their bulk: the store keeps done items for a while (and in memory), and nothing reads
+ * a done item's params again — references read its result. Keeping the base64 recordings of finished calls grew the
+ * server by about 0.2 MB per answered call (bench/, 200 tenants: 280 MB of heap after 1,200 calls).
+ */
+export function withoutBulk(params: Record<string, unknown>): Record<string, unknown> {
+  const strip = (value: unknown): unknown => {
+    if (typeof value === 'string') return value.length > BULK_CHARS ? `[${value.length} characters sent]` : value;
+    if (Array.isArray(value)) return value.map(strip);
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strip(v)]));
+    }
+    return value;
+  };
+  return strip(params) as Record<string, unknown>;
 }
 
 export const idleTimeout = (portal: string, ms: number): AppError =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliverByGroup } from '../../../server/outbox/worker.js';
+import { BULK_CHARS, deliverByGroup, withoutBulk } from '../../../server/outbox/worker.js';
 import type { OutboxItem } from '../../../server/store/records.js';
 
 const item = (id: string, group: string): OutboxItem => ({ id, group } as unknown as OutboxItem);
@@ -28,5 +28,15 @@ describe('handing done items to their handlers', () => {
       seen.push(i.id);
     })).rejects.toThrow('boom');
     expect(seen).toEqual(['y']);
+  });
+});
+
+describe('done items keep no bulk', () => {
+  it('replaces long strings (a recording) in the params, keeping everything else', () => {
+    const params = { CALL_ID: 'C1', FILE_CONTENT: 'x'.repeat(BULK_CHARS + 1), nested: { list: ['short', 'y'.repeat(5000)] }, n: 3 };
+    expect(withoutBulk(params)).toEqual({
+      CALL_ID: 'C1', FILE_CONTENT: `[${BULK_CHARS + 1} characters sent]`, nested: { list: ['short', '[5000 characters sent]'] }, n: 3,
+    });
+    expect(params.FILE_CONTENT).toHaveLength(BULK_CHARS + 1);
   });
 });
