@@ -103,7 +103,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     handlerUrl: `${config.publicUrl}/`,
     installerUrl: `${config.publicUrl}/install`,
     eventsUrl: `${config.publicUrl}/b24/events`,
-    scopes: 'crm, telephony, user_basic, placement',
+    scopes: 'crm, telephony, user_basic, placement, im',
   }, 'Bitrix24 app URLs: paste the handler and installer URLs into the app settings');
 
   let closing: Promise<void> | undefined;

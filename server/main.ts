@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     + `  Handler URL (app page):   ${config.publicUrl}/\n`
     + `  Installer URL:            ${config.publicUrl}/install\n`
     + `  Install event handler:    ${config.publicUrl}/b24/events\n`
-    + `  Scopes:                   crm, telephony, user_basic, placement\n\n`,
+    + `  Scopes:                   crm, telephony, user_basic, placement, im\n\n`,
   );
   let stopping = false;
   const stop = (signal: string) => {
