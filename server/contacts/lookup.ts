@@ -17,7 +17,10 @@ import { findByPhone, type DuplicateHits } from './bitrix-crm.js';
 export interface CrmLookup {
   /** The preferred record for this number, or null; served from the cache while fresh. */
   find(portal: string, e164: string, defaultCountry: string): Promise<CrmRef | null>;
-  /** Asks Bitrix24 now, bypassing (and refreshing) the cache. */
+  /**
+   * Asks Bitrix24 again unless it answered for this number within `reuseWithinMs` (default 1 s): the check right
+   * before auto-creating follows the ring's own lookup by milliseconds, and asking twice would only spend a request.
+   */
   findFresh(portal: string, e164: string, defaultCountry: string): Promise<CrmRef | null>;
   /** Records what we just created, so the next call from the number finds it without a request. */
   remember(portal: string, e164: string, ref: CrmRef): void;
@@ -30,6 +33,8 @@ export interface CrmLookupOptions {
   log: Logger;
   /** How long an answer (also "unknown") is reused. Default 60 s. */
   ttlMs?: number;
+  /** findFresh reuses an answer this young (ms). */
+  reuseWithinMs?: number;
   /** Bound on cached numbers over all portals; the oldest go first. Default 5,000. */
   maxEntries?: number;
   now?: () => number;
@@ -53,6 +58,7 @@ interface CacheEntry {
 
 export function createCrmLookup(opts: CrmLookupOptions): CrmLookup {
   const ttlMs = opts.ttlMs ?? 60_000;
+  const reuseWithinMs = opts.reuseWithinMs ?? 1_000;
   const maxEntries = opts.maxEntries ?? 5_000;
   const now = opts.now ?? Date.now;
   // Map keeps insertion order: re-inserting on write makes the first key the oldest, evicted first.
@@ -93,6 +99,8 @@ export function createCrmLookup(opts: CrmLookupOptions): CrmLookup {
       return ask(portal, e164, defaultCountry);
     },
     findFresh(portal, e164, defaultCountry) {
+      const hit = cache.get(keyOf(portal, e164));
+      if (hit && now() - hit.at < reuseWithinMs) return Promise.resolve(hit.ref);
       cache.delete(keyOf(portal, e164));
       return ask(portal, e164, defaultCountry);
     },

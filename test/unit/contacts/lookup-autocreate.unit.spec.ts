@@ -133,13 +133,23 @@ describe('auto-create', () => {
 
   it('looks again right before creating, so a record made since the cached "unknown" is used', async () => {
     const crm = new FakeCrm();
-    const lookup = createCrmLookup({ clients: clientsOf(crm), log: silentLog });
+    let t = 0;
+    const lookup = createCrmLookup({ clients: clientsOf(crm), log: silentLog, now: () => t });
     const settings = autoOn();
     const creator = createAutoCreator({ clients: clientsOf(crm), lookup, settingsOf: () => settings, log: silentLog });
     expect(await lookup.find(PORTAL, NUMBER, 'RU')).toBeNull();
     const id = crm.add('CONTACT', { NAME: 'Made by hand', PHONE: [{ VALUE: '89001234567', VALUE_TYPE: 'MOBILE' }] });
+    t = 5_000;
     expect(await creator.createForUnknown(PORTAL, NUMBER, 'inbound', 1)).toEqual({ entityType: 'CONTACT', entityId: id });
     expect(crm.count('crm.contact.add')).toBe(0);
+  });
+
+  it('does not ask Bitrix24 twice when the ring\'s own lookup answered a moment ago', async () => {
+    const crm = new FakeCrm();
+    const contacts = createCrmContacts({ store: storeWith(autoOn()), clients: clientsOf(crm), adapterFor: () => undefined, log: silentLog });
+    expect(await contacts.resolveCaller(PORTAL, NUMBER, 'inbound', 1)).toMatchObject({ entityType: 'CONTACT' });
+    expect(crm.count('crm.duplicate.findbycomm')).toBe(1);
+    expect(crm.count('crm.contact.add')).toBe(1);
   });
 
   it('does nothing for a direction that is off, for internal calls and for hidden numbers', async () => {
