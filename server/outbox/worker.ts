@@ -22,7 +22,7 @@ export interface WorkerDeps {
   countRequest: (portal: string) => void;
 }
 
-type Step = { kind: 'sent' } | { kind: 'idle' } | { kind: 'wait'; at: number };
+type Step = { kind: 'sent' } | { kind: 'idle' } | { kind: 'full' } | { kind: 'wait'; at: number };
 
 /** What one send did to one item. */
 type Outcome =
@@ -31,12 +31,19 @@ type Outcome =
   | { kind: 'untouched'; item: OutboxItem };
 
 /**
- * One worker per portal, at most two requests out: a single due item goes out at once with `call`, several go
- * together in one `batch`. The first send goes "aside" with its groups held (nothing later of those groups is planned
- * until it is answered, so each group stays in order); while it is out, new items of other groups go in a second send.
- * With one send at a time, the worker's next batch (new calls' screen pops) was formed only after the previous one
- * was answered and handled, and missed every other token of the portal's 2 req/s bucket (bench/, issue 7); the
- * Bitrix24 client merges both sends into one request when they wait for the same token (bitrix/coalesce.ts).
+ * Sends of one portal out at once. Each is small (what was enqueued since the last one); the Bitrix24 client merges
+ * every send waiting for the portal's next token into one `batch` (bitrix/coalesce.ts), so this bounds memory, not requests.
+ */
+export const MAX_SENDS_OUT = 32;
+
+/**
+ * One worker per portal. Whatever is due goes out at once — a single item with `call`, several in one `batch` — with
+ * its groups held: nothing later of those groups is planned until the send is answered and handled, so each group
+ * (one call's register → finish → attachRecord) stays in order, while other groups keep going out beside it.
+ * Why many sends out: at 2 req/s, a worker that waited for its earlier sends before planning the next one left a new
+ * call's register for one or two tokens later (screen pop p95 1.3 s at 10 calls/s, bench/, issue 7). Sent as soon as
+ * it is enqueued, it waits in the client for the next token and leaves with everything else pending then (late
+ * binding in the client's coalescer), each send with its own batch keys so they can share one request.
  */
 export class PortalWorker {
   private running: Promise<void> | undefined;
@@ -46,15 +53,15 @@ export class PortalWorker {
   private pausedUntil = 0;
   private rateLimitStreak = 0;
   private idleWaiters: (() => void)[] = [];
-  /** The send out aside, and the groups it holds. */
-  private aside: Promise<void> | undefined;
+  /** Sends out (asked, or answered and being handled), and the groups they hold. */
+  private readonly out = new Set<Promise<void>>();
   private readonly heldGroups = new Set<string>();
   private sends = 0;
 
   constructor(readonly portal: string, private readonly deps: WorkerDeps) {}
 
   get busy(): boolean {
-    return this.running !== undefined;
+    return this.running !== undefined || this.out.size > 0;
   }
 
   wake(): void {
@@ -85,8 +92,13 @@ export class PortalWorker {
     this.wake();
   }
 
+  /**
+   * Resolves once nothing is pending and no send is out. A send's items are stored as done before their handlers
+   * run, so an empty pending list alone is not idle: a caller (shutdown, a test) would read state the handlers have
+   * not written yet, and a stopped worker could leave a send to finish under the next one.
+   */
   whenIdle(): Promise<void> {
-    if (!this.running && this.deps.store.outbox.pending(this.portal).length === 0) return Promise.resolve();
+    if (!this.running && this.out.size === 0 && this.deps.store.outbox.pending(this.portal).length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -94,7 +106,7 @@ export class PortalWorker {
     this.stopped = true;
     this.clearTimer();
     await this.running;
-    await this.aside;
+    while (this.out.size > 0) await Promise.allSettled([...this.out]);
   }
 
   private async loop(): Promise<void> {
@@ -114,9 +126,11 @@ export class PortalWorker {
       }
       const step = await this.step(now);
       if (step.kind === 'idle') {
-        if (!this.aside) this.notifyIdle();
+        this.notifyIdle();
         return;
       }
+      // A send's end wakes the worker again.
+      if (step.kind === 'full') return;
       if (step.kind === 'wait') {
         this.schedule(step.at);
         return;
@@ -125,6 +139,7 @@ export class PortalWorker {
   }
 
   private async step(now: number): Promise<Step> {
+    if (this.out.size >= MAX_SENDS_OUT) return { kind: 'full' };
     const { outbox } = this.deps.store;
     const pending = outbox.pending(this.portal).filter((i) => !this.heldGroups.has(i.group));
     if (pending.length === 0) return { kind: 'idle' };
@@ -135,20 +150,18 @@ export class PortalWorker {
       await this.park(plan.park.map(({ item, reason }) => ({ item, error: reason })));
       return { kind: 'sent' };
     }
-    if (plan.commands.length === 0) return { kind: 'wait', at: plan.wakeAt ?? now + this.deps.reinstallRecheckMs };
-    if (!this.aside) {
-      this.sendAside(plan.commands);
-      return { kind: 'sent' };
+    if (plan.commands.length === 0) {
+      // Nothing due now; a send still out wakes the worker when it ends, the timer covers the rest.
+      return { kind: 'wait', at: plan.wakeAt ?? now + this.deps.reinstallRecheckMs };
     }
-    const outcomes = plan.commands.length === 1 ? await this.sendOne(plan.commands[0]) : await this.sendBatch(plan.commands);
-    await this.apply(outcomes);
+    this.sendOut(plan.commands);
     return { kind: 'sent' };
   }
 
   /** Sends `commands` without waiting for the answer; their groups are held until it is handled. */
-  private sendAside(commands: PlannedCommand[]): void {
+  private sendOut(commands: PlannedCommand[]): void {
     for (const c of commands) this.heldGroups.add(c.item.group);
-    this.aside = (async () => {
+    const send: Promise<void> = (async () => {
       const outcomes = commands.length === 1 ? await this.sendOne(commands[0]) : await this.sendBatch(commands);
       await this.apply(outcomes);
     })()
@@ -159,9 +172,11 @@ export class PortalWorker {
       })
       .finally(() => {
         for (const c of commands) this.heldGroups.delete(c.item.group);
-        this.aside = undefined;
+        this.out.delete(send);
+        // Wakes the loop: it plans what the send held back, or reports idle once nothing is left.
         this.wake();
       });
+    this.out.add(send);
   }
 
   private async sendOne(command: PlannedCommand | undefined): Promise<Outcome[]> {
@@ -313,7 +328,13 @@ export class PortalWorker {
     this.timer = undefined;
   }
 
+  /**
+   * Tells the idle waiters, if the portal is idle now: no send out and nothing pending. Judged here, not from the
+   * step's earlier look: a send can end between that look and this call (the step is awaited) and leave an item
+   * pending for a retry — telling then let a stopped worker leave that item to the next one (outbox-order property).
+   */
   private notifyIdle(): void {
+    if (this.out.size > 0 || this.deps.store.outbox.pending(this.portal).length > 0) return;
     const waiters = this.idleWaiters.splice(0);
     for (const resolve of waiters) resolve();
   }
