@@ -72,6 +72,20 @@ function webhookAuth(webhookUrl: string, memberId: string): AuthActions {
   };
 }
 
+/** Far above any Bitrix24 plan: the SDK's leaky bucket never holds a request. */
+const UNMETERED = { burstLimit: 1_000_000, drainRate: 1_000_000 };
+
+/**
+ * The SDK's limits with its leaky bucket opened up; its operating-time limiter, adaptive delays and its handling of
+ * QUERY_LIMIT_EXCEEDED stay. Why: every request of a portal is already metered by the coalescer's bucket (the same
+ * figures, limits.md), which forms each batch when its token is there. A second bucket in the SDK drifted out of step
+ * with it (it restarts full on every rebuild, counts its own retries) and held a request our bucket had let out for
+ * up to one more token: under sustained load each screen pop waited ~0.5 s inside the SDK (bench/, issue 7).
+ */
+export function unmetered(restriction: RestrictionParams): RestrictionParams {
+  return { ...restriction, rateLimit: { adaptiveEnabled: restriction.rateLimit?.adaptiveEnabled ?? true, ...UNMETERED } };
+}
+
 function firstError(res: AjaxResult): unknown {
   for (const e of res.getErrors()) return e;
   return new BitrixError('ERROR_UNEXPECTED_ANSWER', 'Bitrix24 answered without result', 0, true);
@@ -151,7 +165,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     const plan = planForPortal(config, portal);
     // One SDK retry at most: the outbox owns durable retrying with its own backoff, and an inner wait (the SDK
     // sleeps ≥ 10 s on OPERATION_TIME_LIMIT) would only hold the portal's queue.
-    const restriction = restrictionFor(plan, { maxRetries: 2, ...opts.restriction });
+    const restriction = unmetered(restrictionFor(plan, { maxRetries: 2, ...opts.restriction }));
     if (portal.webhookUrl) {
       const http = new HttpV2(webhookAuth(portal.webhookUrl, portal.memberId), {}, restriction);
       countRequests(http, portal.memberId);
@@ -223,6 +237,9 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
 
   async function list<T>(memberId: string, method: string, params: Record<string, unknown> = {}): Promise<T[]> {
     const out: T[] = [];
+    // Each page is a request of the portal: counted by the same bucket as everything else (see `unmetered`).
+    const coalescer = coalescerFor(memberId);
+    await coalescer.admit();
     let res = await send(memberId, method, { ...params, start: 0 });
     // Offset paging, 50 per page, `start` = previous `next` (list-methods-pecularities.md), through the SDK's own
     // AjaxResult.getNext(). Bounded so a portal that keeps answering `next` cannot loop forever.
@@ -230,6 +247,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
       try {
         out.push(...listItems(resultOf<unknown>(res).result) as T[]);
         if (!res.isMore()) break;
+        await coalescer.admit();
         const next = await res.getNext(transportFor(memberId).http);
         if (next === false) break;
         res = next;
@@ -264,16 +282,27 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
   const clients = new Map<string, BitrixClient>();
   // What each portal asks while one of its requests is out goes together in the next one (coalesce.ts).
   const coalescers = new Map<string, PortalCoalescer>();
+  // The portal's bucket outlives its coalescer and SDK instance (forget() after a reinstall): Bitrix24's own bucket
+  // does not empty because we rebuilt ours.
+  const buckets = new Map<string, TokenBucket>();
+  function bucketFor(memberId: string): TokenBucket | undefined {
+    const existing = buckets.get(memberId);
+    if (existing) return existing;
+    const portal = store.portals.get(memberId);
+    if (!portal) return undefined;
+    const { rateLimit } = restrictionFor(planForPortal(config, portal), opts.restriction);
+    if (!rateLimit) return undefined;
+    const bucket = new TokenBucket(rateLimit.burstLimit, rateLimit.drainRate, now);
+    buckets.set(memberId, bucket);
+    return bucket;
+  }
   function coalescerFor(memberId: string): PortalCoalescer {
     let c = coalescers.get(memberId);
     if (!c) {
-      const portal = store.portals.get(memberId);
-      const rateLimit = portal ? restrictionFor(planForPortal(config, portal), opts.restriction).rateLimit : undefined;
       c = new PortalCoalescer({
         call: (method, params) => call<unknown>(memberId, method, params),
         batch: (commands, halt) => batch(memberId, commands, halt),
-      }, MAX_BATCH, () => bump(errors, memberId), MAX_IN_FLIGHT,
-      rateLimit ? new TokenBucket(rateLimit.burstLimit, rateLimit.drainRate, now) : undefined);
+      }, MAX_BATCH, () => bump(errors, memberId), MAX_IN_FLIGHT, bucketFor(memberId));
       coalescers.set(memberId, c);
     }
     return c;

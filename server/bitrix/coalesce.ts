@@ -11,7 +11,10 @@
  * When nothing else is pending a call goes out alone, as itself: no added wait, no batch wrapping.
  * Two requests of a portal may be out at once while its bucket has tokens, so one slow request (a batch carrying
  * recordings) does not hold a screen pop; once the bucket is empty, one waits for the next token and takes everything.
- * Each caller still sees its own requests in its own order (the outbox sends one at a time itself).
+ * This bucket is the portal's only limiter: `list` pages take their token here too (admit), and the SDK's own bucket
+ * is opened (client.ts, `unmetered`) — two buckets drifted apart and the SDK held what this one let out.
+ * Merged requests may run in any order relative to each other: a caller that needs order waits for its answer first
+ * (the outbox holds a call's later writes until the earlier send is answered).
  */
 import type { BatchCommand, BatchResult } from './types.js';
 import { answerError } from './errors.js';
@@ -50,6 +53,23 @@ export class TokenBucket {
   take(): void {
     this.refill();
     this.tokens -= 1;
+  }
+
+  /** Returns a token taken for a request that did not go out. */
+  giveBack(): void {
+    this.refill();
+    this.tokens = Math.min(this.burst, this.tokens + 1);
+  }
+
+  /**
+   * Waits until a token is there and takes it. The look and the take happen in one synchronous step, so two waiters
+   * woken by the same refill never both take the last token.
+   */
+  async acquire(): Promise<void> {
+    for (let wait = this.waitMs(); wait > 0; wait = this.waitMs()) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    this.take();
   }
 
   private refill(): void {
@@ -124,14 +144,18 @@ export class PortalCoalescer implements DirectSender {
           if (this.waitingForToken) break;
           this.waitingForToken = true;
           try {
-            await this.awaitToken();
+            await this.bucket.acquire();
           } finally {
             this.waitingForToken = false;
           }
+        } else {
+          this.bucket?.take();
         }
         const group = this.takeGroup();
-        if (group.length === 0) break;
-        this.bucket?.take();
+        if (group.length === 0) {
+          this.bucket?.giveBack();
+          break;
+        }
         await this.send(group);
       }
     } finally {
@@ -139,11 +163,12 @@ export class PortalCoalescer implements DirectSender {
     }
   }
 
-  private async awaitToken(): Promise<void> {
-    if (!this.bucket) return;
-    for (let wait = this.bucket.waitMs(); wait > 0; wait = this.bucket.waitMs()) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
+  /**
+   * Takes a token of the portal's bucket for a request that goes out on its own (a `list` page): every request of
+   * the portal is counted by this one bucket, so the group formed at a token never finds the portal's budget spent.
+   */
+  async admit(): Promise<void> {
+    await this.bucket?.acquire();
   }
 
   /** The first waiting job, then every later one that fits beside it (command count, keys, halt, size). */

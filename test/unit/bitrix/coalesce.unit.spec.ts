@@ -158,4 +158,42 @@ describe('token bucket of the coalescer', () => {
       vi.useRealTimers();
     }
   });
+
+  it('two waiters woken by one refill never both take the last token', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const bucket = new TokenBucket(1, 2, () => Date.now());
+      bucket.take();
+      const got: number[] = [];
+      const start = Date.now();
+      const waits = [bucket.acquire().then(() => got.push(Date.now() - start)), bucket.acquire().then(() => got.push(Date.now() - start))];
+      await vi.advanceTimersByTimeAsync(500);
+      expect(got).toEqual([500]);
+      await vi.advanceTimersByTimeAsync(500);
+      await Promise.all(waits);
+      expect(got).toEqual([500, 1000]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a request admitted on its own (a list page) spends a token of the same bucket as the groups', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const { direct, sent, releaseAll } = heldSender();
+      const c = new PortalCoalescer(direct, 50, () => undefined, 1, new TokenBucket(1, 2, () => Date.now()));
+      await c.admit();
+      const job = c.call('a', {});
+      // The list page took the only token: the call waits for the next one.
+      expect(sent).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(499);
+      expect(sent).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(2);
+      expect(sent.map((s) => s.methods)).toEqual([['a']]);
+      await releaseAll();
+      await job;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
