@@ -101,9 +101,17 @@ export function countFinishes(calls: readonly CallView[], requests: readonly Rec
 /** HTTP requests the portal received (a batch is one; its commands are not counted again). */
 export const httpRequests = (requests: readonly RecordedRequest[]): RecordedRequest[] => requests.filter((r) => !r.viaBatch);
 
-/** Waits until the product's outbox holds nothing pending; resolves the ms it took, or NaN on timeout. */
+/**
+ * Waits until every call the PBX ended is logged: no call open in the product (`pbxb24_calls_in_flight`, calls not yet
+ * logged) and nothing pending in its outbox; resolves the ms it took, or NaN on timeout. The outbox alone is not
+ * enough: once it keeps up, it is empty while the last calls' finish waits for their CDR and recording, and the
+ * count of logged calls read then came up short.
+ */
 export async function waitOutboxDrained(server: ServerProcess, timeoutMs: number, since = Date.now()): Promise<number> {
-  const ok = await poll(async () => (await server.metrics()).get('pbxb24_outbox_pending') === 0, timeoutMs, 100);
+  const ok = await poll(async () => {
+    const metrics = await server.metrics();
+    return metrics.get('pbxb24_outbox_pending') === 0 && metrics.get('pbxb24_calls_in_flight') === 0;
+  }, timeoutMs, 100);
   return ok ? Date.now() - since : Number.NaN;
 }
 

@@ -56,6 +56,22 @@ export async function measureSustained(
     byTenSeconds.set(slot, [...(byTenSeconds.get(slot) ?? []), reg - ring]);
   }
   const pops = popLatencies(rings, regs, callIds);
+  // Where a screen pop's time goes: the PBX event reaching the product (the call's start it registers, in
+  // EXTERNAL_CALL_ID), then the product's way to the portal (outbox, rate-limit token, HTTP).
+  const toServer: number[] = [];
+  const toPortal: number[] = [];
+  for (const r of requests) {
+    if (r.method !== 'telephony.externalCall.register' || r.error !== null) continue;
+    const external = String(r.params.EXTERNAL_CALL_ID);
+    const cut = external.lastIndexOf('-');
+    const ring = rings.get(external.slice(0, cut));
+    const startedAt = Number(external.slice(cut + 1));
+    if (ring === undefined || !Number.isFinite(startedAt)) continue;
+    toServer.push(startedAt - ring);
+    toPortal.push(Date.parse(r.time) - startedAt);
+  }
+  const split = (v: number[]) => { const x = distribution(v); return `p50 ${x.p50} p95 ${x.p95} max ${x.max}`; };
+  log(`sustained: pop split — ring → product ${split(toServer)}; product → portal ${split(toPortal)}`);
   const d = distribution(pops.latencies);
   log(`sustained: pop p95 by 10 s: ${[...byTenSeconds].map(([k, v]) => `${k * 10}s ${distribution(v).p95}`).join(', ')}`);
   const parked = metrics.get('pbxb24_outbox_failed') ?? Number.NaN;
