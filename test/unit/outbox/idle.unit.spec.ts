@@ -1,8 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOutbox } from '../../../server/outbox/index.js';
-import { openStore } from '../../../server/store/index.js';
-import type { Store } from '../../../server/store/types.js';
-import { captureLog, makePortal, tempDir, TEST_KEY } from '../store/helpers.js';
+import { captureLog } from '../store/helpers.js';
+import { portalStorePerTest } from './portal-store.js';
 import { FakeBitrix } from './fake-bitrix.js';
 
 /**
@@ -10,27 +9,14 @@ import { FakeBitrix } from './fake-bitrix.js';
  * its handlers still running) must not count as idle, or a shutdown or a test reads the state before the handlers wrote it.
  */
 const P = 'm1';
-let dir: string;
-let cleanup: () => Promise<void>;
-let store: Store;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  store = await openStore({ dataDir: dir, secretKey: TEST_KEY, log: captureLog().log });
-  await store.portals.put(makePortal(P));
-});
-
-afterEach(async () => {
-  await store.close();
-  await cleanup();
-});
+const stores = portalStorePerTest(P);
 
 const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
 
 describe('outbox idle', () => {
   it('does not report idle while a send is out, even once its items are stored as done', async () => {
     const b24 = new FakeBitrix();
-    const outbox = createOutbox({ store, clients: b24, log: captureLog().log, maxAttempts: 5, backoff: () => 5 });
+    const outbox = createOutbox({ store: stores.current(), clients: b24, log: captureLog().log, maxAttempts: 5, backoff: () => 5 });
     let releaseHandler: () => void = () => undefined;
     const handlerGate = new Promise<void>((r) => { releaseHandler = r; });
     const handled: string[] = [];
@@ -41,8 +27,8 @@ describe('outbox idle', () => {
     outbox.start();
     try {
       await outbox.enqueue([{ portal: P, group: 'g', method: 'test.write', params: { n: 1 }, id: 'a', onDone: 'slow' }]);
-      for (let i = 0; i < 50 && store.outbox.get('a')?.status !== 'done'; i += 1) await tick();
-      expect(store.outbox.get('a')?.status).toBe('done');
+      for (let i = 0; i < 50 && stores.current().outbox.get('a')?.status !== 'done'; i += 1) await tick();
+      expect(stores.current().outbox.get('a')?.status).toBe('done');
       let idle = false;
       const waiting = outbox.idle(P, 2000).then(() => { idle = true; });
       await tick(30);
@@ -61,7 +47,7 @@ describe('outbox idle', () => {
     const b24 = new FakeBitrix();
     let open: () => void = () => undefined;
     b24.gate = new Promise<void>((r) => { open = r; });
-    const outbox = createOutbox({ store, clients: b24, log: captureLog().log, maxAttempts: 5, backoff: () => 5 });
+    const outbox = createOutbox({ store: stores.current(), clients: b24, log: captureLog().log, maxAttempts: 5, backoff: () => 5 });
     outbox.start();
     for (let g = 0; g < 6; g += 1) {
       await outbox.enqueue([{ portal: P, group: `g${g}`, method: 'test.write', params: { n: g }, id: `i${g}` }]);
@@ -76,7 +62,7 @@ describe('outbox idle', () => {
     // Whatever went out was answered and stored before stop() returned; nothing is left half-sent.
     const executed = new Set(b24.executed().map((r) => String(r.params.n)));
     for (let g = 0; g < 6; g += 1) {
-      const status = store.outbox.get(`i${g}`)?.status;
+      const status = stores.current().outbox.get(`i${g}`)?.status;
       expect(status === 'done').toBe(executed.has(String(g)));
     }
   });

@@ -1,10 +1,9 @@
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BitrixError } from '../../../server/bitrix/types.js';
 import { createOutbox } from '../../../server/outbox/index.js';
-import { openStore } from '../../../server/store/index.js';
-import type { Store } from '../../../server/store/types.js';
-import { captureLog, makePortal, tempDir, TEST_KEY } from '../store/helpers.js';
+import { captureLog } from '../store/helpers.js';
+import { portalStorePerTest } from './portal-store.js';
 import { FakeBitrix } from './fake-bitrix.js';
 
 /**
@@ -12,20 +11,7 @@ import { FakeBitrix } from './fake-bitrix.js';
  * Bitrix24 answers with, every write arrives exactly once and each group's writes arrive in the order enqueued.
  */
 const P = 'm1';
-let dir: string;
-let cleanup: () => Promise<void>;
-let store: Store;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  store = await openStore({ dataDir: dir, secretKey: TEST_KEY, log: captureLog().log });
-  await store.portals.put(makePortal(P));
-});
-
-afterEach(async () => {
-  await store.close();
-  await cleanup();
-});
+const stores = portalStorePerTest(P);
 
 describe('outbox delivery property', () => {
   it('exactly once, in order per group, under random failures', async () => {
@@ -64,7 +50,7 @@ describe('outbox delivery property', () => {
               },
             }),
           };
-          const outbox = createOutbox({ store, clients, log: captureLog().log, maxAttempts: 1000, backoff: () => 1 });
+          const outbox = createOutbox({ store: stores.current(), clients, log: captureLog().log, maxAttempts: 1000, backoff: () => 1 });
           outbox.start();
           try {
             const enqueued: Promise<unknown>[] = [];

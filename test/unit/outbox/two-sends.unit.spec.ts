@@ -1,27 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOutbox } from '../../../server/outbox/index.js';
-import { openStore } from '../../../server/store/index.js';
-import type { Store } from '../../../server/store/types.js';
 import type { BitrixClients } from '../../../server/bitrix/types.js';
-import { captureLog, makePortal, tempDir, TEST_KEY } from '../store/helpers.js';
+import { captureLog } from '../store/helpers.js';
+import { portalStorePerTest } from './portal-store.js';
 import { FakeBitrix } from './fake-bitrix.js';
 
 /** While one send is out, new items of other groups go in a second one; a group's items stay in order. */
 const P = 'm1';
-let dir: string;
-let cleanup: () => Promise<void>;
-let store: Store;
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-  store = await openStore({ dataDir: dir, secretKey: TEST_KEY, log: captureLog().log });
-  await store.portals.put(makePortal(P));
-});
-
-afterEach(async () => {
-  await store.close();
-  await cleanup();
-});
+const stores = portalStorePerTest(P);
 
 describe('outbox: two sends out', () => {
   it('sends another group while the first send is out, and holds the first group until it is answered', async () => {
@@ -46,7 +32,7 @@ describe('outbox: two sends out', () => {
         };
       },
     };
-    const outbox = createOutbox({ store, clients, log: captureLog().log, maxAttempts: 5, backoff: () => 5 });
+    const outbox = createOutbox({ store: stores.current(), clients, log: captureLog().log, maxAttempts: 5, backoff: () => 5 });
     outbox.start();
     const tick = () => new Promise((r) => setTimeout(r, 20));
     await outbox.enqueue([{ portal: P, group: 'A', method: 'test.write', params: { n: 1 }, id: 'a1' }]);
@@ -66,6 +52,6 @@ describe('outbox: two sends out', () => {
     await outbox.stop();
     expect(started).toEqual([1, 3, 2]);
     expect(b24.executed().map((r) => r.params.n)).toEqual([1, 3, 2]);
-    for (const id of ['a1', 'a2', 'b1']) expect(store.outbox.get(id)?.status).toBe('done');
+    for (const id of ['a1', 'a2', 'b1']) expect(stores.current().outbox.get(id)?.status).toBe('done');
   });
 });
