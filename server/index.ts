@@ -14,6 +14,7 @@ import type { TelephonyEventHandlers } from './calls/types.js';
 import type { PbxLinkStatus } from './pbx/adapter.js';
 import type { RuntimeGauges } from './http/health.js';
 import { createApp } from './http/app.js';
+import type { FrameAuthTuning } from './http/middleware/frame-auth.js';
 import { createProductParts } from './parts.js';
 
 /** What the core (store, Bitrix24 clients, outbox) hands to the parts built on top of it. */
@@ -50,6 +51,8 @@ export interface StartOptions {
   /** Outbox backoff override (tests). */
   outboxBackoff?: (attempt: number) => number;
   frameAuthTtlMs?: number;
+  /** Frame-auth TTLs, miss limits and clock (tests). */
+  frameAuth?: FrameAuthTuning;
 }
 
 export interface RunningServer {
@@ -85,6 +88,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     rootRouters: parts.rootRouters,
     gauges: parts.gauges,
     frameAuthTtlMs: opts.frameAuthTtlMs,
+    frameAuth: opts.frameAuth,
     track: (work) => {
       background.add(work);
       void work.finally(() => background.delete(work));

@@ -11,6 +11,7 @@ import { BitrixError, type BatchCommand, type BatchResult, type BitrixClient, ty
 import { answerError, toBitrixError } from './errors.js';
 import { markNeedsReinstall, needsReinstallError, refreshPortalTokens } from './oauth.js';
 import { batchCommandLine } from './query.js';
+import { expectedAppCode, FRAME_CHECK_BATCH, readFrameCheck, type FrameProfile } from './frame-check.js';
 import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket } from './coalesce.js';
 import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
 
@@ -25,17 +26,19 @@ export interface BitrixClientsOptions {
   timeoutMs?: number;
 }
 
-/** The frame user behind an AUTH_ID, read with `profile` (https://apidocs.bitrix24.com/api-reference/common/users/profile.html). */
-export interface FrameProfile {
-  userId: number;
-  isAdmin: boolean;
-}
+export type { FrameProfile } from './frame-check.js';
+
+/** The portal address a frame or installing token is checked on (a stored portal, or an install the OAuth server confirmed). */
+export type FrameTarget = Pick<Portal, 'memberId' | 'scope' | 'domain' | 'clientEndpoint' | 'serverEndpoint' | 'status'>;
 
 export interface PortalBitrixClients extends BitrixClients {
   /** Drops the cached SDK instance: call after install stored new tokens, or uninstall removed them. */
   forget(memberId: string): void;
-  /** `profile` with a user's frame token, on that portal's own REST base. */
-  profileOf(portal: Portal, accessToken: string): Promise<FrameProfile>;
+  /**
+   * `profile` + `app.info` in one batch with a user's token, on that portal's own REST base: the user, whether they are
+   * an admin, and (when our app's CODE is known) that the token was issued to our app (frame-check.ts).
+   */
+  profileOf(portal: FrameTarget, accessToken: string): Promise<FrameProfile>;
   /** Bitrix24 REST errors seen so far (metrics). */
   errorCount(memberId?: string): number;
 }
@@ -327,7 +330,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
       transports.delete(memberId);
       coalescers.delete(memberId);
     },
-    async profileOf(portal: Portal, accessToken: string): Promise<FrameProfile> {
+    async profileOf(portal: FrameTarget, accessToken: string): Promise<FrameProfile> {
       const sdk = new B24OAuth({
         applicationToken: '', userId: 0, memberId: portal.memberId, accessToken, refreshToken: '',
         expires: Math.floor(now() / 1000) + 3600, expiresIn: 3600, scope: portal.scope, domain: portal.domain,
@@ -339,14 +342,11 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
       countRequests(http, portal.memberId);
       let res: AjaxResult;
       try {
-        res = await http.call('profile', {});
+        res = await http.call('batch', { ...FRAME_CHECK_BATCH, cmd: { ...FRAME_CHECK_BATCH.cmd } });
       } catch (err) {
         throw toBitrixError(err);
       }
-      const profile = asRecord(resultOf<unknown>(res).result);
-      const userId = Number(profile.ID);
-      if (!Number.isInteger(userId) || userId <= 0) throw new BitrixError('NO_AUTH_FOUND', 'profile answered without a user id', 401, false);
-      return { userId, isAdmin: profile.ADMIN === true || profile.ADMIN === 'Y' || profile.ADMIN === 1 || profile.ADMIN === '1' };
+      return readFrameCheck(resultOf<unknown>(res).result, expectedAppCode(config.b24ClientId));
     },
   };
 }

@@ -9,7 +9,7 @@ import type { PbxStatusLookup } from '../portals/status.js';
 import { AppError, notFound } from '../errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { errorHandler } from './middleware/errors.js';
-import { frameAuth, requireAdmin } from './middleware/frame-auth.js';
+import { createFrameAuth, requireAdmin, type FrameAuthTuning } from './middleware/frame-auth.js';
 import { eventsRouter } from './events.js';
 import { installRouter } from './install.js';
 import { installTrustFrom } from '../portals/install-trust.js';
@@ -41,6 +41,8 @@ export interface AppDeps {
   /** dist/client by default. */
   clientDir?: string;
   frameAuthTtlMs?: number;
+  /** Frame-auth TTLs, limits and clock (tests); production defaults in frame-auth.ts FRAME_AUTH_DEFAULTS. */
+  frameAuth?: FrameAuthTuning;
   now?: () => number;
   /** Background work started after an early 200 (events): tests await it. */
   track?: (work: Promise<unknown>) => void;
@@ -64,8 +66,10 @@ export function createApp(deps: AppDeps): express.Application {
   });
 
   const files = clientFiles(deps.clientDir ?? new URL('../../dist/client', import.meta.url).pathname);
+  const frame = createFrameAuth({ store: deps.store, clients: deps.clients, now, ttlMs: deps.frameAuthTtlMs, ...deps.frameAuth });
   const install = {
     store: deps.store, clients: deps.clients, publicUrl: deps.config.publicUrl, log: deps.log, now, trust: installTrustFrom(deps.config),
+    forgetFrameAuth: (memberId: string) => frame.forgetPortal(memberId),
     onInstalled: async (memberId: string) => {
       // Call logs held while the portal needed a re-install go out now, not at the outbox's next periodic recheck.
       deps.outbox.resume?.(memberId);
@@ -101,7 +105,7 @@ export function createApp(deps: AppDeps): express.Application {
     next();
   });
   api.use(express.json({ limit: '256kb' }));
-  api.use(frameAuth({ store: deps.store, clients: deps.clients, now, ttlMs: deps.frameAuthTtlMs }));
+  api.use(frame.middleware);
   api.use(requireAdmin);
   api.use(statusRouter({ store: deps.store, outbox: deps.outbox, pbxStatus: deps.pbxStatus }));
   api.use(outboxRouter({ outbox: deps.outbox }));

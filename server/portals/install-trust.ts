@@ -119,9 +119,10 @@ async function askOAuthServer(trust: InstallTrust, accessToken: string): Promise
 }
 
 /**
- * A new portal (a member_id we do not know) is admitted only when the trusted OAuth server confirms the install:
- * its tokens are valid and belong to that member_id, domain and client endpoint (and to our app). Otherwise 401,
- * one log line, nothing stored.
+ * An install — of a member_id we do not know, and equally a re-install of one we do (issue 10: the re-install path
+ * once trusted the request's word) — is admitted only when the trusted OAuth server confirms it: its tokens are valid
+ * and belong to that member_id, domain and client endpoint (and to our app). Otherwise 401, one log line, nothing
+ * stored. The name stays for its callers; it is the check for every install grant (install.ts admitGrant).
  */
 export async function confirmNewInstall(trust: InstallTrust, grant: InstallGrant, log: Logger): Promise<TrustedInstall> {
   const answer = await askOAuthServer(trust, grant.accessToken);

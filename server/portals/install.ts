@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Portal } from '../store/records.js';
-import { unauthorized } from '../errors.js';
-import type { PortalBitrixClients } from '../bitrix/client.js';
+import { AppError, forbidden, unauthorized } from '../errors.js';
+import { BitrixError } from '../bitrix/types.js';
+import type { FrameProfile, PortalBitrixClients } from '../bitrix/client.js';
 import type { InstallGrant } from './install-request.js';
 import { ensureAppBindings, type SetupResult } from './setup.js';
 import { assertPortalAddressAllowed, confirmNewInstall, type InstallTrust } from './install-trust.js';
@@ -16,32 +16,38 @@ export interface InstallDeps {
   publicUrl: string;
   log: Logger;
   now?: () => number;
-  /** The trusted OAuth server and the portal-address rules a new install is checked against. */
+  /** The trusted OAuth server and the portal-address rules every install (new or re-install) is checked against. */
   trust: InstallTrust;
+  /** Drops the frame-auth verdicts cached for a portal (http/middleware/frame-auth.ts forgetPortal). */
+  forgetFrameAuth?: (memberId: string) => void;
   /** Told after a (re-)install succeeded, e.g. so the PBX supervisor reopens a link closed by an earlier uninstall. */
   onInstalled?: (memberId: string) => Promise<void> | void;
 }
 
-/** Constant-time comparison (the application token is a shared secret); unequal lengths never match. */
-function sameSecret(given: string, stored: string): boolean {
-  const a = Buffer.from(given, 'utf8');
-  const b = Buffer.from(stored, 'utf8');
-  return a.length === b.length && b.length > 0 && timingSafeEqual(a, b);
-}
-
 /**
- * A known portal may only be re-installed by someone who holds its application token or whose new tokens
- * Bitrix24 accepts on the portal's stored REST base; otherwise any POST could take a tenant over.
+ * Installing is an administrator's act (b24restdocs settings/app-installation/index.md: "must be done by a portal
+ * administrator"), and the installing token is that user's own. So the token is asked on the portal the OAuth server
+ * just confirmed (never the stored address nor the one the request names unconfirmed) who its user is: `profile`
+ * ADMIN (api-reference/common/users/profile.md), in the same batch as app.info (bitrix/frame-check.ts). A plain
+ * employee's token — valid, and confirmed by the OAuth server for this very portal — is refused: 403, nothing stored.
  */
-async function assertMayReplace(deps: InstallDeps, existing: Portal, grant: InstallGrant): Promise<void> {
-  // Also after an uninstall or a refused refresh: Bitrix24 issues a new application token on re-install, so the
-  // new access token must prove itself on the portal we know; a forged install cannot point us elsewhere.
-  if (sameSecret(existing.applicationToken, grant.applicationToken)) return;
+async function assertInstalledByAdmin(deps: InstallDeps, grant: InstallGrant): Promise<void> {
+  let profile: FrameProfile;
   try {
-    await deps.clients.profileOf(existing, grant.accessToken);
-  } catch {
-    deps.log.warn({ portal: existing.memberId }, 'install refused: new tokens are not valid on the stored portal');
-    throw unauthorized('this install does not come from the portal the app is connected to');
+    profile = await deps.clients.profileOf({
+      memberId: grant.memberId, domain: grant.domain, clientEndpoint: grant.clientEndpoint, serverEndpoint: deps.trust.oauthServer,
+      scope: grant.scope, status: grant.status,
+    }, grant.accessToken);
+  } catch (err) {
+    if (err instanceof BitrixError && !err.retryable) {
+      deps.log.warn({ portal: grant.memberId, code: err.code }, 'install refused: the portal does not accept the installing token');
+      throw unauthorized('install refused: the portal does not accept the installing token; open the app from your Bitrix24 portal again');
+    }
+    throw new AppError('BITRIX_UNAVAILABLE', 'the portal could not be reached to check the installing user; try again in a minute', 503, undefined, err);
+  }
+  if (!profile.isAdmin) {
+    deps.log.warn({ portal: grant.memberId, userId: profile.userId }, 'install refused: the installing user is not a portal administrator');
+    throw forbidden('install refused: only a Bitrix24 administrator can install or re-install the app');
   }
 }
 
@@ -52,16 +58,25 @@ export interface AdmittedGrant {
 }
 
 /**
- * Decides whether an install may be stored: its portal address must pass the SSRF rules; a known portal must prove
- * the install comes from it (assertMayReplace); an unknown member_id must be confirmed by the trusted OAuth server.
- * The OAuth server stored is always the configured one: tokens are refreshed there with our client_secret, so an
- * install naming another SERVER_ENDPOINT must not redirect that secret.
+ * Decides whether an install may be stored. Every install grant — a new member_id, a re-install of a known one, after
+ * an uninstall or a "needs reinstall", from the installer POST or from ONAPPINSTALL — passes the same three gates:
+ * 1. its portal address passes the SSRF rules;
+ * 2. the trusted OAuth server confirms the tokens belong to that member_id, domain, client endpoint and our client_id
+ *    (install-trust.ts) — so a stored portal's address changes only when the OAuth server names the new one (a
+ *    renamed portal), never on the request's word;
+ * 3. the installing user is an administrator of that portal (assertInstalledByAdmin).
+ * An application token proves nothing here: it travels in every event and page load of the portal, and an old one
+ * may be in the hands of whoever once saw such a request. The OAuth server stored is always the configured one:
+ * tokens are refreshed there with our client_secret, so an install naming another SERVER_ENDPOINT must not redirect it.
  */
 export async function admitGrant(deps: InstallDeps, grant: InstallGrant): Promise<AdmittedGrant> {
   await assertPortalAddressAllowed(grant, deps.trust.portalAddress);
+  await confirmNewInstall(deps.trust, grant, deps.log);
+  await assertInstalledByAdmin(deps, grant);
   const existing = deps.store.portals.get(grant.memberId);
-  if (existing) await assertMayReplace(deps, existing, grant);
-  else await confirmNewInstall(deps.trust, grant, deps.log);
+  if (existing && (existing.domain !== grant.domain || existing.clientEndpoint !== grant.clientEndpoint)) {
+    deps.log.info({ portal: grant.memberId, from: existing.domain, to: grant.domain }, 'portal address changed, confirmed by the OAuth server');
+  }
   if (grant.serverEndpoint !== deps.trust.oauthServer) {
     deps.log.info({ portal: grant.memberId, named: grant.serverEndpoint }, 'install names another OAuth server; the configured one is kept');
   }
@@ -95,6 +110,8 @@ export async function storeGrant(deps: InstallDeps, admitted: AdmittedGrant): Pr
   };
   await deps.store.portals.put(portal);
   deps.clients.forget(portal.memberId);
+  // Cached frame verdicts of this portal (an admin flag among them) date from before the install: ask again.
+  deps.forgetFrameAuth?.(portal.memberId);
   return portal;
 }
 

@@ -44,8 +44,8 @@ const operations: Record<string, Operation> = {
     return { ok: true };
   },
   frameToken: (c, b) => {
-    const a = z.object({ memberId: z.string(), userId: z.number().int() }).parse(b);
-    return c.frameToken(a.memberId, a.userId);
+    const a = z.object({ memberId: z.string(), userId: z.number().int(), clientId: z.string().min(1).optional() }).parse(b);
+    return c.frameToken(a.memberId, a.userId, a.clientId === undefined ? {} : { clientId: a.clientId });
   },
   createWebhook: (c, b) => {
     const a = z.object({ memberId: z.string(), userId: z.number().int(), scopes: z.array(z.string()).optional() }).parse(b);

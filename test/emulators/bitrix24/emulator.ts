@@ -241,13 +241,16 @@ export class Bitrix24Cloud {
     if (patch.mobile !== undefined) user.PERSONAL_MOBILE = patch.mobile;
   }
 
-  /** The tokens a user's app frame gets (AUTH_ID / REFRESH_ID): application tokens of that user. */
-  frameToken(memberId: string, userId: number): FrameToken {
+  /**
+   * The tokens a user's app frame gets (AUTH_ID / REFRESH_ID): application tokens of that user. `clientId`: the frame
+   * of ANOTHER application installed on the portal (its tokens work on the portal's REST like ours).
+   */
+  frameToken(memberId: string, userId: number, opts: { clientId?: string } = {}): FrameToken {
     const portal = this.portal(memberId);
     const user = portal.users.get(userId);
     if (!user || !user.ACTIVE) throw new RestError('EMULATOR_NO_USER', `No active user ${userId}`, 404);
     if (!portal.appPresent) throw new RestError('EMULATOR_NOT_INSTALLED', 'The app is not installed on this portal', 409);
-    const t = issueTokens(this.state, portal, userId, 'frame');
+    const t = issueTokens(this.state, portal, userId, 'frame', opts.clientId);
     return { accessToken: t.accessToken, refreshToken: t.refreshToken, expiresIn: t.expiresIn, userId };
   }
 

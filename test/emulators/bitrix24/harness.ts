@@ -129,8 +129,9 @@ export class Bitrix24Emulator {
     await this.rpc('updateUser', { memberId, userId, patch });
   }
 
-  frameToken(memberId: string, userId: number): Promise<FrameToken> {
-    return this.rpc('frameToken', { memberId, userId });
+  /** `opts.clientId`: a frame token of ANOTHER application on the portal (default: ours). */
+  frameToken(memberId: string, userId: number, opts: { clientId?: string } = {}): Promise<FrameToken> {
+    return this.rpc('frameToken', { memberId, userId, ...opts });
   }
 
   /** Default scopes crm, telephony, user, im. */

@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendJson } from './http-io.js';
 import { parseQueryString, pickString } from './params.js';
-import { clientEndpointOf, type EmulatorState } from './state.js';
+import { clientEndpointOf, clientIdOf, type EmulatorState } from './state.js';
 import { timeInfo } from './time-envelope.js';
 
 /** `/rest/app.info`, with the optional `.json` suffix and trailing slash the SDKs use. */
@@ -35,7 +35,7 @@ export async function handleOAuthAppInfo(state: EmulatorState, req: IncomingMess
   }
   sendJson(res, 200, {
     result: {
-      client_id: state.config.clientId,
+      client_id: clientIdOf(state, access),
       scope: state.config.appScopes.join(','),
       expires: new Date(access.expiresAt).toISOString(),
       user_id: access.userId,

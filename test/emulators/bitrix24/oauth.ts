@@ -45,13 +45,14 @@ export async function handleOAuthToken(state: EmulatorState, req: IncomingMessag
     sendJson(res, 401, { error: 'invalid_client', error_description: 'Invalid client credentials' });
     return;
   }
-  if (!stored || !portal || !portal.appPresent || fault === 'invalid_grant') {
+  // A refresh token is good only with the credentials of the app it was issued to.
+  if (!stored || !portal || !portal.appPresent || fault === 'invalid_grant' || (stored.clientId !== undefined && stored.clientId !== clientId)) {
     sendJson(res, 400, { error: 'invalid_grant', error_description: 'Invalid grant' });
     return;
   }
   // Rotation: the used refresh token is single-use.
   state.refreshTokens.delete(refreshToken);
-  const issued = issueTokens(state, portal, stored.userId, stored.kind);
+  const issued = issueTokens(state, portal, stored.userId, stored.kind, stored.clientId);
   state.refreshCount.set(portal.memberId, (state.refreshCount.get(portal.memberId) ?? 0) + 1);
   sendJson(res, 200, {
     access_token: issued.accessToken,

@@ -61,6 +61,14 @@ function authenticate(state: EmulatorState, target: Target, params: Params, host
   const portal = state.portals.get(access.memberId);
   if (!portal || (hostPortal && hostPortal !== portal)) throw noAuthFound();
   if (access.expiresAt <= Date.now()) throw expiredToken();
+  // A deactivated (dismissed) user cannot be authorized any more: their tokens stop working on every method, as the
+  // webhook path above already refuses a webhook of an inactive user. The error Bitrix24 answers then is the one the
+  // PHP SDK reports for users it cannot authorize, `authorization_error` "Unable to authorize user in call [...]"
+  // (mesilov/bitrix24-php-sdk issue #215); that deactivation yields exactly this code is UNCONFIRMED in the docs.
+  const user = portal.users.get(access.userId);
+  if (!user || !user.ACTIVE) {
+    throw new RestError('authorization_error', `Unable to authorize user in call [${target.method}] for domain [${portal.domain}]`, 401);
+  }
   return { portal, auth: { kind: access.kind, userId: access.userId }, accessToken: token };
 }
 

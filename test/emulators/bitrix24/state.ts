@@ -185,6 +185,8 @@ export interface AccessToken {
   userId: number;
   kind: 'app' | 'frame';
   expiresAt: number;
+  /** The application the token was issued to; absent: ours (config.clientId). Another app's tokens are valid REST tokens too. */
+  clientId?: string;
 }
 
 export interface RefreshToken {
@@ -192,6 +194,7 @@ export interface RefreshToken {
   memberId: string;
   userId: number;
   kind: 'app' | 'frame';
+  clientId?: string;
 }
 
 export interface EmulatorConfig {
@@ -238,6 +241,11 @@ export function createState(config: EmulatorConfig): EmulatorState {
     oauthBaseUrl: '',
     emitEvent: null,
   };
+}
+
+/** The client_id of the application a token was issued to. */
+export function clientIdOf(state: EmulatorState, token: { clientId?: string }): string {
+  return token.clientId ?? state.config.clientId;
 }
 
 export function clientEndpointOf(portal: Portal): string {

@@ -18,7 +18,8 @@ export interface IssuedTokens {
   userId: number;
 }
 
-export function issueTokens(state: EmulatorState, portal: Portal, userId: number, kind: 'app' | 'frame'): IssuedTokens {
+/** `clientId`: a token of another application installed on the same portal (default: ours). */
+export function issueTokens(state: EmulatorState, portal: Portal, userId: number, kind: 'app' | 'frame', clientId?: string): IssuedTokens {
   const ttl = state.config.accessTokenTtlSec;
   const access: AccessToken = {
     // Real tokens are 70-ish lowercase hex-like characters; the length does not matter to clients.
@@ -27,10 +28,11 @@ export function issueTokens(state: EmulatorState, portal: Portal, userId: number
     userId,
     kind,
     expiresAt: Date.now() + ttl * 1000,
+    ...(clientId === undefined ? {} : { clientId }),
   };
   const refreshToken = randomHex(35);
   state.accessTokens.set(access.token, access);
-  state.refreshTokens.set(refreshToken, { token: refreshToken, memberId: portal.memberId, userId, kind });
+  state.refreshTokens.set(refreshToken, { token: refreshToken, memberId: portal.memberId, userId, kind, ...(clientId === undefined ? {} : { clientId }) });
   state.issuedTokens.push(access.token, refreshToken);
   return {
     accessToken: access.token,

@@ -6,7 +6,7 @@
  */
 import { RestError } from '../errors.js';
 import { isRecord, pickInt, pickRecord, pickString, type Params } from '../params.js';
-import type { Portal, User } from '../state.js';
+import { clientIdOf, type Portal, type User } from '../state.js';
 import { matchesCrmFilterValue } from './filter.js';
 import { ok, page, type MethodTable } from './types.js';
 
@@ -107,11 +107,14 @@ export const userMethods: MethodTable = {
       return page(users, pickInt(params, 'start', 'START'));
     },
   },
+  // app.info answers for the CALLING application (the one the token was issued to). For a local app its CODE has the
+  // form of its client_id (dev.1c-bitrix.ru/rest_help/general/app_info.php: "CODE":"local.56017020f07e17.98523769"),
+  // and the emulated app is a local app: CODE = the token's client_id.
   'app.info': {
-    run: ({ portal }) =>
+    run: ({ state, portal, accessToken }) =>
       ok({
-        ID: 1,
-        CODE: 'local.emulated',
+        ID: accessToken && state.accessTokens.get(accessToken)?.clientId !== undefined ? 2 : 1,
+        CODE: clientIdOf(state, (accessToken ? state.accessTokens.get(accessToken) : undefined) ?? {}),
         VERSION: 1,
         STATUS: 'L',
         INSTALLED: portal.installed,
