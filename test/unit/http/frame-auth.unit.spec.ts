@@ -1,7 +1,7 @@
 import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { frameAuth, requireAdmin } from '../../../server/http/middleware/frame-auth.js';
+import { createFrameAuth, frameAuth, requireAdmin, type FrameAuthTuning } from '../../../server/http/middleware/frame-auth.js';
 import { errorHandler } from '../../../server/http/middleware/errors.js';
 import { requestLog } from '../../../server/http/middleware/request-log.js';
 import { createLogger } from '../../../server/log.js';
@@ -38,10 +38,12 @@ function profiles(tokens: Record<string, Record<string, FrameProfile | 'down'>>)
   };
 }
 
-function app(store: Store, clients: ReturnType<typeof profiles>, opts: { now?: () => number; maxEntries?: number } = {}) {
+function app(store: Store, clients: ReturnType<typeof profiles>, opts: FrameAuthTuning = {}, middleware = frameAuth({ store, clients, ttlMs: 1000, negativeTtlMs: 500, ...opts })) {
   const a = express();
+  // As in app.ts: the address of a client is the one the local reverse proxy names (X-Forwarded-For).
+  a.set('trust proxy', 'loopback');
   a.use(requestLog(createLogger('silent')));
-  a.use(frameAuth({ store, clients, ttlMs: 1000, negativeTtlMs: 500, ...opts }));
+  a.use(middleware);
   a.use(requireAdmin);
   a.get('/who', (_req, res) => { res.json(frameUser(res)); });
   a.put('/settings', (_req, res) => { res.json({ ok: true }); });
@@ -114,5 +116,99 @@ describe('frame auth', () => {
     expect(res.body.error).toBe('BITRIX_UNAVAILABLE');
     await request(a).get('/who').set(auth('user-token-1', 'p1'));
     expect(c.calls).toHaveLength(2);
+  });
+
+  it('re-checks an admin\'s rights for a mutation once the verdict is older than the mutation TTL; reads keep the cache', async () => {
+    let t = 0;
+    const tokens: Record<string, Record<string, FrameProfile>> = { p1: { 'admin-token-1': { userId: 1, isAdmin: true } } };
+    const c = profiles(tokens);
+    const a = app(store, c, { now: () => t, ttlMs: 10_000, mutationTtlMs: 1_000 });
+    expect((await request(a).put('/settings').set(auth('admin-token-1', 'p1'))).status).toBe(200);
+    tokens.p1 = { 'admin-token-1': { userId: 1, isAdmin: false } };
+    t = 900;
+    expect((await request(a).put('/settings').set(auth('admin-token-1', 'p1'))).status).toBe(200);
+    t = 1_100;
+    expect((await request(a).get('/who').set(auth('admin-token-1', 'p1'))).status).toBe(200);
+    expect(c.calls).toHaveLength(1);
+    expect((await request(a).put('/settings').set(auth('admin-token-1', 'p1'))).status).toBe(403);
+    expect(c.calls).toHaveLength(2);
+  });
+
+  it('meters checks of unseen tokens per address and per portal: 429 with Retry-After, no check sent', async () => {
+    const t = 0;
+    const c = profiles({ p1: { 'good-token-1': { userId: 5, isAdmin: false } }, p2: { 'good-token-2': { userId: 6, isAdmin: false } } });
+    const a = app(store, c, {
+      now: () => t, missLimitPerAddress: { burst: 3, perSecond: 0.5 }, missLimitPerPortal: { burst: 5, perSecond: 1 },
+    });
+    const from = (ip: string) => ({ 'X-Forwarded-For': ip });
+    for (let i = 0; i < 3; i++) expect((await request(a).get('/who').set({ ...auth(`garbage-${i}-xxxx`, 'p1'), ...from('203.0.113.1') })).status).toBe(401);
+    const limited = await request(a).get('/who').set({ ...auth('garbage-9-xxxx', 'p1'), ...from('203.0.113.1') });
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('2');
+    expect(c.calls).toHaveLength(3);
+    // Known refusals are answered from the cache, not metered and not sent.
+    expect((await request(a).get('/who').set({ ...auth('garbage-0-xxxx', 'p1'), ...from('203.0.113.1') })).status).toBe(401);
+    // Another address on the same portal: 2 left in the portal's bucket.
+    expect((await request(a).get('/who').set({ ...auth('garbage-5-xxxx', 'p1'), ...from('203.0.113.2') })).status).toBe(401);
+    expect((await request(a).get('/who').set({ ...auth('good-token-1', 'p1'), ...from('203.0.113.3') })).status).toBe(200);
+    expect((await request(a).get('/who').set({ ...auth('garbage-6-xxxx', 'p1'), ...from('203.0.113.4') })).status).toBe(429);
+    // Another portal from a fresh address is served; a checked user is served from the flooding address.
+    expect((await request(a).get('/who').set({ ...auth('good-token-2', 'p2'), ...from('203.0.113.5') })).status).toBe(200);
+    expect((await request(a).get('/who').set({ ...auth('good-token-1', 'p1'), ...from('203.0.113.1') })).status).toBe(200);
+    expect(c.calls).toHaveLength(6);
+  });
+
+  it('refills the buckets with time', async () => {
+    let t = 0;
+    const c = profiles({});
+    const a = app(store, c, { now: () => t, missLimitPerAddress: { burst: 1, perSecond: 1 } });
+    expect((await request(a).get('/who').set(auth('garbage-a-xxxx', 'p1'))).status).toBe(401);
+    expect((await request(a).get('/who').set(auth('garbage-b-xxxx', 'p1'))).status).toBe(429);
+    t = 1_000;
+    expect((await request(a).get('/who').set(auth('garbage-b-xxxx', 'p1'))).status).toBe(401);
+  });
+
+  it('garbage does not evict the verdicts of real users', async () => {
+    const tokens: Record<string, FrameProfile> = { 'real-user-token': { userId: 5, isAdmin: false } };
+    const c = profiles({ p1: tokens });
+    const a = app(store, c, { maxEntries: 2, missLimitPerAddress: { burst: 100, perSecond: 1 } });
+    expect((await request(a).get('/who').set(auth('real-user-token', 'p1'))).status).toBe(200);
+    for (let i = 0; i < 5; i++) await request(a).get('/who').set(auth(`garbage-${i}-evict`, 'p1'));
+    expect((await request(a).get('/who').set(auth('real-user-token', 'p1'))).status).toBe(200);
+    expect(c.calls.filter((x) => x === 'p1:real-user-token')).toHaveLength(1);
+  });
+
+  it('forgetPortal drops that portal\'s verdicts only (a re-install), including one being checked right then', async () => {
+    const c = profiles({ p1: { 'admin-token-1': { userId: 1, isAdmin: true } }, p2: { 'admin-token-2': { userId: 2, isAdmin: true } } });
+    const fa = createFrameAuth({ store, clients: c });
+    const a = app(store, c, {}, fa.middleware);
+    await request(a).get('/who').set(auth('admin-token-1', 'p1'));
+    await request(a).get('/who').set(auth('admin-token-2', 'p2'));
+    fa.forgetPortal('p1');
+    await request(a).get('/who').set(auth('admin-token-1', 'p1'));
+    await request(a).get('/who').set(auth('admin-token-2', 'p2'));
+    expect(c.calls).toEqual(['p1:admin-token-1', 'p2:admin-token-2', 'p1:admin-token-1']);
+
+    let release: () => void = () => undefined;
+    const slow = {
+      profileOf: async (p: Portal, token: string): Promise<FrameProfile> => {
+        c.calls.push(`${p.memberId}:${token}`);
+        await new Promise<void>((resolve) => { release = resolve; });
+        return { userId: 1, isAdmin: true };
+      },
+    };
+    const fb = createFrameAuth({ store, clients: slow });
+    const b = app(store, c, {}, fb.middleware);
+    const first = request(b).get('/who').set(auth('admin-token-1', 'p1')).then((r) => r.status);
+    await new Promise((r) => setTimeout(r, 50));
+    fb.forgetPortal('p1');
+    release();
+    expect(await first).toBe(200);
+    const before = c.calls.length;
+    const second = request(b).get('/who').set(auth('admin-token-1', 'p1')).then((r) => r.status);
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    expect(await second).toBe(200);
+    expect(c.calls.length).toBe(before + 1);
   });
 });
