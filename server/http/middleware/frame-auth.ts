@@ -72,6 +72,12 @@ export const FRAME_AUTH_DEFAULTS = {
   missLimitPerAddress: { burst: 20, perSecond: 1 },
 } as const;
 
+/** 127.0.0.0/8 and ::1, also in the IPv4-mapped form Node reports for a dual-stack socket. */
+function isLoopback(address: string): boolean {
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
 /** A Map used as an LRU-ish bounded cache: re-set moves a key to the end, the oldest go first. */
 function boundedSet<V>(map: Map<string, V>, key: string, value: V, max: number): void {
   map.delete(key);
@@ -149,14 +155,19 @@ export function createFrameAuth(opts: FrameAuthOptions): FrameAuth {
     return pending;
   }
 
-  /** A miss (a token with no verdict at all) may go out only when both the portal's and the address's bucket allow it. */
+  /**
+   * A miss (a token with no verdict at all) may go out only when both the portal's and the address's bucket allow it.
+   * A loopback address has no address bucket: behind the reverse proxy every internet client carries the address the
+   * proxy names (X-Forwarded-For, trusted from loopback only), so a bare loopback peer is a process on this host (the
+   * operator's tools, the benchmark setting up a hundred portals). The portal's bucket applies to it like to anyone.
+   */
   function admitMiss(memberId: string, address: string): number {
     const portalBucket = perPortal.get(memberId);
-    const addressBucket = perAddress.get(address);
-    const wait = Math.max(portalBucket.waitMs(), addressBucket.waitMs());
+    const addressBucket = isLoopback(address) ? null : perAddress.get(address);
+    const wait = Math.max(portalBucket.waitMs(), addressBucket?.waitMs() ?? 0);
     if (wait > 0) return wait;
     portalBucket.take();
-    addressBucket.take();
+    addressBucket?.take();
     return 0;
   }
 

@@ -162,10 +162,19 @@ describe('frame auth', () => {
     let t = 0;
     const c = profiles({});
     const a = app(store, c, { now: () => t, missLimitPerAddress: { burst: 1, perSecond: 1 } });
-    expect((await request(a).get('/who').set(auth('garbage-a-xxxx', 'p1'))).status).toBe(401);
-    expect((await request(a).get('/who').set(auth('garbage-b-xxxx', 'p1'))).status).toBe(429);
+    const from = { 'X-Forwarded-For': '198.51.100.9' };
+    expect((await request(a).get('/who').set({ ...auth('garbage-a-xxxx', 'p1'), ...from })).status).toBe(401);
+    expect((await request(a).get('/who').set({ ...auth('garbage-b-xxxx', 'p1'), ...from })).status).toBe(429);
     t = 1_000;
-    expect((await request(a).get('/who').set(auth('garbage-b-xxxx', 'p1'))).status).toBe(401);
+    expect((await request(a).get('/who').set({ ...auth('garbage-b-xxxx', 'p1'), ...from })).status).toBe(401);
+  });
+
+  it('a loopback peer (a process on this host, no proxy-named address) has no address bucket; the portal\'s still applies', async () => {
+    const c = profiles({});
+    const a = app(store, c, { missLimitPerAddress: { burst: 1, perSecond: 0.1 }, missLimitPerPortal: { burst: 3, perSecond: 0.1 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await request(a).get('/who').set(auth(`local-garbage-${i}`, 'p1'))).status);
+    expect(statuses).toEqual([401, 401, 401, 429]);
   });
 
   it('garbage does not evict the verdicts of real users', async () => {
