@@ -122,7 +122,8 @@ export function createFrameAuth(opts: FrameAuthOptions): FrameAuth {
   // Accepted and refused tokens in separate maps: a flood of garbage must not evict the verdicts of real users
   // (which would make every real user's next request a metered miss).
   const accepted = new Map<string, Entry>();
-  const refused = new Map<string, number>();
+  /** Refused tokens: until when, and the portal's reason (for the log line). */
+  const refused = new Map<string, { until: number; code: string }>();
   const inflight = new Map<string, Promise<FrameProfile | null>>();
   /** Bumped by forgetPortal: a check that started before a re-install must not store its verdict after it. */
   const generations = new Map<string, number>();
@@ -145,7 +146,7 @@ export function createFrameAuth(opts: FrameAuthOptions): FrameAuth {
       (err: unknown) => {
         if (err instanceof BitrixError && (REFUSED.has(err.code) || (err.status >= 400 && err.status < 500 && !err.retryable))) {
           accepted.delete(key);
-          if (current()) boundedSet(refused, key, now() + negativeTtl, max);
+          if (current()) boundedSet(refused, key, { until: now() + negativeTtl, code: err.code }, max);
           return null;
         }
         throw new AppError('BITRIX_UNAVAILABLE', 'could not check the frame token with Bitrix24, try again', 503, undefined, err);
@@ -182,11 +183,11 @@ export function createFrameAuth(opts: FrameAuthOptions): FrameAuth {
     const t = now();
     const maxAge = SAFE.has(req.method) ? ttl : mutationTtl;
     const known = accepted.get(key);
-    const refusedUntil = refused.get(key);
+    const refusal = refused.get(key);
     let profile: FrameProfile | null;
     if (known && t - known.checkedAt < maxAge) {
       profile = known.profile;
-    } else if (!known && refusedUntil !== undefined && refusedUntil > t) {
+    } else if (!known && refusal !== undefined && refusal.until > t) {
       profile = null;
     } else {
       // A token we accepted before is re-checked without metering (bounded by the real users' own requests); a token
@@ -204,7 +205,8 @@ export function createFrameAuth(opts: FrameAuthOptions): FrameAuth {
       profile = await check(memberId, key, () => opts.clients.profileOf(portal, token));
     }
     if (!profile) {
-      locals(res).log.warn({ portal: memberId }, 'frame token refused by the portal');
+      // WRONG_APPLICATION: a token of another app; authorization_error: a deactivated user; NO_AUTH_FOUND: garbage.
+      locals(res).log.warn({ portal: memberId, reason: refused.get(key)?.code }, 'frame token refused by the portal');
       throw unauthorized('the Bitrix24 frame token is not valid for this portal');
     }
     const user: FrameUser = { portal, userId: profile.userId, isAdmin: profile.isAdmin };

@@ -127,6 +127,7 @@ describe('tenancy: frame auth keeps up with Bitrix24 and meters unknown tokens',
     // The portal answered the check (the token works there): it is the application that does not match.
     const answered = (await stack.b24.requests({ memberId: t.memberId, method: 'app.info' })).slice(before.length);
     expect(answered.some((r) => r.httpStatus === 200 && r.userId === t.adminId)).toBe(true);
+    expect(await stack.logs()).toMatch(/"reason":"WRONG_APPLICATION"[^\n]*frame token refused by the portal/);
     // Our own app's token for the same user is fine.
     const ours = (await stack.b24.frameToken(t.memberId, t.adminId)).accessToken;
     expect((await api(t.memberId, ours, 'GET', '/status', '198.51.100.6')).status).toBe(200);

@@ -111,10 +111,13 @@ export const userMethods: MethodTable = {
   // form of its client_id (dev.1c-bitrix.ru/rest_help/general/app_info.php: "CODE":"local.56017020f07e17.98523769"),
   // and the emulated app is a local app: CODE = the token's client_id.
   'app.info': {
-    run: ({ state, portal, accessToken }) =>
-      ok({
-        ID: accessToken && state.accessTokens.get(accessToken)?.clientId !== undefined ? 2 : 1,
-        CODE: clientIdOf(state, (accessToken ? state.accessTokens.get(accessToken) : undefined) ?? {}),
+    run: ({ state, portal, accessToken }) => {
+      const token = (accessToken === null ? undefined : state.accessTokens.get(accessToken)) ?? {};
+      const code = clientIdOf(state, token);
+      return ok({
+        // ID: the app's local id on the portal — ours is 1, any other app 2.
+        ID: code === state.config.clientId ? 1 : 2,
+        CODE: code,
         VERSION: 1,
         STATUS: 'L',
         INSTALLED: portal.installed,
@@ -124,6 +127,7 @@ export const userMethods: MethodTable = {
         LICENSE: portal.plan === 'enterprise' ? 'en_ent250' : 'en_std',
         LICENSE_TYPE: portal.plan === 'enterprise' ? 'ent250' : 'std',
         LICENSE_FAMILY: portal.plan === 'enterprise' ? 'ent' : 'std',
-      }),
+      });
+    },
   },
 };
