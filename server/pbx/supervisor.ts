@@ -328,7 +328,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     // A fenced portal's link does not run (store/fences.ts); its coverage mark is kept so that the calls of the
     // fenced time are recovered once it is repaired.
     const fences = opts.store.fences.list(memberId);
-    if (wanted && fences.length > 0) {
+    if (started && fences.length > 0) {
       if (existing) await closeLink(existing);
       log.warn({ portal: memberId, files: fences.map((f) => f.file).join(', ') }, 'PBX link not opened: the portal is fenced off');
       parked.set(memberId, { state: 'disabled', lastError: `Fenced off: ${fences.map((f) => fenceAdvice(f)).join(' ')}`, lastErrorCode: 'PORTAL_FENCED' });

@@ -48,7 +48,7 @@ export async function lockDataDir(dataDir: string, log: Logger, opts: LockOption
   const heartbeatMs = opts.heartbeatMs ?? 10_000;
   const dir = resolve(dataDir);
   const file = join(dir, LOCK_FILE);
-  if (heldHere.has(dir)) throw locked(dir, file, { pid: process.pid, host: hostname(), startedAt: 'earlier', token: '' }, 'this very process');
+  if (heldHere.has(dir)) throw locked(dir, file, { pid: process.pid, host: hostname(), startedAt: 'earlier', token: '' }, undefined);
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: randomBytes(12).toString('hex') };
 
@@ -83,7 +83,7 @@ export async function lockDataDir(dataDir: string, log: Logger, opts: LockOption
         await delay(250);
         continue;
       }
-      throw locked(dir, file, owner, owner.host === me.host ? 'alive' : `host ${owner.host}`);
+      throw locked(dir, file, owner, owner.host === me.host ? undefined : staleMs);
     }
     await takeOver(file, owner, log);
   }
@@ -165,10 +165,11 @@ async function takeOver(file: string, stale: LockOwner | undefined, log: Logger)
   await fsp.unlink(aside).catch(() => undefined);
 }
 
-function locked(dir: string, file: string, owner: LockOwner, how: string): AppError {
+/** `remoteStaleMs`: the holder is on another host, judged by its heartbeat. */
+function locked(dir: string, file: string, owner: LockOwner, remoteStaleMs: number | undefined): AppError {
   const who = `PID ${owner.pid} on host ${owner.host}, since ${owner.startedAt}`;
-  const hint = how.startsWith('host ')
-    ? `If that process is gone, the lock counts as stale once ${file} has not been refreshed for 30 s.`
+  const hint = remoteStaleMs !== undefined
+    ? `If that process is gone, the lock counts as stale once it has not been refreshed for ${Math.round(remoteStaleMs / 1000)} s.`
     : 'Stop that process first; if it is not a server of this product, delete the lock file.';
   return new AppError('DATA_DIR_LOCKED',
     `DATA_DIR ${dir} is in use by another server process (${who}); two processes on one data directory would overwrite ` +

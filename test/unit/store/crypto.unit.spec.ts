@@ -36,8 +36,8 @@ describe('secret box (AES-256-GCM at rest)', () => {
   });
 
   it('opens a value sealed once by an earlier release (one layer), as before', () => {
-    // Written with the same key and format by the release before unconditional sealing: one layer, plain inside.
-    const earlier = box.seal('refresh-from-earlier-release');
+    // Sealed with TEST_KEY by the release before unconditional sealing (server/crypto.ts at a44325f): one layer.
+    const earlier = 'enc:v1:PRXifwsKn0rmXiBo:QUadcGzj9-LaFBd63wvEjw:oEgSOoXT4QVGbyrKgxwzmnpP8LR8M-9vplhu3g';
     expect(box.open(earlier)).toBe('refresh-from-earlier-release');
   });
 
