@@ -164,6 +164,29 @@ describe('fenced portals', () => {
     expect(again.settings.get('m1').pbx?.clientSecret).toBe('enc:v1:AAAA');
   });
 
+  it('a token that looks sealed ("enc:v1:…", as an install may carry) is sealed like any input and reads back exact', async () => {
+    const store = await open();
+    await store.portals.put(makePortal('m1', { accessToken: 'enc:v1:AAAA', applicationToken: 'enc:v1:a:b:c' }));
+    await store.close();
+    const again = await open();
+    expect(again.fences.portals()).toEqual([]);
+    expect(again.portals.get('m1')).toMatchObject({ accessToken: 'enc:v1:AAAA', applicationToken: 'enc:v1:a:b:c' });
+  });
+
+  it('bindings.json and its .bak damaged: the portal reads no binding, a save is refused, the repair starts them afresh', async () => {
+    await twoPortals();
+    await writeFile(portalFile('m1', 'bindings.json'), '[');
+    await writeFile(portalFile('m1', 'bindings.json.bak'), '[');
+    const store = await open();
+    expect(store.bindings.list('m1')).toEqual([]);
+    expect(store.bindings.userForExtension('m2', '1001')).toBe(7);
+    await expect(store.bindings.replace('m1', [])).rejects.toThrow(/PORTAL_FENCED: bindings\.json/);
+    expect((await store.repairPortal('m1')).repaired).toEqual([{ file: 'bindings.json', keptAs: 'bindings.json.corrupt-1234' }]);
+    expect(await readFile(portalFile('m1', 'bindings.json.bak.corrupt-1234'), 'utf8')).toBe('[');
+    await store.bindings.replace('m1', [{ userId: 8, extension: '1002', source: 'manual' }]);
+    expect(store.bindings.userForExtension('m1', '1002')).toBe(8);
+  });
+
   it('a sealed PBX secret in settings.json that does not open fences the settings (repairable), not the server', async () => {
     await twoPortals();
     const file = portalFile('m1', 'settings.json');
