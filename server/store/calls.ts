@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { PortalFences } from './fences.js';
-import { isMissing, type StoreFs } from './fs.js';
+import type { StoreFs } from './fs.js';
 import { Journal, readJournal } from './journal.js';
 import type { StoreLayout } from './layout.js';
 import { moveAside, unreadableReason } from './portal-documents.js';
@@ -199,9 +199,8 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
 
     async removePortal(portal) {
       await forgetPortal(portal);
-      await fs.unlink(layout.portalFile(portal, 'calls.jsonl')).catch((err: unknown) => {
-        if (!isMissing(err)) throw err;
-      });
+      // rm, not unlink: a fenced portal's unreadable journal may be a directory (uninstall with CLEAN still removes it).
+      await fs.rm(layout.portalFile(portal, 'calls.jsonl'));
       fences.lift(portal, 'calls.jsonl');
     },
 

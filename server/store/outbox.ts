@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { PortalFences } from './fences.js';
-import { isMissing, type StoreFs } from './fs.js';
+import type { StoreFs } from './fs.js';
 import { Journal, readJournal } from './journal.js';
 import type { StoreLayout } from './layout.js';
 import { moveAside, unreadableReason } from './portal-documents.js';
@@ -223,9 +223,8 @@ export function createOutboxRepository(
 
     async removePortal(portal) {
       await forgetPortal(portal);
-      await fs.unlink(layout.portalFile(portal, 'outbox.jsonl')).catch((err: unknown) => {
-        if (!isMissing(err)) throw err;
-      });
+      // rm, not unlink: a fenced portal's unreadable journal may be a directory (uninstall with CLEAN still removes it).
+      await fs.rm(layout.portalFile(portal, 'outbox.jsonl'));
       fences.lift(portal, 'outbox.jsonl');
     },
 
