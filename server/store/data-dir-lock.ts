@@ -15,9 +15,10 @@ export const LOCK_FILE = 'server.lock';
  * The lock is a file created with O_EXCL (`wx`) holding the owner's PID, host and a random token. Node has no
  * flock(2), and no locking package is installed (proper-lockfile would fit; see the issue 10 report), so staleness
  * is decided like this:
- * - same host: the owner is gone when its PID no longer exists (`kill(pid, 0)` → ESRCH). A server SIGKILLed and
- *   started again therefore takes the lock over at once. A lock naming our own PID is stale as well: in a container
- *   the restarted server often gets the PID its predecessor had (PID 1).
+ * - same host: the owner is gone when its PID no longer exists (`kill(pid, 0)` → ESRCH), or (Linux) the process
+ *   with that PID started after the lock was written (the PID was reused). A server SIGKILLed and started again
+ *   therefore takes the lock over at once. A lock naming our own PID is stale as well: in a container the restarted
+ *   server often gets the PID its predecessor had (PID 1).
  * - another host (a shared volume, or a container re-created with a new hostname): its PID means nothing here, so the
  *   owner refreshes the file's mtime every `heartbeatMs`; a lock not refreshed for `staleMs` is stale.
  * A stale lock is taken over by renaming it away first (atomic) and checking that what was renamed is the lock
@@ -77,7 +78,7 @@ export async function lockDataDir(dataDir: string, log: Logger, opts: LockOption
     const stale = owner === undefined
       // An unreadable lock file: a crash between creating and writing it. Stale once old enough to not be in flight.
       ? Date.now() - mtimeMs > 2_000
-      : isStale(owner, mtimeMs, staleMs);
+      : await isStale(owner, mtimeMs, staleMs);
     if (!stale) {
       if (owner === undefined) {
         await delay(250);
@@ -90,10 +91,34 @@ export async function lockDataDir(dataDir: string, log: Logger, opts: LockOption
   throw new AppError('DATA_DIR_LOCKED', `could not lock DATA_DIR ${dir}: ${file} keeps changing (another server starting at the same time?)`);
 }
 
-function isStale(owner: LockOwner, mtimeMs: number, staleMs: number): boolean {
+async function isStale(owner: LockOwner, mtimeMs: number, staleMs: number): Promise<boolean> {
   if (owner.host !== hostname()) return Date.now() - mtimeMs > staleMs;
   if (owner.pid === process.pid) return true;
-  return !processExists(owner.pid);
+  if (!processExists(owner.pid)) return true;
+  // The PID exists, but it may have been handed to another process since (PID reuse: in a restarted container the
+  // same small PIDs come back, e.g. the shell that now starts the server). A process that started after the lock was
+  // written cannot be its owner.
+  const started = await processStartMs(owner.pid);
+  const locked = Date.parse(owner.startedAt);
+  return started !== undefined && Number.isFinite(locked) && started > locked + 2_000;
+}
+
+/**
+ * When a process started, from Linux /proc (`starttime` in clock ticks after boot, field 22 of /proc/<pid>/stat; boot
+ * time `btime` in /proc/stat). Clock ticks are USER_HZ, 100 on every mainstream Linux (proc(5)). Undefined elsewhere.
+ */
+async function processStartMs(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may itself hold spaces or parentheses: split after the last one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    const btime = /^btime (\d+)$/m.exec(await fsp.readFile('/proc/stat', 'utf8'))?.[1];
+    if (!Number.isFinite(ticks) || btime === undefined) return undefined;
+    return (Number(btime) + ticks / 100) * 1000;
+  } catch {
+    return undefined;
+  }
 }
 
 function processExists(pid: number): boolean {

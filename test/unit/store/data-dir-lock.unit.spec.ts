@@ -43,8 +43,8 @@ describe('DATA_DIR lock', () => {
   });
 
   it('refuses while the process named in the lock is alive on this host', async () => {
-    // PID 1 always exists; a lock naming it (and not this process) is held.
-    await writeFile(lockFile(), JSON.stringify({ pid: 1, host: hostname(), startedAt: 'then', token: 't1' }));
+    // PID 1 always exists and started before now; a lock naming it (and not this process) is held.
+    await writeFile(lockFile(), JSON.stringify({ pid: 1, host: hostname(), startedAt: new Date().toISOString(), token: 't1' }));
     await expect(lockDataDir(dir, captureLog().log)).rejects.toThrow(/DATA_DIR_LOCKED: .*PID 1 on host/);
     expect(JSON.parse(await readFile(lockFile(), 'utf8'))).toMatchObject({ token: 't1' });
   });
@@ -56,6 +56,14 @@ describe('DATA_DIR lock', () => {
     const lock = await lockDataDir(dir, capture.log);
     expect(JSON.parse(await readFile(lockFile(), 'utf8'))).toMatchObject({ pid: process.pid });
     expect(capture.messages()).toContain('took over the data directory lock of a server process that is gone');
+    await lock.release();
+  });
+
+  it('takes over a lock whose PID now belongs to a process started after the lock was written (PID reuse)', async () => {
+    // PID 1 is alive, but it started long after 2001: it cannot be the owner of a lock written then.
+    await writeFile(lockFile(), JSON.stringify({ pid: 1, host: hostname(), startedAt: '2001-01-01T00:00:00.000Z', token: 'reused' }));
+    const lock = await lockDataDir(dir, captureLog().log);
+    expect(JSON.parse(await readFile(lockFile(), 'utf8'))).toMatchObject({ pid: process.pid });
     await lock.release();
   });
 
