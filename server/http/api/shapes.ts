@@ -39,7 +39,7 @@ export interface StatusResponse {
    * it is repaired (`repair`: POST /api/repair; `reinstall`: install the app again; `operator`: the server's
    * operator restores a file). Empty when the portal is healthy.
    */
-  fenced?: { file: string; reason: string; repair: 'repair' | 'reinstall' | 'operator'; since: number; advice: string }[];
+  fenced?: readonly { file: string; reason: string; repair: 'repair' | 'reinstall' | 'operator'; since: number; advice: string }[];
 }
 
 export interface PbxSettingsView {
