@@ -35,7 +35,10 @@ export function createSecretBox(secretKey: string): SecretBox {
   return {
     seal(plain: string): string {
       // Empty means "not set" (e.g. no OAuth token for a webhook-only portal); there is nothing to hide.
-      if (plain === '' || isSealed(plain)) return plain;
+      // Anything else is sealed, even a value that looks sealed already: a PBX secret typed as "enc:v1:xyz" is an
+      // input like any other. Passing it through stored it as is, and the next start failed to open it for every
+      // tenant (issue 10 point 4). Sealing twice is correct: open() peels exactly the one layer seal() added.
+      if (plain === '') return plain;
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
@@ -44,6 +47,8 @@ export function createSecretBox(secretKey: string): SecretBox {
     },
     open(stored: string): string {
       // A value written before encryption existed (schema v0) is read as it is and sealed on its next write.
+      // Since seal() became unconditional every value written starts with the prefix, so this is the only way a
+      // bare value is read; values sealed by earlier releases (one layer) open exactly as before.
       if (!isSealed(stored)) return stored;
       const parts = stored.slice(SEALED_PREFIX.length).split(':');
       const [ivText, tagText, bodyText] = parts;

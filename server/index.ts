@@ -6,7 +6,7 @@ import type { RestrictionParams } from '@bitrix24/b24jssdk';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import type { Store } from './store/types.js';
-import { openStore, resolveSecretKey } from './store/index.js';
+import { lockDataDir, openStore, resolveSecretKey, type DataDirLock } from './store/index.js';
 import { createOutbox } from './outbox/index.js';
 import type { Outbox } from './outbox/types.js';
 import { createBitrixClients, type PortalBitrixClients } from './bitrix/client.js';
@@ -64,9 +64,23 @@ export interface RunningServer {
 /** The product's parts with production defaults (server/parts.ts). */
 export const wireParts: PartsFactory = (core) => createProductParts(core);
 
-/** The composition root: config → secret key → store → Bitrix24 clients → outbox → parts → HTTP → listen. */
+/**
+ * The composition root: DATA_DIR lock → config → secret key → store → Bitrix24 clients → outbox → parts → HTTP →
+ * listen. The lock comes first: a second process on the same DATA_DIR stops here with DATA_DIR_LOCKED, before it
+ * has read (or made up) anything in it.
+ */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config.logLevel);
+  const lock = await lockDataDir(config.dataDir, log);
+  try {
+    return await startLocked(config, opts, log, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(config: Config, opts: StartOptions, log: Logger, lock: DataDirLock): Promise<RunningServer> {
   const secretKey = await resolveSecretKey(config.dataDir, config.secretKey, log);
   const store = await openStore({ dataDir: config.dataDir, secretKey, log });
   const clients = createBitrixClients({ store, config, log: log.child({ part: 'bitrix' }), restriction: opts.bitrixRestriction });
@@ -121,6 +135,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await parts.stop();
       await outbox.stop();
       await store.close();
+      await lock.release();
       log.info('stopped');
     })();
     return closing;

@@ -11,6 +11,9 @@ async function main(): Promise<void> {
     running = await startServer(config, { log });
   } catch (err) {
     log.fatal({ err }, 'start failed');
+    // Also in plain words on stderr: an operator starting a second process on the same DATA_DIR, or one whose
+    // portals.json cannot be read, must see why without reading JSON logs (the message names the file or PID).
+    process.stderr.write(`start failed: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
     return;
   }

@@ -7,6 +7,7 @@ import { createUserNames } from './contacts/user-names.js';
 import { callsApiRouter } from './http/api/calls.js';
 import { crmApiRouter } from './http/api/crm.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
+import { repairRouter } from './http/api/repair.js';
 import { settingsRouter } from './http/api/settings.js';
 import { usersRouter } from './http/api/users.js';
 import { requireAdmin } from './http/middleware/frame-auth.js';
@@ -71,6 +72,13 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
       crmApiRouter({ openItems: createOpenItems({ clients, log: log.child({ part: 'open-items' }) }) }),
+      repairRouter({
+        store,
+        onRepaired: async (portal) => {
+          outbox.resume?.(portal);
+          await supervisor.reconcile(portal);
+        },
+      }),
     ],
     rootRouters: [...(opts.extraRootRouters ?? []), supervisor.webhookRouter()],
     gauges: { callsInFlight: () => calls.service.callsInFlight(), pbxLinksUp: () => supervisor.linksUp() },

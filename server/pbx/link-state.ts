@@ -1,19 +1,27 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import type { Logger } from '../log.js';
+import { replaceFile } from '../store/document.js';
+import { nodeFs } from '../store/fs.js';
 
 /**
  * The supervisor's own small, durable memory, in one JSON file under DATA_DIR (the Store has no place for it):
- * - per portal, the time up to which the PBX link is known to have heard everything (`coveredUntil`), so that
- *   after a restart or an outage the calls that ended meanwhile are read back from the PBX's call history;
- * - the server-side key that derives each portal's unguessable webhook path.
- * Written atomically (temp file + rename), debounced; `flush()` writes at once.
+ * per portal, the time up to which the PBX link is known to have heard everything (`coveredUntil`), so that after
+ * a restart or an outage the calls that ended meanwhile are read back from the PBX's call history.
+ * Written like the store's documents (temp file, fdatasync, the previous version kept as `.bak`, rename), debounced;
+ * `flush()` writes at once.
+ *
+ * A damaged file never stops the server: the `.bak` is read instead, else the marks start empty with a warning
+ * (`marksLost()`), and the supervisor then recovers a bounded default window (pbx/supervisor.ts `lostMarkFallback`).
+ *
+ * The webhook key used to live here too (`webhookKeySecret`); it now has its own file (store/webhook-key.ts).
+ * A key still found here is handed over by `legacyWebhookKey()` and kept in this file until `dropLegacyWebhookKey()`
+ * (called once the key file is durable), so a failed migration never loses it.
  */
 
 const fileSchema = z.object({
-  version: z.literal(1),
-  webhookKeySecret: z.string().min(32),
+  version: z.union([z.literal(1), z.literal(2)]),
+  webhookKeySecret: z.string().min(32).optional(),
   portals: z.record(z.string(), z.object({ coveredUntil: z.number() })),
 });
 
@@ -24,13 +32,19 @@ export interface LinkStateFile {
   coveredUntil(memberId: string): number | undefined;
   setCoveredUntil(memberId: string, at: number): void;
   forget(memberId: string): void;
-  webhookKeySecret(): string;
+  /** True when the file and its .bak were both damaged at load: every mark was lost. */
+  marksLost(): boolean;
+  legacyWebhookKey(): string | undefined;
+  dropLegacyWebhookKey(): void;
   flush(): Promise<void>;
 }
 
-export function createLinkStateFile(path: string, opts: { debounceMs?: number } = {}): LinkStateFile {
+export function createLinkStateFile(path: string, opts: { debounceMs?: number; log?: Logger } = {}): LinkStateFile {
   const debounceMs = opts.debounceMs ?? 1_000;
-  let data: LinkStateData = { version: 1, webhookKeySecret: randomBytes(32).toString('base64url'), portals: {} };
+  let data: LinkStateData = { version: 2, portals: {} };
+  let lost = false;
+  /** False while the file on disk is damaged: it must not become the .bak of the next write. */
+  let primaryGood = true;
   let dirty = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> = Promise.resolve();
@@ -38,11 +52,8 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number } 
   async function write(): Promise<void> {
     if (!dirty) return;
     dirty = false;
-    const text = JSON.stringify(data, null, 2);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(tmp, text, { mode: 0o600 });
-    await rename(tmp, path);
+    await replaceFile(nodeFs, path, JSON.stringify(data, null, 2), primaryGood);
+    primaryGood = true;
   }
 
   function schedule(): void {
@@ -57,28 +68,44 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number } 
     timer.unref?.();
   }
 
+  async function read(file: string): Promise<{ ok: true; data: LinkStateData } | { ok: false; missing: boolean }> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      const missing = typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT';
+      return { ok: false, missing };
+    }
+    try {
+      const parsed = fileSchema.safeParse(JSON.parse(text));
+      return parsed.success ? { ok: true, data: parsed.data } : { ok: false, missing: false };
+    } catch {
+      return { ok: false, missing: false };
+    }
+  }
+
   return {
     async load() {
-      let text: string | undefined;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch {
-        text = undefined;
+      const primary = await read(path);
+      if (primary.ok) {
+        data = primary.data;
+        return;
       }
-      let json: unknown;
-      try {
-        json = text === undefined ? undefined : JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      // A missing or damaged file starts afresh: the worst case is one recovery window not looked at.
-      const parsed = json === undefined ? undefined : fileSchema.safeParse(json);
-      if (parsed?.success) {
-        data = parsed.data;
-      } else {
+      primaryGood = primary.missing;
+      const backup = await read(`${path}.bak`);
+      if (backup.ok) {
+        opts.log?.warn({ file: path }, `${path} is ${primary.missing ? 'missing' : 'damaged'}; using its previous version ${path}.bak`);
+        data = backup.data;
+        // Rewritten from the copy at the next change; the damaged file must not become the next .bak.
         dirty = true;
-        await write();
+        await write().catch(() => undefined);
+        return;
       }
+      if (primary.missing && backup.missing) return;
+      lost = true;
+      opts.log?.warn({ file: path },
+        `${path} and its .bak are damaged: the PBX links' coverage marks are lost. The server starts anyway; each link recovers a ` +
+        'bounded default window of call history (since the newest call stored for the portal, at most 24 hours back)');
     },
     coveredUntil: (memberId) => data.portals[memberId]?.coveredUntil,
     setCoveredUntil(memberId, at) {
@@ -92,7 +119,13 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number } 
       delete data.portals[memberId];
       schedule();
     },
-    webhookKeySecret: () => data.webhookKeySecret,
+    marksLost: () => lost,
+    legacyWebhookKey: () => data.webhookKeySecret,
+    dropLegacyWebhookKey() {
+      if (data.webhookKeySecret === undefined) return;
+      data = { version: 2, portals: data.portals };
+      schedule();
+    },
     async flush() {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;

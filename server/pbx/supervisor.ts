@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { PbxError, type CallEvent, type PbxAdapter, type PbxConnectionSettings, type PbxLinkStatus } from './adapter.js';
 import { assertPbxAddressAllowed, type AddressPolicy } from './address-guard.js';
+import { fenceAdvice } from '../store/fences.js';
+import { loadWebhookKey } from '../store/webhook-key.js';
 import { createLinkStateFile, type LinkStateFile } from './link-state.js';
 import { createYeastarAdapter, type YeastarTimings } from './yeastar/adapter.js';
 import { createPbxWebhookRouter, type WebhookTarget } from './yeastar/webhook.js';
@@ -128,7 +130,10 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     allowPrivate: opts.config.pbxAllowPrivate,
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   };
-  const state: LinkStateFile = createLinkStateFile(opts.statePath ?? join(opts.config.dataDir, 'pbx-links.json'));
+  const state: LinkStateFile = createLinkStateFile(opts.statePath ?? join(opts.config.dataDir, 'pbx-links.json'), { log });
+  /** Loaded at start from DATA_DIR/webhook.key (store/webhook-key.ts); undefined when it is unavailable. */
+  let webhookSecret: string | undefined;
+  let webhookKeyProblem: string | undefined;
   const makeAdapter = opts.createAdapter
     ?? ((portal: string, settings: PbxConnectionSettings) => createYeastarAdapter({ portal, settings, log, timings: opts.adapterTimings, addressPolicy: policy }));
 
@@ -140,7 +145,22 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   let started = false;
 
   function webhookKey(memberId: string): string {
-    return createHmac('sha256', state.webhookKeySecret()).update(`pbx-webhook:${memberId}`).digest('base64url').slice(0, 32);
+    // Without its key no webhook URL can be given: a made-up one would be wrong (store/webhook-key.ts). This
+    // placeholder never matches a pushed request (no webhook link runs while the key is unavailable).
+    if (webhookSecret === undefined) return 'unavailable-see-status';
+    return createHmac('sha256', webhookSecret).update(`pbx-webhook:${memberId}`).digest('base64url').slice(0, 32);
+  }
+
+  /**
+   * The coverage marks were lost (pbx-links.json and its .bak damaged): instead of taking every portal for new
+   * (no recovery at all), look back to the newest call stored for the portal, at most 24 hours: calls that ended
+   * while the server was down are still logged, and the calls service skips those it already knows.
+   */
+  function lostMarkFallback(memberId: string): number | undefined {
+    if (!state.marksLost()) return undefined;
+    const newest = opts.store.calls.listRecent(memberId, { limit: 1 })[0];
+    if (!newest) return undefined;
+    return Math.max(newest.startedAt, Date.now() - 24 * 60 * 60_000);
   }
 
   /**
@@ -200,7 +220,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     try {
       do {
         link.recoverAgain = false;
-        const covered = state.coveredUntil(link.memberId);
+        const covered = state.coveredUntil(link.memberId) ?? lostMarkFallback(link.memberId);
         const startedAt = Date.now();
         const settledBefore = startedAt - tailMs;
         if (covered === undefined) {
@@ -300,10 +320,24 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   async function reconcileNow(memberId: string): Promise<void> {
     const wanted = started ? wantedSettings(memberId) : undefined;
     const existing = links.get(memberId);
+    if (wanted?.events === 'webhook' && webhookSecret === undefined && webhookKeyProblem !== undefined) {
+      opts.store.fences.add(memberId, { file: 'webhook.key', repair: 'operator', reason: webhookKeyProblem });
+    } else {
+      opts.store.fences.lift(memberId, 'webhook.key');
+    }
+    // A fenced portal's link does not run (store/fences.ts); its coverage mark is kept so that the calls of the
+    // fenced time are recovered once it is repaired.
+    const fences = opts.store.fences.list(memberId);
+    if (started && fences.length > 0) {
+      if (existing) await closeLink(existing);
+      log.warn({ portal: memberId, files: fences.map((f) => f.file).join(', ') }, 'PBX link not opened: the portal is fenced off');
+      parked.set(memberId, { state: 'disabled', lastError: `Fenced off: ${fences.map((f) => fenceAdvice(f)).join(' ')}`, lastErrorCode: 'PORTAL_FENCED' });
+      return;
+    }
     if (!wanted) {
       if (existing) await closeLink(existing);
       // Disabled means "no call is handled": calls of the disabled period are not recovered on re-enable.
-      if (started) state.forget(memberId);
+      if (started && !opts.store.fences.isFenced(memberId)) state.forget(memberId);
       parked.set(memberId, { state: 'disabled' });
       return;
     }
@@ -369,6 +403,14 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
       if (started) return;
       started = true;
       await state.load();
+      const webhookPortals = opts.store.portals.list().filter((p) => opts.store.settings.get(p.memberId).pbx?.events === 'webhook').length;
+      const key = await loadWebhookKey(opts.config.dataDir, { legacyKey: state.legacyWebhookKey(), webhookPortals, log });
+      if (key.ok) {
+        webhookSecret = key.key;
+        state.dropLegacyWebhookKey();
+      } else {
+        webhookKeyProblem = key.reason;
+      }
       tick = setInterval(() => {
         const now = Date.now();
         for (const link of links.values()) {

@@ -4,6 +4,7 @@ import type { PbxLinkStatus } from '../pbx/adapter.js';
 import type { Store } from '../store/types.js';
 import type { Portal } from '../store/records.js';
 import type { FrameUser } from '../http/context.js';
+import { fenceAdvice, fenceNotice } from '../store/fences.js';
 
 /** What the admin must do, if anything, for Bitrix24 to take call logs. */
 function noticeFor(portal: Portal): string | null {
@@ -16,13 +17,18 @@ function noticeFor(portal: Portal): string | null {
 
 export type PbxStatusLookup = (memberId: string) => PbxLinkStatus;
 
-/** What the settings page shows at the top: install state, needs-reinstall, PBX link, outbox backlog. */
+/**
+ * What the settings page shows at the top: install state, needs-reinstall, PBX link, outbox backlog, and whether the
+ * portal is fenced off because some of its stored data cannot be read (store/fences.ts): then the notice says which
+ * file and what to do, ahead of any other notice.
+ */
 export function portalStatus(deps: { store: Store; outbox: Outbox; pbxStatus: PbxStatusLookup }, user: FrameUser): StatusResponse {
   const memberId = user.portal.memberId;
   const portal = deps.store.portals.get(memberId) ?? user.portal;
   const settings = deps.store.settings.get(memberId);
   const link = deps.pbxStatus(memberId);
   const stats = deps.outbox.stats(memberId);
+  const fences = deps.store.fences.list(memberId);
   return {
     portal: {
       memberId,
@@ -32,7 +38,7 @@ export function portalStatus(deps: { store: Store; outbox: Outbox; pbxStatus: Pb
       ratePlan: portal.ratePlan,
       lineNumber: portal.lineNumber,
       connection: portal.webhookUrl ? 'webhook' : 'app',
-      notice: noticeFor(portal),
+      notice: fenceNotice(fences) ?? noticeFor(portal),
     },
     user: { id: user.userId, isAdmin: user.isAdmin, extension: deps.store.bindings.extensionForUser(memberId, user.userId) ?? null },
     enabled: settings.enabled,
@@ -43,5 +49,6 @@ export function portalStatus(deps: { store: Store; outbox: Outbox; pbxStatus: Pb
       lastEventAt: link.lastEventAt ?? null,
     },
     outbox: { pending: stats.pending, failed: stats.failed, oldestPendingAt: stats.oldestPendingAt ?? null },
+    fenced: fences.map((f) => ({ file: f.file, reason: f.reason, repair: f.repair, since: f.since, advice: fenceAdvice(f) })),
   };
 }

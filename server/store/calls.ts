@@ -1,7 +1,9 @@
 import type { Logger } from '../log.js';
-import { isMissing, type StoreFs } from './fs.js';
+import type { PortalFences } from './fences.js';
+import type { StoreFs } from './fs.js';
 import { Journal, readJournal } from './journal.js';
 import type { StoreLayout } from './layout.js';
+import { moveAside, unreadableReason } from './portal-documents.js';
 import type { CallRecord, CrmEntityType } from './records.js';
 import { TimeIndex } from './sorted-index.js';
 import type { CallsRepository } from './types.js';
@@ -36,14 +38,17 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
 
 export interface CallsStore extends CallsRepository {
   load(memberId: string): Promise<void>;
+  /** Repair: the unreadable journal is moved aside and the portal's history starts empty. Returns the kept name. */
+  startAfresh(memberId: string, at: number): Promise<string>;
   close(): Promise<void>;
 }
 
 /**
  * Call history: one append-only journal per portal (calls.jsonl), replayed into memory at start with indexes by
  * call id, Bitrix24 CALL_ID, CRM entity, phone and time. put() appends one line: O(record), not O(history).
+ * A journal that cannot be read fences its portal (store/fences.ts): no history served, nothing appended to it.
  */
-export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Logger): CallsStore {
+export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Logger, fences: PortalFences): CallsStore {
   const portals = new Map<string, PortalCalls>();
   const open = new Map<string, CallRecord>();
 
@@ -98,18 +103,47 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
     return rows.slice(0, limit).map((r) => structuredClone(r));
   };
 
-  return {
-    async load(memberId) {
-      const file = layout.portalFile(memberId, 'calls.jsonl');
-      const s = stateFor(memberId);
-      const loaded = await readJournal(fs, file, 'calls', log, (raw) => {
+  const forgetPortal = async (memberId: string): Promise<void> => {
+    const s = portals.get(memberId);
+    portals.delete(memberId);
+    if (!s) return;
+    await s.journal.close();
+    for (const r of s.byId.values()) open.delete(openKey(r));
+  };
+
+  const load = async (memberId: string): Promise<void> => {
+    const file = layout.portalFile(memberId, 'calls.jsonl');
+    const s = stateFor(memberId);
+    let loaded;
+    try {
+      loaded = await readJournal(fs, file, 'calls', log, (raw) => {
         const record = raw as unknown as CallRecord;
         if (typeof record.pbxCallId !== 'string') return;
         record.portal = memberId;
         reindex(s, record.pbxCallId, s.byId.get(record.pbxCallId), record);
       });
-      s.journal.countExisting(loaded.lines);
-      if (loaded.migrated && loaded.lines > 0) await s.journal.rewrite();
+    } catch (err) {
+      const reason = unreadableReason(err);
+      if (reason === undefined) throw err;
+      await forgetPortal(memberId);
+      log.error({ portal: memberId, file, err }, `PORTAL_FENCED: calls.jsonl of the portal is unreadable (${reason}); the portal is fenced off, every other portal is served`);
+      fences.add(memberId, { file: 'calls.jsonl', repair: 'repair', reason });
+      return;
+    }
+    s.journal.countExisting(loaded.lines);
+    if (loaded.migrated && loaded.lines > 0) await s.journal.rewrite();
+  };
+
+  return {
+    load,
+
+    async startAfresh(memberId, at) {
+      await forgetPortal(memberId);
+      const file = layout.portalFile(memberId, 'calls.jsonl');
+      await moveAside(fs, file, `${file}.corrupt-${at}`);
+      fences.lift(memberId, 'calls.jsonl');
+      await load(memberId);
+      return `calls.jsonl.corrupt-${at}`;
     },
 
     get: (portal, pbxCallId) => {
@@ -125,6 +159,7 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
     },
 
     async put(record) {
+      if (fences.has(record.portal, 'calls.jsonl')) throw fences.refuse(record.portal, 'calls.jsonl');
       const next = structuredClone(record);
       const s = stateFor(next.portal);
       const prev = s.byId.get(next.pbxCallId);
@@ -157,20 +192,16 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
         .map((r) => structuredClone(r));
     },
 
-    listOpen: () => [...open.values()].map((r) => structuredClone(r)),
+    // A fenced portal's calls are not resumed: its live work waits for the repair.
+    listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => structuredClone(r)),
 
     count: (portal) => portals.get(portal)?.byId.size ?? 0,
 
     async removePortal(portal) {
-      const s = portals.get(portal);
-      portals.delete(portal);
-      if (s) {
-        await s.journal.close();
-        for (const r of s.byId.values()) open.delete(openKey(r));
-      }
-      await fs.unlink(layout.portalFile(portal, 'calls.jsonl')).catch((err: unknown) => {
-        if (!isMissing(err)) throw err;
-      });
+      await forgetPortal(portal);
+      // rm, not unlink: a fenced portal's unreadable journal may be a directory (uninstall with CLEAN still removes it).
+      await fs.rm(layout.portalFile(portal, 'calls.jsonl'));
+      fences.lift(portal, 'calls.jsonl');
     },
 
     async close() {

@@ -5,6 +5,7 @@ import { createBindingsRepository, type BindingsDocuments } from './bindings.js'
 import { createCallsRepository } from './calls.js';
 import { createContactSyncRepository, type ContactSyncDocuments } from './contact-sync.js';
 import { JsonDocument } from './document.js';
+import { createPortalFences, type Fence } from './fences.js';
 import { isMissing, nodeFs, type StoreFs } from './fs.js';
 import { portalDirName, storeLayout } from './layout.js';
 import { createOutboxRepository } from './outbox.js';
@@ -12,9 +13,10 @@ import { PortalDocuments } from './portal-documents.js';
 import { createPortalsRepository } from './portals.js';
 import type { Portal } from './records.js';
 import { createSettingsRepository, type SettingsDocuments } from './settings.js';
-import type { Store } from './types.js';
+import type { RepairResult, Store } from './types.js';
 
 export { resolveSecretKey } from './secret-key.js';
+export { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 export type { StoreFs } from './fs.js';
 
 export interface OpenStoreOptions {
@@ -28,15 +30,19 @@ export interface OpenStoreOptions {
 }
 
 /**
- * Opens DATA_DIR: loads every document and replays every journal into memory. Fails with STORE_CORRUPT naming the
- * file when a document and its .bak are both unreadable, and with SECRET_KEY_MISMATCH when the key is not the one
- * the secrets were sealed with.
+ * Opens DATA_DIR: loads every document and replays every journal into memory.
+ * One portal's unreadable file (a document and its .bak, a journal, a sealed value that does not open) fences that
+ * portal (store/fences.ts) and the start goes on for every other portal. Whole-server failures still stop the start,
+ * naming the file: portals.json and its .bak both unreadable (STORE_CORRUPT: without it no portal can be told from
+ * another, frame auth included), and SECRET_KEY_MISMATCH when no sealed value opens with the key.
  */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const fs = opts.fs ?? nodeFs;
   const log = opts.log.child({ part: 'store' });
   const layout = storeLayout(opts.dataDir);
   const box = createSecretBox(opts.secretKey);
+  const now = opts.now ?? Date.now;
+  const fences = createPortalFences(now);
   try {
     await fs.mkdir(layout.portalsDir);
   } catch (err) {
@@ -44,11 +50,11 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   }
 
   const portalsDoc = await JsonDocument.open(fs, layout.portalsFile, 'portals', undefined, { portals: {} as Record<string, Portal> }, log);
-  const settingsDocs: SettingsDocuments = new PortalDocuments(fs, layout, 'settings.json', 'settings', () => ({}), log);
-  const bindingsDocs: BindingsDocuments = new PortalDocuments(fs, layout, 'bindings.json', 'bindings', () => ({ bindings: [] }), log);
-  const contactDocs: ContactSyncDocuments = new PortalDocuments(fs, layout, 'contact-sync.json', 'contact-sync', () => ({ entries: {} }), log);
-  const calls = createCallsRepository(fs, layout, log);
-  const outbox = createOutboxRepository(fs, layout, log, opts.now);
+  const settingsDocs: SettingsDocuments = new PortalDocuments(fs, layout, 'settings.json', 'settings', () => ({}), log, fences);
+  const bindingsDocs: BindingsDocuments = new PortalDocuments(fs, layout, 'bindings.json', 'bindings', () => ({ bindings: [] }), log, fences);
+  const contactDocs: ContactSyncDocuments = new PortalDocuments(fs, layout, 'contact-sync.json', 'contact-sync', () => ({ entries: {} }), log, fences);
+  const calls = createCallsRepository(fs, layout, log, fences);
+  const outbox = createOutboxRepository(fs, layout, log, fences, opts.now);
 
   for (const memberId of await portalDirectories(fs, layout.portalsDir, portalsDoc.data.portals, log)) {
     await settingsDocs.load(memberId);
@@ -58,13 +64,61 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     await outbox.load(memberId);
   }
 
-  const portals = createPortalsRepository(portalsDoc, box);
-  const settings = createSettingsRepository(settingsDocs, box);
+  const portals = createPortalsRepository(portalsDoc, box, fences, log);
+  const settings = createSettingsRepository(settingsDocs, box, fences, log);
+  for (const { memberId } of portals.list()) settings.check(memberId);
   const bindings = createBindingsRepository(bindingsDocs);
   const contactSync = createContactSyncRepository(contactDocs);
+  if (fences.portals().length > 0) {
+    log.warn({ portals: fences.portals() }, 'started with fenced portals: their data cannot be read (see the errors above); every other portal is served');
+  }
+
+  /** One repair at a time per store: two admins clicking at once must not move the same file twice. */
+  let repairing: Promise<unknown> = Promise.resolve();
+  const repairNow = async (memberId: string): Promise<RepairResult> => {
+    const at = now();
+    const repaired: RepairResult['repaired'] = [];
+    const remaining: Fence[] = [];
+    for (const fence of fences.list(memberId)) {
+      if (fence.repair !== 'repair') {
+        remaining.push(fence);
+        continue;
+      }
+      let keptAs: string;
+      switch (fence.file) {
+        case 'settings.json':
+          keptAs = await settingsDocs.startAfresh(memberId, at);
+          settings.forget(memberId);
+          break;
+        case 'bindings.json':
+          keptAs = await bindingsDocs.startAfresh(memberId, at);
+          break;
+        case 'contact-sync.json':
+          keptAs = await contactDocs.startAfresh(memberId, at);
+          break;
+        case 'calls.jsonl':
+          keptAs = await calls.startAfresh(memberId, at);
+          break;
+        case 'outbox.jsonl':
+          keptAs = await outbox.startAfresh(memberId, at);
+          break;
+        default:
+          remaining.push(fence);
+          continue;
+      }
+      log.warn({ portal: memberId, file: fence.file, keptAs }, 'repair: the unreadable file was set aside and the portal starts it afresh');
+      repaired.push({ file: fence.file, keptAs });
+    }
+    return { repaired, remaining };
+  };
 
   const store: Store = {
-    portals, settings, bindings, calls, contactSync, outbox,
+    fences, portals, settings, bindings, calls, contactSync, outbox,
+    repairPortal(memberId) {
+      const run = repairing.then(() => repairNow(memberId));
+      repairing = run.catch(() => undefined);
+      return run;
+    },
     async removePortal(memberId: string) {
       await outbox.removePortal(memberId);
       await calls.removePortal(memberId);
@@ -73,6 +127,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
       await settings.clear(memberId);
       await portals.remove(memberId);
       await fs.rm(layout.portalDir(memberId));
+      for (const fence of fences.list(memberId)) fences.lift(memberId, fence.file);
       log.info({ portal: memberId }, 'removed every stored record of the portal');
     },
     async close() {

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import { isMissing, writeAll, type StoreFs, type WritableHandle } from './fs.js';
 import { storeWriteFailed } from './document.js';
-import { CURRENT_SCHEMA_VERSION, migrateRecord, type JournalKind } from './migrations/index.js';
+import { CURRENT_SCHEMA_VERSION, MigrationError, migrateRecord, type JournalKind } from './migrations/index.js';
 
 /**
  * An append-only JSONL file: a header line, then one line per write holding the full new version of a record.
@@ -97,6 +97,11 @@ export async function readJournal(
     if (!isObject(parsed)) continue;
     if (index === 0 && parsed.journal === kind && typeof parsed.schemaVersion === 'number') {
       version = parsed.schemaVersion;
+      // Checked on the header itself, not only on the first record: a newer journal with no record yet must not be
+      // "migrated" (rewritten) down to this release's version.
+      if (!Number.isInteger(version) || version < 0 || version > CURRENT_SCHEMA_VERSION) {
+        throw new MigrationError(`${file} has schema version ${String(version)}, which this build does not understand (${CURRENT_SCHEMA_VERSION}); run a newer release`);
+      }
       portal = typeof parsed.portal === 'string' ? parsed.portal : undefined;
       continue;
     }

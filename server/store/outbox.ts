@@ -1,7 +1,9 @@
 import type { Logger } from '../log.js';
-import { isMissing, type StoreFs } from './fs.js';
+import type { PortalFences } from './fences.js';
+import type { StoreFs } from './fs.js';
 import { Journal, readJournal } from './journal.js';
 import type { StoreLayout } from './layout.js';
+import { moveAside, unreadableReason } from './portal-documents.js';
 import type { OutboxItem } from './records.js';
 import type { OutboxRepository } from './types.js';
 
@@ -23,11 +25,19 @@ interface PortalOutbox {
 
 export interface OutboxStore extends OutboxRepository {
   load(memberId: string): Promise<void>;
+  /** Repair: the unreadable journal is moved aside and the portal's outbox starts empty. Returns the kept name. */
+  startAfresh(memberId: string, at: number): Promise<string>;
   close(): Promise<void>;
 }
 
-/** Outbox items: one append-only journal per portal (outbox.jsonl); each line the full new version of one item. */
-export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Logger, now: () => number = Date.now): OutboxStore {
+/**
+ * Outbox items: one append-only journal per portal (outbox.jsonl); each line the full new version of one item.
+ * A fenced portal's items are held back (pending/failed/undelivered do not show them, so no worker sends them)
+ * until its repair; an unreadable outbox.jsonl fences its portal and is never appended to (store/fences.ts).
+ */
+export function createOutboxRepository(
+  fs: StoreFs, layout: StoreLayout, log: Logger, fences: PortalFences, now: () => number = Date.now,
+): OutboxStore {
   const portals = new Map<string, PortalOutbox>();
   const byId = new Map<string, OutboxItem>();
   let seq = 0;
@@ -82,6 +92,7 @@ export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Lo
 
   /** Appends new versions for one portal; memory shows them at once and is put back if the disk refuses. */
   const persist = async (memberId: string, versions: OutboxItem[]): Promise<void> => {
+    if (fences.has(memberId, 'outbox.jsonl')) throw fences.refuse(memberId, 'outbox.jsonl');
     const s = stateFor(memberId);
     const previous = versions.map((v) => s.items.get(v.id));
     versions.forEach((v, i) => reindex(s, previous[i], v));
@@ -115,19 +126,48 @@ export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Lo
     await Promise.all([...byPortal(items)].map(([memberId, versions]) => persist(memberId, versions)));
   };
 
-  return {
-    async load(memberId) {
-      const file = layout.portalFile(memberId, 'outbox.jsonl');
-      const s = stateFor(memberId);
-      const loaded = await readJournal(fs, file, 'outbox', log, (raw) => {
+  const forgetPortal = async (memberId: string): Promise<void> => {
+    const s = portals.get(memberId);
+    portals.delete(memberId);
+    if (!s) return;
+    await s.journal.close();
+    for (const id of s.items.keys()) byId.delete(id);
+  };
+
+  const load = async (memberId: string): Promise<void> => {
+    const file = layout.portalFile(memberId, 'outbox.jsonl');
+    const s = stateFor(memberId);
+    let loaded;
+    try {
+      loaded = await readJournal(fs, file, 'outbox', log, (raw) => {
         const item = raw as unknown as OutboxItem;
         if (typeof item.id !== 'string') return;
         item.portal = memberId;
         reindex(s, s.items.get(item.id), item);
       });
-      s.journal.countExisting(loaded.lines);
-      prune(memberId);
-      if (loaded.migrated && loaded.lines > 0) await s.journal.rewrite();
+    } catch (err) {
+      const reason = unreadableReason(err);
+      if (reason === undefined) throw err;
+      await forgetPortal(memberId);
+      log.error({ portal: memberId, file, err }, `PORTAL_FENCED: outbox.jsonl of the portal is unreadable (${reason}); the portal is fenced off, every other portal is served`);
+      fences.add(memberId, { file: 'outbox.jsonl', repair: 'repair', reason });
+      return;
+    }
+    s.journal.countExisting(loaded.lines);
+    prune(memberId);
+    if (loaded.migrated && loaded.lines > 0) await s.journal.rewrite();
+  };
+
+  return {
+    load,
+
+    async startAfresh(memberId, at) {
+      await forgetPortal(memberId);
+      const file = layout.portalFile(memberId, 'outbox.jsonl');
+      await moveAside(fs, file, `${file}.corrupt-${at}`);
+      fences.lift(memberId, 'outbox.jsonl');
+      await load(memberId);
+      return `outbox.jsonl.corrupt-${at}`;
     },
 
     async append(items) {
@@ -162,34 +202,30 @@ export function createOutboxRepository(fs: StoreFs, layout: StoreLayout, log: Lo
 
     pending: (portal) => {
       const s = portals.get(portal);
-      if (!s) return [];
+      if (!s || fences.isFenced(portal)) return [];
       s.pendingSorted ??= [...s.pending.values()].sort((a, b) => a.seq - b.seq);
       return s.pendingSorted.map((i) => structuredClone(i));
     },
 
     failed: (portal) => {
       const s = portals.get(portal);
-      if (!s) return [];
+      if (!s || fences.isFenced(portal)) return [];
       return [...s.failed.values()].sort((a, b) => a.seq - b.seq).map((i) => structuredClone(i));
     },
 
     undelivered: () => [...byId.values()]
-      .filter((i) => !i.delivered && ((i.status === 'done' && i.onDone) || (i.status === 'failed' && i.onFailed)))
+      .filter((i) => !i.delivered && !fences.isFenced(i.portal) && ((i.status === 'done' && i.onDone) || (i.status === 'failed' && i.onFailed)))
       .sort((a, b) => a.seq - b.seq)
       .map((i) => structuredClone(i)),
 
-    portalsWithPending: () => [...portals].filter(([, s]) => s.pending.size > 0).map(([memberId]) => memberId),
+    portalsWithPending: () => [...portals]
+      .filter(([memberId, s]) => s.pending.size > 0 && !fences.isFenced(memberId)).map(([memberId]) => memberId),
 
     async removePortal(portal) {
-      const s = portals.get(portal);
-      portals.delete(portal);
-      if (s) {
-        await s.journal.close();
-        for (const id of s.items.keys()) byId.delete(id);
-      }
-      await fs.unlink(layout.portalFile(portal, 'outbox.jsonl')).catch((err: unknown) => {
-        if (!isMissing(err)) throw err;
-      });
+      await forgetPortal(portal);
+      // rm, not unlink: a fenced portal's unreadable journal may be a directory (uninstall with CLEAN still removes it).
+      await fs.rm(layout.portalFile(portal, 'outbox.jsonl'));
+      fences.lift(portal, 'outbox.jsonl');
     },
 
     nextSeq: () => {

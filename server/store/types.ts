@@ -1,3 +1,4 @@
+import type { Fence, FencedFile, PortalFences } from './fences.js';
 import type {
   Binding, CallRecord, ContactSyncEntry, CrmEntityType, OutboxItem, Portal, PortalSettings,
 } from './records.js';
@@ -66,7 +67,18 @@ export interface OutboxRepository {
   nextSeq(): number;
 }
 
+/** What POST /api/repair did: the files started afresh (and the names they were kept under), and what still fences. */
+export interface RepairResult {
+  repaired: { file: FencedFile; keptAs: string }[];
+  /** Fences a repair cannot lift (a re-install, or the operator, must). */
+  remaining: Fence[];
+}
+
 export interface Store {
+  /** Portals fenced off because some of their stored data cannot be read (store/fences.ts). */
+  fences: PortalFences;
+  /** Starts every unreadable file of the portal afresh, keeping the unreadable one aside as `<file>.corrupt-<time>`. */
+  repairPortal(memberId: string): Promise<RepairResult>;
   portals: PortalsRepository;
   settings: SettingsRepository;
   bindings: BindingsRepository;

@@ -34,6 +34,12 @@ export interface StatusResponse {
     lastEventAt: number | null;
   };
   outbox: { pending: number; failed: number; oldestPendingAt: number | null };
+  /**
+   * Stored data of this portal that cannot be read: the portal is fenced off (no PBX link, no call logging) until
+   * it is repaired (`repair`: POST /api/repair; `reinstall`: install the app again; `operator`: the server's
+   * operator restores a file). Empty when the portal is healthy.
+   */
+  fenced?: readonly { file: string; reason: string; repair: 'repair' | 'reinstall' | 'operator'; since: number; advice: string }[];
 }
 
 export interface PbxSettingsView {

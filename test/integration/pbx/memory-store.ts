@@ -1,4 +1,5 @@
 import { DEFAULT_SETTINGS, type Portal, type PortalSettings } from '../../../server/store/records.js';
+import { createPortalFences } from '../../../server/store/fences.js';
 import type { PortalsRepository, SettingsRepository, Store } from '../../../server/store/types.js';
 
 /**
@@ -44,6 +45,9 @@ export function memoryStore(): Store & { setSettings(memberId: string, s: Portal
     calls: unused('calls'),
     contactSync: unused('contactSync'),
     outbox: unused('outbox'),
+    // The supervisor keeps fenced portals' links closed (store/fences.ts): a real, empty registry.
+    fences: createPortalFences(),
+    repairPortal: () => Promise.reject(new Error('PBX supervisor must not use store.repairPortal')),
     removePortal: async (id: string) => {
       portalsMap.delete(id);
       settingsMap.delete(id);

@@ -15,11 +15,30 @@ describe('secret box (AES-256-GCM at rest)', () => {
     expect(box.open(b)).toBe('refresh-token-123');
   });
 
-  it('leaves empty values and already sealed values as they are', () => {
+  it('leaves an empty value (not set) as it is', () => {
     expect(box.seal('')).toBe('');
+  });
+
+  // Issue 10 point 4. Before: seal() passed through any value starting with "enc:v1:", so a PBX secret typed as
+  // "enc:v1:AAAA" was stored as is and the next start failed to open it. After: every input is sealed; a value that
+  // is itself a sealed string is sealed again and opens back to exactly that string.
+  it('seals a value that merely looks sealed, and opens it back exactly', () => {
+    const lookalike = 'enc:v1:AAAA';
+    const stored = box.seal(lookalike);
+    expect(stored).not.toBe(lookalike);
+    expect(isSealed(stored)).toBe(true);
+    expect(box.open(stored)).toBe(lookalike);
     const sealed = box.seal('x');
-    expect(box.seal(sealed)).toBe(sealed);
-    expect(isSealed(sealed)).toBe(true);
+    const twice = box.seal(sealed);
+    expect(twice).not.toBe(sealed);
+    expect(box.open(twice)).toBe(sealed);
+    expect(box.open(box.open(twice))).toBe('x');
+  });
+
+  it('opens a value sealed once by an earlier release (one layer), as before', () => {
+    // Sealed with TEST_KEY by the release before unconditional sealing (server/crypto.ts at a44325f): one layer.
+    const earlier = 'enc:v1:PRXifwsKn0rmXiBo:QUadcGzj9-LaFBd63wvEjw:oEgSOoXT4QVGbyrKgxwzmnpP8LR8M-9vplhu3g';
+    expect(box.open(earlier)).toBe('refresh-from-earlier-release');
   });
 
   it('reads a plaintext value written before encryption (v0) as it is', () => {
