@@ -124,7 +124,11 @@ export async function startHostileProxy(upstream: string, rules: ProxyRules = {}
   });
 
   // WebSocket (the PBX event link): the upgrade request is replayed to the upstream and the two sockets are joined.
+  // Upgraded sockets leave the server's bookkeeping, so they are kept here to be closed with the proxy.
+  const upgraded = new Set<net.Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
+    upgraded.add(socket);
+    socket.on('close', () => upgraded.delete(socket));
     const up = net.connect(Number(target.port), target.hostname, () => {
       const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -136,12 +140,15 @@ export async function startHostileProxy(upstream: string, rules: ProxyRules = {}
       socket.pipe(up).pipe(socket);
     });
     up.on('error', () => socket.destroy());
+    up.on('close', () => socket.destroy());
     socket.on('error', () => up.destroy());
+    socket.on('close', () => up.destroy());
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   proxy.close = () => new Promise<void>((resolve) => {
+    for (const socket of upgraded) socket.destroy();
     server.closeAllConnections();
     server.close(() => resolve());
   });
