@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBitrixTransport } from '../../../server/bitrix/guarded-transport.js';
 import { createLogger } from '../../../server/log.js';
@@ -54,6 +55,17 @@ describe('guarded agents: the address policy when the socket connects', () => {
     expect(connections - before).toBe(1);
     // Metadata stays refused whatever the switches.
     await expect(get('http://169.254.169.254/', pbxAgents({ allowLoopback: true, allowPrivate: true }).http)).rejects.toThrow(/metadata/);
+  });
+
+  it('the PBX event socket (ws, which brings its own createConnection) goes through the guard too', async () => {
+    const agents = pbxAgents({ allowLoopback: false, allowPrivate: false });
+    const before = connections;
+    const error = await new Promise<Error>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/openapi/v1.0/subscribe`, { agent: agents.agentFor(`http://127.0.0.1:${port}/`) });
+      ws.on('error', resolve);
+    });
+    expect(error.message).toMatch(/^PBX_ADDRESS_REFUSED/);
+    expect(connections - before).toBe(0);
   });
 
   it('Bitrix24 traffic through axios follows B24_ALLOW_LOOPBACK the same way', async () => {
