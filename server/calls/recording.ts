@@ -29,12 +29,6 @@ export interface RecordingJob {
   recording: CallRecordingRef;
 }
 
-export interface RecordingFile {
-  filename: string;
-  contentType: string;
-  data: Buffer;
-}
-
 /** A recording on its way from the PBX to Bitrix24's upload URL, streamed. */
 export interface RecordingUpload {
   filename: string;
@@ -308,6 +302,8 @@ export class RecordingAttacher {
       const { download, filename } = await this.open(found.job);
       const stream = download.stream.pipe(capped(this.opts.maxBytes));
       download.stream.on('error', (err) => stream.destroy(err));
+      // An upload that fails half-way must not leave the PBX socket open.
+      stream.on('close', () => download.stream.destroy());
       await this.deps.uploader.upload(uploadUrl, fieldName, {
         filename, contentType: download.contentType, stream, ...(download.size !== undefined ? { size: download.size } : {}),
       });
