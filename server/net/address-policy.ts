@@ -6,9 +6,11 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
  * SSRF policy for addresses the server will call with credentials but did not choose itself: the PBX address an
  * admin types in, the portal address an install names. Such an address must not become a way to reach the cloud
  * metadata service or the host's own loopback services.
- * Link-local and metadata addresses are refused always; loopback and private ranges only when the operator
- * allowed them (on-premises a PBX or a Bitrix24 box on the office LAN is normal; the tests run everything on loopback).
- * Every address a name resolves to is checked (a name with one public and one private address is refused).
+ * Link-local, metadata and unusable (reserved, documentation, multicast) addresses are refused always; loopback and
+ * private ranges only when the operator allowed them (on-premises a PBX or a Bitrix24 box on the office LAN is normal;
+ * the tests run everything on loopback). An IPv6 address that carries an IPv4 one is judged as that IPv4 address
+ * (`classifyAddress`). Every address a name resolves to is checked (a name with one public and one private address is
+ * refused). The same rules run when a socket connects, IP literals included: net/guarded-http.ts.
  */
 
 export interface AddressPolicy {
