@@ -122,3 +122,41 @@ describe('tenancy: a PBX cannot make the server fetch another host as a recordin
     expect(played.text.startsWith('RIFF')).toBe(true);
   }, 40_000);
 });
+
+/**
+ * The same attack through the PBX address itself, on a server whose operator did not allow loopback: IPv6 spellings
+ * that carry 127.0.0.1 (IPv4-compatible, NAT64, 6to4, IPv4-mapped in the hex form the URL parser writes) are this
+ * host too. Before the fix `[::127.0.0.1]` and `[64:ff9b::7f00:1]` passed as public IPv6 addresses.
+ */
+describe('tenancy: IPv6 forms of this host are refused as the PBX address', () => {
+  let stack: Stack;
+  let canary: Canary;
+
+  afterAll(async () => {
+    if (!stack) return;
+    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
+    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
+    await stack.close();
+    await canary.close();
+    expect(leaks).toEqual([]);
+  });
+
+  it('refuses them on save and on test, with the loopback hint; nothing saved, no connection made', async () => {
+    stack = await startStack({ env: { PBX_ALLOW_LOOPBACK: '0', PBX_ALLOW_PRIVATE: '0' } });
+    canary = await startCanary();
+    const tenant = await stack.addTenant({ pbx: 'none' });
+    const before = (await stack.api(tenant, 'admin', 'GET', '/settings')).text;
+    for (const host of ['[::127.0.0.1]', '[::7f00:1]', '[64:ff9b::7f00:1]', '[64:ff9b::127.0.0.1]', '[2002:7f00:1::1]', '[::ffff:7f00:1]']) {
+      const baseUrl = `http://${host}:${canary.port}`;
+      const saved = await stack.api(tenant, 'admin', 'PUT', '/settings', {
+        enabled: true, pbx: { baseUrl, clientId: stack.pbx.clientId, clientSecret: stack.pbx.clientSecret, events: 'websocket' },
+      });
+      expect(saved.status, `${baseUrl} → ${saved.text}`).toBe(400);
+      expect(saved.text).toMatch(/127\.0\.0\.1.*PBX_ALLOW_LOOPBACK/);
+      const tried = await stack.api(tenant, 'admin', 'POST', '/pbx/test', { baseUrl, clientId: 'x', clientSecret: 'y' });
+      expect(tried.status === 400 || (tried.status === 200 && (tried.body as { ok: boolean }).ok === false), `${baseUrl} → ${tried.text}`).toBe(true);
+    }
+    expect((await stack.api(tenant, 'admin', 'GET', '/settings')).text).toBe(before);
+    expect(canary.connections()).toBe(0);
+  }, 60_000);
+});
