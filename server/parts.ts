@@ -1,5 +1,6 @@
 import type { Router } from 'express';
-import { createCallsService, type CallsPart, type CallsPartDeps } from './calls/index.js';
+import { createBitrixTransport } from './bitrix/guarded-transport.js';
+import { createCallsService, createRecordingUploader, type CallsPart, type CallsPartDeps } from './calls/index.js';
 import type { ContactsApiDeps } from './contacts/api-support.js';
 import { createCrmContacts } from './contacts/index.js';
 import { createOpenItems } from './contacts/open-items.js';
@@ -43,6 +44,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   const contacts = createCrmContacts({ store, clients, adapterFor, log: log.child({ part: 'contacts' }) });
   const calls = createCallsService({
     log: log.child({ part: 'calls' }), store, outbox, contacts, clients, adapterFor,
+    // The upload URL comes from Bitrix24's answer: its connection follows the B24_ALLOW_* address policy.
+    uploader: createRecordingUploader(createBitrixTransport(config, log.child({ part: 'calls' })).agents),
     ...(opts.calls ? { options: opts.calls } : {}),
   });
   holder.calls = calls;

@@ -13,6 +13,7 @@ import { markNeedsReinstall, needsReinstallError, refreshPortalTokens } from './
 import { batchCommandLine } from './query.js';
 import { expectedAppCode, FRAME_CHECK_BATCH, readFrameCheck, type FrameProfile } from './frame-check.js';
 import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket } from './coalesce.js';
+import { createBitrixTransport } from './guarded-transport.js';
 import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
 
 export interface BitrixClientsOptions {
@@ -122,12 +123,15 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
   const requests = new Map<string, number>();
   const errors = new Map<string, number>();
   const credentials = { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret };
+  // Address policy at connect time and no redirects, for the SDK's axios and the token refresh (guarded-transport.ts).
+  const guarded = createBitrixTransport(config, log);
 
   const bump = (map: Map<string, number>, memberId: string) => map.set(memberId, (map.get(memberId) ?? 0) + 1);
   const total = (map: Map<string, number>, memberId?: string) =>
     memberId === undefined ? [...map.values()].reduce((a, b) => a + b, 0) : map.get(memberId) ?? 0;
 
   function countRequests(http: HttpV2, memberId: string): void {
+    guarded.guardAxios(http.ajaxClient, memberId);
     http.ajaxClient.interceptors.request.use((req) => {
       bump(requests, memberId);
       return req;
@@ -151,7 +155,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     if (running) return running as ReturnType<typeof refreshPortalTokens>;
     const portal = requirePortal(memberId);
     const started = refreshPortalTokens({
-      store, log, credentials, portal, now, timeoutMs: opts.timeoutMs, onRequest: () => bump(requests, memberId),
+      store, log, credentials, portal, now, timeoutMs: opts.timeoutMs, onRequest: () => bump(requests, memberId), transport: guarded,
     });
     refreshes.set(memberId, started);
     started.finally(() => refreshes.delete(memberId)).catch(() => undefined);

@@ -4,6 +4,7 @@ import type { Store } from '../store/types.js';
 import type { Portal } from '../store/records.js';
 import { BitrixError } from './types.js';
 import { bitrixError } from './errors.js';
+import type { BitrixTransport } from './guarded-transport.js';
 
 /** What the OAuth server answers to grant_type=refresh_token (reference §1.4). */
 export interface TokenAnswer {
@@ -62,6 +63,8 @@ export async function markNeedsReinstall(store: Store, log: Logger, memberId: st
 export async function refreshPortalTokens(args: {
   store: Store; log: Logger; credentials: AppCredentials; portal: Portal; now: () => number; timeoutMs?: number;
   onRequest?: () => void;
+  /** Guarded agents and redirects off (guarded-transport.ts); Node's defaults when absent (unit tests). */
+  transport?: Pick<BitrixTransport, 'axiosOptions' | 'redirectRefused'>;
 }): Promise<TokenAnswer> {
   const { store, log, credentials, portal, now } = args;
   if (portal.needsReinstall) throw needsReinstallError(portal.memberId, portal.needsReinstall.reason);
@@ -80,10 +83,19 @@ export async function refreshPortalTokens(args: {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'User-Agent': 'pbx-bitrix24-connector' },
       timeout: args.timeoutMs ?? 15_000,
       validateStatus: () => true,
+      // Never follow a redirect: it would carry client_secret and the refresh token to wherever it points.
+      maxRedirects: 0,
+      ...args.transport?.axiosOptions,
     });
     status = res.status;
     data = readAnswer(res.data);
+    if (status >= 300 && status < 400) {
+      const location: unknown = res.headers.location;
+      throw args.transport?.redirectRefused(portal.memberId, 'OAuth server (token refresh)', status, location)
+        ?? bitrixError('REDIRECT_REFUSED', `the OAuth server answered HTTP ${status}, a redirect; not followed`, 0);
+    }
   } catch (err) {
+    if (err instanceof BitrixError) throw err;
     throw bitrixError('NETWORK_ERROR', `OAuth server unreachable: ${err instanceof Error ? err.message : String(err)}`, 0);
   }
   const error = typeof data.error === 'string' ? data.error : '';

@@ -17,7 +17,8 @@ import type { PbxAdapter } from '../pbx/adapter.js';
 import { normalizePhone } from '../phone.js';
 import type { Store } from '../store/types.js';
 import { ClickToCall } from './click-to-call.js';
-import { RecordingAttacher, createFetchUploader, type RecordingOptions, type RecordingUploader } from './recording.js';
+import { createBitrixTransport } from '../bitrix/guarded-transport.js';
+import { RecordingAttacher, createRecordingUploader, type RecordingOptions, type RecordingUploader } from './recording.js';
 import { CallsService, type CallsOptions } from './service.js';
 import type { TelephonyEventHandlers } from './types.js';
 
@@ -28,7 +29,10 @@ export interface CallsPartDeps {
   contacts: CrmContacts;
   clients: BitrixClients;
   adapterFor(portal: string): PbxAdapter | undefined;
-  /** Defaults to a fetch multipart upload. */
+  /**
+   * Defaults to a streamed multipart upload under the strictest address policy (no loopback, no private ranges):
+   * the composition root (parts.ts) passes one built with the operator's B24_ALLOW_* switches.
+   */
   uploader?: RecordingUploader;
   options?: Partial<CallsOptions> & { recordings?: Partial<RecordingOptions>; clickToCallDedupMs?: number };
 }
@@ -50,7 +54,7 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
     calls: store.calls,
     adapterFor: deps.adapterFor,
     updateRecord: async (portal, pbxCallId, patch) => holder.service?.updateRecord(portal, pbxCallId, patch),
-    uploader: deps.uploader ?? createFetchUploader(),
+    uploader: deps.uploader ?? createRecordingUploader(createBitrixTransport({ b24AllowLoopback: false, b24AllowPrivate: false }, log).agents),
     ...(store.outbox ? { findOutboxItem: (portal: string, key: string) => store.outbox?.getByKey(portal, key) } : {}),
     ...(deps.options?.recordings ? { options: deps.options.recordings } : {}),
   });
@@ -92,4 +96,4 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
 
 export { CallsService } from './service.js';
 export { ClickToCall } from './click-to-call.js';
-export { RecordingAttacher, createFetchUploader } from './recording.js';
+export { RecordingAttacher, createRecordingUploader } from './recording.js';

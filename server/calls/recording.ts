@@ -2,12 +2,22 @@
  * Recordings: after finish, the PBX recording is downloaded and attached to the Bitrix24 call with
  * telephony.externalCall.attachRecord (https://apidocs.bitrix24.com/api-reference/telephony/telephony-external-call-attach-record.html):
  * - up to `inlineMaxBytes`: FILENAME + FILE_CONTENT (base64) in one outbox item (batched with the finish when both are pending);
- * - larger: FILENAME alone → Bitrix24 answers {uploadUrl, fieldName} → multipart POST of the file (the injected uploader).
+ *   only these bytes are ever held in memory, and never more than `inlineMaxBytes` of them;
+ * - larger: FILENAME alone → Bitrix24 answers {uploadUrl, fieldName} → multipart POST of the file, streamed from the
+ *   PBX to Bitrix24 (the injected uploader), at most `maxBytes`.
+ * What the PBX sends is a recording only when the adapter says so (downloadRecording: audio/* only, on the PBX's own
+ * origin, size-capped); a refusal there is final, not retried.
  * A missing or expired recording is retried with backoff a bounded number of times, then the call shows
  * recordingState 'failed' with the reason. Nothing here blocks another call: each job runs on its own.
  */
+import http from 'node:http';
+import https from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { GuardedAgents } from '../net/guarded-http.js';
 import type { Logger } from '../log.js';
-import type { CallRecordingRef, PbxAdapter, RecordingDownload } from '../pbx/adapter.js';
+import { PbxError, type CallRecordingRef, type PbxAdapter, type RecordingDownload } from '../pbx/adapter.js';
 import type { NewOutboxItem, Outbox } from '../outbox/types.js';
 import type { CallRecord, OutboxItem } from '../store/records.js';
 import type { CallsRepository } from '../store/types.js';
@@ -19,15 +29,18 @@ export interface RecordingJob {
   recording: CallRecordingRef;
 }
 
-export interface RecordingFile {
+/** A recording on its way from the PBX to Bitrix24's upload URL, streamed. */
+export interface RecordingUpload {
   filename: string;
   contentType: string;
-  data: Buffer;
+  stream: Readable;
+  /** Bytes, when the PBX said (Content-Length). */
+  size?: number;
 }
 
 /** The multipart upload to the URL attachRecord answered; not a REST call, so not through the outbox. */
 export interface RecordingUploader {
-  upload(url: string, fieldName: string, file: RecordingFile): Promise<void>;
+  upload(url: string, fieldName: string, file: RecordingUpload): Promise<void>;
 }
 
 export interface RecordingOptions {
@@ -72,7 +85,12 @@ export function playableFilename(...candidates: (string | undefined)[]): string 
   return undefined;
 }
 
-export async function readAll(download: RecordingDownload, maxBytes: number): Promise<Buffer> {
+/** The whole file when it has at most `maxBytes`; undefined (the stream destroyed) as soon as it has more. */
+export async function readUpTo(download: RecordingDownload, maxBytes: number): Promise<Buffer | undefined> {
+  if (download.size !== undefined && download.size > maxBytes) {
+    download.stream.destroy();
+    return undefined;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of download.stream) {
@@ -80,12 +98,27 @@ export async function readAll(download: RecordingDownload, maxBytes: number): Pr
     size += buf.length;
     if (size > maxBytes) {
       download.stream.destroy();
-      throw new PermanentRecordingError(`recording larger than ${maxBytes} bytes`);
+      return undefined;
     }
     chunks.push(buf);
   }
   return Buffer.concat(chunks);
 }
+
+/** Passes at most `maxBytes` through; more fails the stream (permanently: the file will not shrink). */
+function capped(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new PermanentRecordingError(`recording larger than ${maxBytes} bytes`));
+      else done(null, chunk);
+    },
+  });
+}
+
+/** The adapter refused what the PBX sent as a recording (not audio, a path off the PBX, too large): final. */
+const REFUSED_BY_ADAPTER = new Set(['PBX_URL_REFUSED', 'PBX_NOT_A_RECORDING', 'PBX_FILE_TOO_LARGE', 'PBX_ADDRESS_REFUSED']);
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const jobKey = (portal: string, pbxCallId: string): string => `${portal}\u0000${pbxCallId}`;
@@ -128,10 +161,10 @@ export class RecordingAttacher {
     let timer: NodeJS.Timeout | undefined;
     try {
       const file = await Promise.race([
-        this.download(job),
+        this.downloadSmall(job),
         new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); }),
       ]);
-      if (!file || file.data.length > this.opts.inlineMaxBytes) return undefined;
+      if (!file || file.data === undefined) return undefined;
       return attachRecordItem(record, file.filename, file.data.toString('base64'), 0, true);
     } catch (err) {
       this.log.debug({ portal: job.portal, callId: job.pbxCallId, reason: errorText(err) }, 'recording not ready with the finish: attaching it later');
@@ -157,10 +190,10 @@ export class RecordingAttacher {
       return;
     }
     try {
-      const file = await this.download(job);
-      const inline = file.data.length <= this.opts.inlineMaxBytes;
+      const file = await this.downloadSmall(job);
+      // Larger than inlineMaxBytes: FILENAME alone; the file is streamed to the upload URL Bitrix24 answers.
       await this.deps.outbox.enqueue([
-        attachRecordItem(record, file.filename, inline ? file.data.toString('base64') : undefined, attempt),
+        attachRecordItem(record, file.filename, file.data?.toString('base64'), attempt),
       ]);
       await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'pending', recording: job.recording }));
     } catch (err) {
@@ -187,18 +220,35 @@ export class RecordingAttacher {
     return undefined;
   }
 
-  private async download(job: RecordingJob): Promise<RecordingFile> {
+  /** The PBX's download, refused (for good) when it is not a wav/mp3 recording the adapter accepted. */
+  private async open(job: RecordingJob): Promise<{ download: RecordingDownload; filename: string }> {
     const adapter = this.deps.adapterFor(job.portal);
     if (!adapter) throw new Error('the PBX of this portal is not connected');
-    const download = await adapter.downloadRecording(job.recording);
+    let download: RecordingDownload;
+    try {
+      download = await adapter.downloadRecording(job.recording);
+    } catch (err) {
+      if (err instanceof PbxError && REFUSED_BY_ADAPTER.has(err.code)) throw new PermanentRecordingError(err.message);
+      throw err;
+    }
     const filename = playableFilename(download.filename, job.recording.filename);
     if (!filename) {
       download.stream.destroy();
       throw new PermanentRecordingError(`recording "${job.recording.filename}" is neither wav nor mp3`);
     }
-    const data = await readAll(download, this.opts.maxBytes);
-    if (data.length === 0) throw new Error('the PBX returned an empty recording');
-    return { filename, contentType: download.contentType, data };
+    if (download.size !== undefined && download.size > this.opts.maxBytes) {
+      download.stream.destroy();
+      throw new PermanentRecordingError(`recording larger than ${this.opts.maxBytes} bytes`);
+    }
+    return { download, filename };
+  }
+
+  /** The bytes when the file fits inline (`data`), else only its name (`data` undefined, the stream closed). */
+  private async downloadSmall(job: RecordingJob): Promise<{ filename: string; data: Buffer | undefined }> {
+    const { download, filename } = await this.open(job);
+    const data = await readUpTo(download, this.opts.inlineMaxBytes);
+    if (data !== undefined && data.length === 0) throw new Error('the PBX returned an empty recording');
+    return { filename, data };
   }
 
   private async failedAttempt(job: RecordingJob, attempt: number, err: unknown): Promise<void> {
@@ -249,8 +299,14 @@ export class RecordingAttacher {
       return;
     }
     try {
-      const file = await this.download(found.job);
-      await this.deps.uploader.upload(uploadUrl, fieldName, file);
+      const { download, filename } = await this.open(found.job);
+      const stream = download.stream.pipe(capped(this.opts.maxBytes));
+      download.stream.on('error', (err) => stream.destroy(err));
+      // An upload that fails half-way must not leave the PBX socket open.
+      stream.on('close', () => download.stream.destroy());
+      await this.deps.uploader.upload(uploadUrl, fieldName, {
+        filename, contentType: download.contentType, stream, ...(download.size !== undefined ? { size: download.size } : {}),
+      });
       await this.onAttached(item);
     } catch (err) {
       await this.failedAttempt(found.job, found.attempt, err);
@@ -265,18 +321,65 @@ export class RecordingAttacher {
   }
 }
 
+/** Quotes a multipart header parameter (RFC 7578 §4.2: the name and filename are quoted strings). */
+const quoted = (value: string): string => `"${value.replace(/["\\\r\n]/g, '_')}"`;
+
 /**
- * The default uploader: multipart/form-data POST with the file in `fieldName`, as for disk.folder.uploadfile's
- * uploadUrl (reference §3.5; the response shape of that POST is unconfirmed, so any 2xx without an `error` is success).
+ * The uploader: multipart/form-data POST with the file in `fieldName`, as for disk.folder.uploadfile's uploadUrl
+ * (reference §3.5; the response shape of that POST is unconfirmed, so any 2xx without an `error` is success).
+ * The file streams from the PBX into the request (Content-Length when the PBX gave the size, chunked otherwise), so a
+ * 200 MB recording is never held in memory. The upload URL is Bitrix24's answer, so the connection goes through the
+ * Bitrix24 agents (address policy at connect time, bitrix/guarded-transport.ts); node:http follows no redirect, and
+ * a 3xx answer is a failure.
  */
-export function createFetchUploader(timeoutMs = 120_000): RecordingUploader {
+export function createRecordingUploader(agents: GuardedAgents, timeoutMs = 120_000): RecordingUploader {
   return {
     async upload(url, fieldName, file) {
-      const form = new FormData();
-      form.append(fieldName, new Blob([new Uint8Array(file.data)], { type: file.contentType || 'application/octet-stream' }), file.filename);
-      const res = await fetch(url, { method: 'POST', body: form, signal: AbortSignal.timeout(timeoutMs) });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`recording upload answered HTTP ${res.status}`);
+      const target = new URL(url);
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new PermanentRecordingError('the recording upload URL is not http(s)');
+      const boundary = `----b24-yeastar-${randomBytes(12).toString('hex')}`;
+      const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name=${quoted(fieldName)}; filename=${quoted(file.filename)}\r\n`
+        + `Content-Type: ${file.contentType || 'application/octet-stream'}\r\n\r\n`,
+      );
+      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+      const headers: Record<string, string | number> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` };
+      if (file.size !== undefined) headers['Content-Length'] = head.length + file.size + tail.length;
+      const request = (target.protocol === 'https:' ? https : http).request(target, { method: 'POST', headers, agent: agents.agentFor(target) });
+      const timer = setTimeout(() => request.destroy(new Error(`recording upload took longer than ${timeoutMs} ms`)), timeoutMs);
+      const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        request.on('error', reject);
+        request.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size <= 64 * 1024) chunks.push(chunk);
+          });
+          res.on('error', reject);
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        });
+      });
+      try {
+        const source = file.stream;
+        await Promise.all([
+          pipeline(async function* body() {
+            yield head;
+            for await (const chunk of source) yield chunk as Buffer;
+            yield tail;
+          }, request),
+          answered,
+        ]);
+      } catch (err) {
+        file.stream.destroy();
+        request.destroy();
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+      const { status, text } = await answered;
+      if (status >= 300 && status < 400) throw new Error(`recording upload answered HTTP ${status}, a redirect; not followed`);
+      if (status < 200 || status >= 300) throw new Error(`recording upload answered HTTP ${status}`);
       try {
         const body = JSON.parse(text) as { error?: unknown; error_description?: unknown };
         if (body.error) throw new Error(`recording upload refused: ${String(body.error)} ${String(body.error_description ?? '')}`.trim());

@@ -6,9 +6,11 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
  * SSRF policy for addresses the server will call with credentials but did not choose itself: the PBX address an
  * admin types in, the portal address an install names. Such an address must not become a way to reach the cloud
  * metadata service or the host's own loopback services.
- * Link-local and metadata addresses are refused always; loopback and private ranges only when the operator
- * allowed them (on-premises a PBX or a Bitrix24 box on the office LAN is normal; the tests run everything on loopback).
- * Every address a name resolves to is checked (a name with one public and one private address is refused).
+ * Link-local, metadata and unusable (reserved, documentation, multicast) addresses are refused always; loopback and
+ * private ranges only when the operator allowed them (on-premises a PBX or a Bitrix24 box on the office LAN is normal;
+ * the tests run everything on loopback). An IPv6 address that carries an IPv4 one is judged as that IPv4 address
+ * (`classifyAddress`). Every address a name resolves to is checked (a name with one public and one private address is
+ * refused). The same rules run when a socket connects, IP literals included: net/guarded-http.ts.
  */
 
 export interface AddressPolicy {
@@ -39,10 +41,24 @@ export interface AddressGuardWording {
 
 const METADATA_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
 
+/**
+ * What an address is, as far as this policy cares. `unusable`: no host to call there — unspecified, broadcast,
+ * multicast, documentation (RFC 5737, RFC 3849), reserved (240/4) and IETF protocol assignments (192.0.0/24, where
+ * some clouds keep a metadata service too, e.g. 192.0.0.192). Refused always, like metadata and link-local.
+ */
+export type AddressClass = 'metadata' | 'link-local' | 'unusable' | 'loopback' | 'private' | 'public';
+
+export interface AddressVerdict {
+  class: AddressClass;
+  /** The address judged (an IPv4 address an IPv6 form carries, when it carries one). */
+  judged: string;
+}
+
 const metadata = new BlockList();
 metadata.addAddress('169.254.169.254', 'ipv4');
 metadata.addAddress('169.254.170.2', 'ipv4');
 metadata.addAddress('100.100.100.200', 'ipv4');
+metadata.addAddress('192.0.0.192', 'ipv4');
 metadata.addAddress('fd00:ec2::254', 'ipv6');
 
 const linkLocal = new BlockList();
@@ -53,22 +69,98 @@ const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
 loopback.addAddress('::1', 'ipv6');
 
-const unspecified = new BlockList();
-unspecified.addSubnet('0.0.0.0', 8, 'ipv4');
-unspecified.addAddress('::', 'ipv6');
+// IANA special-purpose registries (https://www.iana.org/assignments/iana-ipv4-special-registry/,
+// https://www.iana.org/assignments/iana-ipv6-special-registry/): nothing there is a host we would call.
+const unusable = new BlockList();
+unusable.addSubnet('0.0.0.0', 8, 'ipv4');
+unusable.addSubnet('192.0.0.0', 24, 'ipv4');
+unusable.addSubnet('192.0.2.0', 24, 'ipv4');
+unusable.addSubnet('198.51.100.0', 24, 'ipv4');
+unusable.addSubnet('203.0.113.0', 24, 'ipv4');
+unusable.addSubnet('224.0.0.0', 4, 'ipv4');
+unusable.addSubnet('240.0.0.0', 4, 'ipv4');
+unusable.addAddress('::', 'ipv6');
+unusable.addSubnet('100::', 64, 'ipv6');
+unusable.addSubnet('2001:db8::', 32, 'ipv6');
+unusable.addSubnet('ff00::', 8, 'ipv6');
 
+// Not routed on the internet, so a host there is on the operator's own network: allowed with the private switch.
 const privateRanges = new BlockList();
 privateRanges.addSubnet('10.0.0.0', 8, 'ipv4');
 privateRanges.addSubnet('172.16.0.0', 12, 'ipv4');
 privateRanges.addSubnet('192.168.0.0', 16, 'ipv4');
 privateRanges.addSubnet('100.64.0.0', 10, 'ipv4');
+privateRanges.addSubnet('198.18.0.0', 15, 'ipv4');
 privateRanges.addSubnet('fc00::', 7, 'ipv6');
+privateRanges.addSubnet('fec0::', 10, 'ipv6');
 
-/** IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it carries. */
-function unwrap(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return { address: mapped[1], family: 'ipv4' };
-  return { address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' };
+/** The 16 bytes of a valid IPv6 address (zone id dropped, a trailing dotted quad read as the last 4 bytes). */
+function ipv6Bytes(address: string): number[] {
+  let text = address.replace(/%.*$/, '').toLowerCase();
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const words = [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+  return words.flatMap((w) => [w >> 8, w & 0xff]);
+}
+
+const v4At = (bytes: number[], at: number, xor = 0): string =>
+  bytes.slice(at, at + 4).map((b) => String(b ^ xor)).join('.');
+const zero = (bytes: number[], from: number, to: number): boolean => bytes.slice(from, to).every((b) => b === 0);
+
+/**
+ * The IPv4 addresses an IPv6 address leads to: IPv4-mapped (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d),
+ * IPv4-compatible (::a.b.c.d, deprecated but still routed by some stacks), NAT64 (64:ff9b::/96 RFC 6052 and the
+ * local-use 64:ff9b:1::/48 RFC 8215, read as /96), 6to4 (2002:AABB:CCDD::/48 RFC 3056) and Teredo (2001::/32
+ * RFC 4380: server, and the client address stored inverted). A gateway on the path turns each into a connection to
+ * that IPv4 address, so each is judged as the IPv4 address it carries.
+ */
+function carriedIpv4(address: string): string[] {
+  const b = ipv6Bytes(address);
+  if (zero(b, 0, 10) && b[10] === 0xff && b[11] === 0xff) return [v4At(b, 12)];
+  if (zero(b, 0, 8) && b[8] === 0xff && b[9] === 0xff && zero(b, 10, 12)) return [v4At(b, 12)];
+  // ::/96 without :: and ::1 (those are the unspecified and loopback addresses, judged as IPv6).
+  if (zero(b, 0, 12) && !(zero(b, 12, 15) && (b[15] ?? 0) <= 1)) return [v4At(b, 12)];
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && (zero(b, 4, 12) || (b[4] === 0 && b[5] === 1))) return [v4At(b, 12)];
+  if (b[0] === 0x20 && b[1] === 0x02) return [v4At(b, 2)];
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) return [v4At(b, 4), v4At(b, 12, 0xff)];
+  return [];
+}
+
+const SEVERITY: AddressClass[] = ['metadata', 'link-local', 'unusable', 'loopback', 'private', 'public'];
+
+function classOf(address: string, family: 'ipv4' | 'ipv6'): AddressClass {
+  if (metadata.check(address, family)) return 'metadata';
+  if (linkLocal.check(address, family)) return 'link-local';
+  if (unusable.check(address, family)) return 'unusable';
+  if (loopback.check(address, family)) return 'loopback';
+  if (family === 'ipv4' && address === '255.255.255.255') return 'unusable';
+  if (privateRanges.check(address, family)) return 'private';
+  return 'public';
+}
+
+/**
+ * Classifies an IP address (IPv4, or IPv6 with or without brackets). An IPv6 form that carries an IPv4 address is
+ * judged as that IPv4 address (the stricter one when it carries two); anything that is not an IP address is
+ * `unusable`.
+ */
+export function classifyAddress(raw: string): AddressVerdict {
+  const address = raw.replace(/^\[|\]$/g, '');
+  const version = isIP(address);
+  if (version === 4) return { class: classOf(address, 'ipv4'), judged: address };
+  if (version !== 6) return { class: 'unusable', judged: address };
+  let verdict: AddressVerdict = { class: classOf(address, 'ipv6'), judged: address };
+  for (const v4 of carriedIpv4(address)) {
+    const cls = classOf(v4, 'ipv4');
+    if (SEVERITY.indexOf(cls) < SEVERITY.indexOf(verdict.class) || verdict.judged === address) verdict = { class: cls, judged: v4 };
+  }
+  return verdict;
 }
 
 /** The host of a URL as DNS and the block lists see it: no brackets, lower case, no trailing dot. */
@@ -90,14 +182,15 @@ export interface AddressGuard {
 
 export function createAddressGuard(w: AddressGuardWording): AddressGuard {
   function checkAddress(raw: string, policy: AddressPolicy): void {
-    const { address, family } = unwrap(raw);
-    if (metadata.check(address, family)) throw w.refused(`${address} is a cloud metadata address`);
-    if (linkLocal.check(address, family)) throw w.refused(`${address} is a link-local address`);
-    if (unspecified.check(address, family)) throw w.refused(`${address} is not a usable host address`);
-    if (loopback.check(address, family) && !policy.allowLoopback) {
+    const { class: cls, judged } = classifyAddress(raw);
+    const address = judged === raw ? raw : `${raw} (${judged})`;
+    if (cls === 'metadata') throw w.refused(`${address} is a cloud metadata address`);
+    if (cls === 'link-local') throw w.refused(`${address} is a link-local address`);
+    if (cls === 'unusable') throw w.refused(`${address} is not a usable host address (reserved, documentation, multicast or unspecified)`);
+    if (cls === 'loopback' && !policy.allowLoopback) {
       throw w.refused(`${address} is this server itself (loopback); ${w.loopbackHint}`);
     }
-    if (privateRanges.check(address, family) && !policy.allowPrivate) {
+    if (cls === 'private' && !policy.allowPrivate) {
       throw w.refused(`${address} is a private network address; ${w.privateHint}`);
     }
   }

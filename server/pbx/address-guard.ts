@@ -1,4 +1,5 @@
-import { createAddressGuard } from '../net/address-policy.js';
+import { createAddressGuard, type AddressPolicy } from '../net/address-policy.js';
+import { createGuardedAgents, type GuardedAgents } from '../net/guarded-http.js';
 import { PbxError } from './adapter.js';
 
 /**
@@ -22,3 +23,5 @@ export const checkAddress = pbxGuard.checkAddress;
 export const assertPbxAddressAllowed = pbxGuard.assertUrlAllowed;
 /** Connect-time check for sockets to the PBX (DNS rebinding). */
 export const guardedLookup = pbxGuard.guardedLookup;
+/** HTTP agents for every connection to the PBX (REST, recordings, WebSocket): the policy at connect time, IP literals too. */
+export const pbxAgents = (policy: AddressPolicy): GuardedAgents => createGuardedAgents(pbxGuard, policy);

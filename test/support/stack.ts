@@ -57,7 +57,8 @@ export interface Stack {
   logs(): Promise<string>;
   /** Every /api and event answer body received through this stack. */
   answers: string[];
-  addTenant(opts?: { pbx?: 'websocket' | 'webhook' | 'none'; extension?: string }): Promise<Tenant>;
+  /** `pbxUrl`: the PBX address the admin saves (default the emulator's; e.g. a proxy in front of it). */
+  addTenant(opts?: { pbx?: 'websocket' | 'webhook' | 'none'; extension?: string; pbxUrl?: string }): Promise<Tenant>;
   api(tenant: Tenant, as: 'admin' | 'agent', method: string, path: string, body?: unknown): Promise<ApiAnswer>;
   /** Graceful stop (child: stdin closed; in-process: close()). */
   stopServer(): Promise<void>;
@@ -173,7 +174,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     extensionSeq += 1;
     const saved = await api(tenant, 'admin', 'PUT', '/settings', {
       enabled: true, defaultCountry: 'US',
-      pbx: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events, ...(events === 'webhook' ? { webhookSecret: `whsec-${info.memberId}-${extensionSeq}-x9` } : {}) },
+      pbx: { baseUrl: tenantOpts.pbxUrl ?? pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events, ...(events === 'webhook' ? { webhookSecret: `whsec-${info.memberId}-${extensionSeq}-x9` } : {}) },
     });
     if (saved.status !== 200) throw new Error(`settings refused: ${saved.text}`);
     if (events === 'websocket') {

@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { ZodError } from 'zod';
 import { AppError } from '../../errors.js';
 import { BitrixError } from '../../bitrix/types.js';
+import { PbxError } from '../../pbx/adapter.js';
 import type { ApiError } from '../api/shapes.js';
 import { locals } from '../context.js';
 
@@ -29,6 +30,8 @@ export function mapError(err: unknown, requestId: string): MappedError {
     if (err.code === 'PORTAL_NOT_FOUND' || err.code === 'PORTAL_UNINSTALLED') return { status: 404, body: { error: err.code, message: err.message } };
     return { status: err.retryable ? 503 : 502, body: { error: `BITRIX_${err.code}`, message: `Bitrix24 answered: ${err.message}` } };
   }
+  // The PBX failed or was refused (e.g. a recording that is not audio, a download path off the PBX): a bad gateway.
+  if (err instanceof PbxError) return { status: 502, body: { error: err.code, message: `the PBX: ${err.message.replace(/^[A-Z0-9_]+: /, '')}` } };
   const status = httpStatusOf(err);
   if (status !== undefined) {
     const message = status === 413 ? 'request body too large' : 'malformed request body';

@@ -4,7 +4,7 @@ import {
   type CallEvent, type CallRecordingRef, type PbxAdapter, type PbxConnectionSettings, type PbxContact, type PbxExtension,
   type PbxLinkStatus, type PbxPhonebook, type RecordingDownload,
 } from '../adapter.js';
-import { guardedLookup, type AddressPolicy } from '../address-guard.js';
+import { pbxAgents, type AddressPolicy } from '../address-guard.js';
 import { foldCdrLegs, type CdrLeg } from './cdr-fold.js';
 import { cdrLegFromRow, contactBody, extensionFromRow, phonebookFromRow } from './directory.js';
 import { parseEventFrame } from './frames.js';
@@ -59,18 +59,28 @@ export interface YeastarAdapterOptions {
   transport?: PbxTransport;
   /** SSRF rules applied on every connection to the PBX (REST and WebSocket); none when absent. */
   addressPolicy?: AddressPolicy;
+  /** Largest recording streamed (default transport.ts DEFAULT_MAX_STREAM_BYTES). */
+  maxRecordingBytes?: number;
 }
 
 export interface YeastarAdapter extends PbxAdapter {
   acceptPushedEvent(body: unknown): void;
 }
 
+/**
+ * The media type of a recording: what the PBX said, without parameters; a generic octet-stream named .wav/.mp3 is
+ * taken as that audio type.
+ */
 function contentTypeFor(filename: string, given: string): string {
-  if (given && !given.startsWith('application/octet-stream')) return given;
+  const type = given.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type !== '' && type !== 'application/octet-stream') return type;
   if (/\.wav$/i.test(filename)) return 'audio/x-wav';
   if (/\.mp3$/i.test(filename)) return 'audio/mpeg';
-  return given || 'application/octet-stream';
+  return type || 'application/octet-stream';
 }
+
+/** `audio/<subtype>` and nothing else passes as a recording. */
+const AUDIO_TYPE = /^audio\/[a-z0-9][a-z0-9.+-]*$/;
 
 export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapter {
   const t: YeastarTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
@@ -78,8 +88,11 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
   const settings = opts.settings;
   // Never empty: the PBX answers 40002 to a request without a User-Agent.
   const userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
-  const lookup = opts.addressPolicy ? guardedLookup(opts.addressPolicy) : undefined;
-  const transport = opts.transport ?? createHttpTransport({ baseUrl: settings.baseUrl, userAgent, timeoutMs: t.requestTimeoutMs, ...(lookup ? { lookup } : {}) });
+  const agents = opts.addressPolicy ? pbxAgents(opts.addressPolicy) : undefined;
+  const transport = opts.transport ?? createHttpTransport({
+    baseUrl: settings.baseUrl, userAgent, timeoutMs: t.requestTimeoutMs, ...(agents ? { agents } : {}),
+    ...(opts.maxRecordingBytes !== undefined ? { maxStreamBytes: opts.maxRecordingBytes } : {}),
+  });
   const tokens = createTokenManager({
     transport, clientId: settings.clientId, clientSecret: settings.clientSecret, log,
     refreshLeadMs: t.tokenRefreshLeadMs, revokeGraceMs: t.revokeGraceMs,
@@ -167,7 +180,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
 
   const subscriber = createEventSubscriber({
     baseUrl: settings.baseUrl, tokens, log, userAgent,
-    ...(lookup ? { lookup } : {}),
+    ...(agents ? { agents } : {}),
     onFrame: acceptFrame,
     onState: describe,
     heartbeatMs: t.heartbeatMs,
@@ -240,13 +253,29 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
       // (https://help.yeastar.com/en/p-series-cloud-edition/developer-guide/download-a-recording-file.html).
       const env = await rest.get('recording/download', { file: ref.ref }, 'finding the recording');
       const url = env['download_resource_url'];
-      // Only a path on the PBX itself: an absolute URL would carry our token to another host.
-      if (typeof url !== 'string' || !url.startsWith('/') || url.startsWith('//')) {
-        throw new PbxError('PBX_BAD_RESPONSE', 'finding the recording: the PBX gave no usable download path');
+      if (typeof url !== 'string' || url === '') {
+        throw new PbxError('PBX_BAD_RESPONSE', 'finding the recording: the PBX gave no download path');
       }
-      const file = await rest.stream(url, 'downloading the recording');
+      let file: Awaited<ReturnType<typeof rest.stream>>;
+      try {
+        // transport.ts pbxUrl keeps the download on the PBX's own origin (the token goes with it).
+        file = await rest.stream(url, 'downloading the recording');
+      } catch (err) {
+        if (err instanceof PbxError && (err.code === 'PBX_URL_REFUSED' || err.code === 'PBX_ADDRESS_REFUSED' || err.code === 'PBX_FILE_TOO_LARGE')) {
+          log.warn({ code: err.code, reason: err.message, file: ref.ref }, 'recording download refused');
+        }
+        throw err;
+      }
       const filename = typeof env['file'] === 'string' && env['file'] !== '' ? env['file'] : ref.filename;
-      return { stream: file.stream, contentType: contentTypeFor(filename, file.contentType), filename, ...(file.size !== undefined ? { size: file.size } : {}) };
+      const contentType = contentTypeFor(filename, file.contentType);
+      // Only audio reaches a user's browser (GET /api/calls/:id/recording) or Bitrix24 (attachRecord): a PBX that
+      // answers text/html would otherwise have its page served from our origin.
+      if (!AUDIO_TYPE.test(contentType)) {
+        file.stream.destroy();
+        log.warn({ contentType: contentType.slice(0, 100), file: ref.ref }, 'recording refused: the PBX answered something that is not audio');
+        throw new PbxError('PBX_NOT_A_RECORDING', `the PBX answered ${contentType.slice(0, 100)} instead of an audio file`);
+      }
+      return { stream: file.stream, contentType, filename, ...(file.size !== undefined ? { size: file.size } : {}) };
     },
     async searchCdr(since) {
       if (Date.now() - extensionsLoadedAt > t.extensionCacheMs) await loadExtensions();

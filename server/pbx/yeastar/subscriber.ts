@@ -1,13 +1,11 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
+import type { GuardedAgents } from '../../net/guarded-http.js';
 import type { Logger } from '../../log.js';
 import { PbxError } from '../adapter.js';
 import { envelopeError, isEnvelope, TERMINAL_AUTH_CODES } from './envelope.js';
 import { CALL_EVENT_TOPICS } from './frames.js';
 import type { TokenManager } from './tokens.js';
-import { DEFAULT_USER_AGENT } from './transport.js';
+import { DEFAULT_USER_AGENT, pbxUrl } from './transport.js';
 
 /**
  * The PBX event socket: `/openapi/v1.0/subscribe?access_token=…`, then `{"topic_list":[…]}` answered by
@@ -38,8 +36,8 @@ export interface SubscriberOptions {
   /** Reopen on a fresh token this long before the current one expires. */
   renewBeforeExpiryMs?: number;
   random?: () => number;
-  /** Resolves the PBX host for every connection (the SSRF guard). */
-  lookup?: LookupFunction;
+  /** Agents that apply the address policy when the socket connects (the SSRF guard, IP literals too). */
+  agents?: GuardedAgents;
 }
 
 export interface EventSubscriber {
@@ -76,9 +74,8 @@ export function classifySocketMessage(text: string): SocketMessage {
 }
 
 function socketUrl(baseUrl: string, token: string): string {
-  const url = new URL('openapi/v1.0/subscribe', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  const url = pbxUrl(baseUrl, '/openapi/v1.0/subscribe', { access_token: token });
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  url.searchParams.set('access_token', token);
   return url.toString();
 }
 
@@ -101,9 +98,7 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
   const renewBefore = opts.renewBeforeExpiryMs ?? 45_000;
   const random = opts.random ?? Math.random;
   const topics = opts.topics ?? CALL_EVENT_TOPICS;
-  const agent = opts.lookup
-    ? (opts.baseUrl.startsWith('https:') ? new https.Agent({ lookup: opts.lookup }) : new http.Agent({ lookup: opts.lookup }))
-    : undefined;
+  const agent = opts.agents?.agentFor(opts.baseUrl);
 
   let state: SubscriberState = 'closed';
   let current: Connection | undefined;

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { GuardedAgents } from '../../net/guarded-http.js';
 import { PbxError } from '../adapter.js';
 
 /**
@@ -9,8 +9,10 @@ import { PbxError } from '../adapter.js';
  * without one (https://help.yeastar.com/en/p-series-software-edition/developer-guide/api-interfaces-and-events-summary.html,
  * "You MUST include a User-Agent header with every request"). Tokens travel in the query string, as the
  * API demands; the URL is therefore never logged or put in an error message.
- * Built on node:http(s) rather than fetch so that every connection goes through the SSRF-guarded `lookup`
- * (address-guard.ts) and a file streams straight from the socket.
+ * Built on node:http(s) rather than fetch so that every connection goes through the SSRF-guarded agents
+ * (net/guarded-http.ts: the address policy at connect time, IP literals included) and a file streams straight from
+ * the socket. node:http never follows a redirect: a 3xx answer is just an answer (an error for the callers).
+ * Every URL is built by `pbxUrl`, which keeps it on the PBX's own origin whatever path the PBX handed us.
  */
 
 export const DEFAULT_USER_AGENT = 'OpenAPI b24-yeastar-connector/0.1';
@@ -44,16 +46,61 @@ export interface HttpTransportOptions {
   baseUrl: string;
   userAgent?: string;
   timeoutMs?: number;
-  /** Resolves the PBX host for every connection (the SSRF guard); the system resolver when absent. */
-  lookup?: LookupFunction;
-  /** Largest JSON answer read (a list page of 10,000 CDR rows stays well below). */
+  /** Agents that apply the address policy on every connection (the SSRF guard); Node's defaults when absent. */
+  agents?: GuardedAgents;
+  /** Largest JSON answer read. */
   maxJsonBytes?: number;
+  /** Largest file streamed (a recording). */
+  maxStreamBytes?: number;
 }
 
-function buildUrl(baseUrl: string, req: PbxHttpRequest): URL {
-  const url = new URL(req.path.replace(/^\/+/, ''), baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
-  for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+/**
+ * 8 MB: the largest page we ask for (1,000 CDR rows of ~0.5 kB, 500 extensions) is well under 1 MB, and one PBX
+ * must not make the process hold hundreds of MB per request.
+ */
+export const DEFAULT_MAX_JSON_BYTES = 8 * 1024 * 1024;
+/**
+ * 200 MB: about 3.5 hours of the PBX's 8 kHz 16-bit mono WAV (16 kB/s), the longest call the CDR recovery looks for
+ * (4 h) in the recording format Yeastar writes by default; an mp3 of the same call is ten times smaller. The same cap
+ * as the recording attacher's (calls/recording.ts maxBytes).
+ */
+export const DEFAULT_MAX_STREAM_BYTES = 200 * 1024 * 1024;
+
+/** An ASCII control character, DEL, or a backslash (which WHATWG URL parsing reads as `/` in http(s) URLs). */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_PATH_CHARS = /[\u0000-\u001f\u007f\\]/;
+
+/**
+ * The one place a URL to the PBX is made, from the configured base URL and a path, whether ours
+ * (`/openapi/v1.0/get_token`) or the PBX's own (a recording's `download_resource_url`). The result always stays on
+ * the base URL's origin: a PBX answering `//169.254.169.254/…`, `/\\127.0.0.1:8080/…` (a backslash counts as a
+ * slash), `http://elsewhere/…` or a path with control characters (tab and newline are dropped by the URL parser,
+ * so `/\t/host` would become `//host`) would otherwise make us call another host with the PBX's access token.
+ * Refused with PBX_URL_REFUSED; the path itself is not put in the message (it may carry a signed link).
+ */
+export function pbxUrl(baseUrl: string, path: string, query?: PbxHttpRequest['query']): URL {
+  const refuse = (why: string) => new PbxError('PBX_URL_REFUSED', `a path from the PBX was refused: ${why}; only paths on the PBX's own address are followed`);
+  if (!path.startsWith('/')) throw refuse('it is not a path starting with /');
+  if (path.startsWith('//')) throw refuse('it starts with // (another host)');
+  if (UNSAFE_PATH_CHARS.test(path)) throw refuse('it holds a backslash or a control character');
+  const base = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  // './' keeps a first segment with a colon (`/x:y`) a path, and the base URL's own path prefix applies.
+  const url = new URL(`./${path.slice(1)}`, base);
+  if (url.origin !== base.origin) throw refuse('it leads to another host');
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
   return url;
+}
+
+/** Passes at most `maxBytes` through; more fails the stream with PBX_FILE_TOO_LARGE. */
+function capped(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new PbxError('PBX_FILE_TOO_LARGE', `the file from the PBX is larger than ${maxBytes} bytes`));
+      else done(null, chunk);
+    },
+  });
 }
 
 /** A network failure in plain words, without the URL (it may hold the access token). */
@@ -78,14 +125,19 @@ class TimeoutError extends Error {
 export function createHttpTransport(opts: HttpTransportOptions): PbxTransport {
   const userAgent = opts.userAgent?.trim() || DEFAULT_USER_AGENT;
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  const maxJsonBytes = opts.maxJsonBytes ?? 64 * 1024 * 1024;
-  const agentOptions = opts.lookup ? { lookup: opts.lookup } : {};
-  const httpAgent = new http.Agent(agentOptions);
-  const httpsAgent = new https.Agent(agentOptions);
+  const maxJsonBytes = opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES;
+  const maxStreamBytes = opts.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES;
+  const httpAgent = opts.agents?.http ?? new http.Agent();
+  const httpsAgent = opts.agents?.https ?? new https.Agent();
 
   /** The timer bounds the wait for the answer; `done()` stops it (after the body, or at the headers for a stream). */
   function send(req: PbxHttpRequest, accept: string): Promise<{ res: IncomingMessage; done: () => void }> {
-    const url = buildUrl(opts.baseUrl, req);
+    let url: URL;
+    try {
+      url = pbxUrl(opts.baseUrl, req.path, req.query);
+    } catch (err) {
+      return Promise.reject(err instanceof PbxError ? err : unreachable(err));
+    }
     const secure = url.protocol === 'https:';
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const headers: Record<string, string | number> = { 'User-Agent': userAgent, Accept: accept };
@@ -112,10 +164,11 @@ export function createHttpTransport(opts: HttpTransportOptions): PbxTransport {
       const chunks: Buffer[] = [];
       let size = 0;
       try {
+        if (Number(res.headers['content-length']) > maxJsonBytes) throw new PbxError('PBX_BAD_RESPONSE', `the PBX answer is larger than ${maxJsonBytes} bytes`);
         for await (const chunk of res) {
           const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
           size += buf.length;
-          if (size > maxJsonBytes) throw new PbxError('PBX_BAD_RESPONSE', 'the PBX answer is too large');
+          if (size > maxJsonBytes) throw new PbxError('PBX_BAD_RESPONSE', `the PBX answer is larger than ${maxJsonBytes} bytes`);
           chunks.push(buf);
         }
       } catch (err) {
@@ -137,9 +190,17 @@ export function createHttpTransport(opts: HttpTransportOptions): PbxTransport {
       const { res, done } = await send(req, '*/*');
       done();
       const length = Number(res.headers['content-length']);
+      if (Number.isFinite(length) && length > maxStreamBytes) {
+        res.destroy();
+        throw new PbxError('PBX_FILE_TOO_LARGE', `the file from the PBX is ${length} bytes, more than the ${maxStreamBytes} accepted`);
+      }
+      // Streamed, never held whole: the cap holds when the PBX sent no length (chunked) too.
+      const stream = res.pipe(capped(maxStreamBytes));
+      res.on('error', (err) => stream.destroy(err));
+      stream.on('close', () => res.destroy());
       return {
         status: res.statusCode ?? 0,
-        stream: res,
+        stream,
         contentType: res.headers['content-type'] ?? 'application/octet-stream',
         ...(Number.isFinite(length) && length > 0 ? { size: length } : {}),
       };

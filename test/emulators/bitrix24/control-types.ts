@@ -7,12 +7,18 @@ export type FaultKind =
   | 'operation_time_limit'
   | 'expire_all_tokens'
   | 'invalid_grant'
-  | 'network_down';
+  | 'network_down'
+  /** A hostile portal: every REST call answered 307 to `location` (issue 10: redirects must not be followed). */
+  | 'redirect'
+  /** The OAuth token endpoint answers 302 to `location`. */
+  | 'oauth_redirect';
 
 export interface Fault {
   kind: FaultKind;
   /** How long the fault lasts; absent = until cleared with `setFault(…, null)`. */
   forMs?: number;
+  /** Where `redirect` / `oauth_redirect` send the client. */
+  location?: string;
 }
 
 export interface PortalInfo {

@@ -13,8 +13,9 @@ const entityType = z.enum(['CONTACT', 'LEAD', 'COMPANY', 'DEAL']);
 const crmRef = z.object({ entityType: z.enum(['CONTACT', 'LEAD', 'COMPANY']), entityId: z.number().int() });
 const fault = z
   .object({
-    kind: z.enum(['http503', 'query_limit', 'operation_time_limit', 'expire_all_tokens', 'invalid_grant', 'network_down']),
+    kind: z.enum(['http503', 'query_limit', 'operation_time_limit', 'expire_all_tokens', 'invalid_grant', 'network_down', 'redirect', 'oauth_redirect']),
     forMs: z.number().int().positive().optional(),
+    location: z.string().optional(),
   })
   .nullable();
 const userInput = z.object({

@@ -27,3 +27,8 @@ export function activeFault(state: EmulatorState, portal: Portal | null): FaultK
   }
   return null;
 }
+
+/** The Location of an active redirect fault (call after activeFault said 'redirect' or 'oauth_redirect'). */
+export function faultLocation(state: EmulatorState, portal: Portal | null): string {
+  return portal?.fault?.location ?? state.globalFault?.location ?? 'http://127.0.0.1:9/';
+}

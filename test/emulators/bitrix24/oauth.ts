@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { activeFault } from './faults.js';
+import { activeFault, faultLocation } from './faults.js';
 import { readBody, sendJson, sendText } from './http-io.js';
 import { parseQueryString, pickString } from './params.js';
 import { clientEndpointOf, serverEndpointOf, type EmulatorState } from './state.js';
@@ -31,6 +31,12 @@ export async function handleOAuthToken(state: EmulatorState, req: IncomingMessag
   const fault = activeFault(state, portal ?? null);
   if (fault === 'network_down') {
     req.socket.destroy();
+    return;
+  }
+  if (fault === 'oauth_redirect') {
+    // A hostile OAuth answer: a client following it would re-send client_secret and the refresh token there.
+    res.writeHead(302, { Location: `${faultLocation(state, portal ?? null)}/oauth/token/`, 'Content-Type': 'text/html' });
+    res.end('<html><body>Found</body></html>');
     return;
   }
   if (fault === 'http503') {

@@ -14,7 +14,7 @@ import {
   queryLimitExceeded,
   wrongAuthType,
 } from './errors.js';
-import { activeFault } from './faults.js';
+import { activeFault, faultLocation } from './faults.js';
 import { readBody, sendJson, sendText, type ParsedBody } from './http-io.js';
 import type { AuthContext, MethodContext, MethodOutcome, MethodTable } from './methods/types.js';
 import { parseQueryString, pickString, type Params } from './params.js';
@@ -179,6 +179,13 @@ export class RestDispatcher {
       const pre = activeFault(this.state, hostPortal);
       if (pre === 'network_down') {
         req.socket.destroy();
+        return;
+      }
+      if (pre === 'redirect') {
+        // Not something Bitrix24 does: a hostile portal moving the app's REST calls (and their auth) elsewhere.
+        res.writeHead(307, { Location: `${faultLocation(this.state, hostPortal)}${url.pathname}`, 'Content-Type': 'text/html' });
+        res.end('<html><body>Temporary Redirect</body></html>');
+        this.record(null, target.method, params, 307, 'REDIRECT', 'redirect fault', started, hostPortal);
         return;
       }
       authed = authenticate(this.state, target, all, hostPortal);

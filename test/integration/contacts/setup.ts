@@ -45,7 +45,7 @@ export async function startContactsWorld(): Promise<ContactsWorld> {
   const [b24, pbx] = await Promise.all([startBitrix24Emulator({ rateLimit: false }), startYeastarEmulator()]);
   const dataDir = await mkdtemp(join(tmpdir(), 'contacts-int-'));
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const config = loadConfig({ DATA_DIR: dataDir, PUBLIC_URL: 'https://connector.example.test', PBX_ALLOW_LOOPBACK: '1', LOG_LEVEL: 'silent' });
+  const config = loadConfig({ DATA_DIR: dataDir, PUBLIC_URL: 'https://connector.example.test', PBX_ALLOW_LOOPBACK: '1', B24_ALLOW_LOOPBACK: '1', LOG_LEVEL: 'silent' });
   const store = await openStore({ dataDir, secretKey: 'a'.repeat(64), log });
 
   const info = await b24.createPortal();

@@ -73,6 +73,8 @@ describe('outbox delivery through the real client (emulator)', () => {
       DATA_DIR: data.dir,
       B24_CLIENT_ID: DEFAULT_CLIENT_ID,
       B24_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+      // The emulated portal is on loopback: Bitrix24 traffic obeys the address policy at connect time (issue 10).
+      B24_ALLOW_LOOPBACK: '1',
       LOG_LEVEL: 'warn',
       ENQUEUE_PORTAL: portal.memberId,
       ENQUEUE_COUNT: '30',

@@ -54,7 +54,13 @@ async function harness(over: { calls?: MemoryCalls; outbox?: FakeOutbox; contact
     contacts,
     clients,
     adapterFor: (p) => (p === P ? pbx : undefined),
-    uploader: { upload: async (url, fieldName, file) => { uploads.push({ url, fieldName, filename: file.filename, size: file.data.length }); } },
+    uploader: {
+      upload: async (url, fieldName, file) => {
+        let size = 0;
+        for await (const chunk of file.stream) size += (chunk as Buffer).length;
+        uploads.push({ url, fieldName, filename: file.filename, size });
+      },
+    },
     options: {
       cdrWaitMs: 40, lookupTimeoutMs: 40, dialCorrelationMs: 500,
       recordings: { retryBaseMs: 5, maxAttempts: 3, inlineMaxBytes: over.inlineMaxBytes ?? 100_000 },

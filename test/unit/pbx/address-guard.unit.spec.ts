@@ -21,16 +21,16 @@ describe('PBX address guard (SSRF)', () => {
   );
 
   it('accepts a public address and rejects other schemes and credentials in the URL', async () => {
-    await expect(assertPbxAddressAllowed('https://203.0.113.7:8088', strict)).resolves.toBeInstanceOf(URL);
-    await expect(assertPbxAddressAllowed('ftp://203.0.113.7', strict)).rejects.toThrow(/http:\/\/ or https:\/\//);
+    await expect(assertPbxAddressAllowed('https://93.184.215.7:8088', strict)).resolves.toBeInstanceOf(URL);
+    await expect(assertPbxAddressAllowed('ftp://93.184.215.7', strict)).rejects.toThrow(/http:\/\/ or https:\/\//);
     await expect(assertPbxAddressAllowed('file:///etc/passwd', strict)).rejects.toThrow(/PBX_ADDRESS_REFUSED/);
-    await expect(assertPbxAddressAllowed('https://u:p@203.0.113.7', strict)).rejects.toThrow(/user name or password/);
+    await expect(assertPbxAddressAllowed('https://u:p@93.184.215.7', strict)).rejects.toThrow(/user name or password/);
     await expect(assertPbxAddressAllowed('not a url', strict)).rejects.toThrow(/not a valid URL/);
   });
 
   it('checks every address a host name resolves to', async () => {
-    await expect(assertPbxAddressAllowed('https://pbx.example.com', resolving('203.0.113.7'))).resolves.toBeInstanceOf(URL);
-    await expect(assertPbxAddressAllowed('https://pbx.example.com', resolving('203.0.113.7', '169.254.169.254'))).rejects.toThrow(/metadata/);
+    await expect(assertPbxAddressAllowed('https://pbx.example.com', resolving('93.184.215.7'))).resolves.toBeInstanceOf(URL);
+    await expect(assertPbxAddressAllowed('https://pbx.example.com', resolving('93.184.215.7', '169.254.169.254'))).rejects.toThrow(/metadata/);
     await expect(assertPbxAddressAllowed('https://pbx.example.com', resolving('127.0.0.1'))).rejects.toThrow(/loopback/);
     await expect(assertPbxAddressAllowed('https://nope.example.com', { ...strict, lookup: async () => { throw new Error('ENOTFOUND'); } }))
       .rejects.toMatchObject({ code: 'PBX_UNREACHABLE' });
@@ -42,11 +42,11 @@ describe('guarded lookup (connect-time check against DNS rebinding)', () => {
     ((_host: string, _opts: unknown, cb: (err: NodeJS.ErrnoException | null, a: { address: string; family: number }[]) => void) => cb(null, addresses)) as unknown as typeof import('node:dns').lookup;
 
   it('passes allowed addresses through, in both callback shapes', async () => {
-    const lookup = guardedLookup({ allowLoopback: false, allowPrivate: false }, fakeResolve([{ address: '203.0.113.9', family: 4 }]));
+    const lookup = guardedLookup({ allowLoopback: false, allowPrivate: false }, fakeResolve([{ address: '93.184.215.9', family: 4 }]));
     const single = await new Promise((resolve) => lookup('pbx.example.com', {}, (err, address, family) => resolve({ err, address, family })));
-    expect(single).toEqual({ err: null, address: '203.0.113.9', family: 4 });
+    expect(single).toEqual({ err: null, address: '93.184.215.9', family: 4 });
     const all = await new Promise((resolve) => lookup('pbx.example.com', { all: true }, (err, address) => resolve({ err, address })));
-    expect(all).toEqual({ err: null, address: [{ address: '203.0.113.9', family: 4 }] });
+    expect(all).toEqual({ err: null, address: [{ address: '93.184.215.9', family: 4 }] });
   });
 
   it('refuses a name that now resolves to a metadata or loopback address', async () => {

@@ -98,13 +98,13 @@ describe('the portal address an install names (SSRF)', () => {
 
   it.each(['http://169.254.169.254/rest/', 'http://[fd00:ec2::254]/rest/', 'http://metadata.google.internal/rest/', 'http://169.254.10.1/rest/'])(
     'refuses %s always, even with loopback and private allowed', async (clientEndpoint) => {
-      await expect(assertPortalAddressAllowed({ ...grant, clientEndpoint, domain: 'acme.bitrix24.com' }, { ...open, lookup: async () => [{ address: '203.0.113.5', family: 4 }] }))
+      await expect(assertPortalAddressAllowed({ ...grant, clientEndpoint, domain: 'acme.bitrix24.com' }, { ...open, lookup: async () => [{ address: '93.184.215.5', family: 4 }] }))
         .rejects.toMatchObject({ code: 'PORTAL_ADDRESS_REFUSED', status: 400 });
     },
   );
 
   it('refuses a DOMAIN that resolves to the metadata service', async () => {
-    const lookup = async (host: string) => [{ address: host === 'evil.example' ? '169.254.169.254' : '203.0.113.5', family: 4 }];
+    const lookup = async (host: string) => [{ address: host === 'evil.example' ? '169.254.169.254' : '93.184.215.5', family: 4 }];
     await expect(assertPortalAddressAllowed({ ...grant, domain: 'evil.example' }, { ...open, lookup })).rejects.toThrow(/metadata/);
   });
 
@@ -117,7 +117,7 @@ describe('the portal address an install names (SSRF)', () => {
   });
 
   it('accepts a public portal', async () => {
-    await expect(assertPortalAddressAllowed(grant, { ...strict, lookup: async () => [{ address: '203.0.113.5', family: 4 }] })).resolves.toBeUndefined();
+    await expect(assertPortalAddressAllowed(grant, { ...strict, lookup: async () => [{ address: '93.184.215.5', family: 4 }] })).resolves.toBeUndefined();
   });
 });
 
