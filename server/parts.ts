@@ -1,4 +1,6 @@
 import type { Router } from 'express';
+import { restAsUser, type UserAuth } from './bitrix/as-user.js';
+import { createCallAccess } from './calls/call-access.js';
 import { createCallsService, type CallsPart, type CallsPartDeps } from './calls/index.js';
 import type { ContactsApiDeps } from './contacts/api-support.js';
 import { createCrmContacts } from './contacts/index.js';
@@ -46,6 +48,10 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   });
   holder.calls = calls;
   const userNames = createUserNames({ clients, log });
+  // Reads judged by Bitrix24's rights go out with the employee's own frame token (issue 10 point 7).
+  const restAs = (user: UserAuth) => restAsUser(user, { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret });
+  const callAccess = createCallAccess({ userForExtension: (portal, extension) => store.bindings.userForExtension(portal, extension), restAs });
+  const openItems = createOpenItems({ restAs, log: log.child({ part: 'open-items' }) });
 
   const apiDeps: ContactsApiDeps = {
     store, clients, log, config, requireAdmin, adapterFor,
@@ -54,6 +60,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     forgetPortal: (portal) => {
       contacts.forgetPortal(portal);
       userNames.forget(portal);
+      callAccess.forget(portal);
+      openItems.forget(portal);
     },
   };
   return {
@@ -66,11 +74,11 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
       callsApiRouter({
-        calls: store.calls, bindings: store.bindings, adapterFor, outbox,
+        calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
-      crmApiRouter({ openItems: createOpenItems({ clients, log: log.child({ part: 'open-items' }) }) }),
+      crmApiRouter({ openItems }),
     ],
     rootRouters: [...(opts.extraRootRouters ?? []), supervisor.webhookRouter()],
     gauges: { callsInFlight: () => calls.service.callsInFlight(), pbxLinksUp: () => supervisor.linksUp() },
