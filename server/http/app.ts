@@ -9,6 +9,7 @@ import type { PbxStatusLookup } from '../portals/status.js';
 import { AppError, notFound } from '../errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { errorHandler } from './middleware/errors.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { frameAuth, requireAdmin } from './middleware/frame-auth.js';
 import { eventsRouter } from './events.js';
 import { installRouter } from './install.js';
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps): express.Application {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestLog(deps.log));
+  app.use(securityHeaders({ portals: () => deps.store.portals.list(), extraAncestors: deps.config.frameAncestors }));
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.on('finish', () => { if (res.statusCode >= 500) httpErrors += 1; });
     next();
@@ -81,6 +83,7 @@ export function createApp(deps: AppDeps): express.Application {
     restErrors: () => deps.clients.errorCount(),
     gauges: deps.gauges ?? { callsInFlight: () => 0, pbxLinksUp: () => 0 },
     httpErrors: () => httpErrors,
+    ...(deps.config.metricsToken !== undefined ? { metricsToken: deps.config.metricsToken } : {}),
     startedAt,
     now,
   }));
@@ -100,7 +103,8 @@ export function createApp(deps: AppDeps): express.Application {
     }
     next();
   });
-  api.use(express.json({ limit: '256kb' }));
+  // No body parser here: each route parses its own body with its own limit (e.g. 4 kB for POST /phonebooks). A parser
+  // here would read every body first, up to its own limit, and the route's smaller one would never apply.
   api.use(frameAuth({ store: deps.store, clients: deps.clients, now, ttlMs: deps.frameAuthTtlMs }));
   api.use(requireAdmin);
   api.use(statusRouter({ store: deps.store, outbox: deps.outbox, pbxStatus: deps.pbxStatus }));

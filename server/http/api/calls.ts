@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { AppError, badRequest, notFound } from '../../errors.js';
 import type { CallAccess, CallViewer } from '../../calls/call-access.js';
 import type { Outbox } from '../../outbox/types.js';
-import type { PbxAdapter } from '../../pbx/adapter.js';
+import type { PbxAdapter, RecordingDownload } from '../../pbx/adapter.js';
 import type { CallRecord } from '../../store/records.js';
 import type { BindingsRepository, CallsRepository } from '../../store/types.js';
 import { locals } from '../context.js';
@@ -205,31 +205,57 @@ export function callsApiRouter(deps: CallsApiDeps): Router {
     const adapter = deps.adapterFor(portal);
     if (!adapter) throw new AppError('PBX_UNAVAILABLE', 'the PBX of this portal is not connected; try again later', 503);
     const download = await adapter.downloadRecording(record.recording);
-    const range = download.size !== undefined ? parseRange(req.headers.range, download.size) : undefined;
-    res.setHeader('Content-Type', download.contentType || 'application/octet-stream');
-    res.setHeader('Content-Disposition', `inline; filename="${download.filename.replace(/["\\\r\n]/g, '_')}"`);
-    res.setHeader('Cache-Control', 'private, no-store');
-    res.setHeader('Accept-Ranges', download.size !== undefined ? 'bytes' : 'none');
-    const log = locals(res).log;
-    const done = (err: Error | null | undefined) => {
-      if (err) log.warn({ err, portal, callId: record.pbxCallId }, 'recording stream ended early');
-    };
-    if (range === null && download.size !== undefined) {
+    // From here on the PBX's connection is open: whatever fails before the pipeline owns it must close it, or the
+    // socket to the PBX stays open until the PBX times it out.
+    try {
+      sendRecording(req, res, download, { portal, callId: record.pbxCallId });
+    } catch (err) {
       download.stream.destroy();
-      res.status(416).setHeader('Content-Range', `bytes */${download.size}`);
-      res.end();
-      return;
+      throw err;
     }
-    if (range && download.size !== undefined) {
-      res.status(206);
-      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${download.size}`);
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-      pipeline(download.stream, slice(range.start, range.end), res, done);
-      return;
-    }
-    if (download.size !== undefined) res.setHeader('Content-Length', String(download.size));
-    pipeline(download.stream, res, done);
   });
 
   return router;
+}
+
+/**
+ * `Content-Disposition: inline` naming the file the PBX gave, for any name: an ASCII `filename="…"` for old clients and
+ * the exact name as `filename*=UTF-8''…` (RFC 6266 §4.3 with RFC 5987 encoding). A header value outside Latin-1 is
+ * refused by Node (ERR_INVALID_CHAR), so a PBX file name in Chinese or Cyrillic must never reach the header raw.
+ */
+export function inlineDisposition(filename: string): string {
+  const base = filename.split(/[\\/]/).pop() ?? '';
+  const name = [...base].filter((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f).join('') || 'recording';
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\%]/g, '_');
+  // encodeURIComponent leaves !'()* as they are; RFC 5987's attr-char does not allow ' ( ) *.
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `inline; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
+/** The recording's answer: whole (200), a range (206) or unsatisfiable (416); the PBX stream is piped or closed. */
+function sendRecording(req: Request, res: Response, download: RecordingDownload, ids: { portal: string; callId: string }): void {
+  const range = download.size !== undefined ? parseRange(req.headers.range, download.size) : undefined;
+  res.setHeader('Content-Type', download.contentType || 'application/octet-stream');
+  res.setHeader('Content-Disposition', inlineDisposition(download.filename));
+  res.setHeader('Cache-Control', 'private, no-store');
+  res.setHeader('Accept-Ranges', download.size !== undefined ? 'bytes' : 'none');
+  const log = locals(res).log;
+  const done = (err: Error | null | undefined) => {
+    if (err) log.warn({ err, ...ids }, 'recording stream ended early');
+  };
+  if (range === null && download.size !== undefined) {
+    download.stream.destroy();
+    res.status(416).setHeader('Content-Range', `bytes */${download.size}`);
+    res.end();
+    return;
+  }
+  if (range && download.size !== undefined) {
+    res.status(206);
+    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${download.size}`);
+    res.setHeader('Content-Length', String(range.end - range.start + 1));
+    pipeline(download.stream, slice(range.start, range.end), res, done);
+    return;
+  }
+  if (download.size !== undefined) res.setHeader('Content-Length', String(download.size));
+  pipeline(download.stream, res, done);
 }
