@@ -4,6 +4,9 @@ import { z } from 'zod';
  * Configuration is read once, here, from the environment; everything else receives the frozen object.
  * Every variable is optional: with nothing set the product runs locally on port 3000 with ./data.
  */
+/** A CSP host-source: scheme, host (a leading `*.` wildcard allowed), optional port or `*`; nothing that ends a directive. */
+const FRAME_SOURCE = /^https?:\/\/(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?$/;
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
@@ -35,6 +38,17 @@ const envSchema = z.object({
   B24_ALLOW_LOOPBACK: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
   /** Outbox: attempts before an item is parked as failed. */
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
+  /**
+   * /metrics answers only a scraper presenting `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is not served
+   * (404): the figures (portals, calls in flight, error counts) are the operator's, not the internet's.
+   */
+  METRICS_TOKEN: z.string().trim().min(16, 'METRICS_TOKEN: at least 16 characters').max(256).optional(),
+  /**
+   * Extra parents allowed to frame the app pages (CSP frame-ancestors sources, space-separated), beyond our own origin,
+   * Bitrix24 Cloud and the portals that installed the app, e.g. a box reached through a proxy under another name.
+   */
+  FRAME_ANCESTORS: z.string().default('').transform((v) => v.split(/\s+/).filter((x) => x !== ''))
+    .refine((list) => list.every((src) => FRAME_SOURCE.test(src)), 'FRAME_ANCESTORS: space-separated origins like https://crm.example.com or http://127.0.0.1:*'),
 });
 
 export type Config = Readonly<{
@@ -53,6 +67,9 @@ export type Config = Readonly<{
   b24AllowPrivate: boolean;
   b24AllowLoopback: boolean;
   outboxMaxAttempts: number;
+  /** Bearer token /metrics requires; undefined: /metrics is not served. Secret. */
+  metricsToken: string | undefined;
+  frameAncestors: readonly string[];
 }>;
 
 export class ConfigError extends Error {
@@ -82,5 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     b24AllowPrivate: e.B24_ALLOW_PRIVATE,
     b24AllowLoopback: e.B24_ALLOW_LOOPBACK,
     outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    metricsToken: e.METRICS_TOKEN,
+    frameAncestors: Object.freeze([...e.FRAME_ANCESTORS]),
   });
 }

@@ -1,6 +1,8 @@
 import type { Router } from 'express';
 import { createBitrixTransport } from './bitrix/guarded-transport.js';
 import { createCallsService, createRecordingUploader, type CallsPart, type CallsPartDeps } from './calls/index.js';
+import { restAsUser, type UserAuth } from './bitrix/as-user.js';
+import { createCallAccess } from './calls/call-access.js';
 import type { ContactsApiDeps } from './contacts/api-support.js';
 import { createCrmContacts } from './contacts/index.js';
 import { createOpenItems } from './contacts/open-items.js';
@@ -42,14 +44,19 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   });
   const adapterFor = (portal: string) => supervisor.adapter(portal);
   const contacts = createCrmContacts({ store, clients, adapterFor, log: log.child({ part: 'contacts' }) });
+  const bitrixTransport = createBitrixTransport(config, log.child({ part: 'bitrix' }));
   const calls = createCallsService({
     log: log.child({ part: 'calls' }), store, outbox, contacts, clients, adapterFor,
     // The upload URL comes from Bitrix24's answer: its connection follows the B24_ALLOW_* address policy.
-    uploader: createRecordingUploader(createBitrixTransport(config, log.child({ part: 'calls' })).agents),
+    uploader: createRecordingUploader(bitrixTransport.agents),
     ...(opts.calls ? { options: opts.calls } : {}),
   });
   holder.calls = calls;
   const userNames = createUserNames({ clients, log });
+  // Reads judged by Bitrix24's rights go out with the employee's own frame token (issue 10 point 7).
+  const restAs = (user: UserAuth) => restAsUser(user, { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret, transport: bitrixTransport });
+  const callAccess = createCallAccess({ userForExtension: (portal, extension) => store.bindings.userForExtension(portal, extension), restAs });
+  const openItems = createOpenItems({ restAs, log: log.child({ part: 'open-items' }) });
 
   const apiDeps: ContactsApiDeps = {
     store, clients, log, config, requireAdmin, adapterFor,
@@ -58,6 +65,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     forgetPortal: (portal) => {
       contacts.forgetPortal(portal);
       userNames.forget(portal);
+      callAccess.forget(portal);
+      openItems.forget(portal);
     },
   };
   return {
@@ -70,11 +79,11 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
       callsApiRouter({
-        calls: store.calls, bindings: store.bindings, adapterFor, outbox,
+        calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
-      crmApiRouter({ openItems: createOpenItems({ clients, log: log.child({ part: 'open-items' }) }) }),
+      crmApiRouter({ openItems }),
       repairRouter({
         store,
         onRepaired: async (portal) => {

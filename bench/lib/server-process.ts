@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -41,6 +42,8 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const logFile = join(dataDir, 'server.log');
+  // /metrics is served only with the operator's token (METRICS_TOKEN), as in production.
+  const metricsToken = randomBytes(24).toString('hex');
   const log = createWriteStream(logFile);
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const child: ChildProcess = spawn(process.execPath, ['--import', tsxLoader, MAIN], {
@@ -51,6 +54,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATA_DIR: join(dataDir, 'data'),
       B24_CLIENT_ID: DEFAULT_CLIENT_ID, B24_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', PBX_ALLOW_LOOPBACK: '1', B24_ALLOW_LOOPBACK: '1',
+      METRICS_TOKEN: metricsToken,
       ...env,
     },
   });
@@ -75,7 +79,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
 
   return {
     url, dataDir, logFile,
-    metrics: async () => parseMetrics(await (await fetch(`${url}/metrics`)).text()),
+    metrics: async () => parseMetrics(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

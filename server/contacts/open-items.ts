@@ -3,6 +3,10 @@
  * completed, read in ONE Bitrix24 request (`batch`) and kept briefly, so an agent reopening the card during a call
  * spends nothing of the portal's 2 req/s.
  *
+ * Read WITH THE AGENT'S OWN TOKEN (bitrix/as-user.ts), never the app's: Bitrix24's list methods answer only what
+ * the token's user may read, so an agent sees the deals and activities Bitrix24 shows them and nothing more
+ * (issue 10 point 7). The cache is therefore per user, not per record.
+ *
  * Bitrix24 facts used (apidocs.bitrix24.com):
  * - crm.deal.list (api-reference/crm/deals/crm-deal-list.html): `filter` by CONTACT_ID (deprecated as a field, kept
  *   for compatibility, still filterable) or COMPANY_ID, `CLOSED: 'N'` for open deals; the fields are those of
@@ -15,8 +19,9 @@
  *   how-to-get-stages-with-semantics.html): a portal's own stage names, `filter: {ENTITY_ID: 'DEAL_STAGE'}` for the
  *   general pipeline and `DEAL_STAGE_<n>` for pipeline n, whose stage ids carry the prefix `C<n>:`.
  */
+import type { UserAuth, UserRest } from '../bitrix/as-user.js';
 import { answerError } from '../bitrix/errors.js';
-import type { BatchCommand, BatchResult, BitrixClients } from '../bitrix/types.js';
+import type { BatchCommand, BatchResult } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
 
 export type OpenItemsOwner = 'CONTACT' | 'COMPANY' | 'LEAD';
@@ -52,14 +57,15 @@ export interface OpenItems {
 }
 
 export interface OpenItemsReader {
-  /** The record's open deals (not for a lead) and open activities; cached for a short while per portal and record. */
-  read(portal: string, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems>;
+  /** The record's open deals (not for a lead) and open activities as `user` may see them; cached briefly per user and record. */
+  read(user: UserAuth, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems>;
   /** Drops what is cached for a portal (uninstall, disconnect). */
   forget(portal: string): void;
 }
 
 export interface OpenItemsDeps {
-  clients: BitrixClients;
+  /** Bitrix24 REST acting as the agent (bitrix/as-user.ts restAsUser). */
+  restAs(user: UserAuth): UserRest;
   /** Where a failed stage-name read is noted (it is swallowed: the card then shows stage ids). */
   log?: Logger;
   /** How long an answer is reused; default 30 s. */
@@ -213,7 +219,8 @@ export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
   // Insertion order is age order: a hit is re-inserted, so the first key is always the one to drop.
   const cache = new Map<string, Entry>();
 
-  const keyOf = (portal: string, entityType: OpenItemsOwner, entityId: number) => `${portal}\u0000${entityType}\u0000${entityId}`;
+  const keyOf = (user: UserAuth, entityType: OpenItemsOwner, entityId: number) =>
+    `${user.portal.memberId}\u0000${user.userId}\u0000${entityType}\u0000${entityId}`;
 
   function stageNames(portal: string, list: string): Map<string, string> | undefined {
     const entry = stages.get(portal)?.get(list);
@@ -233,9 +240,10 @@ export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
     }
   }
 
-  async function fetchItems(portal: string, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems> {
+  async function fetchItems(user: UserAuth, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems> {
     const at = now();
-    const client = deps.clients.forPortal(portal);
+    const portal = user.portal.memberId;
+    const client = deps.restAs(user);
     // The general pipeline's names ride along in the same request; only a deal in another pipeline costs a second one.
     const ride = entityType !== 'LEAD' && !stageNames(portal, GENERAL_PIPELINE) ? stageNameCommands([GENERAL_PIPELINE]) : [];
     const answer = await client.batch([...openItemsCommands(entityType, entityId), ...ride]);
@@ -258,8 +266,8 @@ export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
   }
 
   return {
-    read(portal, entityType, entityId) {
-      const key = keyOf(portal, entityType, entityId);
+    read(user, entityType, entityId) {
+      const key = keyOf(user, entityType, entityId);
       const hit = cache.get(key);
       if (hit && now() - hit.at < ttlMs) {
         cache.delete(key);
@@ -267,7 +275,7 @@ export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
         return hit.value;
       }
       // The promise is cached, not the result: two cards opening at once make one request.
-      const value = fetchItems(portal, entityType, entityId);
+      const value = fetchItems(user, entityType, entityId);
       const entry: Entry = { at: now(), value };
       cache.delete(key);
       cache.set(key, entry);

@@ -9,6 +9,7 @@ import type { PbxStatusLookup } from '../portals/status.js';
 import { AppError, notFound } from '../errors.js';
 import { requestLog } from './middleware/request-log.js';
 import { errorHandler } from './middleware/errors.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { createFrameAuth, requireAdmin, type FrameAuthTuning } from './middleware/frame-auth.js';
 import { eventsRouter } from './events.js';
 import { installRouter } from './install.js';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): express.Application {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestLog(deps.log));
+  app.use(securityHeaders({ portals: () => deps.store.portals.list(), extraAncestors: deps.config.frameAncestors }));
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.on('finish', () => { if (res.statusCode >= 500) httpErrors += 1; });
     next();
@@ -85,6 +87,7 @@ export function createApp(deps: AppDeps): express.Application {
     restErrors: () => deps.clients.errorCount(),
     gauges: deps.gauges ?? { callsInFlight: () => 0, pbxLinksUp: () => 0 },
     httpErrors: () => httpErrors,
+    ...(deps.config.metricsToken !== undefined ? { metricsToken: deps.config.metricsToken } : {}),
     startedAt,
     now,
   }));
@@ -104,7 +107,8 @@ export function createApp(deps: AppDeps): express.Application {
     }
     next();
   });
-  api.use(express.json({ limit: '256kb' }));
+  // No body parser here: each route parses its own body with its own limit (e.g. 4 kB for POST /phonebooks). A parser
+  // here would read every body first, up to its own limit, and the route's smaller one would never apply.
   api.use(frame.middleware);
   api.use(requireAdmin);
   api.use(statusRouter({ store: deps.store, outbox: deps.outbox, pbxStatus: deps.pbxStatus }));

@@ -7,6 +7,7 @@ import type { CrmEntityType, CrmRef } from '../store/records.js';
 import type { ExternalCallbackStart, ExternalCallStart, TelephonyEventHandlers } from '../calls/types.js';
 import { badRequest, unauthorized } from '../errors.js';
 import { locals } from './context.js';
+import { bytes, declaredWithin } from './middleware/body.js';
 import { readInstallEventAuth } from '../portals/install-request.js';
 import { admitGrant, installPortal, type InstallDeps } from '../portals/install.js';
 import { uninstallPortal, type UninstallDeps } from '../portals/uninstall.js';
@@ -35,7 +36,8 @@ const eventBody = z.object({
   data: z.record(z.string(), z.unknown()).optional(),
   auth: z.object({
     member_id: z.string().min(1).max(128),
-    application_token: z.string().min(1).max(256),
+    // Checked below: a missing token is an unauthenticated event (401 and a warning), not a malformed one.
+    application_token: z.string().max(256).optional(),
   }).loose(),
 });
 
@@ -81,7 +83,9 @@ export function readExternalCallbackStart(data: Record<string, unknown>): Extern
  */
 export function eventsRouter(deps: EventsDeps): express.Router {
   const router = express.Router();
-  const parse = express.urlencoded({ extended: true, limit: '64kb', parameterLimit: 500 });
+  const limit = bytes('64kb');
+  // The declared length is checked first: body-parser would read a too-large body to its end before refusing it.
+  const parse = [declaredWithin(limit), express.urlencoded({ extended: true, limit, parameterLimit: 500 })];
   const track = deps.track ?? (() => undefined);
 
   router.post('/b24/events', parse, async (req: Request, res: Response) => {
@@ -92,6 +96,13 @@ export function eventsRouter(deps: EventsDeps): express.Router {
     const data = parsed.data.data ?? {};
     const memberId = auth.member_id;
     const portal = deps.store.portals.get(memberId);
+    // Every Bitrix24 event carries the application token (safe-event-handlers.md): one without it did not come from
+    // Bitrix24. Refused like a wrong token, and the portal it names is told to the operator.
+    if (!auth.application_token) {
+      log.warn({ portal: memberId, event, known: Boolean(portal) }, 'event refused: no auth[application_token]');
+      throw unauthorized('the event carries no auth[application_token]');
+    }
+    const applicationToken = auth.application_token;
 
     if (event === 'ONAPPINSTALL') {
       // An install grant like the installer POST: admitted only by the OAuth server's word and an admin's token
@@ -106,7 +117,7 @@ export function eventsRouter(deps: EventsDeps): express.Router {
       return;
     }
 
-    if (!portal || !sameToken(auth.application_token, portal.applicationToken)) {
+    if (!portal || !sameToken(applicationToken, portal.applicationToken)) {
       log.warn({ portal: memberId, event, known: Boolean(portal) }, 'event refused: unknown portal or wrong application_token');
       throw unauthorized('unknown portal or wrong application_token');
     }

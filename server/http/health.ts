@@ -1,4 +1,6 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
+import { notFound, unauthorized } from '../errors.js';
 import type { Store } from '../store/types.js';
 import type { Outbox } from '../outbox/types.js';
 import { processEventLoopDelay, type EventLoopDelay } from './event-loop.js';
@@ -16,6 +18,8 @@ export interface HealthDeps {
   restErrors(): number;
   gauges: RuntimeGauges;
   httpErrors(): number;
+  /** /metrics needs `Authorization: Bearer <metricsToken>`; undefined: /metrics is not served at all (404). */
+  metricsToken?: string;
   startedAt: number;
   now?: () => number;
   /** Defaults to the process-wide monitor (event-loop.ts). */
@@ -74,8 +78,23 @@ export function healthRouter(deps: HealthDeps): express.Router {
   router.get('/healthz', (_req: Request, res: Response) => {
     res.json({ ok: true, uptimeSeconds: Math.round((now() - deps.startedAt) / 1000) });
   });
-  router.get('/metrics', (_req: Request, res: Response) => {
+  router.get('/metrics', (req: Request, res: Response) => {
+    // Not served without a token: the public port is the internet's, and the figures (portals, calls, errors) are not.
+    // Answered like any unknown path, so a scan learns nothing.
+    if (deps.metricsToken === undefined) throw notFound('not found');
+    if (!bearerMatches(req.get('authorization'), deps.metricsToken)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      throw unauthorized('/metrics needs Authorization: Bearer <METRICS_TOKEN>');
+    }
     res.type('text/plain; version=0.0.4').send(renderMetrics(deps));
   });
   return router;
+}
+
+/** Constant-time: both sides hashed to the same length first, so neither the token's length nor a prefix leaks. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer\s+(\S+)$/.exec(header ?? '')?.[1];
+  if (!given) return false;
+  const digest = (v: string) => createHash('sha256').update(v, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(token));
 }

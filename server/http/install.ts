@@ -5,6 +5,7 @@ import { escapeHtml, type ClientFiles } from './client-files.js';
 import { readInstallerPost } from '../portals/install-request.js';
 import { installPortal, type InstallDeps } from '../portals/install.js';
 import { mapError } from './middleware/errors.js';
+import { bytes, declaredWithin } from './middleware/body.js';
 
 function errorPage(message: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Installation failed</title></head>`
@@ -18,8 +19,9 @@ function errorPage(message: string): string {
  */
 export function installRouter(deps: { install: InstallDeps; files: ClientFiles; defaultServerEndpoint: string }): express.Router {
   const router = express.Router();
-  const parse = express.urlencoded({ extended: true, limit: '32kb', parameterLimit: 200 });
-  router.post('/install', parse, async (req: Request, res: Response) => {
+  // A declared oversize body is refused before a byte is read (body-parser would drain it first).
+  const parse = [declaredWithin(bytes('32kb')), express.urlencoded({ extended: true, limit: '32kb', parameterLimit: 200 })];
+  router.post('/install', ...parse, async (req: Request, res: Response) => {
     const grant = readInstallerPost(req.body, req.query, deps.defaultServerEndpoint);
     try {
       await installPortal(deps.install, grant);

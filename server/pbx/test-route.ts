@@ -5,6 +5,7 @@ import type { PbxTestResponse } from '../http/api/shapes.js';
 import type { Store } from '../store/types.js';
 import { PbxError } from './adapter.js';
 import type { PbxSupervisor } from './supervisor.js';
+import { bytes, jsonBody } from '../http/middleware/body.js';
 
 /**
  * `POST /pbx/test` (mounted under `/api`, behind frame auth): tries the PBX settings the admin typed, or the
@@ -34,7 +35,7 @@ function sameAddress(a: string, b: string): boolean {
 
 export function pbxTestRoute(deps: PbxTestRouteDeps): Router {
   const router = express.Router();
-  router.post('/pbx/test', deps.requireAdmin, express.json({ limit: '16kb' }), async (req, res) => {
+  router.post('/pbx/test', deps.requireAdmin, jsonBody(bytes('16kb')), async (req, res) => {
     const parsed = bodySchema.safeParse(req.body);
     if (!parsed.success) {
       const answer: PbxTestResponse = { ok: false, code: 'BAD_REQUEST', message: 'baseUrl and clientId are required' };

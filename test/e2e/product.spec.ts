@@ -26,6 +26,10 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
   let parent: { url: string; close(): Promise<void> };
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let seen: ApiResponseSeen[];
+  /** Console reports of the browser refusing something under the product's Content-Security-Policy. */
+  const cspViolations: string[] = [];
+  /** The CSP of every app page the frames loaded from the product. */
+  const pagePolicies: string[] = [];
 
   beforeAll(async () => {
     stack = await startStack();
@@ -35,6 +39,15 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     });
     browser = await launchBrowser();
     seen = watchApi(browser.context);
+    browser.context.on('console', (message) => {
+      if (/content.security.policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+    browser.context.on('response', (response) => {
+      const url = new URL(response.url());
+      if (url.origin === new URL(stack.server.url).origin && (url.pathname === '/' || url.pathname.startsWith('/placement/'))) {
+        pagePolicies.push(response.headers()['content-security-policy'] ?? '');
+      }
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -192,6 +205,13 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
       await page.close();
     }
   }, 60_000);
+
+  it("the app ran under the product's CSP (frame-ancestors, script-src 'self') without a single violation", () => {
+    expect(pagePolicies.length).toBeGreaterThan(0);
+    for (const policy of pagePolicies) expect(policy).toMatch(/frame-ancestors [^;]+; ?|frame-ancestors [^;]+$/);
+    for (const policy of pagePolicies) expect(policy).toContain("script-src 'self'");
+    expect(cspViolations).toEqual([]);
+  });
 
   it('no secret reached the browser in any /api response', async () => {
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -70,6 +70,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       B24_CLIENT_SECRET: b24.clientSecret,
       PBX_ALLOW_LOOPBACK: '1',
       B24_OAUTH_SERVER: b24.serverEndpoint, B24_ALLOW_LOOPBACK: '1',
+      // The emulated Bitrix24 window is served on its own loopback port, not at the emulated portal's address as a real
+      // portal's page would be: the operator's setting for such a parent lets it frame the app under the CSP.
+      FRAME_ANCESTORS: 'http://127.0.0.1:* http://localhost:*',
       LOG_LEVEL: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent',
     });
     const extra = opts.rootRouters ? opts.rootRouters({ b24, pbx, secrets: [] }) : [];

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Request, type Response } from 'express';
+import { securityHeaders } from '../../server/http/middleware/security-headers.js';
 
 /**
  * Serves the built client the way the product does (GET and POST on the app page and placements) with a scripted
@@ -22,6 +23,8 @@ export async function startStubApi(routes: Record<string, (req: Request) => unkn
   const html = readFileSync(join(DIST, 'client', 'index.html'), 'utf8');
   const requests: StubApi['requests'] = [];
   const app = express();
+  // The product's headers, so the browser runs the built client under the same CSP as in production.
+  app.use(securityHeaders({ portals: () => [], extraAncestors: ['http://127.0.0.1:*'] }));
   for (const path of ['/', '/placement/crm-tab', '/placement/call-card']) {
     app.all(path, (_req, res) => {
       res.type('html').send(html);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import express, { type Request, type Response, type Router } from 'express';
 import type { ScenarioName, ScenarioOptions } from './yeastar/types.js';
-import { parentWindowHtml } from './parent-window/page.js';
+import { parentWindowHtml, servedAsBitrix24Window } from './parent-window/page.js';
 import { startStack, type Stack } from '../e2e/stack.js';
 
 export interface DemoOptions {
@@ -84,6 +84,7 @@ function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
     const lang = typeof req.query.lang === 'string' ? req.query.lang : 'en';
     const token = await stack.b24.frameToken(stack.portal.memberId, userId);
     const page = { memberId: stack.portal.memberId, userId, isAdmin: true, lang, placement: 'DEFAULT', placementOptions: {} };
+    servedAsBitrix24Window(res);
     res.type('html').setHeader('Cache-Control', 'no-store');
     res.send(parentWindowHtml(
       { appUrl: holder.appUrl ?? '', mintToken: (m, u) => stack.b24.frameToken(m, u), controlsHtml: controlsHtml(stack, userId), controlsScript: '/demo/controls.js', title: 'PBX connector demo' },

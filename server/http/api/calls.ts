@@ -1,23 +1,29 @@
 /**
  * Call history for the Vue client (timeline tab, Activity page) and recording playback. Documented in docs/api-calls.md.
  * The frame-auth middleware runs before this router: every read is scoped to the caller's own portal, so another
- * portal's call id is simply not found.
+ * portal's call id is simply not found. Inside the portal an employee sees only the calls they may see
+ * (calls/call-access.ts: their own, and those on CRM records Bitrix24 lets them read); any other call is answered
+ * exactly like a call that does not exist (404), so its existence is not revealed.
  */
 import { Router, type Request, type Response } from 'express';
 import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import { z } from 'zod';
 import { AppError, badRequest, notFound } from '../../errors.js';
+import type { CallAccess, CallViewer } from '../../calls/call-access.js';
 import type { Outbox } from '../../outbox/types.js';
-import type { PbxAdapter } from '../../pbx/adapter.js';
+import type { PbxAdapter, RecordingDownload } from '../../pbx/adapter.js';
 import type { CallRecord } from '../../store/records.js';
 import type { BindingsRepository, CallsRepository } from '../../store/types.js';
-import { frameUser, locals } from '../context.js';
+import { locals } from '../context.js';
+import { frameUserAuth } from '../frame-token.js';
 import type { ActivityResponse, CallRow, CallsPage } from './shapes.js';
 
 export interface CallsApiDeps {
   calls: CallsRepository;
   bindings: BindingsRepository;
   adapterFor(portal: string): PbxAdapter | undefined;
+  /** Who may see which call (calls/call-access.ts). */
+  access: Pick<CallAccess, 'visible'>;
   /** Parked Bitrix24 writes for the Activity page; omitted: none shown. */
   outbox?: Pick<Outbox, 'failed'>;
   /** Display name of a Bitrix24 user when known (a cached user list); omitted: names are null. */
@@ -84,23 +90,36 @@ export function toCallRow(record: CallRecord, deps: Pick<CallsApiDeps, 'bindings
 
 type Fetch = (opts: { limit: number; before?: number }) => CallRecord[];
 
+/** How many stored calls one page request may look at for a non-admin before answering what it found so far. */
+const MAX_SCAN = 500;
+/** Slice read from the store at a time for a non-admin: each slice's unknown records cost one Bitrix24 batch. */
+const VIEWER_SLICE = 50;
+
 /**
- * One page of visible calls. Ignored calls (internal, unbound-only) are stored too, so the store is read in
- * slices until the page is full or the history ends; `nextBefore` is the startedAt of the last row shown.
+ * One page of visible calls. Ignored calls (internal, unbound-only) are stored too, and a non-admin does not see
+ * every call, so the store is read in slices until the page is full or the history ends; `nextBefore` is the
+ * startedAt of the last row shown. The work is bounded: after MAX_SCAN stored calls the page is answered as it is,
+ * with `nextBefore` where the scan stopped (the client's "more" goes on from there).
  */
-function page(fetch: Fetch, limit: number, before: number | undefined, deps: CallsApiDeps): CallsPage {
+async function page(fetch: Fetch, limit: number, before: number | undefined, viewer: CallViewer, deps: CallsApiDeps): Promise<CallsPage> {
   const rows: CallRow[] = [];
+  const slice = viewer.isAdmin ? limit : Math.max(limit, VIEWER_SLICE);
   let cursor = before;
+  let scanned = 0;
   for (;;) {
-    const batch = fetch({ limit, ...(cursor !== undefined ? { before: cursor } : {}) });
+    const batch = fetch({ limit: slice, ...(cursor !== undefined ? { before: cursor } : {}) });
+    const candidates = batch.filter((record) => record.phase !== 'ignored');
+    const shown = new Set(await deps.access.visible(viewer, candidates));
     for (const record of batch) {
-      if (record.phase === 'ignored') continue;
+      if (!shown.has(record)) continue;
       rows.push(toCallRow(record, deps));
       if (rows.length === limit) return { calls: rows, nextBefore: record.startedAt };
     }
+    scanned += batch.length;
     const last = batch[batch.length - 1];
-    if (batch.length < limit || !last || last.startedAt === cursor) return { calls: rows, nextBefore: null };
+    if (batch.length < slice || !last || last.startedAt === cursor) return { calls: rows, nextBefore: null };
     cursor = last.startedAt;
+    if (scanned >= MAX_SCAN) return { calls: rows, nextBefore: cursor };
   }
 }
 
@@ -140,67 +159,103 @@ function slice(start: number, end: number): Transform {
 export function callsApiRouter(deps: CallsApiDeps): Router {
   const router = Router();
 
-  router.get('/calls', (req: Request, res: Response) => {
+  /** The stored call `id` when it exists, is not ignored, and the viewer may see it; else 404 (existence not revealed). */
+  async function visibleCall(viewer: CallViewer, id: string, missing: string): Promise<CallRecord> {
+    const record = deps.calls.get(viewer.portal.memberId, id);
+    if (!record || record.phase === 'ignored') throw notFound(missing);
+    if ((await deps.access.visible(viewer, [record])).length === 0) throw notFound(missing);
+    return record;
+  }
+
+  router.get('/calls', async (req: Request, res: Response) => {
     const q = parse(listQuery, req.query);
-    const portal = frameUser(res).portal.memberId;
+    const viewer = frameUserAuth(req, res);
+    const portal = viewer.portal.memberId;
     const { entityType, entityId } = q;
     const fetch: Fetch = entityType !== undefined && entityId !== undefined
       ? (opts) => deps.calls.listByEntity(portal, entityType, entityId, opts)
       : (opts) => deps.calls.listRecent(portal, opts);
-    res.json(page(fetch, q.limit, q.before, deps));
+    res.json(await page(fetch, q.limit, q.before, viewer, deps));
   });
 
-  router.get('/calls/recent', (req: Request, res: Response) => {
+  router.get('/calls/recent', async (req: Request, res: Response) => {
     const q = parse(recentQuery, req.query);
-    const portal = frameUser(res).portal.memberId;
+    const viewer = frameUserAuth(req, res);
+    const portal = viewer.portal.memberId;
     const body: ActivityResponse = {
-      calls: page((opts) => deps.calls.listRecent(portal, opts), q.limit, q.before, deps).calls,
-      failedWrites: (deps.outbox?.failed(portal) ?? []).map((item) => ({
+      calls: (await page((opts) => deps.calls.listRecent(portal, opts), q.limit, q.before, viewer, deps)).calls,
+      // Parked writes carry other people's calls and Bitrix24's error texts: an admin's business (they can retry them).
+      failedWrites: !viewer.isAdmin ? [] : (deps.outbox?.failed(portal) ?? []).map((item) => ({
         id: item.id, method: item.method, group: item.group, attempts: item.attempts, lastError: item.lastError ?? '', createdAt: item.createdAt,
       })),
     };
     res.json(body);
   });
 
-  router.get('/calls/:id', (req: Request, res: Response) => {
-    const portal = frameUser(res).portal.memberId;
-    const record = deps.calls.get(portal, String(req.params.id));
-    if (!record || record.phase === 'ignored') throw notFound('no such call');
+  router.get('/calls/:id', async (req: Request, res: Response) => {
+    const record = await visibleCall(frameUserAuth(req, res), String(req.params.id), 'no such call');
     res.json(toCallRow(record, deps));
   });
 
   router.get('/calls/:id/recording', async (req: Request, res: Response) => {
-    const portal = frameUser(res).portal.memberId;
-    const record = deps.calls.get(portal, String(req.params.id));
-    if (!record?.recording) throw notFound('this call has no recording');
+    const viewer = frameUserAuth(req, res);
+    const portal = viewer.portal.memberId;
+    const record = await visibleCall(viewer, String(req.params.id), 'this call has no recording');
+    if (!record.recording) throw notFound('this call has no recording');
     const adapter = deps.adapterFor(portal);
     if (!adapter) throw new AppError('PBX_UNAVAILABLE', 'the PBX of this portal is not connected; try again later', 503);
     const download = await adapter.downloadRecording(record.recording);
-    const range = download.size !== undefined ? parseRange(req.headers.range, download.size) : undefined;
-    res.setHeader('Content-Type', download.contentType || 'application/octet-stream');
-    res.setHeader('Content-Disposition', `inline; filename="${download.filename.replace(/["\\\r\n]/g, '_')}"`);
-    res.setHeader('Cache-Control', 'private, no-store');
-    res.setHeader('Accept-Ranges', download.size !== undefined ? 'bytes' : 'none');
-    const log = locals(res).log;
-    const done = (err: Error | null | undefined) => {
-      if (err) log.warn({ err, portal, callId: record.pbxCallId }, 'recording stream ended early');
-    };
-    if (range === null && download.size !== undefined) {
+    // From here on the PBX's connection is open: whatever fails before the pipeline owns it must close it, or the
+    // socket to the PBX stays open until the PBX times it out.
+    try {
+      sendRecording(req, res, download, { portal, callId: record.pbxCallId });
+    } catch (err) {
       download.stream.destroy();
-      res.status(416).setHeader('Content-Range', `bytes */${download.size}`);
-      res.end();
-      return;
+      throw err;
     }
-    if (range && download.size !== undefined) {
-      res.status(206);
-      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${download.size}`);
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-      pipeline(download.stream, slice(range.start, range.end), res, done);
-      return;
-    }
-    if (download.size !== undefined) res.setHeader('Content-Length', String(download.size));
-    pipeline(download.stream, res, done);
   });
 
   return router;
+}
+
+/**
+ * `Content-Disposition: inline` naming the file the PBX gave, for any name: an ASCII `filename="…"` for old clients and
+ * the exact name as `filename*=UTF-8''…` (RFC 6266 §4.3 with RFC 5987 encoding). A header value outside Latin-1 is
+ * refused by Node (ERR_INVALID_CHAR), so a PBX file name in Chinese or Cyrillic must never reach the header raw.
+ */
+export function inlineDisposition(filename: string): string {
+  const base = filename.split(/[\\/]/).pop() ?? '';
+  const name = [...base].filter((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f).join('') || 'recording';
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\%]/g, '_');
+  // encodeURIComponent leaves !'()* as they are; RFC 5987's attr-char does not allow ' ( ) *.
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `inline; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
+/** The recording's answer: whole (200), a range (206) or unsatisfiable (416); the PBX stream is piped or closed. */
+function sendRecording(req: Request, res: Response, download: RecordingDownload, ids: { portal: string; callId: string }): void {
+  const range = download.size !== undefined ? parseRange(req.headers.range, download.size) : undefined;
+  res.setHeader('Content-Type', download.contentType || 'application/octet-stream');
+  res.setHeader('Content-Disposition', inlineDisposition(download.filename));
+  res.setHeader('Cache-Control', 'private, no-store');
+  res.setHeader('Accept-Ranges', download.size !== undefined ? 'bytes' : 'none');
+  const log = locals(res).log;
+  const done = (err: Error | null | undefined) => {
+    if (err) log.warn({ err, ...ids }, 'recording stream ended early');
+  };
+  if (range === null && download.size !== undefined) {
+    download.stream.destroy();
+    res.status(416).setHeader('Content-Range', `bytes */${download.size}`);
+    res.end();
+    return;
+  }
+  if (range && download.size !== undefined) {
+    res.status(206);
+    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${download.size}`);
+    res.setHeader('Content-Length', String(range.end - range.start + 1));
+    pipeline(download.stream, slice(range.start, range.end), res, done);
+    return;
+  }
+  if (download.size !== undefined) res.setHeader('Content-Length', String(download.size));
+  pipeline(download.stream, res, done);
 }

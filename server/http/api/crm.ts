@@ -1,13 +1,14 @@
 /**
  * CRM reads for the call card: a record's open deals and activities. Documented in docs/api-calls.md.
  * The frame-auth middleware runs before this router, so the portal is the caller's own; the record id comes from the
- * CALL_CARD placement (CRM_ENTITY_TYPE / CRM_ENTITY_ID).
+ * CALL_CARD placement (CRM_ENTITY_TYPE / CRM_ENTITY_ID). The items are read with the agent's own frame token, so
+ * Bitrix24's CRM rights decide what the card lists (contacts/open-items.ts).
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { OpenItemsReader } from '../../contacts/open-items.js';
 import { badRequest } from '../../errors.js';
-import { frameUser } from '../context.js';
+import { frameUserAuth } from '../frame-token.js';
 import type { OpenItemsResponse } from './shapes.js';
 
 export interface CrmApiDeps {
@@ -30,8 +31,7 @@ export function crmApiRouter(deps: CrmApiDeps): Router {
       });
     }
     const { entityType, entityId } = parsed.data;
-    const portal = frameUser(res).portal.memberId;
-    const items = await deps.openItems.read(portal, entityType, entityId);
+    const items = await deps.openItems.read(frameUserAuth(req, res), entityType, entityId);
     const body: OpenItemsResponse = { entityType, entityId, ...items };
     // Open items change while the agent works in Bitrix24: the browser must not keep them.
     res.setHeader('Cache-Control', 'private, no-store');

@@ -8,6 +8,7 @@ import { askPbx, connectedAdapter, parseBody, portalOf, type ContactsApiDeps } f
 import type { PbxPhonebook } from '../../pbx/adapter.js';
 import { locals } from '../context.js';
 import type { ContactSyncRow, PhonebookRow } from './shapes.js';
+import { bytes, jsonBody } from '../middleware/body.js';
 
 const createSchema = z.strictObject({ name: z.string().trim().min(1).max(64) });
 
@@ -29,7 +30,7 @@ export function phonebooksRouter(deps: ContactsApiDeps): Router {
   });
 
   /** Creates an empty phonebook to choose for contact sync (choosing it is a PUT /settings). */
-  router.post('/phonebooks', deps.requireAdmin, express.json({ limit: '4kb' }), async (req, res) => {
+  router.post('/phonebooks', deps.requireAdmin, jsonBody(bytes('4kb')), async (req, res) => {
     const portal = portalOf(res);
     const { name } = parseBody(createSchema, req.body);
     const adapter = connectedAdapter(deps, portal);

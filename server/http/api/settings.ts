@@ -9,6 +9,7 @@ import { mergeSettings, settingsUpdateSchema, settingsView } from '../../contact
 import type { PortalSettings } from '../../store/records.js';
 import { locals } from '../context.js';
 import type { SettingsResponse } from './shapes.js';
+import { bytes, jsonBody } from '../middleware/body.js';
 
 /**
  * A phonebook becomes ours when chosen for contact sync, so it must be empty then: we would otherwise update or
@@ -36,7 +37,7 @@ export function settingsRouter(deps: ContactsApiDeps): Router {
     res.json(view(portal, deps.store.settings.get(portal)));
   });
 
-  router.put('/settings', deps.requireAdmin, express.json({ limit: '64kb' }), async (req, res) => {
+  router.put('/settings', deps.requireAdmin, jsonBody(bytes('64kb')), async (req, res) => {
     const portal = portalOf(res);
     const update = parseBody(settingsUpdateSchema, req.body);
     const next = await serial(portal, async () => {

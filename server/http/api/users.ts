@@ -10,6 +10,7 @@ import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, type Cont
 import type { Binding } from '../../store/records.js';
 import { locals } from '../context.js';
 import type { AutoBindResponse, BindingsResponse, ExtensionRow, UserRow } from './shapes.js';
+import { bytes, jsonBody } from '../middleware/body.js';
 
 const bindingsUpdateSchema = z.strictObject({
   bindings: z.array(z.strictObject({
@@ -51,7 +52,7 @@ export function usersRouter(deps: ContactsApiDeps): Router {
     res.json(rows);
   });
 
-  router.put('/bindings', deps.requireAdmin, express.json({ limit: '512kb' }), async (req, res) => {
+  router.put('/bindings', deps.requireAdmin, jsonBody(bytes('512kb')), async (req, res) => {
     const portal = portalOf(res);
     const { bindings: changes } = parseBody(bindingsUpdateSchema, req.body);
     const users = await listActiveUsers(deps.clients.forPortal(portal));
@@ -68,7 +69,7 @@ export function usersRouter(deps: ContactsApiDeps): Router {
     res.json(answer);
   });
 
-  router.post('/bindings/auto', deps.requireAdmin, express.json({ limit: '4kb' }), async (req, res) => {
+  router.post('/bindings/auto', deps.requireAdmin, jsonBody(bytes('4kb')), async (req, res) => {
     const portal = portalOf(res);
     const { dryRun } = parseBody(autoBindSchema, req.body);
     const adapter = connectedAdapter(deps, portal);

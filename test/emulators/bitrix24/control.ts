@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Bitrix24Cloud } from './emulator.js';
+import { CRM_READ_LEVELS } from './crm-rights.js';
 import { RestError } from './errors.js';
 import { readBody, sendJson } from './http-io.js';
 
@@ -27,6 +28,7 @@ const userInput = z.object({
   active: z.boolean().optional(),
   workPhone: z.string().optional(),
   mobile: z.string().optional(),
+  crmRead: z.partialRecord(entityType, z.enum(CRM_READ_LEVELS)).optional(),
 });
 const fields = z.record(z.string(), z.unknown());
 

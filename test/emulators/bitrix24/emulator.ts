@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { detectAudio } from './audio.js';
 import type { BindingsView, CallView, CrmActivityView, EventDelivery, LoggedDelivery, Fault, FrameToken, InstallResult, PortalInfo, RecordedRequest } from './control-types.js';
+import { setCrmReadRights, type CrmReadRights } from './crm-rights.js';
 import { createEntity, getEntity, legacyView, updateEntity } from './crm-store.js';
 import { postForm } from './delivery.js';
 import { EventSender, type SendEventOptions } from './event-sender.js';
@@ -50,6 +51,8 @@ export interface UserInput {
   active?: boolean;
   workPhone?: string;
   mobile?: string;
+  /** CRM read rights per object type (crm-rights.ts); absent: reads everything. */
+  crmRead?: CrmReadRights;
 }
 
 export interface ClickToCallInput {
@@ -225,6 +228,7 @@ export class Bitrix24Cloud {
       PERSONAL_MOBILE: input.mobile ?? '',
     };
     portal.users.set(user.ID, user);
+    if (input.crmRead) setCrmReadRights(portal, user.ID, input.crmRead);
     return { id: user.ID };
   }
 
@@ -239,6 +243,7 @@ export class Bitrix24Cloud {
     if (patch.active !== undefined) user.ACTIVE = patch.active;
     if (patch.workPhone !== undefined) user.WORK_PHONE = patch.workPhone;
     if (patch.mobile !== undefined) user.PERSONAL_MOBILE = patch.mobile;
+    if (patch.crmRead !== undefined) setCrmReadRights(this.portal(memberId), userId, patch.crmRead);
   }
 
   /**

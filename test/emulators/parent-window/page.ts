@@ -106,6 +106,15 @@ function pageRequest(req: Request): PageRequest {
 }
 
 /**
+ * This page stands in for Bitrix24's own window (its inline script plays the portal's side of the frame protocol).
+ * Mounted on the product's server (the demo), it must not inherit the product's Content-Security-Policy, which is
+ * written for the product's own pages: Bitrix24's pages are not served under it in real life.
+ */
+export function servedAsBitrix24Window(res: Response): void {
+  res.removeHeader('Content-Security-Policy');
+}
+
+/**
  * GET {base}?member=&user=&admin=1&lang=&placement=&options={json} → the parent page with a fresh frame token;
  * POST {base}/refresh {memberId, userId} → a new token for the frame's refreshAuth.
  */
@@ -118,6 +127,7 @@ export function parentWindowRouter(opts: ParentWindowOptions, base = '/parent'):
       return;
     }
     const token = await opts.mintToken(page.memberId, page.userId);
+    servedAsBitrix24Window(res);
     res.type('html').setHeader('Cache-Control', 'no-store');
     res.send(parentWindowHtml(opts, page, token, req.get('host') ?? 'localhost', base));
   });

@@ -278,7 +278,9 @@ export class YeastarEmulatorServer {
       Server: 'nginx',
       'Content-Type': 'audio/x-wav',
       'Content-Length': info.size,
-      'Content-Disposition': `attachment; filename="${rec.file}"`,
+      // A name outside ASCII (the caller id is part of it) goes RFC 5987-encoded: Node refuses it raw. How a real PBX
+      // writes such a name is UNCONFIRMED; the product names the file from recording/download's `file`, not from here.
+      'Content-Disposition': /^[\x20-\x7e]*$/.test(rec.file) ? `attachment; filename="${rec.file}"` : `attachment; filename*=UTF-8''${encodeURIComponent(rec.file)}`,
     });
     createReadStream(rec.path).pipe(res);
   }

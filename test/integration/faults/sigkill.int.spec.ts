@@ -15,8 +15,11 @@ import type { CallView } from '../../emulators/bitrix24/harness.js';
  * is spent, e.g. by other apps) while a burst of 120 calls arrives, so their writes pile up.
  */
 
+/** The operator's scrape token: /metrics is served only to a scraper presenting it. */
+const METRICS_TOKEN = 'sigkill-test-metrics-token-0001';
+
 async function gauge(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return Number(line?.split(' ')[1] ?? NaN);
 }
@@ -26,7 +29,7 @@ describe('faults: SIGKILL of the server', () => {
   let tenant: Tenant;
 
   beforeAll(async () => {
-    stack = await startStack({ mode: 'child', pbxSpeed: 1000 });
+    stack = await startStack({ mode: 'child', pbxSpeed: 1000, env: { METRICS_TOKEN } });
     tenant = await stack.addTenant();
   }, 90_000);
 

@@ -5,6 +5,7 @@ import { AppError } from '../../../server/errors.js';
 import { callsApiRouter, parseRange } from '../../../server/http/api/calls.js';
 import type { CallsPage } from '../../../server/http/api/shapes.js';
 import type { CallRecord } from '../../../server/store/records.js';
+import type { CallRecordingRef, PbxAdapter, RecordingDownload } from '../../../server/pbx/adapter.js';
 import { FakeOutbox, FakePbx, MemoryBindings, MemoryCalls, portal, silentLog, wav } from './fakes.js';
 
 function call(p: string, id: string, startedAt: number, over: Partial<CallRecord> = {}): CallRecord {
@@ -15,21 +16,25 @@ function call(p: string, id: string, startedAt: number, over: Partial<CallRecord
   };
 }
 
-async function app() {
+async function app(pbxOverride?: (pbx: FakePbx) => PbxAdapter) {
   const calls = new MemoryCalls();
   await calls.put(call('p1', 'a', 1000, { answeredBy: '1001', result: 'answered' }));
   await calls.put(call('p1', 'b', 3000, { recording: { ref: 'rec-b', filename: 'b.wav' }, recordingState: 'attached' }));
   await calls.put(call('p1', 'c', 2000));
   await calls.put(call('p1', 'd', 4000, { crm: { entityType: 'LEAD', entityId: 9 } }));
   await calls.put(call('p1', 'internal', 5000, { phase: 'ignored' }));
+  await calls.put(call('p2', 'zh', 500, { recording: { ref: 'rec-zh', filename: '20261206-张伟-1001-Inbound.wav' }, recordingState: 'attached' }));
   await calls.put(call('p2', 'other', 2500, { recording: { ref: 'rec-other', filename: 'o.wav' } }));
   const pbx = new FakePbx();
   pbx.recordings.set('rec-b', wav(400));
   pbx.recordings.set('rec-other', wav(10));
+  pbx.recordings.set('rec-zh', wav(20));
+  const adapter = pbxOverride ? pbxOverride(pbx) : pbx;
   const outbox = new FakeOutbox();
   const a = express();
   // Stands in for the frame-auth middleware: the token decides the portal.
   a.use((req: Request, res: Response, next: NextFunction) => {
+    req.headers.authorization ??= 'Bearer p1-token';
     const member = req.headers.authorization === 'Bearer p2-token' ? 'p2' : 'p1';
     res.locals.log = silentLog();
     res.locals.requestId = 'r';
@@ -38,7 +43,9 @@ async function app() {
   });
   a.use('/api', callsApiRouter({
     calls, bindings: new MemoryBindings({ p1: [{ userId: 11, extension: '1001', source: 'manual' }] }),
-    adapterFor: () => pbx, outbox, userName: (_p, id) => (id === 11 ? 'Anna Agent' : null),
+    adapterFor: () => adapter, outbox, userName: (_p, id) => (id === 11 ? 'Anna Agent' : null),
+    // Who sees which call is calls/call-access.ts's business (its own tests): here every call of the portal is visible.
+    access: { visible: async (_viewer, records) => records },
   }));
   a.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof AppError) res.status(err.status).json(err.toJSON());
@@ -106,6 +113,33 @@ describe('calls API', () => {
     expect((part.body as Buffer).length).toBe(12);
     await request(a).get('/api/calls/other/recording').expect(404);
     await request(a).get('/api/calls/a/recording').expect(404);
+  });
+
+  it('a file name outside Latin-1 plays with an RFC 6266 filename* and an ASCII fallback (was: 500)', async () => {
+    const res = await request(await app()).get('/api/calls/zh/recording').set('Authorization', 'Bearer p2-token').buffer(true).parse((r, cb) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => cb(null, Buffer.concat(chunks)));
+    }).expect(200);
+    expect(res.headers['content-disposition']).toBe(
+      `inline; filename="20261206-__-1001-Inbound.wav"; filename*=UTF-8''20261206-${encodeURIComponent('张伟')}-1001-Inbound.wav`,
+    );
+    expect((res.body as Buffer).equals(wav(20))).toBe(true);
+  });
+
+  it('an answer that fails after the download started closes the PBX stream (no socket left open to the PBX)', async () => {
+    const streams: RecordingDownload['stream'][] = [];
+    const a = await app((pbx) => Object.assign(Object.create(pbx) as FakePbx, {
+      async downloadRecording(ref: CallRecordingRef): Promise<RecordingDownload> {
+        const download = await pbx.downloadRecording(ref);
+        streams.push(download.stream);
+        // A header value Node refuses (ERR_INVALID_CHAR) fails the answer after the PBX connection is open.
+        return { ...download, contentType: 'audio/wav\r\nX-Injected: 1' };
+      },
+    }));
+    await request(a).get('/api/calls/b/recording').expect(500);
+    expect(streams).toHaveLength(1);
+    expect(streams[0]?.destroyed).toBe(true);
   });
 
   it('parseRange', () => {

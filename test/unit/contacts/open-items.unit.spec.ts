@@ -5,14 +5,18 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { BatchCommand, BatchResult, BitrixClient, BitrixClients } from '../../../server/bitrix/types.js';
+import type { UserAuth, UserRest } from '../../../server/bitrix/as-user.js';
+import type { BatchCommand, BatchResult, BitrixClient } from '../../../server/bitrix/types.js';
 import { BitrixError } from '../../../server/bitrix/types.js';
 import { createOpenItems, openItemsCommands, readOpenItems } from '../../../server/contacts/open-items.js';
+import { portal } from '../calls/fakes.js';
 
 type Row = Record<string, string>;
 
 class FakePortalCrm implements BitrixClient {
   readonly batches: BatchCommand[][] = [];
+  /** The token of each batch. */
+  readonly askedBy: string[] = [];
   deals: Row[] = [];
   activities: Row[] = [];
   stages: Row[] = [
@@ -59,14 +63,17 @@ class FakePortalCrm implements BitrixClient {
   }
 }
 
-function clientsOf(...portals: FakePortalCrm[]): BitrixClients {
-  return {
-    forPortal: (memberId) => {
-      const found = portals.find((p) => p.memberId === memberId);
-      if (!found) throw new Error(`no portal ${memberId}`);
-      return found;
-    },
-    requestCount: () => 0,
+/** The agent whose frame token reads the items (issue 10 point 7: never the app's token). */
+function as(memberId: string, userId = 11): UserAuth {
+  return { portal: portal(memberId), userId, accessToken: `token-${memberId}-${userId}` };
+}
+
+/** Bitrix24 REST acting as a user: each fake portal notes which user's token asked. */
+function restOf(...portals: FakePortalCrm[]): (user: UserAuth) => UserRest {
+  return (user) => {
+    const found = portals.find((p) => p.memberId === user.portal.memberId);
+    if (!found) throw new Error(`no portal ${user.portal.memberId}`);
+    return { batch: (commands) => { found.askedBy.push(user.accessToken); return found.batch(commands); } };
   };
 }
 
@@ -92,8 +99,8 @@ function seeded(memberId = 'p1'): FakePortalCrm {
 describe('open items of a CRM record', () => {
   it("a contact: its open deals and its open activities, soonest deadline first, in ONE batch", async () => {
     const crm = seeded();
-    const reader = createOpenItems({ clients: clientsOf(crm), now: () => 1_000 });
-    const items = await reader.read('p1', 'CONTACT', 7);
+    const reader = createOpenItems({ restAs: restOf(crm), now: () => 1_000 });
+    const items = await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches).toHaveLength(1);
     expect(items.deals).toEqual([{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: 'Quote sent', amount: 1500.5, currency: 'EUR' }]);
     expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.deal.list', 'crm.activity.list', 'crm.status.list']);
@@ -105,7 +112,7 @@ describe('open items of a CRM record', () => {
 
   it('a company: deals by COMPANY_ID, activities of owner type 4; a deal without amount has null amount and currency', async () => {
     const crm = seeded();
-    const items = await createOpenItems({ clients: clientsOf(crm) }).read('p1', 'COMPANY', 4);
+    const items = await createOpenItems({ restAs: restOf(crm) }).read(as('p1'), 'COMPANY', 4);
     expect(items.deals.map((d) => d.id)).toEqual([3, 4]);
     expect(items.deals[1]).toEqual({ id: 4, title: 'No amount yet', stageId: 'NEW', stageName: 'New', amount: null, currency: null });
     expect(items.activities.map((a) => a.subject)).toEqual(['Company meeting']);
@@ -113,7 +120,7 @@ describe('open items of a CRM record', () => {
 
   it('a lead: only its open activities (no deal request at all)', async () => {
     const crm = seeded();
-    const items = await createOpenItems({ clients: clientsOf(crm) }).read('p1', 'LEAD', 7);
+    const items = await createOpenItems({ restAs: restOf(crm) }).read(as('p1'), 'LEAD', 7);
     expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.activity.list']);
     expect(items.deals).toEqual([]);
     expect(items.activities.map((a) => a.subject)).toEqual(['Qualify the lead']);
@@ -130,69 +137,78 @@ describe('open items of a CRM record', () => {
   it('reopening the card within 30 s costs nothing; after 30 s it asks again; two cards at once make one request', async () => {
     const crm = seeded();
     let clock = 0;
-    const reader = createOpenItems({ clients: clientsOf(crm), now: () => clock });
-    const [a, b] = await Promise.all([reader.read('p1', 'CONTACT', 7), reader.read('p1', 'CONTACT', 7)]);
+    const reader = createOpenItems({ restAs: restOf(crm), now: () => clock });
+    const [a, b] = await Promise.all([reader.read(as('p1'), 'CONTACT', 7), reader.read(as('p1'), 'CONTACT', 7)]);
     expect(a).toBe(b);
     expect(crm.batches).toHaveLength(1);
     clock = 29_999;
-    await reader.read('p1', 'CONTACT', 7);
+    await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches).toHaveLength(1);
     crm.deals = [];
     clock = 30_000;
-    expect((await reader.read('p1', 'CONTACT', 7)).deals).toEqual([]);
+    expect((await reader.read(as('p1'), 'CONTACT', 7)).deals).toEqual([]);
     expect(crm.batches).toHaveLength(2);
+  });
+
+  it('reads with the agent\'s own token and keys the cache by user: another agent on the same record asks again', async () => {
+    const crm = seeded();
+    const reader = createOpenItems({ restAs: restOf(crm) });
+    await reader.read(as('p1', 11), 'CONTACT', 7);
+    await reader.read(as('p1', 11), 'CONTACT', 7);
+    await reader.read(as('p1', 12), 'CONTACT', 7);
+    expect(crm.askedBy).toEqual(['token-p1-11', 'token-p1-12']);
   });
 
   it('keys the cache by portal and record', async () => {
     const one = seeded('p1');
     const two = seeded('p2');
     two.deals = [];
-    const reader = createOpenItems({ clients: clientsOf(one, two) });
-    expect((await reader.read('p1', 'CONTACT', 7)).deals).toHaveLength(1);
-    expect((await reader.read('p2', 'CONTACT', 7)).deals).toHaveLength(0);
-    await reader.read('p1', 'LEAD', 7);
+    const reader = createOpenItems({ restAs: restOf(one, two) });
+    expect((await reader.read(as('p1'), 'CONTACT', 7)).deals).toHaveLength(1);
+    expect((await reader.read(as('p2'), 'CONTACT', 7)).deals).toHaveLength(0);
+    await reader.read(as('p1'), 'LEAD', 7);
     expect(one.batches).toHaveLength(2);
     expect(two.batches).toHaveLength(1);
     reader.forget('p1');
-    await reader.read('p1', 'CONTACT', 7);
-    await reader.read('p2', 'CONTACT', 7);
+    await reader.read(as('p1'), 'CONTACT', 7);
+    await reader.read(as('p2'), 'CONTACT', 7);
     expect(one.batches).toHaveLength(3);
     expect(two.batches).toHaveLength(1);
   });
 
   it('is bounded: past maxEntries the least recently read record is dropped', async () => {
     const crm = seeded();
-    const reader = createOpenItems({ clients: clientsOf(crm), maxEntries: 2 });
-    await reader.read('p1', 'CONTACT', 7);
-    await reader.read('p1', 'COMPANY', 4);
-    await reader.read('p1', 'CONTACT', 7);
-    await reader.read('p1', 'LEAD', 7);
+    const reader = createOpenItems({ restAs: restOf(crm), maxEntries: 2 });
+    await reader.read(as('p1'), 'CONTACT', 7);
+    await reader.read(as('p1'), 'COMPANY', 4);
+    await reader.read(as('p1'), 'CONTACT', 7);
+    await reader.read(as('p1'), 'LEAD', 7);
     expect(crm.batches).toHaveLength(3);
-    await reader.read('p1', 'CONTACT', 7);
+    await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches).toHaveLength(3);
-    await reader.read('p1', 'COMPANY', 4);
+    await reader.read(as('p1'), 'COMPANY', 4);
     expect(crm.batches).toHaveLength(4);
   });
 
   it('a failed command fails the read with its Bitrix24 code, and the failure is not cached', async () => {
     const crm = seeded();
     crm.failWith = { error: 'ACCESS_DENIED', description: 'Access denied.' };
-    const reader = createOpenItems({ clients: clientsOf(crm) });
-    const err = await reader.read('p1', 'CONTACT', 7).catch((e: unknown) => e);
+    const reader = createOpenItems({ restAs: restOf(crm) });
+    const err = await reader.read(as('p1'), 'CONTACT', 7).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BitrixError);
     expect(err).toMatchObject({ code: 'ACCESS_DENIED', retryable: false });
     crm.failWith = null;
-    expect((await reader.read('p1', 'CONTACT', 7)).deals).toHaveLength(1);
+    expect((await reader.read(as('p1'), 'CONTACT', 7)).deals).toHaveLength(1);
     expect(crm.batches).toHaveLength(2);
   });
 
   it('a transport failure is not cached either', async () => {
     const crm = seeded();
     crm.throwError = new BitrixError('QUERY_LIMIT_EXCEEDED', 'Too many requests', 503, true);
-    const reader = createOpenItems({ clients: clientsOf(crm) });
-    await expect(reader.read('p1', 'CONTACT', 7)).rejects.toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED' });
+    const reader = createOpenItems({ restAs: restOf(crm) });
+    await expect(reader.read(as('p1'), 'CONTACT', 7)).rejects.toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED' });
     crm.throwError = null;
-    await expect(reader.read('p1', 'CONTACT', 7)).resolves.toMatchObject({ deals: [{ id: 2 }] });
+    await expect(reader.read(as('p1'), 'CONTACT', 7)).resolves.toMatchObject({ deals: [{ id: 2 }] });
   });
 
   it("names stages as the portal does: the general pipeline's in the same request, another pipeline's in one more, both cached", async () => {
@@ -200,19 +216,19 @@ describe('open items of a CRM record', () => {
     crm.deals.push({ ID: '5', TITLE: 'Pipeline deal', STAGE_ID: 'C3:NEGOTIATION', OPPORTUNITY: '10', CURRENCY_ID: 'USD', CONTACT_ID: '7', COMPANY_ID: '0', CLOSED: 'N' });
     crm.deals.push({ ID: '6', TITLE: 'Unknown stage', STAGE_ID: 'C3:RENAMED_AWAY', OPPORTUNITY: '10', CURRENCY_ID: 'USD', CONTACT_ID: '7', COMPANY_ID: '0', CLOSED: 'N' });
     let clock = 0;
-    const reader = createOpenItems({ clients: clientsOf(crm), now: () => clock, ttlMs: 1 });
-    const items = await reader.read('p1', 'CONTACT', 7);
+    const reader = createOpenItems({ restAs: restOf(crm), now: () => clock, ttlMs: 1 });
+    const items = await reader.read(as('p1'), 'CONTACT', 7);
     expect(items.deals.map((d) => [d.stageId, d.stageName])).toEqual([['PREPARATION', 'Quote sent'], ['C3:NEGOTIATION', 'Negotiation'], ['C3:RENAMED_AWAY', null]]);
     expect(crm.batches.map((b) => b.map((c) => `${c.method} ${JSON.stringify(c.params.filter)}`))).toEqual([
       ['crm.deal.list {"CONTACT_ID":7,"CLOSED":"N"}', 'crm.activity.list {"OWNER_TYPE_ID":3,"OWNER_ID":7,"COMPLETED":"N"}', 'crm.status.list {"ENTITY_ID":"DEAL_STAGE"}'],
       ['crm.status.list {"ENTITY_ID":"DEAL_STAGE_3"}'],
     ]);
     clock = 10;
-    await reader.read('p1', 'CONTACT', 7);
+    await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches).toHaveLength(3);
     expect(crm.batches[2]?.map((c) => c.method)).toEqual(['crm.deal.list', 'crm.activity.list']);
     clock = 10 * 60_000;
-    await reader.read('p1', 'CONTACT', 7);
+    await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches.slice(3).map((b) => b.map((c) => c.method))).toEqual([
       ['crm.deal.list', 'crm.activity.list', 'crm.status.list'], ['crm.status.list'],
     ]);
@@ -222,11 +238,11 @@ describe('open items of a CRM record', () => {
     const crm = seeded();
     crm.failMethods.add('crm.status.list');
     let clock = 0;
-    const reader = createOpenItems({ clients: clientsOf(crm), now: () => clock, ttlMs: 1 });
-    const items = await reader.read('p1', 'CONTACT', 7);
+    const reader = createOpenItems({ restAs: restOf(crm), now: () => clock, ttlMs: 1 });
+    const items = await reader.read(as('p1'), 'CONTACT', 7);
     expect(items.deals).toEqual([{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: null, amount: 1500.5, currency: 'EUR' }]);
     clock = 5;
-    await reader.read('p1', 'CONTACT', 7);
+    await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches.flat().filter((c) => c.method === 'crm.status.list')).toHaveLength(1);
   });
 
@@ -236,7 +252,7 @@ describe('open items of a CRM record', () => {
     crm.throwFor = (commands) => commands.every((c) => c.method === 'crm.status.list');
     const warnings: unknown[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line)) });
-    const items = await createOpenItems({ clients: clientsOf(crm), log }).read('p1', 'CONTACT', 7);
+    const items = await createOpenItems({ restAs: restOf(crm), log }).read(as('p1'), 'CONTACT', 7);
     expect(items.deals.map((d) => [d.stageId, d.stageName])).toEqual([['PREPARATION', 'Quote sent'], ['C3:NEGOTIATION', null]]);
     expect(warnings).toEqual([expect.objectContaining({ portal: 'p1', stageLists: ['DEAL_STAGE_3'], msg: expect.stringContaining('stage names') })]);
   });

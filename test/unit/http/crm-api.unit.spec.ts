@@ -5,6 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import type { UserAuth } from '../../../server/bitrix/as-user.js';
 import { BitrixError } from '../../../server/bitrix/types.js';
 import type { OpenItems, OpenItemsOwner, OpenItemsReader } from '../../../server/contacts/open-items.js';
 import { crmApiRouter } from '../../../server/http/api/crm.js';
@@ -21,10 +22,10 @@ const ITEMS: OpenItems = {
 };
 
 class RecordingReader implements OpenItemsReader {
-  readonly reads: { portal: string; entityType: OpenItemsOwner; entityId: number }[] = [];
+  readonly reads: { portal: string; userId: number; token: string; entityType: OpenItemsOwner; entityId: number }[] = [];
   failure: Error | null = null;
-  async read(p: string, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems> {
-    this.reads.push({ portal: p, entityType, entityId });
+  async read(user: UserAuth, entityType: OpenItemsOwner, entityId: number): Promise<OpenItems> {
+    this.reads.push({ portal: user.portal.memberId, userId: user.userId, token: user.accessToken, entityType, entityId });
     if (this.failure) throw this.failure;
     return ITEMS;
   }
@@ -35,6 +36,7 @@ function app(reader: OpenItemsReader) {
   const a = express();
   // Stands in for the frame-auth middleware: the token decides the portal.
   a.use((req: Request, res: Response, next: NextFunction) => {
+    req.headers.authorization ??= 'Bearer p1-token';
     res.locals.log = silentLog();
     res.locals.requestId = 'r';
     res.locals.user = { portal: portal(req.headers.authorization === 'Bearer p2-token' ? 'p2' : 'p1'), userId: 11, isAdmin: false };
@@ -53,9 +55,10 @@ describe('GET /api/crm/open-items', () => {
     expect(body).toEqual({ entityType: 'CONTACT', entityId: 7, ...ITEMS });
     expect(res.headers['cache-control']).toBe('private, no-store');
     await request(app(reader)).get('/api/crm/open-items?entityType=LEAD&entityId=9').set('Authorization', 'Bearer p2-token').expect(200);
+    // Read as the agent, with the agent's own frame token (issue 10 point 7), never the app's.
     expect(reader.reads).toEqual([
-      { portal: 'p1', entityType: 'CONTACT', entityId: 7 },
-      { portal: 'p2', entityType: 'LEAD', entityId: 9 },
+      { portal: 'p1', userId: 11, token: 'p1-token', entityType: 'CONTACT', entityId: 7 },
+      { portal: 'p2', userId: 11, token: 'p2-token', entityType: 'LEAD', entityId: 9 },
     ]);
   });
 

@@ -5,6 +5,7 @@
  * https://apidocs.bitrix24.com/api-reference/chats/notifications/im-notify-system-add.html
  */
 import { entityTypeFromOwnerTypeId, getEntity } from '../crm-store.js';
+import { canReadActivity } from '../crm-rights.js';
 import { RestError, argumentError } from '../errors.js';
 import { isRecord, pickArray, pickInt, pickRecord, pickString, type Params } from '../params.js';
 import type { Activity, CrmEntityType, Portal } from '../state.js';
@@ -116,17 +117,19 @@ export const activityMethods: MethodTable = {
     },
   },
   'crm.activity.get': {
-    run: ({ portal, params }) => {
+    run: ({ portal, params, auth }) => {
       const a = portal.activities.get(pickInt(params, 'id', 'ID') ?? 0);
       if (!a) throw crmError('Not found');
+      if (!canReadActivity(portal, auth, a)) throw crmError('Access denied');
       return ok(activityView(a));
     },
   },
   'crm.activity.list': {
-    run: ({ portal, params }) => {
+    run: ({ portal, params, auth }) => {
       const filter = activityFilter(params);
       const select = pickArray(params, 'select', 'SELECT');
       const items = [...portal.activities.values()]
+        .filter((a) => canReadActivity(portal, auth, a))
         .map(activityView)
         .filter((view) => Object.entries(filter).every(([k, v]) => matchesCrmFilterValue(k, view, v)))
         .sort(activityOrder(params))

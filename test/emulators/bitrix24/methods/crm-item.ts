@@ -5,11 +5,12 @@
  * (-get, -update, -list), https://apidocs.bitrix24.com/tutorials/crm/how-to-edit-crm-objects/how-to-change-email-or-phone.html
  */
 import { MULTI_FIELDS, createEntity, entityTypeFromOwnerTypeId, getEntity, updateEntity } from '../crm-store.js';
+import { canReadEntity } from '../crm-rights.js';
 import { RestError } from '../errors.js';
 import { isRecord, pickArray, pickInt, pickRecord, type Params } from '../params.js';
 import type { CrmEntity, CrmEntityType, Portal } from '../state.js';
 import { matchesCrmFilterValue } from './filter.js';
-import { ok, type MethodOutcome, type MethodTable } from './types.js';
+import { ok, type MethodContext, type MethodOutcome, type MethodTable } from './types.js';
 
 const SPECIAL: Record<string, string> = {
   ID: 'id',
@@ -96,12 +97,13 @@ function requireItem(portal: Portal, type: CrmEntityType, params: Params): CrmEn
   return entity;
 }
 
-function listItems(portal: Portal, params: Params): MethodOutcome {
+function listItems(portal: Portal, params: Params, auth: MethodContext['auth']): MethodOutcome {
   const type = entityTypeOf(params);
   const filter = pickRecord(params, 'filter') ?? {};
   const order = pickRecord(params, 'order') ?? {};
   const desc = String(order.id ?? order.ID ?? 'ASC').toUpperCase() === 'DESC';
   const all = [...(portal.crm.get(type)?.values() ?? [])]
+    .filter((entity) => canReadEntity(portal, auth, entity))
     .map(itemView)
     .filter((view) => Object.entries(filter).every(([k, v]) => matchesCrmFilterValue(k, Object.fromEntries(Object.entries(view).map(([vk, vv]) => [vk.toUpperCase(), vv])), v)))
     .sort((a, b) => (desc ? Number(b.id) - Number(a.id) : Number(a.id) - Number(b.id)));
@@ -124,7 +126,13 @@ export const crmItemMethods: MethodTable = {
       return ok({ item: itemView(entity) });
     },
   },
-  'crm.item.get': { run: ({ portal, params }) => ok({ item: itemView(requireItem(portal, entityTypeOf(params), params)) }) },
+  'crm.item.get': {
+    run: ({ portal, params, auth }) => {
+      const entity = requireItem(portal, entityTypeOf(params), params);
+      if (!canReadEntity(portal, auth, entity)) throw new RestError('ACCESS_DENIED', 'You do not have permission to view this item', 400);
+      return ok({ item: itemView(entity) });
+    },
+  },
   'crm.item.update': {
     run: ({ portal, params, state }) => {
       const entity = requireItem(portal, entityTypeOf(params), params);
@@ -134,5 +142,5 @@ export const crmItemMethods: MethodTable = {
       return ok({ item: itemView(entity) });
     },
   },
-  'crm.item.list': { run: ({ portal, params }) => listItems(portal, params) },
+  'crm.item.list': { run: ({ portal, params, auth }) => listItems(portal, params, auth) },
 };

@@ -7,6 +7,7 @@
  * https://apidocs.bitrix24.com/api-reference/crm/duplicates/crm-duplicate-find-by-comm.html
  */
 import { MULTI_FIELDS, createEntity, findByEmail, findByPhone, getEntity, legacyView, updateEntity } from '../crm-store.js';
+import { canReadEntity } from '../crm-rights.js';
 import { RestError } from '../errors.js';
 import { pickArray, pickInt, pickRecord, pickString, type Params } from '../params.js';
 import type { CrmEntity, CrmEntityType, Portal } from '../state.js';
@@ -59,7 +60,13 @@ function crudFor(type: CrmEntityType): MethodTable {
         return ok(id);
       },
     },
-    [`${prefix}.get`]: { run: ({ portal, params }) => ok(legacyView(requireEntity(portal, type, params))) },
+    [`${prefix}.get`]: {
+      run: ({ portal, params, auth }) => {
+        const entity = requireEntity(portal, type, params);
+        if (!canReadEntity(portal, auth, entity)) throw crmError('Access denied');
+        return ok(legacyView(entity));
+      },
+    },
     [`${prefix}.update`]: {
       run: ({ portal, params, state }) => {
         const entity = requireEntity(portal, type, params);
@@ -79,12 +86,12 @@ function crudFor(type: CrmEntityType): MethodTable {
       },
     },
     [`${prefix}.list`]: {
-      run: ({ portal, params }) => {
+      run: ({ portal, params, auth }) => {
         const filter = pickRecord(params, 'filter', 'FILTER') ?? {};
         const order = pickRecord(params, 'order', 'ORDER') ?? {};
         const desc = String(order.ID ?? order.id ?? 'ASC').toUpperCase() === 'DESC';
         const items = [...(portal.crm.get(type)?.values() ?? [])]
-          .filter((e) => matchesCrmFilter(e, filter))
+          .filter((e) => canReadEntity(portal, auth, e) && matchesCrmFilter(e, filter))
           .sort((a, b) => (desc ? b.id - a.id : a.id - b.id))
           .map((e) => selectFields(legacyView(e), pickArray(params, 'select', 'SELECT')));
         return page(items, pickInt(params, 'start', 'START'));
