@@ -2,7 +2,8 @@
  * The countries of issue 11 with numbers as people really have them: the CRM phone as a sales person typed it, the
  * caller ID as that country's trunk delivers it (trunk prefix `8` in RU/KZ, `0` in DE/ZA/GB/BR, none for CN mobiles,
  * the country's international prefix `00`/`810`/`011` for a foreign caller), and what click-to-call must ask the PBX to
- * dial for the typed number (phone.ts dialNumber). Shared by the unit tests of phone.ts and the end-to-end test.
+ * dial for the typed number (phone.ts dialNumber). Shared by the unit tests of phone.ts and the end-to-end test, which
+ * keeps every number's record on one portal: no two rows share a number.
  */
 export interface NumberCase {
   /** The CRM phone as typed. */
@@ -36,7 +37,7 @@ export const COUNTRY_CASES: CountryCase[] = [
       { typed: '8 (912) 345-67-89', callerId: '89123456789', e164: '+79123456789' },
       { typed: '+7 495 123-45-67', callerId: '84951234567', e164: '+74951234567' },
       { typed: '903 123 45 67', callerId: '+79031234567', e164: '+79031234567' },
-      { typed: '+49 30 1234567', callerId: '81049301234567', e164: '+49301234567' },
+      { typed: '+49 40 9876543', callerId: '81049409876543', e164: '+49409876543' },
     ],
     dials: '89123456789',
   },
@@ -83,7 +84,7 @@ export const COUNTRY_CASES: CountryCase[] = [
       { typed: '(415) 555-2671', callerId: '+14155552671', e164: '+14155552671' },
       { typed: '415.555.0199', callerId: '4155550199', e164: '+14155550199' },
       { typed: '1-212-555-0100', callerId: '12125550100', e164: '+12125550100' },
-      { typed: '+44 20 7946 0958', callerId: '011442079460958', e164: '+442079460958' },
+      { typed: '+44 20 7123 4567', callerId: '011442071234567', e164: '+442071234567' },
     ],
     dials: '14155552671',
   },
@@ -93,7 +94,7 @@ export const COUNTRY_CASES: CountryCase[] = [
       { typed: '020 7946 0958', callerId: '02079460958', e164: '+442079460958' },
       { typed: '07700 900123', callerId: '+447700900123', e164: '+447700900123' },
       { typed: '+44 (0)161 496 0000', callerId: '01614960000', e164: '+441614960000' },
-      { typed: '+49 30 1234567', callerId: '0049301234567', e164: '+49301234567' },
+      { typed: '+33 1 42 68 53 00', callerId: '0033142685300', e164: '+33142685300' },
     ],
     dials: '02079460958',
   },
