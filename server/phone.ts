@@ -6,7 +6,9 @@
  * matches on its own normalization, which does not equate `8 900…` with `+7 900…` (pitfalls.md §9,
  * asterlink `search_format`, Itgrix `process_client_phone`). So a lookup sends every form people store.
  */
-import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
+import {
+  getCountryCallingCode, isSupportedCountry, parsePhoneNumberFromString, type CountryCode, type PhoneNumber,
+} from 'libphonenumber-js/max';
 
 /** findbycomm accepts at most 20 values (b24restdocs: crm/duplicates/crm-duplicate-find-by-comm.md). */
 export const MAX_PHONE_VARIANTS = 20;
@@ -80,8 +82,10 @@ export function samePhone(a: string, b: string, defaultCountry: string): boolean
 /**
  * The forms one number is commonly stored in, most specific first, at most {@link MAX_PHONE_VARIANTS}:
  * E.164 `+79001234567`, digits `79001234567`, national with trunk prefix `89001234567` / `0301234567`,
- * the national significant number `9001234567`, the `00` international form, and the two formatted
- * forms (`+7 900 123 45 67`, `8 (900) 123-45-67`) because Bitrix24 may keep the typed spacing.
+ * the national significant number `9001234567`, the `00` international form, the two formatted
+ * forms (`+7 900 123 45 67`, `8 (900) 123-45-67`) because Bitrix24 may keep the typed spacing, the trunk prefix kept
+ * after the country code (`+442079460958` written `+44 (0)20 7946 0958`) and the number as dialed from the portal's
+ * country (`81049301234567` for a German number in a Russian portal).
  */
 export function phoneVariants(raw: string, defaultCountry: string): string[] {
   const out = new Set<string>();
@@ -100,10 +104,54 @@ export function phoneVariants(raw: string, defaultCountry: string): string[] {
     add(`00${international}`);
     add(parsed.formatInternational());
     add(national);
+    // `+44 (0)20 7946 0958`, `+49 (0)30 …`: the trunk prefix kept after the country code, a common way to write it.
+    const nationalDigits = digitsOf(national);
+    const trunk = nationalDigits.endsWith(parsed.nationalNumber) ? nationalDigits.slice(0, -parsed.nationalNumber.length) : '';
+    if (trunk) add(`+${parsed.countryCallingCode}${trunk}${parsed.nationalNumber}`);
+    // As dialed from the portal's country (`81049301234567` in RU, `01149…` in the US): typed like that too.
+    add(dialNumber(parsed.number, defaultCountry));
   } else {
     add(normalizePhone(raw, defaultCountry));
     add(digitsOf(stripExtension(raw)));
   }
   add(stripExtension(raw));
   return [...out].slice(0, MAX_PHONE_VARIANTS);
+}
+
+/**
+ * True when a CRM lookup with {@link phoneVariants} can find more than Bitrix24's own match of the number: it could be
+ * read (E.164), so its national and formatted forms are known. Bitrix24's register matches the number's digits as sent
+ * (the international form); a record typed `8 (912) 345-67-89` or `082 777 0404` is only found through the variants.
+ * Short codes and unreadable numbers have no other form: nothing to gain.
+ */
+export function hasOtherForms(e164: string): boolean {
+  return /^\+\d{6,}$/.test(e164);
+}
+
+/** When the country's own international prefix cannot be told (BR: `00` + a carrier code), the ITU-recommended one. */
+const FALLBACK_IDD = '00';
+
+/**
+ * The digits the PBX dials for a number, as a person in `country` dials it from a desk phone — the form the outbound
+ * routes of a PBX in that country match (a Yeastar route's pattern, e.g. `8.` / `0.` / `00.`; the trunk then sends it):
+ * - a number of the portal's own country (or one sharing its country code: RU/KZ `+7`, US/CA `+1`) in the national
+ *   form with its trunk prefix: RU/KZ `89123456789`, DE `0301234567`, GB `02079460958`, ZA `0827770404`,
+ *   CN `13800138000` (mobiles have no trunk prefix) / `01065529988`, US `14155552671` (1 + ten digits), BR `11912345678`
+ *   (area code + number; a Brazilian trunk's carrier selection `0 xx` is the route's prepend, it is the customer's choice);
+ *   another country of a shared code as dialed between them (US → CA `16475551234`, KZ → RU `89123456789`);
+ * - a foreign number with the country's international prefix: `00` (DE, GB, ZA, CN, BR…), `810` (RU, KZ), `011` (US),
+ *   then the country code and the number: `0049301234567` from RU is `81049301234567`.
+ * A number that cannot be read (an extension, a short code) is dialed as its digits.
+ */
+export function dialNumber(raw: string, country: string): string {
+  const parsed = parse(raw, country);
+  const from = countryOf(country);
+  if (!parsed || !from) return digitsOf(stripExtension(raw));
+  // libphonenumber's "IDD" format is the number as dialed from `from`: national with the trunk prefix inside the
+  // country code, the international prefix outside it (written with `~`, "wait for the dial tone": RU `8~10`).
+  const asDialed = parsed.format('IDD', { fromCountry: from });
+  if (asDialed) return digitsOf(asDialed);
+  // No single international prefix known (BR picks a carrier with it): domestic numbers national, others `00…`.
+  if (parsed.countryCallingCode === getCountryCallingCode(from)) return digitsOf(parsed.formatNational());
+  return `${FALLBACK_IDD}${digitsOf(parsed.number)}`;
 }

@@ -30,7 +30,9 @@ export async function measureRequestsPerCall(
   const kinds: Kind[] = [
     { key: 'answered', portal: plain, label: 'answered with recording', scenario: 'inbound-answered', limit: 3, recorded: true,
       opts: (i) => ({ from: known[known.length - 1 - i], to: '1001', talkSeconds: 12, record: true }) },
-    { key: 'missed', portal: plain, label: 'missed', scenario: 'inbound-missed', limit: 2, recorded: false,
+    // 3, was 2 before issue 11: a number not looked up within the cache's TTL is looked up in all its written forms
+    // before the register (the register carries the record found), a request no later one can share at idle.
+    { key: 'missed', portal: plain, label: 'missed', scenario: 'inbound-missed', limit: 3, recorded: false,
       opts: (i) => ({ from: known[known.length - 1 - CALLS_PER_KIND - i], to: '1001' }) },
     { key: 'unknown', portal: autoCreating, label: 'unknown number, auto-create, answered with recording', scenario: 'inbound-answered', recorded: true,
       opts: (i) => ({ from: unknownNumber(i), to: '1001', talkSeconds: 12, record: true }) },

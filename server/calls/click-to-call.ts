@@ -7,11 +7,16 @@
  *
  * Callback: no CALL_ID. The user who calls back is, in order: the responsible user of the CRM record (when bound to an
  * extension), the portal's user for unbound calls (when bound), else the first user with a binding. A callback must
- * ring a real extension, so an unbound admin is never chosen. The call is registered as TYPE 4 (callback: the TYPE list of
+ * ring a real extension, so an unbound admin is never chosen.
+ *
+ * The PBX is asked to dial the number as a person in the portal's country dials it (phone.ts dialNumber: national with
+ * the trunk prefix at home, the country's international prefix abroad): that is what its outbound routes match.
+ * The call itself is stored with the E.164 form, like every other call. The call is registered as TYPE 4 (callback: the TYPE list of
  * telephony.externalCall.register) and the form's TEXT is sent to that user as a notification before their phone rings.
  */
 import type { Logger } from '../log.js';
 import { getEntity } from '../bitrix/crm.js';
+import { dialNumber } from '../phone.js';
 import { finishCall } from '../bitrix/telephony.js';
 import type { BitrixClients } from '../bitrix/types.js';
 import type { PbxAdapter } from '../pbx/adapter.js';
@@ -92,7 +97,7 @@ export class ClickToCall implements TelephonyEventHandlers {
       try {
         let pbxCallId: string;
         try {
-          ({ pbxCallId } = await adapter.dial(extension, number));
+          ({ pbxCallId } = await adapter.dial(extension, dialNumber(number, settings.defaultCountry)));
         } catch (err) {
           log.warn({ err, extension }, 'click-to-call dial refused by the PBX');
           await this.refuse(portal, event, '603', 'the PBX refused the dial',
@@ -141,7 +146,7 @@ export class ClickToCall implements TelephonyEventHandlers {
         await this.deps.outbox.enqueue([notifyUserItem(portal, `callback:${number}`, `${portal}:callback:${number}:${this.now()}`, caller.userId,
           `Callback request from ${number}: ${text}`)]);
       }
-      const { pbxCallId } = await adapter.dial(caller.extension, number);
+      const { pbxCallId } = await adapter.dial(caller.extension, dialNumber(number, settings.defaultCountry));
       const at = this.now();
       const record = placedRecord(portal, pbxCallId, number, at, 'callback', event.crm);
       record.userId = caller.userId;

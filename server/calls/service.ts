@@ -364,8 +364,9 @@ export class CallsService {
   /** resolveCaller before the first register; bounded so a slow CRM never holds the screen pop for long. */
   private async lookup(record: CallRecord, userId: number): Promise<CallRecord> {
     if (record.crm || !record.external) return record;
-    // register binds the CRM record itself when told none (it searches the number) and names it in its answer;
-    // only auto-create needs to know beforehand. Skipping the lookup saves a request and a round trip per call.
+    // register binds a record itself when told none, but only one stored with the number's international digits;
+    // contacts/ looks the number up in all its forms first unless that can find nothing more (a short code, auto-create
+    // off) — then the lookup's request and round trip are saved.
     if (this.deps.contacts.needsLookupBeforeRegister?.(record.portal, record.external, record.direction) === false) return record;
     let timer: NodeJS.Timeout | undefined;
     try {

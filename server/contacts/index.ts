@@ -5,6 +5,7 @@ import type { BitrixClients } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
 import type { PbxAdapter } from '../pbx/adapter.js';
 import type { CrmRef } from '../store/records.js';
+import { hasOtherForms } from '../phone.js';
 import type { Store } from '../store/types.js';
 import { createAutoCreator, wantsAutoCreate } from './autocreate.js';
 import { createCrmLookup, type CrmLookup } from './lookup.js';
@@ -52,7 +53,10 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
     lookup,
     sync,
     forgetPortal: (portal) => lookup.forget(portal),
-    needsLookupBeforeRegister: (portal, e164, direction) => wantsAutoCreate(settingsOf(portal), direction, e164),
+    // Our lookup before register whenever it can find more than register's own match of the full international number
+    // (a record typed in national form: `8 (912) 345-67-89`, `082 777 0404`) — auto-create on or off — or auto-create
+    // needs to know. Cached per portal+number, single-flight, coalesced with the portal's other requests (lookup.ts).
+    needsLookupBeforeRegister: (portal, e164, direction) => hasOtherForms(e164) || wantsAutoCreate(settingsOf(portal), direction, e164),
     syncContactAfterCall: (portal, crm) => sync.syncContactAfterCall(portal, crm),
     resolveCaller(portal, e164, direction, responsibleUserId) {
       if (direction === 'internal' || !/\d/.test(e164)) return Promise.resolve(null);

@@ -9,8 +9,8 @@ export interface CrmContacts {
   /** The CRM record for this number, auto-created when the portal's settings say so; null when none. */
   resolveCaller(portal: string, e164: string, direction: CallDirection, responsibleUserId: number | undefined): Promise<CrmRef | null>;
   /**
-   * False when nothing would be done with the record before the screen pop (auto-create off for this direction):
-   * the caller may then let Bitrix24's register find the record itself. Absent: always look up.
+   * False when our lookup can find nothing register's own match would not (a number with no other written form) and
+   * auto-create is off for this direction: the caller may then let Bitrix24's register find the record. Absent: always.
    */
   needsLookupBeforeRegister?(portal: string, e164: string, direction: CallDirection): boolean;
   /** Fire-and-forget: keep the PBX phonebook entry of this CRM record current. Never throws. */

@@ -5,6 +5,7 @@ import { AppError, forbidden, unauthorized } from '../errors.js';
 import { BitrixError } from '../bitrix/types.js';
 import type { FrameProfile, PortalBitrixClients } from '../bitrix/client.js';
 import type { InstallGrant } from './install-request.js';
+import { portalCountry, settingsWithPortalCountry } from './country.js';
 import { ensureAppBindings, type SetupResult } from './setup.js';
 import { assertPortalAddressAllowed, confirmNewInstall, type InstallTrust } from './install-trust.js';
 
@@ -126,11 +127,14 @@ export async function installPortal(deps: InstallDeps, request: InstallGrant | A
   const setup = await ensureAppBindings({
     client: deps.clients.forPortal(stored.memberId), publicUrl: deps.publicUrl, lineNumber: stored.lineNumber, log,
   });
+  const country = portalCountry(setup.appInfo, stored.domain);
   const portal = await deps.store.portals.update(stored.memberId, {
-    installed: true, ratePlan: setup.ratePlan, updatedAt: (deps.now ?? Date.now)(),
+    installed: true, ratePlan: setup.ratePlan, ...(country ? { country } : {}), updatedAt: (deps.now ?? Date.now)(),
   });
+  const firstSettings = country ? settingsWithPortalCountry(deps.store.settings.get(stored.memberId), country) : null;
+  if (firstSettings) await deps.store.settings.put(stored.memberId, firstSettings);
   deps.clients.forget(stored.memberId);
-  log.info({ domain: portal.domain, ratePlan: portal.ratePlan }, 'portal installed');
+  log.info({ domain: portal.domain, ratePlan: portal.ratePlan, country: portal.country, countryAdopted: firstSettings !== null }, 'portal installed');
   try {
     await deps.onInstalled?.(stored.memberId);
   } catch (err) {

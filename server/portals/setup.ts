@@ -30,6 +30,8 @@ const ALREADY = /already|exists|binded/i;
 
 export interface SetupResult {
   ratePlan: RatePlan;
+  /** The `app.info` answer read with the bindings (undefined when it failed): rate plan and country come from it. */
+  appInfo: unknown;
   bound: string[];
   alreadyThere: string[];
 }
@@ -88,5 +90,5 @@ export async function ensureAppBindings(args: {
   }
   const ratePlan = ratePlanFromAppInfo(existing.results.app);
   log.info({ bound, alreadyThere, ratePlan }, 'app bindings in place');
-  return { ratePlan, bound, alreadyThere };
+  return { ratePlan, appInfo: existing.results.app, bound, alreadyThere };
 }

@@ -32,6 +32,8 @@ export interface Portal {
   /** Bitrix24 licence status letter: L, F, D, T, P. */
   status: string;
   ratePlan: 'standard' | 'enterprise';
+  /** The country Bitrix24 reports for the portal at install (portals/country.ts): the default of `defaultCountry`. */
+  country?: string;
   /** The external line this app added (telephony.externalLine.add NUMBER). */
   lineNumber: string;
   installedAt: number;

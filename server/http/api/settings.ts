@@ -29,8 +29,10 @@ async function assertPhonebookChoosable(deps: ContactsApiDeps, portal: string, p
 export function settingsRouter(deps: ContactsApiDeps): Router {
   const router = express.Router();
   const serial = portalChanges(deps.store);
-  const view = (portal: string, settings: PortalSettings): SettingsResponse =>
-    settingsView(settings, `${deps.config.publicUrl}${deps.webhookPath(portal)}`);
+  const view = (portal: string, settings: PortalSettings): SettingsResponse => ({
+    ...settingsView(settings, `${deps.config.publicUrl}${deps.webhookPath(portal)}`),
+    portalCountry: deps.store.portals.get(portal)?.country ?? null,
+  });
 
   router.get('/settings', (_req, res) => {
     const portal = portalOf(res);

@@ -58,6 +58,8 @@ export interface SettingsResponse {
   contactSync: { enabled: boolean; entityType: 'CONTACT' | 'LEAD' | 'COMPANY'; phonebookId: string | null };
   autoCreate: { enabled: boolean; inbound: boolean; outbound: boolean; entityType: 'CONTACT' | 'LEAD'; namePrefix: string };
   defaultCountry: string;
+  /** The country Bitrix24 reports for the portal (app.info LICENSE region, …), shown as the default; null when unknown. */
+  portalCountry?: string | null;
   unboundCallsUserId: number | null;
 }
 

@@ -36,7 +36,7 @@ type Operation = (cloud: Bitrix24Cloud, body: unknown) => unknown;
 
 const operations: Record<string, Operation> = {
   createPortal: (c, b) =>
-    c.createPortal(z.object({ memberId: z.string().optional(), host: z.string().optional(), domain: z.string().optional(), plan: z.enum(['standard', 'enterprise']).optional() }).parse(b ?? {})),
+    c.createPortal(z.object({ memberId: z.string().optional(), host: z.string().optional(), domain: z.string().optional(), plan: z.enum(['standard', 'enterprise']).optional(), region: z.string().regex(/^[a-z]{2}$/).optional(), langId: z.string().regex(/^[a-z]{2}$/).optional() }).parse(b ?? {})),
   addUser: (c, b) => {
     const a = z.object({ memberId: z.string(), user: userInput }).parse(b);
     return c.addUser(a.memberId, a.user);

@@ -182,7 +182,7 @@ export class Bitrix24Cloud {
    * `host` (alias `domain`, port ignored) must reach this machine: 127.0.0.1 or localhost. The port is always
    * the portal's own, so the product builds `http://<domain>/rest/` exactly as for a real portal.
    */
-  async createPortal(opts: { memberId?: string; host?: string; domain?: string; plan?: Plan } = {}): Promise<PortalInfo> {
+  async createPortal(opts: { memberId?: string; host?: string; domain?: string; plan?: Plan; region?: string; langId?: string } = {}): Promise<PortalInfo> {
     const host = (opts.host ?? opts.domain ?? '127.0.0.1').replace(/:\d+$/, '');
     if (!['127.0.0.1', 'localhost'].includes(host)) {
       throw new RestError('EMULATOR_BAD_HOST', `Portal host must be 127.0.0.1 or localhost (loopback only), got ${host}`, 400);
@@ -194,7 +194,7 @@ export class Bitrix24Cloud {
     const drain = this.state.config.drainRate ?? (plan === 'enterprise' ? 5 : 2);
     const portal: Portal = {
       memberId, domain: '', port: 0, server: null, plan, applicationToken: randomHex(16), appPresent: false,
-      installed: false, langId: 'en', users: new Map(), nextUserId: 1, crm: new Map(CRM_ENTITY_TYPES.map((t) => [t, new Map()])),
+      installed: false, langId: opts.langId ?? 'en', region: opts.region ?? 'en', users: new Map(), nextUserId: 1, crm: new Map(CRM_ENTITY_TYPES.map((t) => [t, new Map()])),
       nextCrmId: { LEAD: 1, CONTACT: 1, COMPANY: 1, DEAL: 1 }, nextMultiId: 1, activities: new Map(), nextActivityId: 1,
       comments: [], lines: new Map(), nextLineId: 1, calls: new Map(), nextStatisticId: 1, events: [], nextEventId: 1,
       placements: [], webhooks: new Map(), notifications: [], files: new Map(), nextFileId: 1, uploads: new Map(),

@@ -117,7 +117,7 @@ export class Bitrix24Emulator {
     clearTimeout(timer);
   }
 
-  createPortal(opts: { memberId?: string; host?: string; domain?: string; plan?: 'standard' | 'enterprise' } = {}): Promise<PortalInfo> {
+  createPortal(opts: { memberId?: string; host?: string; domain?: string; plan?: 'standard' | 'enterprise'; region?: string; langId?: string } = {}): Promise<PortalInfo> {
     return this.rpc('createPortal', opts);
   }
 

@@ -153,6 +153,11 @@ export interface Portal {
   /** installFinish done: events delivered, placements shown. */
   installed: boolean;
   langId: string;
+  /**
+   * The licence's region, the prefix of app.info LICENSE (`ru_project`, `de_ent10000`,
+   * dev.1c-bitrix.ru/rest_help/general/app_info.php): `en` for the international cloud.
+   */
+  region: string;
   users: Map<number, User>;
   nextUserId: number;
   crm: Map<CrmEntityType, Map<number, CrmEntity>>;

@@ -255,7 +255,7 @@ describe('click-to-call and callback', () => {
     await early;
     await h.part.service.handleEvent(ev('k1', 'answered', [['1001', 'answered']], { direction: 'outbound' }));
     await h.part.service.handleEvent(cdr('k1', { result: 'answered', talkSeconds: 12, placedBy: '1001' }, { direction: 'outbound' }));
-    expect(h.pbx.dials).toEqual([{ extension: '1001', number: '+14155550123' }]);
+    expect(h.pbx.dials).toEqual([{ extension: '1001', number: '14155550123' }]); // as dialed from the portal's country (US): phone.ts dialNumber
     expect(h.outbox.byMethod('telephony.externalCall.register')).toHaveLength(0);
     expect(h.outbox.one('telephony.externalCall.finish').params).toMatchObject({ CALL_ID: 'externalCall.k1', USER_ID: 11, DURATION: 12, STATUS_CODE: '200' });
     expect(h.calls.get(P, 'k1')).toMatchObject({ origin: 'click-to-call', b24CallId: 'externalCall.k1', crm: CONTACT, phase: 'logged' });
@@ -302,7 +302,7 @@ describe('click-to-call and callback', () => {
     h.pbx.dialResult = async () => ({ pbxCallId: 'cb1' });
     await h.part.telephony.externalCallbackStart(P, { phoneNumber: '4155550123', text: 'Please call me about my order', lineNumber: 'line-7', crm: CONTACT });
     expect(h.clientCalls).toEqual([{ method: 'crm.contact.get', params: { id: 797 } }]);
-    expect(h.pbx.dials).toEqual([{ extension: '1002', number: '+14155550123' }]);
+    expect(h.pbx.dials).toEqual([{ extension: '1002', number: '14155550123' }]); // as dialed from the US
     expect(h.outbox.one('telephony.externalCall.register').params).toMatchObject({ TYPE: 4, USER_ID: 12, SHOW: 1, CRM_ENTITY_ID: 797 });
     expect(h.outbox.one('im.notify.system.add').params).toMatchObject({ USER_ID: 12, MESSAGE: expect.stringMatching(/order/) });
     await h.part.service.handleEvent(cdr('cb1', { result: 'answered', talkSeconds: 4, placedBy: '1002' }, { direction: 'outbound' }));

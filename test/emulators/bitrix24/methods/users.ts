@@ -124,7 +124,7 @@ export const userMethods: MethodTable = {
         PAYMENT_EXPIRED: 'N',
         DAYS: null,
         LANGUAGE_ID: portal.langId,
-        LICENSE: portal.plan === 'enterprise' ? 'en_ent250' : 'en_std',
+        LICENSE: `${portal.region}_${portal.plan === 'enterprise' ? 'ent250' : 'std'}`,
         LICENSE_TYPE: portal.plan === 'enterprise' ? 'ent250' : 'std',
         LICENSE_FAMILY: portal.plan === 'enterprise' ? 'ent' : 'std',
       });

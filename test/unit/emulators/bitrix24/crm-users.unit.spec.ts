@@ -44,6 +44,15 @@ describe('crm.duplicate.findbycomm', () => {
     const tooMany = await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: Array.from({ length: 21 }, (_, i) => String(1000 + i)) });
     expect(tooMany.status).toBe(400);
   });
+
+  // Bitrix24 keeps a phone as typed and compares digits: `8 (912) …` and `+7 912 …` are two numbers to it (pitfalls.md
+  // #10, asterlink `search_format`). The product's own lookup must send the national form to find such a record.
+  it('does not equate a national form with the international one', async () => {
+    const { portal, rest } = await setup();
+    const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Ivan', PHONE: [{ VALUE: '8 (912) 345-67-89', VALUE_TYPE: 'MOBILE' }] });
+    expect((await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: ['+79123456789'] })).body.result).toEqual([]);
+    expect((await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: ['+79123456789', '89123456789'] })).body.result).toEqual({ CONTACT: [contact] });
+  });
 });
 
 describe('legacy CRM', () => {
