@@ -41,11 +41,13 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
   const sync = createContactSync({ clients: deps.clients, repository: deps.store.contactSync, settingsOf, adapterFor: deps.adapterFor, log });
   const timeoutMs = deps.resolveTimeoutMs ?? 5_000;
 
-  async function resolve(portal: string, e164: string, direction: Parameters<CrmContacts['resolveCaller']>[2], userId: number | undefined) {
+  async function resolve(
+    portal: string, e164: string, direction: Parameters<CrmContacts['resolveCaller']>[2], userId: number | undefined, presented: string | undefined,
+  ) {
     const settings = settingsOf(portal);
     const known = await lookup.find(portal, e164, settings.defaultCountry);
     if (known) return known;
-    return autoCreator.createForUnknown(portal, e164, direction, userId);
+    return autoCreator.createForUnknown(portal, e164, direction, userId, presented);
   }
 
   return {
@@ -54,9 +56,9 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
     forgetPortal: (portal) => lookup.forget(portal),
     needsLookupBeforeRegister: (portal, e164, direction) => wantsAutoCreate(settingsOf(portal), direction, e164),
     syncContactAfterCall: (portal, crm) => sync.syncContactAfterCall(portal, crm),
-    resolveCaller(portal, e164, direction, responsibleUserId) {
+    resolveCaller(portal, e164, direction, responsibleUserId, presented) {
       if (direction === 'internal' || !/\d/.test(e164)) return Promise.resolve(null);
-      const work = resolve(portal, e164, direction, responsibleUserId).catch((error: unknown) => {
+      const work = resolve(portal, e164, direction, responsibleUserId, presented).catch((error: unknown) => {
         log.warn({ portal, err: error }, 'CRM lookup or auto-create failed; the call pops without a CRM record');
         return null;
       });

@@ -6,8 +6,13 @@ import type { CrmRef } from '../store/records.js';
  * auto-create is single-flight per number, contact sync runs after the fact.
  */
 export interface CrmContacts {
-  /** The CRM record for this number, auto-created when the portal's settings say so; null when none. */
-  resolveCaller(portal: string, e164: string, direction: CallDirection, responsibleUserId: number | undefined): Promise<CrmRef | null>;
+  /**
+   * The CRM record for this number, auto-created when the portal's settings say so; null when none. `presented` is
+   * the number as the PBX gave it (an auto-created record is named after it); absent: the E.164 form.
+   */
+  resolveCaller(
+    portal: string, e164: string, direction: CallDirection, responsibleUserId: number | undefined, presented?: string,
+  ): Promise<CrmRef | null>;
   /**
    * False when nothing would be done with the record before the screen pop (auto-create off for this direction):
    * the caller may then let Bitrix24's register find the record itself. Absent: always look up.

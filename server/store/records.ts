@@ -95,6 +95,8 @@ export interface CallRecord {
   direction: CallDirection;
   /** Outside number, E.164 when it could be read, else as the PBX gave it. */
   external: string;
+  /** The outside number exactly as the PBX presented it (trimmed): what an auto-created record is named after. */
+  presented?: string;
   did?: string;
   trunk?: string;
   via?: string;

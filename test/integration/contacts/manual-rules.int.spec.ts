@@ -85,4 +85,41 @@ describe('the manual\'s rules', () => {
     expect(users.find((u) => u.id === wang)).toMatchObject({ extension: null });
     expect(server.services.store.bindings.userForExtension(memberId, '2102')).toBeUndefined();
   });
+
+  it('auto-create: the record is named after the number as the PBX presented it, its phone is international, and it is synced', async () => {
+    // The customer (manual, "自动创建"): a Chinese mobile rings in as 18850152394; the new contact reads
+    // "Automatic New Contact -18850152394" like the manual's screenshot, yet its phone is +8618850152394 so the next
+    // call (in any format) lands on it; with contact sync on it appears in the PBX phonebook.
+    const book = await api('POST', '/phonebooks', { name: 'CRM_Synchronization' });
+    expect(book.status, JSON.stringify(book.body)).toBe(201);
+    const phonebookId = (book.body as { id: string }).id;
+    await settings({
+      autoCreate: { enabled: true, inbound: true, outbound: false, entityType: 'CONTACT' },
+      contactSync: { enabled: true, entityType: 'CONTACT', phonebookId },
+    });
+    const before = (await b24.calls(memberId)).length;
+    await pbx.scenario('inbound-answered', { from: '18850152394', to: '2101', wait: true });
+    await eventually(async () => (await b24.calls(memberId)).length === before + 1, 15_000);
+    const made = (await b24.listCrm(memberId, 'CONTACT')).filter((c) => String(c.NAME).includes('18850152394'));
+    expect(made).toHaveLength(1);
+    expect(made[0]?.NAME).toBe('Automatic New Contact -18850152394');
+    const phones = made[0]?.PHONE as { VALUE: string }[];
+    expect(phones.map((p) => p.VALUE)).toEqual(['+8618850152394']);
+    const contactId = Number(made[0]?.ID);
+    expect((await b24.calls(memberId)).at(-1)).toMatchObject({ crmEntityType: 'CONTACT', crmEntityId: contactId });
+
+    await eventually(async () => {
+      const entry = server.services.store.contactSync.get(memberId, 'CONTACT', contactId);
+      return entry?.state === 'synced';
+    }, 15_000);
+    const inBook = (await pbx.companyContacts()).filter((c) => JSON.stringify(c).includes('8618850152394'));
+    expect(inBook).toHaveLength(1);
+    expect(JSON.stringify(inBook[0])).toContain('Automatic New Contact -18850152394');
+
+    await pbx.scenario('inbound-answered', { from: '+86 188 5015 2394', to: '2101', wait: true });
+    await eventually(async () => (await b24.calls(memberId)).length === before + 2, 15_000);
+    expect((await b24.calls(memberId)).at(-1)).toMatchObject({ crmEntityType: 'CONTACT', crmEntityId: contactId });
+    expect((await b24.listCrm(memberId, 'CONTACT')).filter((c) => String(c.NAME).startsWith('Automatic New Contact'))).toHaveLength(1);
+    await settings({ autoCreate: { enabled: false }, contactSync: { enabled: false } });
+  });
 });
