@@ -310,7 +310,7 @@ function onCdr(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[] {
   s.cdrSeen = true;
   if (s.finished) {
     // The live path logged the call before this (late) CDR: it may still bring the recording.
-    if (cdr.recording && !s.recordingRequested && !s.registerFailed && cdr.result === 'answered') {
+    if (cdr.recording && !s.recordingRequested && !s.registerFailed && carriesRecording(cdr.result)) {
       s.recording = cdr.recording;
       s.recordingRequested = true;
       return [{ type: 'attachRecord', recording: cdr.recording }];
@@ -375,6 +375,15 @@ function creditedUser(s: CallState, ctx: MachineContext): number | undefined {
   return s.answeredUserId ?? s.firstUserId ?? s.registerUserId ?? ctx.unboundCallsUserId ?? undefined;
 }
 
+/**
+ * Whose audio goes on the call: the conversation of an answered call, and the message of a missed call that left a
+ * voicemail (issue 11: Bitrix24 then plays the message on the missed call, as its recording). A plain missed call's
+ * file, if any, is an IVR prompt, not worth attaching.
+ */
+function carriesRecording(result: CallResult): boolean {
+  return result === 'answered' || result === 'voicemail';
+}
+
 /** The one finish of the call (or its fallback), then the recording and the contact sync. */
 function finalize(s: CallState, ctx: MachineContext): CallIntent[] {
   const result = s.result ?? 'missed';
@@ -404,7 +413,7 @@ function finalize(s: CallState, ctx: MachineContext): CallIntent[] {
       result,
       ...(s.failReason ? { reason: s.failReason } : {}),
     });
-    if (s.recording && result === 'answered' && !s.recordingRequested) {
+    if (s.recording && carriesRecording(result) && !s.recordingRequested) {
       s.recordingRequested = true;
       intents.push({ type: 'attachRecord', recording: s.recording });
     }

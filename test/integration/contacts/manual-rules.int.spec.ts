@@ -122,4 +122,22 @@ describe('the manual\'s rules', () => {
     expect((await b24.listCrm(memberId, 'CONTACT')).filter((c) => String(c.NAME).startsWith('Automatic New Contact'))).toHaveLength(1);
     await settings({ autoCreate: { enabled: false }, contactSync: { enabled: false } });
   });
+
+  it('voicemail: a missed call that left a voicemail gets the message attached as the call\'s recording', async () => {
+    // The customer: a caller nobody answered left a message; the agent opens the missed call in Bitrix24 and plays it.
+    const { callId } = await pbx.scenario('inbound-voicemail', { from: '13800138000', to: '2101', talkSeconds: 9, record: true, wait: true });
+    let call: Awaited<ReturnType<Bitrix24Emulator['calls']>>[number] | undefined;
+    await eventually(async () => {
+      call = (await b24.calls(memberId)).find((c) => (c.externalCallId ?? '').includes(callId));
+      return Boolean(call?.finished && call.records.length > 0);
+    }, 15_000);
+    if (!call?.finished) throw new Error('the voicemail call was not logged');
+    const params = call.finished.params as Record<string, unknown>;
+    expect(String(params.STATUS_CODE)).toBe('304');
+    expect(String(params.DURATION)).toBe('0');
+    expect(call.records).toHaveLength(1);
+    expect(call.records[0]).toMatchObject({ kind: 'wav', valid: true });
+    const file = await b24.recordFile(memberId, call.records[0]?.fileId ?? 0);
+    expect(file?.bytes.toString('ascii', 0, 4)).toBe('RIFF');
+  });
 });

@@ -69,6 +69,23 @@ describe('call machine: inbound', () => {
     expect(of(intents, 'attachRecord')).toEqual([]);
   });
 
+  it('voicemail: a missed call that left a message gets the message attached as its recording', () => {
+    // Issue 11: the message is what the agent needs to hear; before, only answered calls carried audio.
+    const { intents } = run([
+      ev('ringing', [['1001', 'ringing']]),
+      ev('ended'),
+      cdr({ result: 'voicemail', talkSeconds: 12, recording: { ref: 'vm.wav', filename: 'vm.wav' } }),
+    ]);
+    expect(types(intents)).toEqual(['lookup', 'register', 'awaitCdr', 'cancelCdrWait', 'finish', 'attachRecord', 'syncContact']);
+    expect(of(intents, 'finish')[0]).toMatchObject({ statusCode: '304', durationSeconds: 0, result: 'voicemail' });
+    expect(of(intents, 'attachRecord')).toEqual([{ type: 'attachRecord', recording: { ref: 'vm.wav', filename: 'vm.wav' } }]);
+  });
+
+  it('a plain missed call with a file (an IVR prompt) attaches nothing', () => {
+    const { intents } = run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'missed', recording: { ref: 'ivr.wav', filename: 'ivr.wav' } })]);
+    expect(of(intents, 'attachRecord')).toEqual([]);
+  });
+
   it('busy: finish 486; voicemail: 304', () => {
     expect(of(run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'busy' })]).intents, 'finish')[0]?.statusCode).toBe('486');
     expect(of(run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'voicemail', talkSeconds: 12 })]).intents, 'finish')[0])
