@@ -338,7 +338,7 @@ export class CallsService {
         }
         case 'syncContact': {
           const crm = current.crm;
-          if (crm) after.push(() => this.deps.contacts.syncContactAfterCall(current.portal, crm));
+          if (crm) after.push(() => this.deps.contacts.syncContactAfterCall(current.portal, crm, current.external));
           break;
         }
         case 'awaitCdr':

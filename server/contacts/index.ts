@@ -55,7 +55,7 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
     sync,
     forgetPortal: (portal) => lookup.forget(portal),
     needsLookupBeforeRegister: (portal, e164, direction) => wantsAutoCreate(settingsOf(portal), direction, e164),
-    syncContactAfterCall: (portal, crm) => sync.syncContactAfterCall(portal, crm),
+    syncContactAfterCall: (portal, crm, number) => sync.syncContactAfterCall(portal, crm, number),
     resolveCaller(portal, e164, direction, responsibleUserId, presented) {
       if (direction === 'internal' || !/\d/.test(e164)) return Promise.resolve(null);
       const work = resolve(portal, e164, direction, responsibleUserId, presented).catch((error: unknown) => {

@@ -1,6 +1,11 @@
 import type { CallDirection } from '../pbx/adapter.js';
 import type { CrmRef } from '../store/records.js';
 
+/** Bitrix24's CRM change events, as contacts/ takes them (dispatched by http/events.ts once verified). */
+export interface CrmChangeEvents {
+  crmChanged(portal: string, crm: CrmRef, change: 'update' | 'delete'): Promise<void>;
+}
+
 /**
  * What calls/ asks of contacts/. None of it may block the screen pop for long: lookups are cached,
  * auto-create is single-flight per number, contact sync runs after the fact.
@@ -18,6 +23,9 @@ export interface CrmContacts {
    * the caller may then let Bitrix24's register find the record itself. Absent: always look up.
    */
   needsLookupBeforeRegister?(portal: string, e164: string, direction: CallDirection): boolean;
-  /** Fire-and-forget: keep the PBX phonebook entry of this CRM record current. Never throws. */
-  syncContactAfterCall(portal: string, crm: CrmRef): void;
+  /**
+   * Fire-and-forget: keep the PBX phonebook entry of this CRM record current (or, when the record is not of the
+   * synced type, of the synced type's record with the caller's `number`). Never throws.
+   */
+  syncContactAfterCall(portal: string, crm: CrmRef, number?: string): void;
 }

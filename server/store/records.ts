@@ -135,8 +135,9 @@ export interface ContactSyncEntry {
   entityId: number;
   pbxContactId?: string;
   phonebookId: string;
-  state: 'synced' | 'skipped' | 'failed';
-  /** Visible reason when skipped/failed, e.g. "no first or last name". */
+  /** `removed`: the CRM record was deleted (or lost what a phonebook entry needs) and its PBX entry was removed. */
+  state: 'synced' | 'skipped' | 'failed' | 'removed';
+  /** Visible reason when skipped/failed/removed, e.g. "no first or last name". */
   reason?: string;
   /** Hash of what was last written, so an unchanged record is not written again. */
   fingerprint?: string;

@@ -140,4 +140,82 @@ describe('the manual\'s rules', () => {
     const file = await b24.recordFile(memberId, call.records[0]?.fileId ?? 0);
     expect(file?.bytes.toString('ascii', 0, 4)).toBe('RIFF');
   });
+
+  it('contact sync: in lead mode, a call from a lead whose number a contact also has writes the lead into the phonebook', async () => {
+    // The customer (manual, "联系人同步"): sync is set to leads. Bitrix24 binds the call to the contact that shares the
+    // number, yet the phonebook must get the lead — the record of the chosen type — and not the contact.
+    const phonebookId = server.services.store.settings.get(memberId).contactSync.phonebookId;
+    await settings({ contactSync: { enabled: true, entityType: 'LEAD', phonebookId } });
+    const contactId = await b24.seedCrm(memberId, 'CONTACT', { NAME: 'Chen', LAST_NAME: 'Contact', PHONE: [{ VALUE: '+8613900139000', VALUE_TYPE: 'WORK' }] });
+    const leadId = await b24.seedCrm(memberId, 'LEAD', { TITLE: 'Inquiry', NAME: 'Chen', LAST_NAME: 'Lead', PHONE: [{ VALUE: '+8613900139000', VALUE_TYPE: 'MOBILE' }] });
+    const before = (await b24.calls(memberId)).length;
+    await pbx.scenario('inbound-answered', { from: '13900139000', to: '2101', wait: true });
+    await eventually(async () => (await b24.calls(memberId)).length === before + 1, 15_000);
+    expect((await b24.calls(memberId)).at(-1)).toMatchObject({ crmEntityType: 'CONTACT', crmEntityId: contactId });
+
+    await eventually(() => server.services.store.contactSync.get(memberId, 'LEAD', leadId)?.state === 'synced', 15_000);
+    const entry = server.services.store.contactSync.get(memberId, 'LEAD', leadId);
+    const written = (await pbx.companyContacts()).find((c) => String(c.id) === entry?.pbxContactId);
+    expect(written).toMatchObject({ first_name: 'Chen', last_name: 'Lead' });
+    expect(server.services.store.contactSync.get(memberId, 'CONTACT', contactId)).toBeUndefined();
+    expect((await pbx.companyContacts()).some((c) => c.last_name === 'Contact')).toBe(false);
+  });
+
+  it('contact sync: a synced record stays true — CRM update/delete events, an entry deleted on the PBX, re-sync all with progress and counts', async () => {
+    // The customer: the phonebook shows what the CRM says. A renamed lead is renamed on the PBX, a deleted lead leaves
+    // the phonebook, an entry someone deleted on the PBX comes back on the next call, and "re-sync all" repairs every
+    // entry at once, showing how many were checked, rewritten and so on.
+    const store = server.services.store;
+    const leadId = await b24.seedCrm(memberId, 'LEAD', { TITLE: 'Repeat buyer', NAME: 'Liu', LAST_NAME: 'Yang', PHONE: [{ VALUE: '+8613700137000', VALUE_TYPE: 'MOBILE' }] });
+    await pbx.scenario('inbound-answered', { from: '13700137000', to: '2101', wait: true });
+    await eventually(() => store.contactSync.get(memberId, 'LEAD', leadId)?.state === 'synced', 15_000);
+    const firstId = store.contactSync.get(memberId, 'LEAD', leadId)?.pbxContactId ?? '';
+    const onPbx = async (id: string) => (await pbx.companyContacts()).find((c) => String(c.id) === id);
+
+    // A CRM change (ONCRMLEADUPDATE, verified by its application_token) updates the entry in place.
+    await b24.updateCrm(memberId, 'LEAD', leadId, { LAST_NAME: 'Yangfan' });
+    await eventually(async () => (await onPbx(firstId))?.last_name === 'Yangfan', 15_000);
+
+    // Deleted on the PBX → written again on the record's next call.
+    expect(await pbx.removeCompanyContact(Number(firstId))).toBe(true);
+    await pbx.scenario('inbound-answered', { from: '+86 137 0013 7000', to: '2101', wait: true });
+    await eventually(async () => {
+      const id = store.contactSync.get(memberId, 'LEAD', leadId)?.pbxContactId;
+      return id !== undefined && id !== firstId && (await onPbx(id)) !== undefined;
+    }, 15_000);
+    const secondId = store.contactSync.get(memberId, 'LEAD', leadId)?.pbxContactId ?? '';
+    expect((await onPbx(secondId))?.last_name).toBe('Yangfan');
+
+    // Deleted on the PBX again → "re-sync all" writes it back; the admin sees progress and counts.
+    expect(await pbx.removeCompanyContact(Number(secondId))).toBe(true);
+    const started = await api('POST', '/contact-sync/resync');
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const leadsSynced = store.contactSync.list(memberId).filter((e) => e.entityType === 'LEAD' && e.pbxContactId !== undefined).length;
+    expect(started.body).toMatchObject({ total: leadsSynced });
+    let progress: Record<string, unknown> = {};
+    await eventually(async () => {
+      progress = (await api('GET', '/contact-sync/resync')).body as Record<string, unknown>;
+      return progress.running === false;
+    }, 15_000);
+    expect(progress).toMatchObject({ total: leadsSynced, done: leadsSynced, rewritten: 1, unchanged: leadsSynced - 1, failed: 0 });
+    const thirdId = store.contactSync.get(memberId, 'LEAD', leadId)?.pbxContactId ?? '';
+    expect(await onPbx(thirdId)).toBeDefined();
+
+    // Deleted in the CRM (ONCRMLEADDELETE) → its entry leaves the phonebook.
+    await b24.deleteCrm(memberId, 'LEAD', leadId);
+    await eventually(() => store.contactSync.get(memberId, 'LEAD', leadId)?.state === 'removed', 15_000);
+    expect(await onPbx(thirdId)).toBeUndefined();
+  });
+
+  it('contact sync: a forged CRM delete event removes nothing', async () => {
+    // The attack: someone who knows the public events URL posts ONCRMLEADDELETE for a synced lead with a wrong
+    // application_token. The customer cares that the phonebook entry stays.
+    const store = server.services.store;
+    const synced = store.contactSync.list(memberId).find((e) => e.entityType === 'LEAD' && e.state === 'synced');
+    if (!synced?.pbxContactId) throw new Error('no synced lead to attack');
+    const deliveries = await b24.sendEvent(memberId, 'ONCRMLEADDELETE', { FIELDS: { ID: String(synced.entityId) } }, { forgeToken: true });
+    expect(deliveries.every((d) => d.status === 401)).toBe(true);
+    expect(store.contactSync.get(memberId, 'LEAD', synced.entityId)?.state).toBe('synced');
+    expect((await pbx.companyContacts()).some((c) => String(c.id) === synced.pbxContactId)).toBe(true);
+  });
 });
