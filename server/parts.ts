@@ -5,6 +5,7 @@ import { createCrmContacts } from './contacts/index.js';
 import { createOpenItems } from './contacts/open-items.js';
 import { createUserNames } from './contacts/user-names.js';
 import { callsApiRouter } from './http/api/calls.js';
+import { cardModesRouter } from './http/api/card-modes.js';
 import { contactSyncRouter } from './http/api/contact-sync.js';
 import { crmApiRouter } from './http/api/crm.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
@@ -68,6 +69,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
       contactSyncRouter({ store, sync: contacts.sync, adapterFor, requireAdmin }),
+      cardModesRouter({ store, requireAdmin }),
       callsApiRouter({
         calls: store.calls, bindings: store.bindings, adapterFor, outbox,
         userName: (portal, userId) => userNames.nameOf(portal, userId),

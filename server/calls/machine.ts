@@ -4,6 +4,7 @@
  * The rules are design.md §4; each one is pinned by test/unit/calls/machine.unit.spec.ts.
  */
 import type { CallDirection, CallEvent, CallRecordingRef, CallResult } from '../pbx/adapter.js';
+import type { CardMode } from '../store/records.js';
 import { resultForReason, statusCodeFor } from './status-codes.js';
 
 export type CallPhase = 'live' | 'ended' | 'logged' | 'ignored';
@@ -55,6 +56,11 @@ export interface CallState {
 export interface MachineContext {
   /** Bitrix24 user bound to this extension, if any. */
   userFor(extension: string): number | undefined;
+  /**
+   * When this user's card opens (issue 11, set by an admin per employee): `ring` (default) at the first ring,
+   * `answer` when they pick up (registered with SHOW 0, then telephony.externalCall.show), `never`.
+   */
+  cardModeFor?(userId: number): CardMode;
   /** Calls that touched only unbound extensions are logged to this user; null: not logged. */
   unboundCallsUserId: number | null;
   /** How long to wait for the CDR after the live events said the call ended. */
@@ -219,6 +225,10 @@ function hide(s: CallState, userIds: number[]): CallIntent[] {
   return [{ type: 'hide', userIds: open, seq: s.seq }];
 }
 
+const modeOf = (ctx: MachineContext, userId: number): CardMode => ctx.cardModeFor?.(userId) ?? 'ring';
+/** Users who want the card while their extension rings. */
+const onRing = (ctx: MachineContext, users: number[]): number[] => users.filter((u) => modeOf(ctx, u) === 'ring');
+
 function boundUsers(extensions: string[], ctx: MachineContext): number[] {
   const users: number[] = [];
   for (const ext of extensions) {
@@ -235,7 +245,7 @@ function onRinging(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[
     if (s.placedBy !== undefined) remember(s, s.placedBy);
     if (s.registered || s.placedBy === undefined) return [];
     const user = ctx.userFor(s.placedBy);
-    return user === undefined ? [] : register(s, user, true);
+    return user === undefined ? [] : register(s, user, modeOf(ctx, user) === 'ring');
   }
   const ringing = e.extensions.filter((x) => x.state === 'ringing').map((x) => x.number);
   for (const ext of ringing) remember(s, ext);
@@ -245,12 +255,19 @@ function onRinging(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[
   if (s.firstUserId === undefined) s.firstUserId = first;
   // Once someone answered, late ring snapshots (other queue members) must not pop the card again.
   if (s.answeredAt !== undefined) return [];
-  if (!s.registered) return [...register(s, first, true), ...show(s, users.slice(1))];
-  return show(s, users);
+  // The call is registered at the first ring whatever the mode (the call exists in Bitrix24 from then on); the card
+  // only opens for users whose mode is `ring`.
+  if (!s.registered) return [...register(s, first, modeOf(ctx, first) === 'ring'), ...show(s, onRing(ctx, users.slice(1)))];
+  return show(s, onRing(ctx, users));
 }
 
 function onAnswered(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[] {
   if (s.answeredAt === undefined) s.answeredAt = e.at;
+  if (s.direction === 'outbound' && s.origin === 'pbx') {
+    // An outbound call placed by an `answer`-mode user: the card opens when the other side picks up.
+    const placer = s.registerUserId;
+    return placer !== undefined && s.registered && modeOf(ctx, placer) === 'answer' ? show(s, [placer]) : [];
+  }
   if (s.direction === 'outbound' || s.origin !== 'pbx') return [];
   const answered = e.extensions.find((x) => x.state === 'answered');
   if (!answered || s.answeredBy !== undefined) return [];
@@ -261,8 +278,9 @@ function onAnswered(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent
   const intents: CallIntent[] = [];
   if (user !== undefined) {
     if (s.firstUserId === undefined) s.firstUserId = user;
-    if (!s.registered) intents.push(...register(s, user, true));
-    else intents.push(...show(s, [user]));
+    const wantsCard = modeOf(ctx, user) !== 'never';
+    if (!s.registered) intents.push(...register(s, user, wantsCard));
+    else if (wantsCard) intents.push(...show(s, [user]));
   }
   intents.push(...hide(s, s.visible.filter((u) => u !== user)));
   return intents;
@@ -278,8 +296,10 @@ function onTransferred(s: CallState, e: CallEvent, ctx: MachineContext): CallInt
   if (user === undefined) return [];
   s.transferUserId = user;
   const intents: CallIntent[] = [];
-  if (!s.registered) intents.push(...register(s, user, true));
-  else intents.push(...show(s, [user]));
+  // The transfer target takes the call (it is "answered" for them): every mode but `never` opens the card.
+  const wantsCard = modeOf(ctx, user) !== 'never';
+  if (!s.registered) intents.push(...register(s, user, wantsCard));
+  else if (wantsCard) intents.push(...show(s, [user]));
   intents.push(...hide(s, s.visible.filter((u) => u !== user)));
   return intents;
 }

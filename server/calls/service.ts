@@ -227,6 +227,7 @@ export class CallsService {
   private context(portal: string, settings: PortalSettings): MachineContext {
     return {
       userFor: (ext) => this.deps.bindings.userForExtension(portal, ext),
+      cardModeFor: (userId) => this.deps.bindings.cardModeFor(portal, userId),
       unboundCallsUserId: settings.unboundCallsUserId,
       cdrWaitMs: this.opts.cdrWaitMs,
     };

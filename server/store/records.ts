@@ -81,6 +81,12 @@ export const DEFAULT_SETTINGS: PortalSettings = Object.freeze({
   unboundCallsUserId: null,
 }) as PortalSettings;
 
+/**
+ * When an employee's call card opens (set per employee by an admin, as in Bitrix24's own telephony): `ring` when their
+ * extension rings (the default), `answer` when they pick up, `never`.
+ */
+export type CardMode = 'ring' | 'answer' | 'never';
+
 export interface Binding {
   userId: number;
   extension: string;

@@ -36,7 +36,7 @@ describe('status store', () => {
 
 describe('bindings store', () => {
   const users: UserRow[] = Array.from({ length: 120 }, (_, i) => ({
-    id: i + 1, name: `User ${i + 1}`, email: `u${i + 1}@acme.test`, innerPhone: '', extension: null, bindingSource: null,
+    id: i + 1, name: `User ${i + 1}`, email: `u${i + 1}@acme.test`, innerPhone: '', extension: null, bindingSource: null, cardMode: 'ring',
   }));
 
   it('saves hundreds of bindings in chunks and reports progress', async () => {

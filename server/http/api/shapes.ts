@@ -88,6 +88,13 @@ export interface UserRow {
   innerPhone: string;
   extension: string | null;
   bindingSource: 'manual' | 'email' | 'inner' | null;
+  /** When the employee's call card opens: `ring` (default), `answer`, `never`. */
+  cardMode: 'ring' | 'answer' | 'never';
+}
+
+/** `PUT /api/card-modes` (admin). */
+export interface CardModesUpdate {
+  modes: { userId: number; mode: 'ring' | 'answer' | 'never' }[];
 }
 
 export interface ExtensionRow {

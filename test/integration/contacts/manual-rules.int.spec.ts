@@ -219,3 +219,44 @@ describe('the manual\'s rules', () => {
     expect((await pbx.companyContacts()).some((c) => String(c.id) === synced.pbxContactId)).toBe(true);
   });
 });
+
+describe('per-user call card mode', () => {
+  const callOf = async (pbxCallId: string) => (await b24.calls(memberId)).find((c) => (c.externalCallId ?? '').includes(pbxCallId));
+
+  it('card mode: "answer" registers with SHOW 0 and shows the card when the employee answers; "never" never shows it; set by an admin', async () => {
+    // The customer: Bitrix24 users pick in their own telephony whether the card pops on ring, on answer or never; an
+    // admin sets the same here per employee. A missed call of an "answer" employee pops nothing.
+    const users = (await api('GET', '/users')).body as UserRow[];
+    const li = users.find((u) => u.extension === '2101');
+    const zhao = users.find((u) => u.extension === '2105');
+    if (!li || !zhao) throw new Error('the auto-bind test binds 2101 and 2105 first');
+    expect(li.cardMode).toBe('ring');
+    const saved = await api('PUT', '/card-modes', { modes: [{ userId: li.id, mode: 'answer' }, { userId: zhao.id, mode: 'never' }] });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(200);
+    const bad = await api('PUT', '/card-modes', { modes: [{ userId: li.id, mode: 'sometimes' }] });
+    expect(bad.status).toBe(400);
+    const after = (await api('GET', '/users')).body as UserRow[];
+    expect(after.find((u) => u.id === li.id)?.cardMode).toBe('answer');
+    expect(after.find((u) => u.id === zhao.id)?.cardMode).toBe('never');
+
+    const answered = await pbx.scenario('inbound-answered', { from: '13600136000', to: '2101', wait: true });
+    await eventually(async () => Boolean((await callOf(answered.callId))?.finished), 15_000);
+    const a = await callOf(answered.callId);
+    expect(String(a?.registerParams.SHOW)).toBe('0');
+    expect(a?.showHistory.filter((h) => h.action === 'show').map((h) => h.userIds)).toEqual([[li.id]]);
+
+    const missed = await pbx.scenario('inbound-missed', { from: '13600136001', to: '2101', wait: true });
+    await eventually(async () => Boolean((await callOf(missed.callId))?.finished), 15_000);
+    const m = await callOf(missed.callId);
+    expect(String(m?.registerParams.SHOW)).toBe('0');
+    expect(m?.showHistory.some((h) => h.action === 'show')).toBe(false);
+
+    const never = await pbx.scenario('inbound-answered', { from: '13600136002', to: '2105', wait: true });
+    await eventually(async () => Boolean((await callOf(never.callId))?.finished), 15_000);
+    const n = await callOf(never.callId);
+    expect(n).toMatchObject({ userId: zhao.id });
+    expect(String(n?.registerParams.SHOW)).toBe('0');
+    expect(n?.showHistory.some((h) => h.action === 'show')).toBe(false);
+    expect(n?.finished?.params).toMatchObject({ USER_ID: expect.anything() });
+  });
+});

@@ -223,6 +223,56 @@ describe('call machine: outbound, internal, unbound', () => {
   });
 });
 
+describe('call machine: per-user call card mode', () => {
+  const modes = (m: Record<number, 'ring' | 'answer' | 'never'>) => ctx({ cardModeFor: (u) => m[u] ?? 'ring' });
+
+  it('ring (default): the card opens at the first ring', () => {
+    const { intents } = run([ev('ringing', [['1001', 'ringing']])], modes({}));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: true });
+  });
+
+  it('answer: registered with SHOW 0 at the ring, shown to that user when they answer', () => {
+    const { intents, state } = run([ev('ringing', [['1001', 'ringing']]), ev('answered', [['1001', 'answered']])], modes({ 11: 'answer' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: false });
+    expect(of(intents, 'show')).toEqual([{ type: 'show', userIds: [11], seq: 1 }]);
+    expect(state.shownTo).toEqual([11]);
+  });
+
+  it('answer: a missed call never opens the card', () => {
+    const { intents, state } = run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'missed' })], modes({ 11: 'answer' }));
+    expect(of(intents, 'show')).toEqual([]);
+    expect(of(intents, 'register')[0]?.show).toBe(false);
+    expect(state.shownTo).toEqual([]);
+  });
+
+  it('never: registered and logged, the card never opens, not even on answer or transfer', () => {
+    const { intents, state } = run([
+      ev('ringing', [['1001', 'ringing'], ['1002', 'ringing']]),
+      ev('answered', [['1001', 'answered']]),
+      ev('transferred', [['1001', 'hangup'], ['1003', 'ringing']]),
+      ev('ended'),
+      cdr({ result: 'answered', talkSeconds: 5, answeredBy: '1001' }),
+    ], modes({ 11: 'never', 12: 'ring', 13: 'never' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: false });
+    expect(of(intents, 'show').flatMap((i) => i.userIds)).toEqual([12]);
+    expect(state.shownTo).toEqual([12]);
+    expect(of(intents, 'finish')).toHaveLength(1);
+  });
+
+  it('a ring group: each user by their own mode', () => {
+    const { intents } = run([ev('ringing', [['1001', 'ringing'], ['1002', 'ringing'], ['1003', 'ringing']])], modes({ 12: 'answer', 13: 'never' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: true });
+    expect(of(intents, 'show')).toEqual([]);
+  });
+
+  it('outbound, answer mode: SHOW 0 while dialing, shown when the other side answers', () => {
+    const out = (kind: CallEvent['kind'], state: CallExtension['state']) => ev(kind, [['1001', state]], { direction: 'outbound' });
+    const { intents } = run([out('ringing', 'calling'), out('answered', 'answered')], modes({ 11: 'answer' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, callType: 1, show: false });
+    expect(of(intents, 'show')).toEqual([{ type: 'show', userIds: [11], seq: 1 }]);
+  });
+});
+
 describe('call machine: durability', () => {
   it('duplicate live events and a duplicate CDR never produce a second register or finish', () => {
     const ring = ev('ringing', [['1001', 'ringing']]);
