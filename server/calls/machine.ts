@@ -81,7 +81,11 @@ export type CallIntent =
   | { type: 'hide'; userIds: number[]; seq: number }
   | { type: 'finish'; userId: number; durationSeconds: number; statusCode: string; result: CallResult; reason?: string }
   | { type: 'attachRecord'; recording: CallRecordingRef }
-  | { type: 'syncContact' }
+  /**
+   * `received`: an inbound call that a bound extension received — the manual's trigger for contact sync; other calls
+   * only sync a record auto-created for them. Absent (intents stored before issue 11): treated as received.
+   */
+  | { type: 'syncContact'; received?: boolean }
   | { type: 'awaitCdr'; ms: number }
   | { type: 'cancelCdrWait' }
   | { type: 'fallbackActivity'; userId: number; reason: string };
@@ -439,7 +443,9 @@ function finalize(s: CallState, ctx: MachineContext): CallIntent[] {
     }
   }
   s.visible = [];
-  intents.push({ type: 'syncContact' });
+  const received = s.origin === 'pbx' && s.direction === 'inbound'
+    && (s.firstUserId !== undefined || s.answeredUserId !== undefined || s.transferUserId !== undefined);
+  intents.push({ type: 'syncContact', received });
   return intents;
 }
 

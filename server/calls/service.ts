@@ -339,7 +339,7 @@ export class CallsService {
         }
         case 'syncContact': {
           const crm = current.crm;
-          if (crm) after.push(() => this.deps.contacts.syncContactAfterCall(current.portal, crm, current.external));
+          if (crm) after.push(() => this.deps.contacts.syncContactAfterCall(current.portal, crm, current.external, intent.received !== false));
           break;
         }
         case 'awaitCdr':

@@ -21,6 +21,8 @@ export interface AutoCreator {
   createForUnknown(
     portal: string, e164: string, direction: CallDirection, responsibleUserId: number | undefined, presented?: string,
   ): Promise<CrmRef | null>;
+  /** Whether this process auto-created the record (contact sync writes it whatever the call's direction). */
+  created(portal: string, ref: CrmRef): boolean;
 }
 
 export interface AutoCreatorOptions {
@@ -46,8 +48,13 @@ export function wantsAutoCreate(settings: PortalSettings, direction: CallDirecti
   return e164.replace(/\D/g, '').length >= MIN_DIGITS;
 }
 
+/** Auto-created records remembered for contact sync; the oldest are forgotten past this many (memory bound). */
+const REMEMBER_CREATED = 10_000;
+
 export function createAutoCreator(opts: AutoCreatorOptions): AutoCreator {
   const inFlight = new Map<string, Promise<CrmRef | null>>();
+  const made = new Set<string>();
+  const madeKey = (portal: string, ref: CrmRef): string => `${portal}\u0000${ref.entityType}\u0000${ref.entityId}`;
 
   async function create(portal: string, e164: string, responsibleUserId: number | undefined, presented: string): Promise<CrmRef | null> {
     const settings = opts.settingsOf(portal);
@@ -62,11 +69,17 @@ export function createAutoCreator(opts: AutoCreatorOptions): AutoCreator {
     });
     const ref: CrmRef = { entityType, entityId };
     opts.lookup.remember(portal, e164, ref);
+    made.add(madeKey(portal, ref));
+    if (made.size > REMEMBER_CREATED) {
+      const oldest = made.values().next();
+      if (!oldest.done) made.delete(oldest.value);
+    }
     opts.log.info({ portal, entityType, entityId }, 'auto-created a CRM record for an unknown number');
     return ref;
   }
 
   return {
+    created: (portal, ref) => made.has(madeKey(portal, ref)),
     createForUnknown(portal, e164, direction, responsibleUserId, presented) {
       if (!wantsAutoCreate(opts.settingsOf(portal), direction, e164)) return Promise.resolve(null);
       const key = `${portal}\u0000${e164}`;

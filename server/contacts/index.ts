@@ -55,7 +55,12 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
     sync,
     forgetPortal: (portal) => lookup.forget(portal),
     needsLookupBeforeRegister: (portal, e164, direction) => wantsAutoCreate(settingsOf(portal), direction, e164),
-    syncContactAfterCall: (portal, crm, number) => sync.syncContactAfterCall(portal, crm, number),
+    syncContactAfterCall(portal, crm, number, received) {
+      // The manual: sync runs when a bound extension receives a call from the record; a record auto-created for any
+      // call is synced too ("新创建的联系人或线索也会被同步").
+      if (received === false && !autoCreator.created(portal, crm)) return;
+      sync.syncContactAfterCall(portal, crm, number);
+    },
     resolveCaller(portal, e164, direction, responsibleUserId, presented) {
       if (direction === 'internal' || !/\d/.test(e164)) return Promise.resolve(null);
       const work = resolve(portal, e164, direction, responsibleUserId, presented).catch((error: unknown) => {

@@ -25,7 +25,8 @@ export interface CrmContacts {
   needsLookupBeforeRegister?(portal: string, e164: string, direction: CallDirection): boolean;
   /**
    * Fire-and-forget: keep the PBX phonebook entry of this CRM record current (or, when the record is not of the
-   * synced type, of the synced type's record with the caller's `number`). Never throws.
+   * synced type, of the synced type's record with the caller's `number`). `received: false` (an outbound call, or one
+   * no bound extension took): only a record auto-created for the call is synced (the manual). Never throws.
    */
-  syncContactAfterCall(portal: string, crm: CrmRef, number?: string): void;
+  syncContactAfterCall(portal: string, crm: CrmRef, number?: string, received?: boolean): void;
 }

@@ -207,6 +207,31 @@ describe('the manual\'s rules', () => {
     expect(await onPbx(thirdId)).toBeUndefined();
   });
 
+  it('contact sync: an outbound call writes nothing, unless it auto-created the record', async () => {
+    // The manual: the phonebook gets records whose calls a bound extension RECEIVES, plus records auto-created for
+    // any call. Dialling out to a known lead does not put it into the phonebook; dialling an unknown number with
+    // auto-create on for outbound calls does.
+    const store = server.services.store;
+    const leadId = await b24.seedCrm(memberId, 'LEAD', { TITLE: 'Cold list', NAME: 'Sun', LAST_NAME: 'Li', PHONE: [{ VALUE: '+8613500135000', VALUE_TYPE: 'WORK' }] });
+    const before = (await b24.calls(memberId)).length;
+    await pbx.scenario('outbound-answered', { from: '2101', to: '13500135000', wait: true });
+    await eventually(async () => (await b24.calls(memberId)).filter((c) => c.finished).length >= before + 1, 15_000);
+    expect((await b24.calls(memberId)).at(-1)).toMatchObject({ crmEntityType: 'LEAD', crmEntityId: leadId });
+
+    await settings({ autoCreate: { enabled: true, inbound: false, outbound: true, entityType: 'LEAD' } });
+    await pbx.scenario('outbound-answered', { from: '2101', to: '13300133000', wait: true });
+    let created: Record<string, unknown> | undefined;
+    await eventually(async () => {
+      created = (await b24.listCrm(memberId, 'LEAD')).find((l) => l.TITLE === 'Automatic New Contact -13300133000');
+      return created !== undefined;
+    }, 15_000);
+    const createdId = Number(created?.ID);
+    await eventually(() => store.contactSync.get(memberId, 'LEAD', createdId)?.state === 'synced', 15_000);
+    // By now the first call's after-call work has long run: the lead it dialled is still not in the phonebook.
+    expect(store.contactSync.get(memberId, 'LEAD', leadId)).toBeUndefined();
+    await settings({ autoCreate: { enabled: false } });
+  });
+
   it('contact sync: a forged CRM delete event removes nothing', async () => {
     // The attack: someone who knows the public events URL posts ONCRMLEADDELETE for a synced lead with a wrong
     // application_token. The customer cares that the phonebook entry stays.

@@ -188,6 +188,15 @@ describe('call machine: outbound, internal, unbound', () => {
     expect(of(intents, 'finish')[0]).toMatchObject({ userId: 12, statusCode: '200', durationSeconds: 15 });
   });
 
+  it('contact sync is marked "received" only for an inbound call a bound extension took (the manual\'s trigger)', () => {
+    const outbound = run([out('ringing', [['1002', 'calling']]), out('ended'), cdr({ result: 'answered', talkSeconds: 3, placedBy: '1002' }, { direction: 'outbound' })]);
+    expect(of(outbound.intents, 'syncContact')).toEqual([{ type: 'syncContact', received: false }]);
+    const inbound = run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'missed' })]);
+    expect(of(inbound.intents, 'syncContact')).toEqual([{ type: 'syncContact', received: true }]);
+    const unbound = run([ev('ringing', [['2001', 'ringing']]), ev('ended'), cdr({ result: 'missed' })], ctx({ unboundCallsUserId: 99 }));
+    expect(of(unbound.intents, 'syncContact')).toEqual([{ type: 'syncContact', received: false }]);
+  });
+
   it('outbound failed: finish with the mapped failure code', () => {
     const { intents } = run([
       out('ringing', [['1002', 'calling']]),
