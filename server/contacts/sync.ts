@@ -234,9 +234,12 @@ export function createContactSync(opts: ContactSyncOptions): ContactSync {
         .catch((error: unknown) => opts.log.error({ portal, err: error }, 'contact sync crashed')));
     },
     async crmChanged(portal, crm, change) {
+      const settings = opts.settingsOf(portal);
+      // Paused (sync or the whole integration off): the phonebook is left as it is, like the calls leave it.
+      if (!settings.enabled || !settings.contactSync.enabled) return;
       const previous = opts.repository.get(portal, crm.entityType, crm.entityId);
       // Only records already in the phonebook are kept true here; others are written on their next call (the manual).
-      if (!previous?.pbxContactId) return;
+      if (!previous?.pbxContactId || previous.phonebookId !== settings.contactSync.phonebookId) return;
       if (change === 'delete') await serial(portal, crm, () => removeDeleted(portal, crm));
       else await serial(portal, crm, () => sync(portal, crm));
     },

@@ -225,6 +225,16 @@ describe('contact sync', () => {
     expect(repository.get(PORTAL, 'LEAD', id)?.pbxContactId).toBeUndefined();
   });
 
+  it('CRM events change nothing while contact sync is paused', async () => {
+    const { crm, pbx, sync, settings } = setup();
+    const id = crm.add('LEAD', { NAME: 'Anna', PHONE: [{ VALUE: '+79001234567', VALUE_TYPE: 'WORK' }] });
+    await sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id });
+    settings.contactSync.enabled = false;
+    crm.records.LEAD.delete(id);
+    await sync.crmChanged(PORTAL, { entityType: 'LEAD', entityId: id }, 'delete');
+    expect(pbx.contacts.size).toBe(1);
+  });
+
   it('a synced record that lost its phones leaves the phonebook', async () => {
     const { crm, pbx, repository, sync } = setup();
     const id = crm.add('LEAD', { NAME: 'Anna', PHONE: [{ VALUE: '+79001234567', VALUE_TYPE: 'WORK' }] });
