@@ -4,12 +4,14 @@ import type {
   BindingsResponse,
   BindingsUpdate,
   CallsPage,
+  CardModesUpdate,
   ContactSyncRow,
   ExtensionRow,
   FailedWriteRow,
   OpenItemsResponse,
   PbxTestResponse,
   PhonebookRow,
+  ResyncResponse,
   SettingsResponse,
   SettingsUpdate,
   StatusResponse,
@@ -55,6 +57,11 @@ export interface Api {
   phonebooks(): Promise<PhonebookRow[]>;
   createPhonebook(name: string): Promise<PhonebookRow>;
   contactSync(): Promise<ContactSyncRow[]>;
+  /** Starts re-syncing every record synced so far (202); answers its progress. */
+  resyncContacts(): Promise<ResyncResponse>;
+  resyncProgress(): Promise<ResyncResponse>;
+  /** Per-employee call card mode (admin). */
+  saveCardModes(update: CardModesUpdate): Promise<{ modes: Record<string, CardModesUpdate['modes'][number]['mode']> }>;
   disconnect(): Promise<void>;
   calls(query: CallsQuery): Promise<CallsPage>;
   recentCalls(): Promise<CallsPage>;
@@ -124,6 +131,9 @@ export function createApi(http: AxiosInstance): Api {
     phonebooks: () => get<PhonebookRow[]>('/phonebooks'),
     createPhonebook: (name) => post<PhonebookRow>('/phonebooks', { name }),
     contactSync: () => get<ContactSyncRow[]>('/contact-sync'),
+    resyncContacts: () => post<ResyncResponse>('/contact-sync/resync'),
+    resyncProgress: () => get<ResyncResponse>('/contact-sync/resync'),
+    saveCardModes: (update) => put<{ modes: Record<string, CardModesUpdate['modes'][number]['mode']> }>('/card-modes', update),
     disconnect: async () => {
       await post<unknown>('/disconnect');
     },

@@ -13,6 +13,7 @@ import { createBitrixClients, type PortalBitrixClients } from './bitrix/client.j
 import type { TelephonyEventHandlers } from './calls/types.js';
 import type { PbxLinkStatus } from './pbx/adapter.js';
 import type { RuntimeGauges } from './http/health.js';
+import type { CrmChangeEvents } from './contacts/types.js';
 import { createApp } from './http/app.js';
 import type { FrameAuthTuning } from './http/middleware/frame-auth.js';
 import { createProductParts } from './parts.js';
@@ -29,6 +30,8 @@ export interface CoreServices {
 /** What the PBX supervisor, calls service and contacts give back to the HTTP app. */
 export interface ProductParts {
   telephonyEvents: TelephonyEventHandlers;
+  /** Optional: Bitrix24 CRM change events (contact sync). */
+  crmEvents?: CrmChangeEvents;
   pbxStatus(memberId: string): PbxLinkStatus;
   onPortalRemoved(memberId: string): Promise<void> | void;
   /** Optional: a (re-)install finished. */
@@ -95,6 +98,7 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
   const app = createApp({
     config, log, store, outbox, clients,
     telephonyEvents: parts.telephonyEvents,
+    ...(parts.crmEvents ? { crmEvents: parts.crmEvents } : {}),
     pbxStatus: (memberId) => parts.pbxStatus(memberId),
     onPortalRemoved: (memberId) => parts.onPortalRemoved(memberId),
     onPortalInstalled: (memberId) => parts.onPortalInstalled?.(memberId),

@@ -8,6 +8,8 @@ import { createCrmContacts } from './contacts/index.js';
 import { createOpenItems } from './contacts/open-items.js';
 import { createUserNames } from './contacts/user-names.js';
 import { callsApiRouter } from './http/api/calls.js';
+import { cardModesRouter } from './http/api/card-modes.js';
+import { contactSyncRouter } from './http/api/contact-sync.js';
 import { crmApiRouter } from './http/api/crm.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
 import { repairRouter } from './http/api/repair.js';
@@ -73,11 +75,14 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     supervisor,
     calls,
     telephonyEvents: calls.telephony,
+    crmEvents: { crmChanged: (portal, crm, change) => contacts.sync.crmChanged(portal, crm, change) },
     pbxStatus: (memberId) => supervisor.status(memberId),
     onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
     onPortalInstalled: (memberId) => supervisor.reconcile(memberId),
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
+      contactSyncRouter({ store, sync: contacts.sync, adapterFor, requireAdmin }),
+      cardModesRouter({ store, requireAdmin }),
       callsApiRouter({
         calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),

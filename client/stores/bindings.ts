@@ -99,6 +99,22 @@ export const useBindingsStore = defineStore('bindings', () => {
     }
   }
 
+  /** Sets when an employee's call card opens; the row shows the new mode once the server saved it. */
+  async function saveCardMode(userId: number, mode: UserRow['cardMode']): Promise<boolean> {
+    busy.value = true;
+    try {
+      await useApi().saveCardModes({ modes: [{ userId, mode }] });
+      users.value = users.value.map((user) => (user.id === userId ? { ...user, cardMode: mode } : user));
+      error.value = null;
+      return true;
+    } catch (e) {
+      error.value = toUserError(e);
+      return false;
+    } finally {
+      busy.value = false;
+    }
+  }
+
   function discardPreview(): void {
     preview.value = null;
   }
@@ -122,6 +138,7 @@ export const useBindingsStore = defineStore('bindings', () => {
     saveBindings,
     previewAutoBind,
     applyAutoBind,
+    saveCardMode,
     discardPreview,
   };
 });

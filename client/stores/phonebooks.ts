@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { readonly, ref } from 'vue';
-import type { ContactSyncRow, PhonebookRow } from '../../server/http/api/shapes.js';
+import type { ContactSyncRow, PhonebookRow, ResyncResponse } from '../../server/http/api/shapes.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
 import { singleFlight, useDelayedLoading } from './loading.js';
@@ -12,7 +12,36 @@ export const usePhonebooksStore = defineStore('phonebooks', () => {
   const loaded = ref(false);
   const error = ref<UserError | null>(null);
   const creating = ref(false);
+  const resync = ref<ResyncResponse | null>(null);
   const { loading, track } = useDelayedLoading();
+  /** How often the re-sync's progress is asked while it runs. */
+  const RESYNC_POLL_MS = 1000;
+  let polling: ReturnType<typeof setTimeout> | null = null;
+
+  function pollResync(): void {
+    if (polling !== null) return;
+    polling = setTimeout(() => {
+      polling = null;
+      void useApi().resyncProgress().then((progress) => {
+        resync.value = progress;
+        if (progress.running) pollResync();
+        else void load();
+      }).catch((e: unknown) => {
+        error.value = toUserError(e);
+      });
+    }, RESYNC_POLL_MS);
+  }
+
+  /** Re-syncs everything synced so far; progress and counts follow in `resync` until it is done. */
+  async function startResync(): Promise<void> {
+    try {
+      resync.value = await useApi().resyncContacts();
+      error.value = null;
+      if (resync.value.running) pollResync();
+    } catch (e) {
+      error.value = toUserError(e);
+    }
+  }
 
   const load = singleFlight(() =>
     track(async () => {
@@ -50,8 +79,10 @@ export const usePhonebooksStore = defineStore('phonebooks', () => {
     loaded: readonly(loaded),
     error: readonly(error),
     creating: readonly(creating),
+    resync: readonly(resync),
     loading,
     load,
     create,
+    startResync,
   };
 });

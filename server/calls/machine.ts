@@ -4,6 +4,7 @@
  * The rules are design.md §4; each one is pinned by test/unit/calls/machine.unit.spec.ts.
  */
 import type { CallDirection, CallEvent, CallRecordingRef, CallResult } from '../pbx/adapter.js';
+import type { CardMode } from '../store/records.js';
 import { resultForReason, statusCodeFor } from './status-codes.js';
 
 export type CallPhase = 'live' | 'ended' | 'logged' | 'ignored';
@@ -55,6 +56,11 @@ export interface CallState {
 export interface MachineContext {
   /** Bitrix24 user bound to this extension, if any. */
   userFor(extension: string): number | undefined;
+  /**
+   * When this user's card opens (issue 11, set by an admin per employee): `ring` (default) at the first ring,
+   * `answer` when they pick up (registered with SHOW 0, then telephony.externalCall.show), `never`.
+   */
+  cardModeFor?(userId: number): CardMode;
   /** Calls that touched only unbound extensions are logged to this user; null: not logged. */
   unboundCallsUserId: number | null;
   /** How long to wait for the CDR after the live events said the call ended. */
@@ -75,7 +81,11 @@ export type CallIntent =
   | { type: 'hide'; userIds: number[]; seq: number }
   | { type: 'finish'; userId: number; durationSeconds: number; statusCode: string; result: CallResult; reason?: string }
   | { type: 'attachRecord'; recording: CallRecordingRef }
-  | { type: 'syncContact' }
+  /**
+   * `received`: an inbound call that a bound extension received — the manual's trigger for contact sync; other calls
+   * only sync a record auto-created for them. Absent (intents stored before issue 11): treated as received.
+   */
+  | { type: 'syncContact'; received?: boolean }
   | { type: 'awaitCdr'; ms: number }
   | { type: 'cancelCdrWait' }
   | { type: 'fallbackActivity'; userId: number; reason: string };
@@ -219,6 +229,10 @@ function hide(s: CallState, userIds: number[]): CallIntent[] {
   return [{ type: 'hide', userIds: open, seq: s.seq }];
 }
 
+const modeOf = (ctx: MachineContext, userId: number): CardMode => ctx.cardModeFor?.(userId) ?? 'ring';
+/** Users who want the card while their extension rings. */
+const onRing = (ctx: MachineContext, users: number[]): number[] => users.filter((u) => modeOf(ctx, u) === 'ring');
+
 function boundUsers(extensions: string[], ctx: MachineContext): number[] {
   const users: number[] = [];
   for (const ext of extensions) {
@@ -235,7 +249,7 @@ function onRinging(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[
     if (s.placedBy !== undefined) remember(s, s.placedBy);
     if (s.registered || s.placedBy === undefined) return [];
     const user = ctx.userFor(s.placedBy);
-    return user === undefined ? [] : register(s, user, true);
+    return user === undefined ? [] : register(s, user, modeOf(ctx, user) === 'ring');
   }
   const ringing = e.extensions.filter((x) => x.state === 'ringing').map((x) => x.number);
   for (const ext of ringing) remember(s, ext);
@@ -245,12 +259,19 @@ function onRinging(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[
   if (s.firstUserId === undefined) s.firstUserId = first;
   // Once someone answered, late ring snapshots (other queue members) must not pop the card again.
   if (s.answeredAt !== undefined) return [];
-  if (!s.registered) return [...register(s, first, true), ...show(s, users.slice(1))];
-  return show(s, users);
+  // The call is registered at the first ring whatever the mode (the call exists in Bitrix24 from then on); the card
+  // only opens for users whose mode is `ring`.
+  if (!s.registered) return [...register(s, first, modeOf(ctx, first) === 'ring'), ...show(s, onRing(ctx, users.slice(1)))];
+  return show(s, onRing(ctx, users));
 }
 
 function onAnswered(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[] {
   if (s.answeredAt === undefined) s.answeredAt = e.at;
+  if (s.direction === 'outbound' && s.origin === 'pbx') {
+    // An outbound call placed by an `answer`-mode user: the card opens when the other side picks up.
+    const placer = s.registerUserId;
+    return placer !== undefined && s.registered && modeOf(ctx, placer) === 'answer' ? show(s, [placer]) : [];
+  }
   if (s.direction === 'outbound' || s.origin !== 'pbx') return [];
   const answered = e.extensions.find((x) => x.state === 'answered');
   if (!answered || s.answeredBy !== undefined) return [];
@@ -261,8 +282,9 @@ function onAnswered(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent
   const intents: CallIntent[] = [];
   if (user !== undefined) {
     if (s.firstUserId === undefined) s.firstUserId = user;
-    if (!s.registered) intents.push(...register(s, user, true));
-    else intents.push(...show(s, [user]));
+    const wantsCard = modeOf(ctx, user) !== 'never';
+    if (!s.registered) intents.push(...register(s, user, wantsCard));
+    else if (wantsCard) intents.push(...show(s, [user]));
   }
   intents.push(...hide(s, s.visible.filter((u) => u !== user)));
   return intents;
@@ -278,8 +300,10 @@ function onTransferred(s: CallState, e: CallEvent, ctx: MachineContext): CallInt
   if (user === undefined) return [];
   s.transferUserId = user;
   const intents: CallIntent[] = [];
-  if (!s.registered) intents.push(...register(s, user, true));
-  else intents.push(...show(s, [user]));
+  // The transfer target takes the call (it is "answered" for them): every mode but `never` opens the card.
+  const wantsCard = modeOf(ctx, user) !== 'never';
+  if (!s.registered) intents.push(...register(s, user, wantsCard));
+  else if (wantsCard) intents.push(...show(s, [user]));
   intents.push(...hide(s, s.visible.filter((u) => u !== user)));
   return intents;
 }
@@ -310,7 +334,7 @@ function onCdr(s: CallState, e: CallEvent, ctx: MachineContext): CallIntent[] {
   s.cdrSeen = true;
   if (s.finished) {
     // The live path logged the call before this (late) CDR: it may still bring the recording.
-    if (cdr.recording && !s.recordingRequested && !s.registerFailed && cdr.result === 'answered') {
+    if (cdr.recording && !s.recordingRequested && !s.registerFailed && carriesRecording(cdr.result)) {
       s.recording = cdr.recording;
       s.recordingRequested = true;
       return [{ type: 'attachRecord', recording: cdr.recording }];
@@ -375,6 +399,15 @@ function creditedUser(s: CallState, ctx: MachineContext): number | undefined {
   return s.answeredUserId ?? s.firstUserId ?? s.registerUserId ?? ctx.unboundCallsUserId ?? undefined;
 }
 
+/**
+ * Whose audio goes on the call: the conversation of an answered call, and the message of a missed call that left a
+ * voicemail (issue 11: Bitrix24 then plays the message on the missed call, as its recording). A plain missed call's
+ * file, if any, is an IVR prompt, not worth attaching.
+ */
+function carriesRecording(result: CallResult): boolean {
+  return result === 'answered' || result === 'voicemail';
+}
+
 /** The one finish of the call (or its fallback), then the recording and the contact sync. */
 function finalize(s: CallState, ctx: MachineContext): CallIntent[] {
   const result = s.result ?? 'missed';
@@ -404,13 +437,15 @@ function finalize(s: CallState, ctx: MachineContext): CallIntent[] {
       result,
       ...(s.failReason ? { reason: s.failReason } : {}),
     });
-    if (s.recording && result === 'answered' && !s.recordingRequested) {
+    if (s.recording && carriesRecording(result) && !s.recordingRequested) {
       s.recordingRequested = true;
       intents.push({ type: 'attachRecord', recording: s.recording });
     }
   }
   s.visible = [];
-  intents.push({ type: 'syncContact' });
+  const received = s.origin === 'pbx' && s.direction === 'inbound'
+    && (s.firstUserId !== undefined || s.answeredUserId !== undefined || s.transferUserId !== undefined);
+  intents.push({ type: 'syncContact', received });
   return intents;
 }
 

@@ -227,6 +227,7 @@ export class CallsService {
   private context(portal: string, settings: PortalSettings): MachineContext {
     return {
       userFor: (ext) => this.deps.bindings.userForExtension(portal, ext),
+      cardModeFor: (userId) => this.deps.bindings.cardModeFor(portal, userId),
       unboundCallsUserId: settings.unboundCallsUserId,
       cdrWaitMs: this.opts.cdrWaitMs,
     };
@@ -238,6 +239,7 @@ export class CallsService {
       pbxCallId: event.pbxCallId,
       direction: event.direction,
       external: event.external ? this.deps.normalizePhone(event.external, settings.defaultCountry) : '',
+      ...(event.external.trim() ? { presented: event.external.trim() } : {}),
       extensions: [],
       shownTo: [],
       startedAt: event.cdr?.startedAt ?? event.at,
@@ -252,6 +254,7 @@ export class CallsService {
   /** Facts about the call that later events may add (the number, the line, the queue). */
   private describe(record: CallRecord, event: CallEvent, settings: PortalSettings): void {
     if (!record.external && event.external) record.external = this.deps.normalizePhone(event.external, settings.defaultCountry);
+    if (!record.presented && event.external.trim()) record.presented = event.external.trim();
     if (event.did && !record.did) record.did = event.did;
     if (event.trunk && !record.trunk) record.trunk = event.trunk;
     if (event.via && !record.via) record.via = event.via;
@@ -336,7 +339,7 @@ export class CallsService {
         }
         case 'syncContact': {
           const crm = current.crm;
-          if (crm) after.push(() => this.deps.contacts.syncContactAfterCall(current.portal, crm));
+          if (crm) after.push(() => this.deps.contacts.syncContactAfterCall(current.portal, crm, current.external, intent.received !== false));
           break;
         }
         case 'awaitCdr':
@@ -371,7 +374,7 @@ export class CallsService {
     let timer: NodeJS.Timeout | undefined;
     try {
       const crm = await Promise.race([
-        this.deps.contacts.resolveCaller(record.portal, record.external, record.direction, userId),
+        this.deps.contacts.resolveCaller(record.portal, record.external, record.direction, userId, record.presented),
         new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), this.opts.lookupTimeoutMs); }),
       ]);
       return crm ? { ...record, crm } : record;

@@ -127,8 +127,9 @@ export async function getCompanyTitle(client: BitrixClient, id: number): Promise
 }
 
 /**
- * Active users, all pages. UF_PHONE_INNER is only returned with the `user` scope; without it every inner phone
- * reads empty and binding falls back to e-mail.
+ * Active users, all pages. Auto-bind needs EMAIL, which `user_basic` gives (contact data; `user_brief` leaves it out)
+ * and UF_PHONE_INNER, which already `user_brief` gives: the full `user` scope (edit and invite users) is not needed.
+ * Field lists per scope: https://dev.1c-bitrix.ru/rest_help/users/index.php and the b24jssdk UserBrief/UserBasic types.
  */
 export async function listActiveUsers(client: BitrixClient): Promise<CrmUser[]> {
   // user.get may ignore FILTER on some boxes; an inactive user must never be bound.

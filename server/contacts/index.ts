@@ -42,11 +42,13 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
   const sync = createContactSync({ clients: deps.clients, repository: deps.store.contactSync, settingsOf, adapterFor: deps.adapterFor, log });
   const timeoutMs = deps.resolveTimeoutMs ?? 5_000;
 
-  async function resolve(portal: string, e164: string, direction: Parameters<CrmContacts['resolveCaller']>[2], userId: number | undefined) {
+  async function resolve(
+    portal: string, e164: string, direction: Parameters<CrmContacts['resolveCaller']>[2], userId: number | undefined, presented: string | undefined,
+  ) {
     const settings = settingsOf(portal);
     const known = await lookup.find(portal, e164, settings.defaultCountry);
     if (known) return known;
-    return autoCreator.createForUnknown(portal, e164, direction, userId);
+    return autoCreator.createForUnknown(portal, e164, direction, userId, presented);
   }
 
   return {
@@ -57,10 +59,15 @@ export function createCrmContacts(deps: CrmContactsDeps): CrmContactsService {
     // (a record typed in national form: `8 (912) 345-67-89`, `082 777 0404`) — auto-create on or off — or auto-create
     // needs to know. Cached per portal+number, single-flight, coalesced with the portal's other requests (lookup.ts).
     needsLookupBeforeRegister: (portal, e164, direction) => hasOtherForms(e164) || wantsAutoCreate(settingsOf(portal), direction, e164),
-    syncContactAfterCall: (portal, crm) => sync.syncContactAfterCall(portal, crm),
-    resolveCaller(portal, e164, direction, responsibleUserId) {
+    syncContactAfterCall(portal, crm, number, received) {
+      // The manual: sync runs when a bound extension receives a call from the record; a record auto-created for any
+      // call is synced too ("新创建的联系人或线索也会被同步").
+      if (received === false && !autoCreator.created(portal, crm)) return;
+      sync.syncContactAfterCall(portal, crm, number);
+    },
+    resolveCaller(portal, e164, direction, responsibleUserId, presented) {
       if (direction === 'internal' || !/\d/.test(e164)) return Promise.resolve(null);
-      const work = resolve(portal, e164, direction, responsibleUserId).catch((error: unknown) => {
+      const work = resolve(portal, e164, direction, responsibleUserId, presented).catch((error: unknown) => {
         log.warn({ portal, err: error }, 'CRM lookup or auto-create failed; the call pops without a CRM record');
         return null;
       });

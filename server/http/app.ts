@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { Outbox } from '../outbox/types.js';
 import type { TelephonyEventHandlers } from '../calls/types.js';
+import type { CrmChangeEvents } from '../contacts/types.js';
 import type { PortalBitrixClients } from '../bitrix/client.js';
 import type { PbxStatusLookup } from '../portals/status.js';
 import { AppError, notFound } from '../errors.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   clients: PortalBitrixClients;
   /** calls/: click-to-call and CRM callback events. */
   telephonyEvents: TelephonyEventHandlers;
+  /** contacts/: Bitrix24 CRM change events for contact sync. */
+  crmEvents?: CrmChangeEvents;
   /** pbx/ supervisor: the link state of a portal's PBX. */
   pbxStatus: PbxStatusLookup;
   /** pbx/ supervisor: close the portal's PBX link (uninstall). */
@@ -93,6 +96,7 @@ export function createApp(deps: AppDeps): express.Application {
   }));
   app.use(eventsRouter({
     store: deps.store, telephonyEvents: deps.telephonyEvents, install, uninstall,
+    ...(deps.crmEvents ? { crmEvents: deps.crmEvents } : {}),
     defaultServerEndpoint: deps.config.b24OAuthServer, log: deps.log, track: deps.track,
   }));
   app.use(installRouter({ install, files, defaultServerEndpoint: deps.config.b24OAuthServer }));

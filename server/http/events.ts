@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import type { CrmEntityType, CrmRef } from '../store/records.js';
 import type { ExternalCallbackStart, ExternalCallStart, TelephonyEventHandlers } from '../calls/types.js';
+import type { CrmChangeEvents } from '../contacts/types.js';
 import { badRequest, unauthorized } from '../errors.js';
 import { locals } from './context.js';
 import { bytes, declaredWithin } from './middleware/body.js';
@@ -15,6 +16,8 @@ import { uninstallPortal, type UninstallDeps } from '../portals/uninstall.js';
 export interface EventsDeps {
   store: Store;
   telephonyEvents: TelephonyEventHandlers;
+  /** contacts/: ONCRM{CONTACT,LEAD,COMPANY}{UPDATE,DELETE} keep synced phonebook entries true. */
+  crmEvents?: CrmChangeEvents;
   install: InstallDeps;
   uninstall: UninstallDeps;
   defaultServerEndpoint: string;
@@ -67,6 +70,22 @@ export function readExternalCallStart(data: Record<string, unknown>): ExternalCa
     callListId: Number(str(data.CALL_LIST_ID)) || 0,
     isMobile: str(data.IS_MOBILE) === '1',
   };
+}
+
+const CRM_CHANGE = /^ONCRM(CONTACT|LEAD|COMPANY)(UPDATE|DELETE)$/;
+
+/**
+ * ONCRM<TYPE>UPDATE / ONCRM<TYPE>DELETE: `data[FIELDS][ID]` names the record (b24restdocs: api-reference/crm/contacts/
+ * events/on-crm-contact-update.md and its lead/company siblings; reference bitrix24-api.md §events shows the shape).
+ * Null when the event is not one of these.
+ */
+export function readCrmChange(event: string, data: Record<string, unknown>): { crm: CrmRef; change: 'update' | 'delete' } | null {
+  const m = CRM_CHANGE.exec(event);
+  if (!m) return null;
+  const fields = data.FIELDS;
+  const id = Number(str(typeof fields === 'object' && fields !== null ? (fields as Record<string, unknown>).ID : undefined));
+  if (!Number.isInteger(id) || id <= 0) throw badRequest(`${event} needs data[FIELDS][ID]`);
+  return { crm: { entityType: m[1] as CrmEntityType, entityId: id }, change: m[2] === 'DELETE' ? 'delete' : 'update' };
 }
 
 /** ONEXTERNALCALLBACKSTART `data[...]` (on-external-call-back-start.md): no CALL_ID. */
@@ -144,6 +163,14 @@ export function eventsRouter(deps: EventsDeps): express.Router {
       res.status(200).json({ ok: true });
       track(deps.telephonyEvents.externalCallbackStart(memberId, callback)
         .catch((err: unknown) => log.error({ portal: memberId, err }, 'callback start failed')));
+      return;
+    }
+    const crmChange = readCrmChange(event, data);
+    if (crmChange && deps.crmEvents) {
+      const { crm, change } = crmChange;
+      res.status(200).json({ ok: true });
+      track(deps.crmEvents.crmChanged(memberId, crm, change)
+        .catch((err: unknown) => log.error({ portal: memberId, entityType: crm.entityType, entityId: crm.entityId, err }, 'CRM change not applied to the phonebook')));
       return;
     }
     log.info({ portal: memberId, event }, 'event not handled');

@@ -137,6 +137,13 @@ export interface PbxAdapter {
   /** Creates the contact in the phonebook, or updates `existingId`. Returns the PBX contact id. */
   upsertContact(phonebookId: string, contact: PbxContact, existingId?: string): Promise<string>;
   /**
+   * Whether the contact is still on the PBX (someone may delete a synced entry there). Optional (added for issue 11):
+   * without it an unchanged record is trusted to still be there.
+   */
+  contactExists?(id: string): Promise<boolean>;
+  /** Removes the contact; a contact already gone is not an error. Optional (added for issue 11). */
+  deleteContact?(id: string): Promise<void>;
+  /**
    * Webhook mode: an event the PBX pushed to us (signature already checked), raw as received.
    * Optional: brands without push delivery leave it out. (Additive, added with the Yeastar adapter.)
    */

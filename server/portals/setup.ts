@@ -5,7 +5,15 @@ import { bindEvent, bindPlacement, getEvents, getPlacements, readEvents, readPla
 import { addExternalLine, getExternalLines, readExternalLines } from '../bitrix/telephony.js';
 import { ratePlanFromAppInfo, type RatePlan } from '../bitrix/rate-plan.js';
 
-export const BOUND_EVENTS = ['ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART', 'ONAPPUNINSTALL'] as const;
+/**
+ * ONCRM…UPDATE / …DELETE keep contact sync's phonebook entries true when a synced record changes or goes (b24restdocs:
+ * api-reference/crm/{contacts,leads,companies}/events/; scope crm). Bound whatever the settings: a portal turning sync on
+ * later needs no re-install, and an event for a record never synced costs one ignored POST.
+ */
+export const BOUND_EVENTS = [
+  'ONEXTERNALCALLSTART', 'ONEXTERNALCALLBACKSTART', 'ONAPPUNINSTALL',
+  'ONCRMCONTACTUPDATE', 'ONCRMCONTACTDELETE', 'ONCRMLEADUPDATE', 'ONCRMLEADDELETE', 'ONCRMCOMPANYUPDATE', 'ONCRMCOMPANYDELETE',
+] as const;
 export const CRM_TAB_PLACEMENTS = ['CRM_CONTACT_DETAIL_TAB', 'CRM_LEAD_DETAIL_TAB', 'CRM_COMPANY_DETAIL_TAB', 'CRM_DEAL_DETAIL_TAB'] as const;
 export const LINE_NAME = 'Yeastar PBX';
 

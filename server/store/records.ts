@@ -83,6 +83,12 @@ export const DEFAULT_SETTINGS: PortalSettings = Object.freeze({
   unboundCallsUserId: null,
 }) as PortalSettings;
 
+/**
+ * When an employee's call card opens (set per employee by an admin, as in Bitrix24's own telephony): `ring` when their
+ * extension rings (the default), `answer` when they pick up, `never`.
+ */
+export type CardMode = 'ring' | 'answer' | 'never';
+
 export interface Binding {
   userId: number;
   extension: string;
@@ -97,6 +103,8 @@ export interface CallRecord {
   direction: CallDirection;
   /** Outside number, E.164 when it could be read, else as the PBX gave it. */
   external: string;
+  /** The outside number exactly as the PBX presented it (trimmed): what an auto-created record is named after. */
+  presented?: string;
   did?: string;
   trunk?: string;
   via?: string;
@@ -135,8 +143,9 @@ export interface ContactSyncEntry {
   entityId: number;
   pbxContactId?: string;
   phonebookId: string;
-  state: 'synced' | 'skipped' | 'failed';
-  /** Visible reason when skipped/failed, e.g. "no first or last name". */
+  /** `removed`: the CRM record was deleted (or lost what a phonebook entry needs) and its PBX entry was removed. */
+  state: 'synced' | 'skipped' | 'failed' | 'removed';
+  /** Visible reason when skipped/failed/removed, e.g. "no first or last name". */
   reason?: string;
   /** Hash of what was last written, so an unchanged record is not written again. */
   fingerprint?: string;

@@ -1,6 +1,6 @@
 import type { Fence, FencedFile, PortalFences } from './fences.js';
 import type {
-  Binding, CallRecord, ContactSyncEntry, CrmEntityType, OutboxItem, Portal, PortalSettings,
+  Binding, CallRecord, CardMode, ContactSyncEntry, CrmEntityType, OutboxItem, Portal, PortalSettings,
 } from './records.js';
 
 /**
@@ -27,6 +27,11 @@ export interface BindingsRepository {
   replace(memberId: string, bindings: Binding[]): Promise<void>;
   userForExtension(memberId: string, extension: string): number | undefined;
   extensionForUser(memberId: string, userId: number): string | undefined;
+  /** The employee's call card mode; `ring` unless an admin chose another. Kept apart from the bindings (auto-bind recomputes those). */
+  cardModeFor(memberId: string, userId: number): CardMode;
+  /** Modes set by an admin (users absent: `ring`). */
+  cardModes(memberId: string): Record<number, CardMode>;
+  setCardModes(memberId: string, modes: Record<number, CardMode>): Promise<void>;
 }
 
 export interface CallsRepository {

@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import AutoCreateSection from '../../client/components/AutoCreateSection.vue';
 import ConnectionSection from '../../client/components/ConnectionSection.vue';
 import ContactSyncSection from '../../client/components/ContactSyncSection.vue';
@@ -181,5 +181,32 @@ describe('Contact sync form', () => {
     await wrapper.find('form').trigger('submit');
     await flushPromises();
     expect(seen.find((r) => r.method === 'PUT')?.body).toEqual({ contactSync: { enabled: false, entityType: 'CONTACT', phonebookId: 'pb9' } });
+  });
+
+  it('re-syncs every synced contact with one click and shows progress, then the counts', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const settings = settingsFixture(storedPbx);
+      settings.contactSync = { enabled: true, entityType: 'LEAD', phonebookId: 'pb1' };
+      const syncedRow = { entityType: 'LEAD', entityId: 7, state: 'synced', reason: null, pbxContactId: '3', updatedAt: 1 };
+      const base = { total: 2, written: 0, unchanged: 0, rewritten: 0, removed: 0, skipped: 0, failed: 0, startedAt: 1, finishedAt: null };
+      const { api, seen } = fakeApi({
+        'GET /settings': ok(settings), 'GET /phonebooks': ok(books), 'GET /contact-sync': ok([syncedRow]),
+        'POST /contact-sync/resync': { status: 202, body: { ...base, running: true, done: 0 } },
+        'GET /contact-sync/resync': ok({ ...base, running: false, done: 2, unchanged: 1, rewritten: 1, finishedAt: 2 }),
+      });
+      const wrapper = mountWithApp(ContactSyncSection, api);
+      await Promise.all([useSettingsStore().load(), usePhonebooksStore().load()]);
+      await flushPromises();
+      await wrapper.find('[data-testid="resync-all"]').trigger('click');
+      await flushPromises();
+      expect(seen.some((r) => r.method === 'POST' && r.url === '/contact-sync/resync')).toBe(true);
+      expect(wrapper.text()).toContain('Re-syncing: 0 of 2…');
+      await vi.advanceTimersByTimeAsync(1000);
+      await flushPromises();
+      expect(wrapper.text()).toContain('Re-synced 2 of 2: 0 updated, 1 unchanged, 1 written again, 0 removed, 0 skipped, 0 failed');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

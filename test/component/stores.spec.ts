@@ -36,8 +36,18 @@ describe('status store', () => {
 
 describe('bindings store', () => {
   const users: UserRow[] = Array.from({ length: 120 }, (_, i) => ({
-    id: i + 1, name: `User ${i + 1}`, email: `u${i + 1}@acme.test`, innerPhone: '', extension: null, bindingSource: null,
+    id: i + 1, name: `User ${i + 1}`, email: `u${i + 1}@acme.test`, innerPhone: '', extension: null, bindingSource: null, cardMode: 'ring',
   }));
+
+  it('saves an employee\'s call card mode (admin) and shows it on the row', async () => {
+    const { api, seen } = fakeApi({ 'GET /users': ok(users.slice(0, 2)), 'GET /extensions': ok([]), 'PUT /card-modes': ok({ modes: { 2: 'answer' } }) });
+    setApi(api);
+    const store = useBindingsStore();
+    await store.load();
+    expect(await store.saveCardMode(2, 'answer')).toBe(true);
+    expect(seen.find((r) => r.method === 'PUT')).toMatchObject({ url: '/card-modes', body: { modes: [{ userId: 2, mode: 'answer' }] } });
+    expect(store.users.map((u) => u.cardMode)).toEqual(['ring', 'answer']);
+  });
 
   it('saves hundreds of bindings in chunks and reports progress', async () => {
     const { api, seen } = fakeApi({

@@ -96,6 +96,13 @@ export interface UserRow {
   innerPhone: string;
   extension: string | null;
   bindingSource: 'manual' | 'email' | 'inner' | null;
+  /** When the employee's call card opens: `ring` (default), `answer`, `never`. */
+  cardMode: 'ring' | 'answer' | 'never';
+}
+
+/** `PUT /api/card-modes` (admin). */
+export interface CardModesUpdate {
+  modes: { userId: number; mode: 'ring' | 'answer' | 'never' }[];
 }
 
 export interface ExtensionRow {
@@ -137,10 +144,28 @@ export interface PhonebookRow {
   selected: boolean;
 }
 
+/** `GET|POST /api/contact-sync/resync`: the last (or running) re-sync of everything synced so far. */
+export interface ResyncResponse {
+  running: boolean;
+  total: number;
+  done: number;
+  /** Updated: the CRM record had changed. */
+  written: number;
+  unchanged: number;
+  /** Written again: the entry had been deleted on the PBX. */
+  rewritten: number;
+  /** Taken out of the phonebook: the record is gone or lost its name or phones. */
+  removed: number;
+  skipped: number;
+  failed: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
 export interface ContactSyncRow {
   entityType: 'CONTACT' | 'LEAD' | 'COMPANY';
   entityId: number;
-  state: 'synced' | 'skipped' | 'failed';
+  state: 'synced' | 'skipped' | 'failed' | 'removed';
   reason: string | null;
   pbxContactId: string | null;
   updatedAt: number;

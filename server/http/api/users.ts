@@ -37,7 +37,10 @@ export function usersRouter(deps: ContactsApiDeps): Router {
     const byUser = new Map(deps.store.bindings.list(portal).map((b) => [b.userId, b]));
     const rows: UserRow[] = users.map((u) => {
       const binding = byUser.get(u.id);
-      return { id: u.id, name: u.name, email: u.email, innerPhone: u.innerPhone, extension: binding?.extension ?? null, bindingSource: binding?.source ?? null };
+      return {
+        id: u.id, name: u.name, email: u.email, innerPhone: u.innerPhone, extension: binding?.extension ?? null, bindingSource: binding?.source ?? null,
+        cardMode: deps.store.bindings.cardModeFor(portal, u.id),
+      };
     });
     res.json(rows);
   });

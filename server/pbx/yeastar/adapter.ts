@@ -351,5 +351,26 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
       if (typeof id !== 'number' && typeof id !== 'string') throw new PbxError('PBX_BAD_RESPONSE', 'creating the PBX contact: the PBX returned no id');
       return String(id);
     },
+
+    // company_contact/get?id= (reference §5.2, "Query a Company Contact"): an unknown id answers not-found.
+    async contactExists(id: string) {
+      try {
+        await rest.get('company_contact/get', { id }, 'checking the PBX contact');
+        return true;
+      } catch (err) {
+        if (err instanceof PbxError && err.code === 'PBX_NOT_FOUND') return false;
+        throw err;
+      }
+    },
+
+    // company_contact/delete?id= by GET (GET queries and deletes, reference §2); the endpoint name follows Yeastar's
+    // naming pattern and is UNCONFIRMED (reference §5.2). Already gone is fine: the goal is "not in the phonebook".
+    async deleteContact(id: string) {
+      try {
+        await rest.get('company_contact/delete', { id }, 'deleting the PBX contact');
+      } catch (err) {
+        if (!(err instanceof PbxError && err.code === 'PBX_NOT_FOUND')) throw err;
+      }
+    },
   };
 }

@@ -107,6 +107,9 @@ function foldInbound(callId: string, legs: CdrLeg[], opts: FoldOptions): FoldedC
   // IVR legs report ANSWERED too, which is why only extension legs count (pitfalls: IVR → queue → agent).
   const credited = [...agentLegs].reverse().find(isAnswered);
   const result: CallResult = credited ? 'answered' : unansweredResult(agentLegs);
+  // A voicemail's file is the caller's message on the VOICEMAIL leg (30012 `recording` / CDR `record_file`); only
+  // that leg's file is taken, never an IVR prompt's.
+  const voicemail = result === 'voicemail' ? [...legs].reverse().find((l) => mapCdrStatus(l.status) === 'voicemail') : undefined;
   const via = unique(legs.filter((l) => !agentLegs.includes(l)).map((l) => l.to));
   return {
     callId,
@@ -121,7 +124,7 @@ function foldInbound(callId: string, legs: CdrLeg[], opts: FoldOptions): FoldedC
       talkSeconds: credited?.talkSeconds ?? 0,
       callSeconds: callSecondsOf(legs),
       answeredBy: credited?.to,
-      recording: recordingOf(credited, legs),
+      recording: voicemail ? recordingOf(voicemail, [voicemail]) : recordingOf(credited, legs),
       startedAt: startedAtOf(legs),
     },
   };

@@ -141,6 +141,11 @@ const operations: Record<string, Operation> = {
     c.updateCrm(a.memberId, a.entityType, a.id, a.fields);
     return { ok: true };
   },
+  deleteCrm: (c, b) => {
+    const a = z.object({ memberId: z.string(), entityType, id: z.number().int() }).parse(b);
+    c.deleteCrm(a.memberId, a.entityType, a.id);
+    return { ok: true };
+  },
   requests: (c, b) => c.requests(z.object({ memberId: z.string().optional(), method: z.string().optional() }).parse(b ?? {})),
   clearRequests: (c) => {
     c.clearRequests();

@@ -493,6 +493,14 @@ export class Bitrix24Cloud {
     this.events.emitLater(memberId, `ONCRM${entityType}UPDATE`, { FIELDS: { ID: String(id) } });
   }
 
+  /** As crm.<type>.delete does it (methods/crm.ts): gone, then ONCRM<TYPE>DELETE to the bound handlers. */
+  deleteCrm(memberId: string, entityType: CrmEntityType, id: number): void {
+    const portal = this.portal(memberId);
+    if (!getEntity(portal, entityType, id)) throw new RestError('EMULATOR_NO_ENTITY', `No ${entityType} ${id}`, 404);
+    portal.crm.get(entityType)?.delete(id);
+    this.events.emitLater(memberId, `ONCRM${entityType}DELETE`, { FIELDS: { ID: String(id) } });
+  }
+
   // endregion
 
   // region inspection

@@ -195,6 +195,11 @@ export class Bitrix24Emulator {
     await this.rpc('updateCrm', { memberId, entityType, id, fields });
   }
 
+  /** Deletes a CRM record as crm.<type>.delete would (ONCRM<TYPE>DELETE follows). */
+  async deleteCrm(memberId: string, entityType: CrmEntityType, id: number): Promise<void> {
+    await this.rpc('deleteCrm', { memberId, entityType, id });
+  }
+
   requests(filter: { memberId?: string; method?: string } = {}): Promise<RecordedRequest[]> {
     return this.rpc('requests', filter);
   }

@@ -99,8 +99,9 @@ export class RestDispatcher {
     if (!spec) throw methodNotFound();
     if (spec.appContextOnly && auth.kind === 'webhook') throw wrongAuthType();
     const hook = auth.webhookCode ? portal.webhooks.get(auth.webhookCode) : undefined;
-    checkScope(method, hook ? hook.scopes : this.state.config.appScopes);
-    const ctx: MethodContext = { state: this.state, portal, auth, params, viaBatch, accessToken };
+    const scopes = hook ? hook.scopes : this.state.config.appScopes;
+    checkScope(method, scopes);
+    const ctx: MethodContext = { state: this.state, portal, auth, params, viaBatch, accessToken, scopes };
     return spec.run(ctx);
   }
 

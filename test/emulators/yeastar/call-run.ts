@@ -200,7 +200,8 @@ export class CallRun {
     const legStart = this.startedAt + Math.round(((spec.offsetSeconds ?? 0) * 1000) / this.speed);
     const ring = spec.ringSeconds ?? 0;
     const duration = ring + spec.talkSeconds;
-    const recorded = spec.record === true && spec.disposition === 'ANSWERED' && spec.talkSeconds > 0;
+    // A voicemail leg's file is the caller's message (see the inbound-voicemail scenario).
+    const recorded = spec.record === true && (spec.disposition === 'ANSWERED' || spec.disposition === 'VOICEMAIL') && spec.talkSeconds > 0;
     const file = recorded ? `${formatFileTime(legStart)}-${this.callId}-${spec.from}-${spec.to}-${spec.callType}.wav` : '';
     if (recorded) await this.writeRecording(file, spec, legStart);
     const from = state.displayParty(spec.from);

@@ -161,6 +161,14 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       return state.phonebooks.map((pb) => ({ ...pb, contactIds: state.contactsInPhonebook(pb).map((c) => c.id) }));
     case 'GET /contacts':
       return state.contacts;
+    case 'POST /contacts/remove': {
+      // Someone deletes a company contact in the PBX web UI (a synced entry is only read-only for the CRM sync's
+      // own phonebook while the integration is on; an admin or a disconnect can still remove it).
+      const id = Number(asRecord(body).id);
+      const index = state.contacts.findIndex((c) => c.id === id);
+      if (index >= 0) state.contacts.splice(index, 1);
+      return { removed: index >= 0 };
+    }
     case 'GET /cdr':
       return state.cdr;
     case 'GET /recordings':

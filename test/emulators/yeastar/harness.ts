@@ -107,6 +107,8 @@ export interface YeastarEmulator {
 
   phonebooks(): Promise<PhonebookInfo[]>;
   companyContacts(): Promise<CompanyContact[]>;
+  /** Deletes a company contact as a person would in the PBX web UI. */
+  removeCompanyContact(id: number): Promise<boolean>;
   cdr(): Promise<CdrRow[]>;
   recordings(): Promise<RecordingInfo[]>;
 }
@@ -354,6 +356,10 @@ class EmulatorHandle implements YeastarEmulator {
 
   companyContacts(): Promise<CompanyContact[]> {
     return this.call('GET', '/contacts');
+  }
+
+  async removeCompanyContact(id: number): Promise<boolean> {
+    return (await this.call<{ removed: boolean }>('POST', '/contacts/remove', { id })).removed;
   }
 
   cdr(): Promise<CdrRow[]> {

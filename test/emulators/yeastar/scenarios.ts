@@ -22,12 +22,12 @@ export interface Resolved {
 
 export class ScenarioError extends Error {}
 
-const INBOUND: ReadonlySet<ScenarioName> = new Set(['inbound-answered', 'inbound-missed', 'inbound-busy', 'ring-group', 'queue-ivr', 'blind-transfer']);
+const INBOUND: ReadonlySet<ScenarioName> = new Set(['inbound-answered', 'inbound-missed', 'inbound-busy', 'inbound-voicemail', 'ring-group', 'queue-ivr', 'blind-transfer']);
 
 export function resolveOptions(name: ScenarioName, opts: ScenarioOptions, isExtension: (n: string) => boolean): Resolved {
   const inbound = INBOUND.has(name);
   const defaultTo: Record<ScenarioName, string[]> = {
-    'inbound-answered': ['1001'], 'inbound-missed': ['1001'], 'inbound-busy': ['1001'],
+    'inbound-answered': ['1001'], 'inbound-missed': ['1001'], 'inbound-busy': ['1001'], 'inbound-voicemail': ['1001'],
     'ring-group': ['1001', '1002', '1003'], 'queue-ivr': ['1001', '1002'], 'blind-transfer': ['1001', '1002'],
     'outbound-answered': [DEFAULT_EXTERNAL], 'outbound-failed': [DEFAULT_EXTERNAL], internal: ['1002'],
   };
@@ -112,6 +112,28 @@ const inboundMissed: Script = async (run, o) => {
   run.fail(o.reason ?? '487 Request Terminated');
   run.extensionStatus(agent, 'Idle');
   await run.leg({ from: o.from, to: agent, disposition: 'NO ANSWER', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: 0, srcTrunk: o.trunk, did: o.did });
+};
+
+/**
+ * Nobody answers and the caller leaves a message in the extension's voicemail: the extension rings, the caller is put
+ * through to the mailbox (no agent ANSWER in 30011), then one 30012 with status VOICEMAIL whose `recording` names the
+ * message file (reference §3.5 lists VOICEMAIL among the statuses; that the message file is the leg's `recording` /
+ * `record_file`, downloadable with recording/download like a recording, is our reading — UNCONFIRMED).
+ */
+const inboundVoicemail: Script = async (run, o) => {
+  const agent = o.to[0] ?? '';
+  const inbound = arriveInbound(run, o);
+  const ext = run.addExtension(agent, 'RING');
+  run.snapshot();
+  run.extensionStatus(agent, 'Ringing');
+  await run.pause(o.ring);
+  ext.member_status = 'BYE';
+  run.snapshot();
+  run.extensionStatus(agent, 'Idle');
+  await run.pause(o.talk);
+  inbound.member_status = 'BYE';
+  run.snapshot();
+  await run.leg({ from: o.from, to: agent, disposition: 'VOICEMAIL', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: o.talk, srcTrunk: o.trunk, did: o.did, record: o.record });
 };
 
 /** The extension is busy: the PBX reports the failure (30015 reasons list "User Busy", "486 Busy here") and a BUSY CDR. */
@@ -311,6 +333,7 @@ export const SCRIPTS: Record<ScenarioName, Script> = {
   'inbound-answered': inboundAnswered,
   'inbound-missed': inboundMissed,
   'inbound-busy': inboundBusy,
+  'inbound-voicemail': inboundVoicemail,
   'ring-group': ringGroup,
   'queue-ivr': queueIvr,
   'blind-transfer': blindTransfer,

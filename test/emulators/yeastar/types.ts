@@ -29,6 +29,7 @@ export type ScenarioName =
   | 'inbound-answered'
   | 'inbound-missed'
   | 'inbound-busy'
+  | 'inbound-voicemail'
   | 'ring-group'
   | 'queue-ivr'
   | 'blind-transfer'
@@ -37,7 +38,7 @@ export type ScenarioName =
   | 'internal';
 
 export const SCENARIO_NAMES: readonly ScenarioName[] = [
-  'inbound-answered', 'inbound-missed', 'inbound-busy', 'ring-group', 'queue-ivr',
+  'inbound-answered', 'inbound-missed', 'inbound-busy', 'inbound-voicemail', 'ring-group', 'queue-ivr',
   'blind-transfer', 'outbound-answered', 'outbound-failed', 'internal',
 ];
 
@@ -49,7 +50,7 @@ export interface ScenarioOptions {
   /** Number the outside party dialed (inbound). */
   did?: string;
   trunk?: string;
-  /** PBX seconds of conversation (CDR talk_duration, WAV length). */
+  /** PBX seconds of conversation (CDR talk_duration, WAV length); inbound-voicemail: the message's length. */
   talkSeconds?: number;
   /** PBX seconds an extension rings before it answers or the caller gives up. */
   ringSeconds?: number;

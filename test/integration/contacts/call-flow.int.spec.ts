@@ -60,7 +60,9 @@ describe('auto-create in the call flow', () => {
 
     await pbx.scenario('inbound-answered', { from: '0813539441', to: '1001', wait: true });
     await eventually(async () => (await b24.calls(memberId)).length === 1, 15_000);
-    const contacts = (await b24.listCrm(memberId, 'CONTACT')).filter((c) => c.NAME === 'Automatic New Contact -+27813539441');
+    // Named after the number as the PBX presented it (the manual's rule, issue 11); the phone is international.
+    const contacts = (await b24.listCrm(memberId, 'CONTACT')).filter((c) => c.NAME === 'Automatic New Contact -0813539441');
+    expect(JSON.stringify(contacts[0]?.PHONE)).toContain('+27813539441');
     expect(contacts).toHaveLength(1);
     const contactId = Number(contacts[0]?.ID);
     expect(contacts[0]?.ASSIGNED_BY_ID).toEqual(expect.toSatisfy((v: unknown) => Number(v) === agent));

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBitrix24Emulator, type Bitrix24Emulator, type PortalInfo } from '../../emulators/bitrix24/harness.js';
 import type { RunningServer } from '../../../server/index.js';
 import { eventually, freePort, startTestServer, tempDataDir, testConfig } from './server-under-test.js';
+import { BOUND_EVENTS } from '../../../server/portals/setup.js';
 
 describe('install into a Bitrix24 portal (emulator)', () => {
   let emulator: Bitrix24Emulator;
@@ -33,8 +34,15 @@ describe('install into a Bitrix24 portal (emulator)', () => {
 
     const bound = await emulator.bindings(portal.memberId);
     const events = bound.events.map((e) => `${e.event} ${e.handler}`).sort();
+    // Issue 11: the CRM update/delete events of contacts, leads and companies keep synced phonebook entries true.
     expect(events).toEqual([
       `ONAPPUNINSTALL ${appUrl}/b24/events`,
+      `ONCRMCOMPANYDELETE ${appUrl}/b24/events`,
+      `ONCRMCOMPANYUPDATE ${appUrl}/b24/events`,
+      `ONCRMCONTACTDELETE ${appUrl}/b24/events`,
+      `ONCRMCONTACTUPDATE ${appUrl}/b24/events`,
+      `ONCRMLEADDELETE ${appUrl}/b24/events`,
+      `ONCRMLEADUPDATE ${appUrl}/b24/events`,
       `ONEXTERNALCALLBACKSTART ${appUrl}/b24/events`,
       `ONEXTERNALCALLSTART ${appUrl}/b24/events`,
     ]);
@@ -60,7 +68,7 @@ describe('install into a Bitrix24 portal (emulator)', () => {
     const again = await emulator.install(portal.memberId, { appUrl });
     expect(again.installerPage.status).toBe(200);
     const bound = await emulator.bindings(portal.memberId);
-    expect(bound.events).toHaveLength(3);
+    expect(bound.events).toHaveLength(BOUND_EVENTS.length);
     expect(bound.placements).toHaveLength(5);
     expect(bound.lines).toHaveLength(1);
     // The re-install only reads (one batch); ONAPPINSTALL may run the same read once more.

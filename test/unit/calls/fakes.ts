@@ -12,7 +12,7 @@ import type {
   CallEvent, CallRecordingRef, PbxAdapter, PbxLinkStatus, RecordingDownload,
 } from '../../../server/pbx/adapter.js';
 import {
-  DEFAULT_SETTINGS, type Binding, type CallRecord, type CrmEntityType, type CrmRef, type OutboxItem, type Portal, type PortalSettings,
+  DEFAULT_SETTINGS, type Binding, type CallRecord, type CardMode, type CrmEntityType, type CrmRef, type OutboxItem, type Portal, type PortalSettings,
 } from '../../../server/store/records.js';
 import type {
   BindingsRepository, CallsRepository, PortalsRepository, SettingsRepository,
@@ -115,6 +115,10 @@ export class MemoryBindings implements BindingsRepository {
   async replace(memberId: string, bindings: Binding[]) { this.bindings[memberId] = bindings; }
   userForExtension(memberId: string, extension: string) { return this.list(memberId).find((b) => b.extension === extension)?.userId; }
   extensionForUser(memberId: string, userId: number) { return this.list(memberId).find((b) => b.userId === userId)?.extension; }
+  readonly modes: Record<string, Record<number, CardMode>> = {};
+  cardModeFor(memberId: string, userId: number): CardMode { return this.modes[memberId]?.[userId] ?? 'ring'; }
+  cardModes(memberId: string) { return { ...this.modes[memberId] }; }
+  async setCardModes(memberId: string, modes: Record<number, CardMode>) { this.modes[memberId] = { ...this.modes[memberId], ...modes }; }
 }
 
 export class MemorySettings implements SettingsRepository {

@@ -69,6 +69,23 @@ describe('call machine: inbound', () => {
     expect(of(intents, 'attachRecord')).toEqual([]);
   });
 
+  it('voicemail: a missed call that left a message gets the message attached as its recording', () => {
+    // Issue 11: the message is what the agent needs to hear; before, only answered calls carried audio.
+    const { intents } = run([
+      ev('ringing', [['1001', 'ringing']]),
+      ev('ended'),
+      cdr({ result: 'voicemail', talkSeconds: 12, recording: { ref: 'vm.wav', filename: 'vm.wav' } }),
+    ]);
+    expect(types(intents)).toEqual(['lookup', 'register', 'awaitCdr', 'cancelCdrWait', 'finish', 'attachRecord', 'syncContact']);
+    expect(of(intents, 'finish')[0]).toMatchObject({ statusCode: '304', durationSeconds: 0, result: 'voicemail' });
+    expect(of(intents, 'attachRecord')).toEqual([{ type: 'attachRecord', recording: { ref: 'vm.wav', filename: 'vm.wav' } }]);
+  });
+
+  it('a plain missed call with a file (an IVR prompt) attaches nothing', () => {
+    const { intents } = run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'missed', recording: { ref: 'ivr.wav', filename: 'ivr.wav' } })]);
+    expect(of(intents, 'attachRecord')).toEqual([]);
+  });
+
   it('busy: finish 486; voicemail: 304', () => {
     expect(of(run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'busy' })]).intents, 'finish')[0]?.statusCode).toBe('486');
     expect(of(run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'voicemail', talkSeconds: 12 })]).intents, 'finish')[0])
@@ -171,6 +188,15 @@ describe('call machine: outbound, internal, unbound', () => {
     expect(of(intents, 'finish')[0]).toMatchObject({ userId: 12, statusCode: '200', durationSeconds: 15 });
   });
 
+  it('contact sync is marked "received" only for an inbound call a bound extension took (the manual\'s trigger)', () => {
+    const outbound = run([out('ringing', [['1002', 'calling']]), out('ended'), cdr({ result: 'answered', talkSeconds: 3, placedBy: '1002' }, { direction: 'outbound' })]);
+    expect(of(outbound.intents, 'syncContact')).toEqual([{ type: 'syncContact', received: false }]);
+    const inbound = run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'missed' })]);
+    expect(of(inbound.intents, 'syncContact')).toEqual([{ type: 'syncContact', received: true }]);
+    const unbound = run([ev('ringing', [['2001', 'ringing']]), ev('ended'), cdr({ result: 'missed' })], ctx({ unboundCallsUserId: 99 }));
+    expect(of(unbound.intents, 'syncContact')).toEqual([{ type: 'syncContact', received: false }]);
+  });
+
   it('outbound failed: finish with the mapped failure code', () => {
     const { intents } = run([
       out('ringing', [['1002', 'calling']]),
@@ -203,6 +229,56 @@ describe('call machine: outbound, internal, unbound', () => {
     const { intents } = run([ev('ringing', [['2001', 'ringing']]), ev('ended'), cdr({ result: 'missed' })], ctx({ unboundCallsUserId: 1 }));
     expect(of(intents, 'register')[0]).toMatchObject({ userId: 1, show: false, callType: 2 });
     expect(of(intents, 'finish')[0]).toMatchObject({ userId: 1, statusCode: '304' });
+  });
+});
+
+describe('call machine: per-user call card mode', () => {
+  const modes = (m: Record<number, 'ring' | 'answer' | 'never'>) => ctx({ cardModeFor: (u) => m[u] ?? 'ring' });
+
+  it('ring (default): the card opens at the first ring', () => {
+    const { intents } = run([ev('ringing', [['1001', 'ringing']])], modes({}));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: true });
+  });
+
+  it('answer: registered with SHOW 0 at the ring, shown to that user when they answer', () => {
+    const { intents, state } = run([ev('ringing', [['1001', 'ringing']]), ev('answered', [['1001', 'answered']])], modes({ 11: 'answer' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: false });
+    expect(of(intents, 'show')).toEqual([{ type: 'show', userIds: [11], seq: 1 }]);
+    expect(state.shownTo).toEqual([11]);
+  });
+
+  it('answer: a missed call never opens the card', () => {
+    const { intents, state } = run([ev('ringing', [['1001', 'ringing']]), ev('ended'), cdr({ result: 'missed' })], modes({ 11: 'answer' }));
+    expect(of(intents, 'show')).toEqual([]);
+    expect(of(intents, 'register')[0]?.show).toBe(false);
+    expect(state.shownTo).toEqual([]);
+  });
+
+  it('never: registered and logged, the card never opens, not even on answer or transfer', () => {
+    const { intents, state } = run([
+      ev('ringing', [['1001', 'ringing'], ['1002', 'ringing']]),
+      ev('answered', [['1001', 'answered']]),
+      ev('transferred', [['1001', 'hangup'], ['1003', 'ringing']]),
+      ev('ended'),
+      cdr({ result: 'answered', talkSeconds: 5, answeredBy: '1001' }),
+    ], modes({ 11: 'never', 12: 'ring', 13: 'never' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: false });
+    expect(of(intents, 'show').flatMap((i) => i.userIds)).toEqual([12]);
+    expect(state.shownTo).toEqual([12]);
+    expect(of(intents, 'finish')).toHaveLength(1);
+  });
+
+  it('a ring group: each user by their own mode', () => {
+    const { intents } = run([ev('ringing', [['1001', 'ringing'], ['1002', 'ringing'], ['1003', 'ringing']])], modes({ 12: 'answer', 13: 'never' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, show: true });
+    expect(of(intents, 'show')).toEqual([]);
+  });
+
+  it('outbound, answer mode: SHOW 0 while dialing, shown when the other side answers', () => {
+    const out = (kind: CallEvent['kind'], state: CallExtension['state']) => ev(kind, [['1001', state]], { direction: 'outbound' });
+    const { intents } = run([out('ringing', 'calling'), out('answered', 'answered')], modes({ 11: 'answer' }));
+    expect(of(intents, 'register')[0]).toMatchObject({ userId: 11, callType: 1, show: false });
+    expect(of(intents, 'show')).toEqual([{ type: 'show', userIds: [11], seq: 1 }]);
   });
 });
 

@@ -47,19 +47,37 @@ describe('planAutoBind', () => {
     ]);
   });
 
-  it('binds nobody when a match is ambiguous and says why', () => {
-    const plan = planAutoBind(
-      [user(1, 'shared@x.io'), user(2, 'shared@x.io'), user(3, 'c@x.io', '1004')],
-      [ext('1001', 'shared@x.io'), ext('1003', 'c@x.io'), ext('1004')],
-      [],
-    );
+  it('binds nobody when one e-mail belongs to two users and says why', () => {
+    const plan = planAutoBind([user(1, 'shared@x.io'), user(2, 'shared@x.io')], [ext('1001', 'shared@x.io')], []);
     expect(plan.pairs).toEqual([]);
-    expect(plan.conflicts).toEqual(expect.arrayContaining([
-      { userId: 1, extension: '1001', reason: 'extension 1001 also matches user 2' },
-      { userId: 2, extension: '1001', reason: 'extension 1001 also matches user 1' },
-      { userId: 3, extension: '1003', reason: 'user 3 also matches extension 1004' },
-      { userId: 3, extension: '1004', reason: 'user 3 also matches extension 1003' },
-    ]));
+    expect(plan.conflicts.map((c) => [c.userId, c.extension])).toEqual([[1, '1001'], [2, '1001']]);
+    expect(plan.conflicts[0]?.reason).toMatch(/belongs to 2 users/);
+  });
+
+  it('auto-bind: an e-mail match binds even when UF_PHONE_INNER names another extension', () => {
+    // Before issue 11 the inner number vetoed the e-mail pair (a "user also matches" conflict): the manual says e-mail binds.
+    const plan = planAutoBind([user(3, 'c@x.io', '1004')], [ext('1003', 'c@x.io'), ext('1004')], []);
+    expect(plan.pairs).toEqual([{ userId: 3, extension: '1003', reason: 'email' }]);
+    expect(plan.conflicts).toEqual([]);
+  });
+
+  it('auto-bind: an inner number never takes an extension an e-mail pair holds', () => {
+    const plan = planAutoBind([user(1, 'a@x.io'), user(2, 'b@x.io', '1001')], [ext('1001', 'a@x.io')], []);
+    expect(plan.pairs).toEqual([{ userId: 1, extension: '1001', reason: 'email' }]);
+    expect(plan.conflicts).toEqual([]);
+  });
+
+  it('auto-bind: two extensions with one e-mail are a conflict, shown and skipped (the inner number does not settle it)', () => {
+    const plan = planAutoBind([user(1, 'a@x.io', '1002'), user(2, 'b@x.io')], [ext('1001', 'a@x.io'), ext('1002', 'A@x.io'), ext('1003', 'b@x.io')], []);
+    expect(plan.pairs).toEqual([{ userId: 2, extension: '1003', reason: 'email' }]);
+    expect(plan.conflicts.map((c) => [c.userId, c.extension])).toEqual([[1, '1001'], [1, '1002']]);
+    expect(plan.conflicts[0]?.reason).toMatch(/a@x\.io is on 2 extensions \(1001, 1002\)/);
+  });
+
+  it('auto-bind: two users naming one extension as inner number are a conflict', () => {
+    const plan = planAutoBind([user(1, '', '1001'), user(2, '', '1001')], [ext('1001')], []);
+    expect(plan.pairs).toEqual([]);
+    expect(plan.conflicts).toHaveLength(2);
   });
 });
 

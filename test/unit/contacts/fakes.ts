@@ -142,6 +142,10 @@ export class FakePhonebookPbx {
         this.contacts.set(id, { phonebookId, contact: structuredClone(contact) });
         return id;
       },
+      contactExists: async (id) => this.contacts.has(id),
+      deleteContact: async (id) => {
+        this.contacts.delete(id);
+      },
     };
   }
 }

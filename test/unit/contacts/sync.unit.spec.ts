@@ -193,4 +193,73 @@ describe('contact sync', () => {
     expect(pbx.contacts.size).toBe(2);
     expect(pbx.contacts.get(entry?.pbxContactId ?? '')?.phonebookId).toBe('pb2');
   });
+
+  it('writes an unchanged record again when its entry was deleted on the PBX (a new id), and leaves a present one alone', async () => {
+    const { crm, pbx, sync } = setup();
+    const id = crm.add('LEAD', { NAME: 'Anna', PHONE: [{ VALUE: '+79001234567', VALUE_TYPE: 'WORK' }] });
+    const first = await sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id });
+    await sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id });
+    expect(pbx.writes).toBe(1);
+    pbx.contacts.delete(first?.pbxContactId ?? '');
+    const again = await sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id });
+    expect(pbx.writes).toBe(2);
+    expect(again?.pbxContactId).not.toBe(first?.pbxContactId);
+    expect(pbx.contacts.has(again?.pbxContactId ?? '')).toBe(true);
+  });
+
+  it('a CRM update event rewrites a synced record; a delete event removes its entry; records never synced are left alone', async () => {
+    const { crm, pbx, repository, sync } = setup();
+    const id = crm.add('LEAD', { NAME: 'Anna', PHONE: [{ VALUE: '+79001234567', VALUE_TYPE: 'WORK' }] });
+    const never = crm.add('LEAD', { NAME: 'Bob', PHONE: [{ VALUE: '+79001234568', VALUE_TYPE: 'WORK' }] });
+    const entry = await sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id });
+    const record = crm.records.LEAD.get(id);
+    if (record) record.NAME = 'Anya';
+    await sync.crmChanged(PORTAL, { entityType: 'LEAD', entityId: id }, 'update');
+    expect(pbx.contacts.get(entry?.pbxContactId ?? '')?.contact.firstName).toBe('Anya');
+    await sync.crmChanged(PORTAL, { entityType: 'LEAD', entityId: never }, 'update');
+    expect(repository.get(PORTAL, 'LEAD', never)).toBeUndefined();
+    crm.records.LEAD.delete(id);
+    await sync.crmChanged(PORTAL, { entityType: 'LEAD', entityId: id }, 'delete');
+    expect(pbx.contacts.size).toBe(0);
+    expect(repository.get(PORTAL, 'LEAD', id)).toMatchObject({ state: 'removed' });
+    expect(repository.get(PORTAL, 'LEAD', id)?.pbxContactId).toBeUndefined();
+  });
+
+  it('CRM events change nothing while contact sync is paused', async () => {
+    const { crm, pbx, sync, settings } = setup();
+    const id = crm.add('LEAD', { NAME: 'Anna', PHONE: [{ VALUE: '+79001234567', VALUE_TYPE: 'WORK' }] });
+    await sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id });
+    settings.contactSync.enabled = false;
+    crm.records.LEAD.delete(id);
+    await sync.crmChanged(PORTAL, { entityType: 'LEAD', entityId: id }, 'delete');
+    expect(pbx.contacts.size).toBe(1);
+  });
+
+  it('a synced record that lost its phones leaves the phonebook', async () => {
+    const { crm, pbx, repository, sync } = setup();
+    const id = crm.add('LEAD', { NAME: 'Anna', PHONE: [{ VALUE: '+79001234567', VALUE_TYPE: 'WORK' }] });
+    await sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id });
+    const record = crm.records.LEAD.get(id);
+    if (record) record.PHONE = [];
+    await sync.crmChanged(PORTAL, { entityType: 'LEAD', entityId: id }, 'update');
+    expect(pbx.contacts.size).toBe(0);
+    expect(repository.get(PORTAL, 'LEAD', id)).toMatchObject({ state: 'removed', reason: SKIP_NO_PHONE });
+  });
+
+  it('re-sync all goes over every synced record once and counts what it did', async () => {
+    const { crm, pbx, sync } = setup();
+    const a = crm.add('LEAD', { NAME: 'A', PHONE: [{ VALUE: '+79001234561', VALUE_TYPE: 'WORK' }] });
+    const b = crm.add('LEAD', { NAME: 'B', PHONE: [{ VALUE: '+79001234562', VALUE_TYPE: 'WORK' }] });
+    const c = crm.add('LEAD', { NAME: 'C', PHONE: [{ VALUE: '+79001234563', VALUE_TYPE: 'WORK' }] });
+    const entries = await Promise.all([a, b, c].map((id) => sync.syncNow(PORTAL, { entityType: 'LEAD', entityId: id })));
+    const recordB = crm.records.LEAD.get(b);
+    if (recordB) recordB.NAME = 'Bee';
+    pbx.contacts.delete(entries[2]?.pbxContactId ?? '');
+    expect(sync.resyncProgress(PORTAL)).toBeNull();
+    const started = sync.resyncAll(PORTAL);
+    expect(started).toMatchObject({ running: true, total: 3 });
+    expect(sync.resyncAll(PORTAL)).toMatchObject({ running: true, total: 3 });
+    await sync.idle();
+    expect(sync.resyncProgress(PORTAL)).toMatchObject({ running: false, total: 3, done: 3, unchanged: 1, written: 1, rewritten: 1, failed: 0 });
+  });
 });

@@ -188,6 +188,15 @@ describe('call normalizer', () => {
     expect(events.find((e) => e.pbxCallId === 'c10')?.cdr?.result).toBe('voicemail');
   });
 
+  it('a voicemail call carries the VOICEMAIL leg\'s file (the message), never an IVR prompt\'s', () => {
+    feed(
+      leg('c12', '555', '6200', 'ANSWERED', 'Inbound', 20, 'ivr-prompt.wav'),
+      leg('c12', '555', '1001', 'VOICEMAIL', 'Inbound', 14, 'vm-message.wav'),
+    );
+    vi.advanceTimersByTime(1000);
+    expect(events.find((e) => e.pbxCallId === 'c12')?.cdr).toMatchObject({ result: 'voicemail', recording: { ref: 'vm-message.wav', filename: 'vm-message.wav' } });
+  });
+
   it('msg given as an object is read too; a leg arriving after the settle window is not a second cdr', () => {
     feed(frame(30012, { call_id: 'c11', call_from: '555', call_to: '1001', status: 'ANSWERED', type: 'Inbound', talk_duration: 5, call_duration: 8 }, false));
     vi.advanceTimersByTime(1000);

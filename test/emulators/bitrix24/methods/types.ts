@@ -16,6 +16,8 @@ export interface MethodContext {
   viaBatch: boolean;
   /** The access token of the call, when OAuth (upload URLs embed it as Bitrix24 does). */
   accessToken: string | null;
+  /** Scopes granted to the caller (app or webhook): some answers depend on them (user fields). */
+  scopes?: string[];
 }
 
 export interface MethodOutcome {

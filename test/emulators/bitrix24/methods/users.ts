@@ -31,6 +31,19 @@ export function userView(user: User): Record<string, unknown> {
   };
 }
 
+/**
+ * What `user_basic` adds to `user_brief`: the contact data (dev.1c-bitrix.ru/rest_help/users/index.php; the b24jssdk
+ * UserBrief/UserBasic types list EMAIL, PERSONAL_* phones and WORK_PHONE under user_basic, UF_PHONE_INNER already
+ * under user_brief). A caller with only `user_brief` gets the user without them.
+ */
+const CONTACT_FIELDS = ['EMAIL', 'PERSONAL_MOBILE', 'WORK_PHONE'];
+
+function viewFor(scopes: string[] | undefined): (user: User) => Record<string, unknown> {
+  const granted = new Set((scopes ?? ['user']).map((s) => s.trim().toLowerCase()));
+  if (granted.has('user') || granted.has('user_basic')) return userView;
+  return (user) => Object.fromEntries(Object.entries(userView(user)).filter(([k]) => !CONTACT_FIELDS.includes(k)));
+}
+
 function requireUser(portal: Portal, userId: number): User {
   const user = portal.users.get(userId);
   if (!user) throw new RestError('NO_AUTH_FOUND', 'Wrong authorization data', 401);
@@ -85,10 +98,10 @@ export const userMethods: MethodTable = {
       return ok({ ID: String(user.ID), ADMIN: user.ADMIN, NAME: user.NAME, LAST_NAME: user.LAST_NAME, PERSONAL_GENDER: '', TIME_ZONE: '' });
     },
   },
-  'user.current': { run: ({ portal, auth }) => ok(userView(requireUser(portal, auth.userId))) },
+  'user.current': { run: ({ portal, auth, scopes }) => ok(viewFor(scopes)(requireUser(portal, auth.userId))) },
   'user.admin': { run: ({ portal, auth }) => ok(requireUser(portal, auth.userId).ADMIN) },
   'user.get': {
-    run: ({ portal, params }) => {
+    run: ({ portal, params, scopes }) => {
       const filter = userFilter(params);
       const id = pickInt(params, 'ID', 'id');
       const sortField = (pickString(params, 'sort', 'SORT') ?? 'ID').toUpperCase();
@@ -103,7 +116,7 @@ export const userMethods: MethodTable = {
           const c = ka < kb ? -1 : ka > kb ? 1 : 0;
           return desc ? -c : c;
         })
-        .map(userView);
+        .map(viewFor(scopes));
       return page(users, pickInt(params, 'start', 'START'));
     },
   },

@@ -241,4 +241,19 @@ describe('scopes', () => {
       await scoped.stop();
     }
   });
+
+  it('user.get gives EMAIL with user_basic (and user) but not with user_brief alone; UF_PHONE_INNER with all three', async () => {
+    // Why the app asks for user_basic: auto-bind matches by e-mail (issue 11).
+    const { portal } = await installedPortal(cloud, app);
+    const read = async (scopes: string[]) => {
+      const hook = cloud.createWebhook(portal.memberId, 1, scopes);
+      const rows = (await callRest(hook.url, 'user.get', {})).body.result as Record<string, unknown>[];
+      return rows[0] ?? {};
+    };
+    expect(Object.keys(await read(['user_basic']))).toEqual(expect.arrayContaining(['EMAIL', 'UF_PHONE_INNER']));
+    expect(Object.keys(await read(['user']))).toContain('EMAIL');
+    const brief = await read(['user_brief']);
+    expect(Object.keys(brief)).toContain('UF_PHONE_INNER');
+    expect(Object.keys(brief)).not.toContain('EMAIL');
+  });
 });

@@ -1,0 +1,46 @@
+/**
+ * Contact sync's re-sync: `POST /contact-sync/resync` (admin) starts re-syncing every record synced so far,
+ * `GET /contact-sync/resync` answers its progress and counts (mounted under /api after frame auth). Documented in
+ * docs/api-settings.md.
+ */
+import express, { type RequestHandler, type Router } from 'express';
+import type { ContactSync, ResyncProgress } from '../../contacts/sync.js';
+import { portalOf } from '../../contacts/api-support.js';
+import { AppError } from '../../errors.js';
+import type { PbxAdapter } from '../../pbx/adapter.js';
+import type { Store } from '../../store/types.js';
+import { locals } from '../context.js';
+import type { ResyncResponse } from './shapes.js';
+
+export interface ContactSyncRouterDeps {
+  store: Store;
+  sync: Pick<ContactSync, 'resyncAll' | 'resyncProgress'>;
+  adapterFor: (portal: string) => PbxAdapter | undefined;
+  requireAdmin: RequestHandler;
+}
+
+const view = (progress: ResyncProgress | null): ResyncResponse => progress ?? {
+  running: false, total: 0, done: 0, written: 0, unchanged: 0, rewritten: 0, removed: 0, skipped: 0, failed: 0, startedAt: null, finishedAt: null,
+};
+
+export function contactSyncRouter(deps: ContactSyncRouterDeps): Router {
+  const router = express.Router();
+
+  router.get('/contact-sync/resync', (_req, res) => {
+    res.json(view(deps.sync.resyncProgress(portalOf(res))));
+  });
+
+  router.post('/contact-sync/resync', deps.requireAdmin, (_req, res) => {
+    const portal = portalOf(res);
+    const settings = deps.store.settings.get(portal);
+    if (!settings.contactSync.enabled || !settings.contactSync.phonebookId) {
+      throw new AppError('CONTACT_SYNC_OFF', 'contact sync is off: turn it on and choose a phonebook first', 409);
+    }
+    if (!deps.adapterFor(portal)) throw new AppError('PBX_NOT_CONNECTED', 'the PBX is not connected: save and enable the PBX settings first', 409);
+    const progress = deps.sync.resyncAll(portal);
+    locals(res).log.info({ portal, total: progress.total }, 'contact re-sync requested');
+    res.status(202).json(view(progress));
+  });
+
+  return router;
+}
