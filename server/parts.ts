@@ -9,6 +9,7 @@ import { createOpenItems } from './contacts/open-items.js';
 import { createUserNames } from './contacts/user-names.js';
 import { callsApiRouter } from './http/api/calls.js';
 import { crmApiRouter } from './http/api/crm.js';
+import { missedCallTasksRouter } from './http/api/missed-call-tasks.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
 import { repairRouter } from './http/api/repair.js';
 import { settingsRouter } from './http/api/settings.js';
@@ -84,6 +85,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
       crmApiRouter({ openItems }),
+      missedCallTasksRouter({ tasks: calls.missedCallTasks }),
       repairRouter({
         store,
         onRepaired: async (portal) => {

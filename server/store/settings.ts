@@ -17,6 +17,7 @@ function withDefaults(saved: Partial<PortalSettings> | undefined): PortalSetting
     ...saved,
     contactSync: { ...base.contactSync, ...saved.contactSync },
     autoCreate: { ...base.autoCreate, ...saved.autoCreate },
+    missedCallTasks: { ...base.missedCallTasks, ...saved.missedCallTasks },
     pbx: saved.pbx ? { ...saved.pbx } : null,
   };
 }

@@ -59,6 +59,21 @@ export interface SettingsResponse {
   autoCreate: { enabled: boolean; inbound: boolean; outbound: boolean; entityType: 'CONTACT' | 'LEAD'; namePrefix: string };
   defaultCountry: string;
   unboundCallsUserId: number | null;
+  /** A missed inbound call becomes a Bitrix24 task: on/off, who gets it when no one else is known, deadline in hours. */
+  missedCallTasks: { enabled: boolean; defaultUserId: number | null; deadlineHours: number };
+}
+
+/** GET /api/missed-call-tasks (admins): the open missed-call tasks, one per outside number. */
+export interface MissedCallTaskRow {
+  phone: string;
+  /** Bitrix24 task id, once tasks.task.add answered. */
+  taskId: number | null;
+  responsibleId: number;
+  responsibleFrom: 'crm' | 'rang' | 'default';
+  title: string;
+  missedCalls: number;
+  createdAt: number;
+  deadline: number;
 }
 
 /** PUT /api/settings: every part optional; omitted secrets keep their stored value. */
@@ -75,6 +90,7 @@ export interface SettingsUpdate {
   autoCreate?: Partial<SettingsResponse['autoCreate']>;
   defaultCountry?: string;
   unboundCallsUserId?: number | null;
+  missedCallTasks?: Partial<SettingsResponse['missedCallTasks']>;
 }
 
 /** POST /api/pbx/test: tests the given (or saved) PBX settings. */

@@ -153,6 +153,7 @@ const operations: Record<string, Operation> = {
   },
   bindings: (c, b) => c.bindings(z.object({ memberId: z.string() }).parse(b).memberId),
   crmActivity: (c, b) => c.crmActivity(z.object({ memberId: z.string() }).parse(b).memberId),
+  tasks: (c, b) => c.tasks(z.object({ memberId: z.string() }).parse(b).memberId),
   setFault: (c, b) => {
     const a = z.object({ memberId: z.string(), fault }).parse(b);
     c.setFault(a.memberId, a.fault);
