@@ -40,6 +40,7 @@ export const settingsUpdateSchema = z.strictObject({
     // Up to 30 days: a longer deadline is no follow-up.
     deadlineHours: z.number().positive().max(720).optional(),
   }).optional(),
+  routing: z.strictObject({ enabled: z.boolean().optional() }).optional(),
 });
 
 export type SettingsUpdateInput = z.infer<typeof settingsUpdateSchema>;
@@ -87,6 +88,7 @@ export function mergeSettings(current: PortalSettings, update: SettingsUpdateInp
   if (update.defaultCountry !== undefined) next.defaultCountry = update.defaultCountry;
   if (update.unboundCallsUserId !== undefined) next.unboundCallsUserId = update.unboundCallsUserId;
   if (update.missedCallTasks) next.missedCallTasks = { ...next.missedCallTasks, ...definedOnly(update.missedCallTasks) };
+  if (update.routing?.enabled !== undefined) next.routing = { enabled: update.routing.enabled };
 
   if (next.contactSync.enabled && !next.contactSync.phonebookId) {
     throw badRequest('choose (or create) an empty PBX phonebook before turning contact sync on', { field: 'contactSync.phonebookId' });
@@ -114,6 +116,7 @@ export function settingsView(settings: PortalSettings, webhookUrl: string): Sett
     defaultCountry: settings.defaultCountry,
     unboundCallsUserId: settings.unboundCallsUserId,
     missedCallTasks: { ...settings.missedCallTasks },
+    routing: { ...settings.routing },
   };
 }
 

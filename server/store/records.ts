@@ -72,6 +72,8 @@ export interface PortalSettings {
   unboundCallsUserId: number | null;
   /** A missed inbound call becomes a Bitrix24 task (calls/missed-call-tasks.ts). */
   missedCallTasks: MissedCallTaskSettings;
+  /** A held inbound call (PBX Control Inbound Call) goes to the CRM record's responsible (calls/routing.ts). */
+  routing: { enabled: boolean };
 }
 
 export interface MissedCallTaskSettings {
@@ -90,6 +92,7 @@ export const DEFAULT_SETTINGS: PortalSettings = Object.freeze({
   defaultCountry: 'US',
   unboundCallsUserId: null,
   missedCallTasks: { enabled: false, defaultUserId: null, deadlineHours: 2 },
+  routing: { enabled: false },
 }) as PortalSettings;
 
 export interface Binding {

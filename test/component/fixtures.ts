@@ -19,6 +19,7 @@ export function settingsFixture(pbx: SettingsResponse['pbx'] = null): SettingsRe
     defaultCountry: 'US',
     unboundCallsUserId: null,
     missedCallTasks: { enabled: false, defaultUserId: null, deadlineHours: 2 },
+    routing: { enabled: false },
   };
 }
 

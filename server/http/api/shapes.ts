@@ -61,6 +61,8 @@ export interface SettingsResponse {
   unboundCallsUserId: number | null;
   /** A missed inbound call becomes a Bitrix24 task: on/off, who gets it when no one else is known, deadline in hours. */
   missedCallTasks: { enabled: boolean; defaultUserId: number | null; deadlineHours: number };
+  /** Held inbound calls (PBX Control Inbound Call) go to the CRM record's responsible when they can take a call. */
+  routing: { enabled: boolean };
 }
 
 /** GET /api/missed-call-tasks (admins): the open missed-call tasks, one per outside number. */
@@ -91,6 +93,7 @@ export interface SettingsUpdate {
   defaultCountry?: string;
   unboundCallsUserId?: number | null;
   missedCallTasks?: Partial<SettingsResponse['missedCallTasks']>;
+  routing?: Partial<SettingsResponse['routing']>;
 }
 
 /** POST /api/pbx/test: tests the given (or saved) PBX settings. */

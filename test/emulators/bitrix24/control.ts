@@ -14,9 +14,10 @@ const entityType = z.enum(['CONTACT', 'LEAD', 'COMPANY', 'DEAL']);
 const crmRef = z.object({ entityType: z.enum(['CONTACT', 'LEAD', 'COMPANY']), entityId: z.number().int() });
 const fault = z
   .object({
-    kind: z.enum(['http503', 'query_limit', 'operation_time_limit', 'expire_all_tokens', 'invalid_grant', 'network_down', 'redirect', 'oauth_redirect']),
+    kind: z.enum(['http503', 'query_limit', 'operation_time_limit', 'expire_all_tokens', 'invalid_grant', 'network_down', 'redirect', 'oauth_redirect', 'slow']),
     forMs: z.number().int().positive().optional(),
     location: z.string().optional(),
+    delayMs: z.number().int().positive().optional(),
   })
   .nullable();
 const userInput = z.object({
