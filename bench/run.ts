@@ -3,7 +3,7 @@
  * process) against the Bitrix24 emulator (2 req/s, burst 50 per portal) and the Yeastar emulator, prints ONE table with
  * the date and machine, and writes it to bench/results.json. Not part of `npm test`.
  *
- * Env: BENCH_ONLY=events,history,latency,requests,sustained,tenants (default all); BENCH_SECONDS (default 60) for the
+ * Env: BENCH_ONLY=events,history,latency,requests,sustained,tenants,routing (default all); BENCH_SECONDS (default 60) for the
  * sustained and many-tenant runs; BENCH_TENANTS (default 200); BENCH_LOG_LEVEL for the server (default warn).
  */
 import { writeFile } from 'node:fs/promises';
@@ -19,10 +19,11 @@ import { measureEvents } from './phases/events.js';
 import { measureHistory } from './phases/history.js';
 import { measureScreenPop } from './phases/latency.js';
 import { measureRequestsPerCall } from './phases/requests-per-call.js';
+import { measureRoutingDelay } from './phases/routing.js';
 import { measureSustained } from './phases/sustained.js';
 import { measureTenants } from './phases/tenants.js';
 
-const PHASES = ['events', 'history', 'latency', 'requests', 'sustained', 'tenants'] as const;
+const PHASES = ['events', 'history', 'latency', 'requests', 'sustained', 'tenants', 'routing'] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set((process.env.BENCH_ONLY ?? PHASES.join(',')).split(',').map((s) => s.trim()));
 const wants = (p: Phase): boolean => only.has(p);
@@ -86,6 +87,13 @@ async function main(): Promise<void> {
       if (wants('requests')) out.push(...await measureRequestsPerCall(b24, server, await setUp(), await setUp(true), log));
       if (wants('sustained')) out.push(...await measureSustained(b24, server, await setUp(), log, seconds));
       return out;
+    }));
+  }
+  if (wants('routing')) {
+    await run('routing', () => withStack(1, async ({ b24, fleet, server }) => {
+      const [pbx] = fleet.pbxes;
+      if (!pbx) throw new Error('no PBX in the fleet');
+      return measureRoutingDelay(b24, server, await setUpPortal(b24, server.url, pbx, { autoCreate: false, knownNumbers: [] }), log);
     }));
   }
   if (wants('tenants')) {

@@ -8,6 +8,7 @@ import type {
   ContactSyncRow,
   ExtensionRow,
   FailedWriteRow,
+  MissedCallTaskRow,
   OpenItemsResponse,
   PbxTestResponse,
   PhonebookRow,
@@ -70,6 +71,8 @@ export interface Api {
   recording(callId: string): Promise<Blob>;
   failedWrites(): Promise<FailedWriteRow[]>;
   retryWrite(id: string): Promise<void>;
+  /** Open missed-call tasks (admins; an empty list for anyone else). */
+  missedCallTasks(): Promise<MissedCallTaskRow[]>;
 }
 
 interface RetriableConfig extends InternalAxiosRequestConfig {
@@ -143,6 +146,7 @@ export function createApi(http: AxiosInstance): Api {
     openItems: ({ entityType, entityId }) => get<OpenItemsResponse>('/crm/open-items', { entityType, entityId }),
     recording: async (callId) => (await http.get<Blob>(`/calls/${encodeURIComponent(callId)}/recording`, { responseType: 'blob' })).data,
     failedWrites: () => get<FailedWriteRow[]>('/outbox/failed'),
+    missedCallTasks: () => get<MissedCallTaskRow[]>('/missed-call-tasks'),
     retryWrite: async (id) => {
       await post<unknown>(`/outbox/${encodeURIComponent(id)}/retry`);
     },

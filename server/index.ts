@@ -125,7 +125,7 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     handlerUrl: `${config.publicUrl}/`,
     installerUrl: `${config.publicUrl}/install`,
     eventsUrl: `${config.publicUrl}/b24/events`,
-    scopes: 'crm, telephony, user_basic, placement, im',
+    scopes: 'crm, telephony, user_basic, placement, im, task',
   }, 'Bitrix24 app URLs: paste the handler and installer URLs into the app settings');
 
   let closing: Promise<void> | undefined;

@@ -3,6 +3,8 @@ import { createBitrixTransport } from './bitrix/guarded-transport.js';
 import { createCallsService, createRecordingUploader, type CallsPart, type CallsPartDeps } from './calls/index.js';
 import { restAsUser, type UserAuth } from './bitrix/as-user.js';
 import { createCallAccess } from './calls/call-access.js';
+import { InboundRouter } from './calls/routing.js';
+import { normalizePhone } from './phone.js';
 import type { ContactsApiDeps } from './contacts/api-support.js';
 import { createCrmContacts } from './contacts/index.js';
 import { createOpenItems } from './contacts/open-items.js';
@@ -11,6 +13,7 @@ import { callsApiRouter } from './http/api/calls.js';
 import { cardModesRouter } from './http/api/card-modes.js';
 import { contactSyncRouter } from './http/api/contact-sync.js';
 import { crmApiRouter } from './http/api/crm.js';
+import { missedCallTasksRouter } from './http/api/missed-call-tasks.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
 import { repairRouter } from './http/api/repair.js';
 import { settingsRouter } from './http/api/settings.js';
@@ -39,10 +42,14 @@ export type WiredProductParts = ProductParts & { supervisor: PbxSupervisor; call
 export function createProductParts(core: CoreServices, opts: PartsOptions = {}): WiredProductParts {
   const { store, log, config, clients, outbox } = core;
   const holder: { calls?: CallsPart } = {};
+  const router = new InboundRouter({ log, store, clients, normalizePhone });
   const supervisor = createPbxSupervisor({
     store, log, config,
     ...opts.supervisor,
     onCallEvent: (event) => holder.calls?.service.handleEvent(event),
+    onHeldCall: (control, call) => {
+      void router.route(control, call);
+    },
   });
   const adapterFor = (portal: string) => supervisor.adapter(portal);
   const contacts = createCrmContacts({ store, clients, adapterFor, log: log.child({ part: 'contacts' }) });
@@ -89,6 +96,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),
       crmApiRouter({ openItems }),
+      missedCallTasksRouter({ tasks: calls.missedCallTasks }),
       repairRouter({
         store,
         onRepaired: async (portal) => {

@@ -1,14 +1,15 @@
 import { defineStore } from 'pinia';
 import { readonly, ref } from 'vue';
-import type { CallRow, FailedWriteRow } from '../../server/http/api/shapes.js';
+import type { CallRow, FailedWriteRow, MissedCallTaskRow } from '../../server/http/api/shapes.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
 import { singleFlight, useDelayedLoading } from './loading.js';
 
-/** Recent calls of the portal and the Bitrix24 writes the outbox parked after its last retry. */
+/** Recent calls of the portal, the Bitrix24 writes the outbox parked after its last retry, and open missed-call tasks. */
 export const useActivityStore = defineStore('activity', () => {
   const calls = ref<CallRow[]>([]);
   const failedWrites = ref<FailedWriteRow[]>([]);
+  const missedTasks = ref<MissedCallTaskRow[]>([]);
   const loaded = ref(false);
   const error = ref<UserError | null>(null);
   const retrying = ref<string[]>([]);
@@ -18,9 +19,13 @@ export const useActivityStore = defineStore('activity', () => {
     track(async () => {
       try {
         const api = useApi();
-        const [recent, failed] = await Promise.all([api.recentCalls(), api.failedWrites()]);
+        // The missed-call task list is an extra: a server without it must not hide the calls.
+        const [recent, failed, missed] = await Promise.all([
+          api.recentCalls(), api.failedWrites(), api.missedCallTasks().catch((): MissedCallTaskRow[] => []),
+        ]);
         calls.value = recent.calls;
         failedWrites.value = failed;
+        missedTasks.value = missed;
         loaded.value = true;
         error.value = null;
       } catch (e) {
@@ -47,6 +52,7 @@ export const useActivityStore = defineStore('activity', () => {
   return {
     calls: readonly(calls),
     failedWrites: readonly(failedWrites),
+    missedTasks: readonly(missedTasks),
     loaded: readonly(loaded),
     error: readonly(error),
     retrying: readonly(retrying),

@@ -16,7 +16,9 @@ import type { Outbox } from '../outbox/types.js';
 import type { PbxAdapter } from '../pbx/adapter.js';
 import { normalizePhone } from '../phone.js';
 import type { Store } from '../store/types.js';
+import type { CallRecord } from '../store/records.js';
 import { ClickToCall } from './click-to-call.js';
+import { MissedCallTasks } from './missed-call-tasks.js';
 import { createBitrixTransport } from '../bitrix/guarded-transport.js';
 import { RecordingAttacher, createRecordingUploader, type RecordingOptions, type RecordingUploader } from './recording.js';
 import { CallsService, type CallsOptions } from './service.js';
@@ -24,7 +26,11 @@ import type { TelephonyEventHandlers } from './types.js';
 
 export interface CallsPartDeps {
   log: Logger;
-  store: Pick<Store, 'calls' | 'bindings' | 'settings' | 'portals'> & { outbox?: Pick<Store['outbox'], 'getByKey'> };
+  store: Pick<Store, 'calls' | 'bindings' | 'settings' | 'portals'> & {
+    outbox?: Pick<Store['outbox'], 'getByKey'>;
+    /** With it, missed inbound calls become Bitrix24 tasks (when the portal's setting is on). */
+    missedCallTasks?: Store['missedCallTasks'];
+  };
   outbox: Outbox;
   contacts: CrmContacts;
   clients: BitrixClients;
@@ -41,6 +47,7 @@ export interface CallsPart {
   service: CallsService;
   telephony: TelephonyEventHandlers;
   recordings: RecordingAttacher;
+  missedCallTasks?: MissedCallTasks;
   start(): Promise<void>;
   stop(): void;
 }
@@ -58,6 +65,11 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
     ...(store.outbox ? { findOutboxItem: (portal: string, key: string) => store.outbox?.getByKey(portal, key) } : {}),
     ...(deps.options?.recordings ? { options: deps.options.recordings } : {}),
   });
+  const missedStore = store.missedCallTasks;
+  const missedCallTasks = missedStore
+    ? new MissedCallTasks({ log, store: { ...store, missedCallTasks: missedStore }, outbox: deps.outbox, clients: deps.clients })
+    : undefined;
+  missedCallTasks?.registerHandlers(deps.outbox);
   const service = new CallsService({
     log,
     calls: store.calls,
@@ -68,6 +80,7 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
     contacts: deps.contacts,
     recordings,
     normalizePhone,
+    ...(missedCallTasks ? { afterLogged: (record: CallRecord) => missedCallTasks.onCallLogged(record) } : {}),
     ...(deps.options ? { options: deps.options } : {}),
   });
   holder.service = service;
@@ -89,6 +102,7 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
     service,
     telephony,
     recordings,
+    ...(missedCallTasks ? { missedCallTasks } : {}),
     start: () => service.start(),
     stop: () => service.stop(),
   };

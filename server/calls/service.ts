@@ -51,6 +51,11 @@ export interface CallsServiceDeps {
   contacts: CrmContacts;
   recordings: RecordingAttacher;
   normalizePhone(raw: string, defaultCountry: string): string;
+  /**
+   * Told once a call is logged, before its finish intent is cleared from the record: a crash before it returns
+   * makes start() tell it again, so it must be idempotent (missed-call tasks, calls/missed-call-tasks.ts).
+   */
+  afterLogged?(record: CallRecord): Promise<void>;
   options?: Partial<CallsOptions>;
   now?: () => number;
 }
@@ -302,6 +307,7 @@ export class CallsService {
     let current = record;
     const items: NewOutboxItem[] = [];
     const after: (() => void)[] = [];
+    let logged = false;
     const portal = this.deps.portals.get(record.portal);
     const lineNumber = portal?.lineNumber || record.did || '';
     for (const intent of intents) {
@@ -320,6 +326,7 @@ export class CallsService {
           break;
         case 'finish':
           items.push(finishItem(current, intent));
+          logged = true;
           break;
         case 'fallbackActivity': {
           const item = this.fallbackItem(current, intent.userId, intent.reason);
@@ -351,6 +358,9 @@ export class CallsService {
       }
     }
     if (items.length > 0) await this.deps.outbox.enqueue(items);
+    if (logged && this.deps.afterLogged) {
+      await this.deps.afterLogged(current).catch((err: unknown) => this.log.error({ err, portal: current.portal, callId: current.pbxCallId }, 'after-logged work failed'));
+    }
     for (const run of after) run();
     return current;
   }

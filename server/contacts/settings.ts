@@ -34,6 +34,13 @@ export const settingsUpdateSchema = z.strictObject({
   defaultCountry: z.string().trim().length(2).transform((c) => c.toUpperCase())
     .refine(isKnownCountry, 'not a country code libphonenumber knows (ISO 3166 alpha-2, e.g. DE)').optional(),
   unboundCallsUserId: z.number().int().positive().nullable().optional(),
+  missedCallTasks: z.strictObject({
+    enabled: z.boolean().optional(),
+    defaultUserId: z.number().int().positive().nullable().optional(),
+    // Up to 30 days: a longer deadline is no follow-up.
+    deadlineHours: z.number().positive().max(720).optional(),
+  }).optional(),
+  routing: z.strictObject({ enabled: z.boolean().optional() }).optional(),
 });
 
 export type SettingsUpdateInput = z.infer<typeof settingsUpdateSchema>;
@@ -80,6 +87,8 @@ export function mergeSettings(current: PortalSettings, update: SettingsUpdateInp
   }
   if (update.defaultCountry !== undefined) next.defaultCountry = update.defaultCountry;
   if (update.unboundCallsUserId !== undefined) next.unboundCallsUserId = update.unboundCallsUserId;
+  if (update.missedCallTasks) next.missedCallTasks = { ...next.missedCallTasks, ...definedOnly(update.missedCallTasks) };
+  if (update.routing?.enabled !== undefined) next.routing = { enabled: update.routing.enabled };
 
   if (next.contactSync.enabled && !next.contactSync.phonebookId) {
     throw badRequest('choose (or create) an empty PBX phonebook before turning contact sync on', { field: 'contactSync.phonebookId' });
@@ -106,5 +115,12 @@ export function settingsView(settings: PortalSettings, webhookUrl: string): Sett
     autoCreate: { ...settings.autoCreate },
     defaultCountry: settings.defaultCountry,
     unboundCallsUserId: settings.unboundCallsUserId,
+    missedCallTasks: { ...settings.missedCallTasks },
+    routing: { ...settings.routing },
   };
+}
+
+/** exactOptionalPropertyTypes: an omitted field keeps the stored value. */
+function definedOnly<T extends Record<string, unknown>>(value: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<{ [K in keyof T]: Exclude<T[K], undefined> }>;
 }

@@ -148,6 +148,33 @@ export interface PbxAdapter {
    * Optional: brands without push delivery leave it out. (Additive, added with the Yeastar adapter.)
    */
   acceptPushedEvent?(body: unknown): void;
+  /** Inbound calls the PBX holds for our decision (Yeastar: a trunk with Control Inbound Call). Optional: additive. */
+  inboundControl?: InboundCallControl;
+}
+
+/** An inbound call the PBX holds before routing it, waiting for accept / redirect (a few seconds at most). */
+export interface HeldInboundCall {
+  portal: string;
+  pbxCallId: string;
+  /** The brand's handle of the held caller leg; opaque outside the adapter. */
+  channelId: string;
+  /** The caller's number as the PBX gave it. */
+  from: string;
+  did: string;
+  /** Epoch ms the PBX told us. */
+  at: number;
+}
+
+export type ExtensionAvailability = 'available' | 'busy' | 'dnd' | 'unknown';
+
+export interface InboundCallControl {
+  onHeldCall(listener: (call: HeldInboundCall) => void): () => void;
+  /** Let the PBX route the call by its own inbound route, now. */
+  accept(call: HeldInboundCall): Promise<void>;
+  /** Send the call to this extension instead. */
+  redirect(call: HeldInboundCall, extension: string): Promise<void>;
+  /** Whether the extension can take a call now, as the PBX reports it (in a call → busy; DND presence → dnd). */
+  extensionAvailability(extension: string): Promise<ExtensionAvailability>;
 }
 
 export class PbxError extends Error {

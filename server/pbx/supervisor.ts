@@ -4,7 +4,7 @@ import type { Router } from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import { PbxError, type CallEvent, type PbxAdapter, type PbxConnectionSettings, type PbxLinkStatus } from './adapter.js';
+import { PbxError, type CallEvent, type HeldInboundCall, type InboundCallControl, type PbxAdapter, type PbxConnectionSettings, type PbxLinkStatus } from './adapter.js';
 import { assertPbxAddressAllowed, type AddressPolicy } from './address-guard.js';
 import { fenceAdvice } from '../store/fences.js';
 import { loadWebhookKey } from '../store/webhook-key.js';
@@ -36,6 +36,8 @@ export interface PbxSupervisorOptions {
   config: Config;
   createAdapter?: (portal: string, settings: PbxConnectionSettings) => PbxAdapter;
   onCallEvent: (event: CallEvent) => void | Promise<void>;
+  /** Inbound calls the PBX holds for a routing decision (calls/routing.ts); told with the link's adapter. */
+  onHeldCall?: (control: InboundCallControl, call: HeldInboundCall) => void;
   /** Passed to the default Yeastar adapter. */
   adapterTimings?: Partial<YeastarTimings>;
   /** Recovery looks back this much before the coverage mark (PBX clock skew, in-flight legs). */
@@ -360,6 +362,9 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
       caughtUp: false, recovering: false, recoverAgain: false, closed: false,
     };
     link.unsubscribe.push(adapter.onCallEvent((event) => deliver(link, event)));
+    const control = adapter.inboundControl;
+    const onHeld = opts.onHeldCall;
+    if (control && onHeld) link.unsubscribe.push(control.onHeldCall((call) => onHeld(control, call)));
     link.unsubscribe.push(adapter.onStatus((status) => onStatus(link, status)));
     links.set(memberId, link);
     parked.delete(memberId);

@@ -6,6 +6,7 @@ import { createCallsRepository } from './calls.js';
 import { createContactSyncRepository, type ContactSyncDocuments } from './contact-sync.js';
 import { JsonDocument } from './document.js';
 import { createPortalFences, type Fence } from './fences.js';
+import { createMissedCallTasksRepository, type MissedCallTaskDocuments } from './missed-call-tasks.js';
 import { isMissing, nodeFs, type StoreFs } from './fs.js';
 import { portalDirName, storeLayout } from './layout.js';
 import { createOutboxRepository } from './outbox.js';
@@ -53,6 +54,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const settingsDocs: SettingsDocuments = new PortalDocuments(fs, layout, 'settings.json', 'settings', () => ({}), log, fences);
   const bindingsDocs: BindingsDocuments = new PortalDocuments(fs, layout, 'bindings.json', 'bindings', () => ({ bindings: [] }), log, fences);
   const contactDocs: ContactSyncDocuments = new PortalDocuments(fs, layout, 'contact-sync.json', 'contact-sync', () => ({ entries: {} }), log, fences);
+  const missedDocs: MissedCallTaskDocuments = new PortalDocuments(fs, layout, 'missed-call-tasks.json', 'missed-call-tasks', () => ({ open: {} }), log, fences);
   const calls = createCallsRepository(fs, layout, log, fences);
   const outbox = createOutboxRepository(fs, layout, log, fences, opts.now);
 
@@ -60,6 +62,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     await settingsDocs.load(memberId);
     await bindingsDocs.load(memberId);
     await contactDocs.load(memberId);
+    await missedDocs.load(memberId);
     await calls.load(memberId);
     await outbox.load(memberId);
   }
@@ -69,6 +72,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   for (const { memberId } of portals.list()) settings.check(memberId);
   const bindings = createBindingsRepository(bindingsDocs);
   const contactSync = createContactSyncRepository(contactDocs);
+  const missedCallTasks = createMissedCallTasksRepository(missedDocs);
   if (fences.portals().length > 0) {
     log.warn({ portals: fences.portals() }, 'started with fenced portals: their data cannot be read (see the errors above); every other portal is served');
   }
@@ -96,6 +100,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
         case 'contact-sync.json':
           keptAs = await contactDocs.startAfresh(memberId, at);
           break;
+        case 'missed-call-tasks.json':
+          keptAs = await missedDocs.startAfresh(memberId, at);
+          break;
         case 'calls.jsonl':
           keptAs = await calls.startAfresh(memberId, at);
           break;
@@ -113,7 +120,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   };
 
   const store: Store = {
-    fences, portals, settings, bindings, calls, contactSync, outbox,
+    fences, portals, settings, bindings, calls, contactSync, missedCallTasks, outbox,
     repairPortal(memberId) {
       const run = repairing.then(() => repairNow(memberId));
       repairing = run.catch(() => undefined);
@@ -123,6 +130,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
       await outbox.removePortal(memberId);
       await calls.removePortal(memberId);
       await contactSync.clear(memberId);
+      await missedCallTasks.clear(memberId);
       await bindingsDocs.remove(memberId);
       await settings.clear(memberId);
       await portals.remove(memberId);
@@ -131,7 +139,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
       log.info({ portal: memberId }, 'removed every stored record of the portal');
     },
     async close() {
-      await Promise.all([portalsDoc.settled(), settingsDocs.settled(), bindingsDocs.settled(), contactDocs.settled()]);
+      await Promise.all([portalsDoc.settled(), settingsDocs.settled(), bindingsDocs.settled(), contactDocs.settled(), missedDocs.settled()]);
       await calls.close();
       await outbox.close();
     },

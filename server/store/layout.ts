@@ -7,6 +7,7 @@ import { join } from 'node:path';
  *   portals/<portal>/settings.json    settings (PBX secrets sealed)
  *   portals/<portal>/bindings.json    user ↔ extension bindings
  *   portals/<portal>/contact-sync.json
+ *   portals/<portal>/missed-call-tasks.json  the open missed-call task per outside number
  *   portals/<portal>/calls.jsonl      call journal (append-only)
  *   portals/<portal>/outbox.jsonl     outbox journal (append-only)
  * One directory per portal so a write never rewrites another portal's data and removal is one rm.
@@ -25,7 +26,7 @@ export interface StoreLayout {
   portalFile(memberId: string, name: PortalFileName): string;
 }
 
-export type PortalFileName = 'settings.json' | 'bindings.json' | 'contact-sync.json' | 'calls.jsonl' | 'outbox.jsonl';
+export type PortalFileName = 'settings.json' | 'bindings.json' | 'contact-sync.json' | 'missed-call-tasks.json' | 'calls.jsonl' | 'outbox.jsonl';
 
 export function storeLayout(root: string): StoreLayout {
   const portalsDir = join(root, 'portals');

@@ -72,6 +72,18 @@ export interface PortalSettings {
   defaultCountry: string;
   /** Calls that only touched unbound extensions are logged to this user when set; else not logged. */
   unboundCallsUserId: number | null;
+  /** A missed inbound call becomes a Bitrix24 task (calls/missed-call-tasks.ts). */
+  missedCallTasks: MissedCallTaskSettings;
+  /** A held inbound call (PBX Control Inbound Call) goes to the CRM record's responsible (calls/routing.ts). */
+  routing: { enabled: boolean };
+}
+
+export interface MissedCallTaskSettings {
+  enabled: boolean;
+  /** Responsible when neither the CRM record's responsible nor a bound ringing extension is known. */
+  defaultUserId: number | null;
+  /** Deadline: this many plain hours (not working hours) after the missed call. */
+  deadlineHours: number;
 }
 
 export const DEFAULT_SETTINGS: PortalSettings = Object.freeze({
@@ -81,6 +93,8 @@ export const DEFAULT_SETTINGS: PortalSettings = Object.freeze({
   autoCreate: { enabled: false, inbound: true, outbound: false, entityType: 'LEAD', namePrefix: 'Automatic New Contact -' },
   defaultCountry: 'US',
   unboundCallsUserId: null,
+  missedCallTasks: { enabled: false, defaultUserId: null, deadlineHours: 2 },
+  routing: { enabled: false },
 }) as PortalSettings;
 
 /**
@@ -185,4 +199,26 @@ export interface OutboxItem {
   doneAt?: number;
   /** True once the item's onDone/onFailed handler was told; a restart re-tells handlers of items without it. */
   delivered?: boolean;
+}
+
+/**
+ * The open missed-call task of one outside number (one per number): created by the first missed call, commented by
+ * the next ones, closed by the first answered call with the number. Removed once the close is queued.
+ */
+export interface MissedCallTaskEntry {
+  portal: string;
+  /** The outside number, E.164 when it could be read. */
+  phone: string;
+  /** The outbox item of tasks.task.add; later writes reference its result until `taskId` is known. */
+  createItemId: string;
+  taskId?: number;
+  responsibleId: number;
+  /** Why this person: the CRM record's responsible, the first bound extension that rang, or the admin's default. */
+  responsibleFrom: 'crm' | 'rang' | 'default';
+  title: string;
+  crm?: CrmRef;
+  /** PBX call ids of the missed calls, the first one created the task. */
+  calls: string[];
+  createdAt: number;
+  deadline: number;
 }

@@ -17,6 +17,8 @@ function withDefaults(saved: Partial<PortalSettings> | undefined): PortalSetting
     ...saved,
     contactSync: { ...base.contactSync, ...saved.contactSync },
     autoCreate: { ...base.autoCreate, ...saved.autoCreate },
+    missedCallTasks: { ...base.missedCallTasks, ...saved.missedCallTasks },
+    routing: { ...base.routing, ...saved.routing },
     pbx: saved.pbx ? { ...saved.pbx } : null,
   };
 }

@@ -1,6 +1,6 @@
 import type { Fence, FencedFile, PortalFences } from './fences.js';
 import type {
-  Binding, CallRecord, CardMode, ContactSyncEntry, CrmEntityType, OutboxItem, Portal, PortalSettings,
+  Binding, CallRecord, CardMode, ContactSyncEntry, CrmEntityType, MissedCallTaskEntry, OutboxItem, Portal, PortalSettings,
 } from './records.js';
 
 /**
@@ -56,6 +56,15 @@ export interface ContactSyncRepository {
   clear(portal: string): Promise<void>;
 }
 
+export interface MissedCallTasksRepository {
+  /** The open missed-call task of this outside number, if any. */
+  get(portal: string, phone: string): MissedCallTaskEntry | undefined;
+  put(entry: MissedCallTaskEntry): Promise<void>;
+  remove(portal: string, phone: string): Promise<void>;
+  list(portal: string): MissedCallTaskEntry[];
+  clear(portal: string): Promise<void>;
+}
+
 export interface OutboxRepository {
   /** Persists new items (skipping any whose key exists); returns the stored items. */
   append(items: OutboxItem[]): Promise<OutboxItem[]>;
@@ -89,6 +98,7 @@ export interface Store {
   bindings: BindingsRepository;
   calls: CallsRepository;
   contactSync: ContactSyncRepository;
+  missedCallTasks: MissedCallTasksRepository;
   outbox: OutboxRepository;
   /** Deletes everything stored for the portal (uninstall with CLEAN=1): portal, settings, bindings, sync, calls, outbox. */
   removePortal(memberId: string): Promise<void>;

@@ -18,6 +18,8 @@ export function settingsFixture(pbx: SettingsResponse['pbx'] = null): SettingsRe
     autoCreate: { enabled: false, inbound: true, outbound: false, entityType: 'LEAD', namePrefix: 'Automatic New Contact - ' },
     defaultCountry: 'US',
     unboundCallsUserId: null,
+    missedCallTasks: { enabled: false, defaultUserId: null, deadlineHours: 2 },
+    routing: { enabled: false },
   };
 }
 

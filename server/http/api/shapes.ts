@@ -61,6 +61,23 @@ export interface SettingsResponse {
   /** The country Bitrix24 reports for the portal (app.info LICENSE region, …), shown as the default; null when unknown. */
   portalCountry?: string | null;
   unboundCallsUserId: number | null;
+  /** A missed inbound call becomes a Bitrix24 task: on/off, who gets it when no one else is known, deadline in hours. */
+  missedCallTasks: { enabled: boolean; defaultUserId: number | null; deadlineHours: number };
+  /** Held inbound calls (PBX Control Inbound Call) go to the CRM record's responsible when they can take a call. */
+  routing: { enabled: boolean };
+}
+
+/** GET /api/missed-call-tasks (admins): the open missed-call tasks, one per outside number. */
+export interface MissedCallTaskRow {
+  phone: string;
+  /** Bitrix24 task id, once tasks.task.add answered. */
+  taskId: number | null;
+  responsibleId: number;
+  responsibleFrom: 'crm' | 'rang' | 'default';
+  title: string;
+  missedCalls: number;
+  createdAt: number;
+  deadline: number;
 }
 
 /** PUT /api/settings: every part optional; omitted secrets keep their stored value. */
@@ -77,6 +94,8 @@ export interface SettingsUpdate {
   autoCreate?: Partial<SettingsResponse['autoCreate']>;
   defaultCountry?: string;
   unboundCallsUserId?: number | null;
+  missedCallTasks?: Partial<SettingsResponse['missedCallTasks']>;
+  routing?: Partial<SettingsResponse['routing']>;
 }
 
 /** POST /api/pbx/test: tests the given (or saved) PBX settings. */

@@ -8,6 +8,7 @@ import { pbxAgents, type AddressPolicy } from '../address-guard.js';
 import { foldCdrLegs, type CdrLeg } from './cdr-fold.js';
 import { cdrLegFromRow, contactBody, extensionFromRow, phonebookFromRow } from './directory.js';
 import { parseEventFrame } from './frames.js';
+import { createInboundControl } from './inbound-control.js';
 import { createCallNormalizer } from './normalize.js';
 import { createYeastarRest } from './rest.js';
 import { createEventSubscriber, type SubscriberState } from './subscriber.js';
@@ -153,6 +154,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
   };
 
   const normalizer = createCallNormalizer({ portal: opts.portal, settleMs: t.settleMs, emit, isExtension });
+  const inboundControl = createInboundControl({ portal: opts.portal, rest, log });
 
   function acceptFrame(raw: unknown): void {
     const parsed = parseEventFrame(raw);
@@ -161,6 +163,8 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
       return;
     }
     status = { ...status, lastEventAt: Date.now() };
+    // The held call's decision first: the PBX's window is short, the normalizer's work can wait.
+    if (parsed.frame.type === 30016) inboundControl.frame(parsed.frame);
     try {
       normalizer.accept(parsed.frame);
     } catch (err) {
@@ -228,6 +232,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
       return () => statusListeners.delete(listener);
     },
     acceptPushedEvent: acceptFrame,
+    inboundControl,
     async testConnection() {
       await rest.get('extension/list', { page: 1, page_size: 1 }, 'testing the PBX API');
     },

@@ -8,7 +8,7 @@
  */
 export const CURRENT_SCHEMA_VERSION = 1;
 
-export type DocumentKind = 'portals' | 'settings' | 'bindings' | 'contact-sync';
+export type DocumentKind = 'portals' | 'settings' | 'bindings' | 'contact-sync' | 'missed-call-tasks';
 export type JournalKind = 'calls' | 'outbox';
 
 type Step = (value: Record<string, unknown>) => Record<string, unknown>;
@@ -19,6 +19,7 @@ const documentSteps: Record<DocumentKind, Step[]> = {
   settings: [(data) => data],
   bindings: [(data) => data],
   'contact-sync': [(data) => data],
+  'missed-call-tasks': [(data) => data],
 };
 
 /** recordSteps[kind][v] turns one version-v journal record into version v+1. */

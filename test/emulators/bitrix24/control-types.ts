@@ -11,7 +11,9 @@ export type FaultKind =
   /** A hostile portal: every REST call answered 307 to `location` (issue 10: redirects must not be followed). */
   | 'redirect'
   /** The OAuth token endpoint answers 302 to `location`. */
-  | 'oauth_redirect';
+  | 'oauth_redirect'
+  /** A slow portal: every REST answer comes `delayMs` late (a loaded Bitrix24). */
+  | 'slow';
 
 export interface Fault {
   kind: FaultKind;
@@ -19,6 +21,8 @@ export interface Fault {
   forMs?: number;
   /** Where `redirect` / `oauth_redirect` send the client. */
   location?: string;
+  /** How late `slow` answers (ms). */
+  delayMs?: number;
 }
 
 export interface PortalInfo {

@@ -14,9 +14,10 @@ const entityType = z.enum(['CONTACT', 'LEAD', 'COMPANY', 'DEAL']);
 const crmRef = z.object({ entityType: z.enum(['CONTACT', 'LEAD', 'COMPANY']), entityId: z.number().int() });
 const fault = z
   .object({
-    kind: z.enum(['http503', 'query_limit', 'operation_time_limit', 'expire_all_tokens', 'invalid_grant', 'network_down', 'redirect', 'oauth_redirect']),
+    kind: z.enum(['http503', 'query_limit', 'operation_time_limit', 'expire_all_tokens', 'invalid_grant', 'network_down', 'redirect', 'oauth_redirect', 'slow']),
     forMs: z.number().int().positive().optional(),
     location: z.string().optional(),
+    delayMs: z.number().int().positive().optional(),
   })
   .nullable();
 const userInput = z.object({
@@ -158,6 +159,7 @@ const operations: Record<string, Operation> = {
   },
   bindings: (c, b) => c.bindings(z.object({ memberId: z.string() }).parse(b).memberId),
   crmActivity: (c, b) => c.crmActivity(z.object({ memberId: z.string() }).parse(b).memberId),
+  tasks: (c, b) => c.tasks(z.object({ memberId: z.string() }).parse(b).memberId),
   setFault: (c, b) => {
     const a = z.object({ memberId: z.string(), fault }).parse(b);
     c.setFault(a.memberId, a.fault);

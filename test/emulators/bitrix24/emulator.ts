@@ -15,6 +15,7 @@ import { setFault } from './faults.js';
 import { DEFAULT_APP_SCOPES } from './scopes.js';
 import { sendJson, sendText } from './http-io.js';
 import { addActivity } from './methods/activities.js';
+import { tasksOf, type EmulatedTask } from './methods/tasks.js';
 import { allMethods } from './methods/index.js';
 import { receiveRecordUpload } from './record-upload.js';
 import { handleOAuthToken } from './oauth.js';
@@ -544,6 +545,10 @@ export class Bitrix24Cloud {
   crmActivity(memberId: string): CrmActivityView {
     const portal = this.portal(memberId);
     return { activities: [...portal.activities.values()], comments: portal.comments, notifications: portal.notifications };
+  }
+
+  tasks(memberId: string): EmulatedTask[] {
+    return tasksOf(this.portal(memberId));
   }
 
   setFault(memberId: string, fault: Fault | null): void {

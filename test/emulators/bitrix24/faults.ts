@@ -32,3 +32,8 @@ export function activeFault(state: EmulatorState, portal: Portal | null): FaultK
 export function faultLocation(state: EmulatorState, portal: Portal | null): string {
   return portal?.fault?.location ?? state.globalFault?.location ?? 'http://127.0.0.1:9/';
 }
+
+/** The delay of an active `slow` fault (call after activeFault said 'slow'). */
+export function faultDelayMs(state: EmulatorState, portal: Portal | null): number {
+  return portal?.fault?.delayMs ?? state.globalFault?.delayMs ?? 2_000;
+}

@@ -27,9 +27,10 @@ import type {
 } from './control-types.js';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type CallbackInput, type IssuedSecrets, type ClickToCallInput, type SendEventOptions, type UserInput } from './emulator.js';
 import type { CrmEntityType } from './state.js';
+import type { EmulatedTask } from './methods/tasks.js';
 
 export type { BindingsView, CallView, CrmActivityView, EventDelivery, Fault, FrameToken, InstallResult, LoggedDelivery, PortalInfo, RecordedRequest };
-export type { IssuedSecrets, CallbackInput, ClickToCallInput, SendEventOptions, UserInput, CrmEntityType };
+export type { IssuedSecrets, CallbackInput, ClickToCallInput, SendEventOptions, UserInput, CrmEntityType, EmulatedTask };
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET };
 
 export interface StartOptions {
@@ -223,6 +224,11 @@ export class Bitrix24Emulator {
 
   crmActivity(memberId: string): Promise<CrmActivityView> {
     return this.rpc('crmActivity', { memberId });
+  }
+
+  /** The portal's tasks (tasks.task.add …), with their comments and status. */
+  tasks(memberId: string): Promise<EmulatedTask[]> {
+    return this.rpc('tasks', { memberId });
   }
 
   async setFault(memberId: string | '*', fault: Fault | null): Promise<void> {

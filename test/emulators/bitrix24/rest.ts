@@ -14,7 +14,7 @@ import {
   queryLimitExceeded,
   wrongAuthType,
 } from './errors.js';
-import { activeFault, faultLocation } from './faults.js';
+import { activeFault, faultDelayMs, faultLocation } from './faults.js';
 import { readBody, sendJson, sendText, type ParsedBody } from './http-io.js';
 import type { AuthContext, MethodContext, MethodOutcome, MethodTable } from './methods/types.js';
 import { parseQueryString, pickString, type Params } from './params.js';
@@ -201,6 +201,7 @@ export class RestDispatcher {
         this.record(authed, target.method, params, 503, 'HTTP_503', 'Service Temporarily Unavailable', started);
         return;
       }
+      if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, faultDelayMs(this.state, authed?.portal ?? null)));
       if (fault === 'query_limit') throw queryLimitExceeded();
       if (fault === 'operation_time_limit') throw operationTimeLimit();
       if (fault === 'expire_all_tokens' && authed.auth.kind !== 'webhook') throw expiredToken();

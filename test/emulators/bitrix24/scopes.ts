@@ -6,7 +6,7 @@
 import { RestError } from './errors.js';
 
 /** Scopes the emulated app was registered with, unless configured otherwise. */
-export const DEFAULT_APP_SCOPES = ['crm', 'telephony', 'user_basic', 'placement', 'im'];
+export const DEFAULT_APP_SCOPES = ['crm', 'telephony', 'user_basic', 'placement', 'im', 'task'];
 
 /** Any one of these grants the method; an empty list = scope `basic`, always granted. */
 export function scopesFor(method: string): string[] {
@@ -15,6 +15,8 @@ export function scopesFor(method: string): string[] {
   if (m.startsWith('crm.')) return ['crm'];
   if (m.startsWith('im.')) return ['im'];
   if (m.startsWith('placement.')) return ['placement'];
+  // tasks.task.* and the classic task.* methods (task.commentitem.add): scope `task`.
+  if (m.startsWith('tasks.') || m.startsWith('task.')) return ['task'];
   if (m.startsWith('user.')) return ['user', 'user_basic', 'user_brief'];
   return [];
 }

@@ -80,6 +80,11 @@ export class CallRun {
     this.uid = `${formatFileTime(this.startedAt)}${randomBytes(3).toString('hex').toUpperCase().slice(0, 5)}`;
   }
 
+  /** The PBX this call runs on (its Control Inbound Call trunks). */
+  get state(): PbxState {
+    return this.deps.state;
+  }
+
   get hungUp(): boolean {
     return this.hangupRequested;
   }

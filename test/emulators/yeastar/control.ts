@@ -7,6 +7,8 @@ import {
 import { ScenarioError } from './scenarios.js';
 import type { YeastarEmulatorServer } from './server.js';
 import { SCENARIO_NAMES } from './types.js';
+import { inboundControlOf } from './inbound-control.js';
+import { DEFAULT_TRUNK } from './state.js';
 
 /**
  * Test control API under /_emulator/ (JSON in, JSON out). Not a PBX endpoint: no token, no User-Agent rule.
@@ -171,6 +173,18 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
     }
     case 'GET /cdr':
       return state.cdr;
+    case 'POST /inbound-control': {
+      // Control Inbound Call on/off for a trunk (the PBX's Integrations > API > Trunk settings), and the hold window.
+      const b = asRecord(body);
+      const control = inboundControlOf(state);
+      const trunk = String(b.trunk ?? DEFAULT_TRUNK);
+      if (b.on === false) control.controlled.delete(trunk);
+      else control.controlled.add(trunk);
+      if (b.windowMs !== undefined) control.windowMs = Number(b.windowMs);
+      return { ok: true };
+    }
+    case 'GET /inbound-decisions':
+      return inboundControlOf(state).decisions;
     case 'GET /recordings':
       return state.recordings.map(({ path: _path, ...rest }) => rest);
     default:

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CdrRow, CompanyContact, Extension, Phonebook } from './state.js';
+import type { DecisionRecord } from './inbound-control.js';
 import type {
   BurstOptions, BurstResult, DialBehavior, EmittedEvent, EventFormat, ExtensionInput, Fault, RecordedRequest,
   ScenarioName, ScenarioOptions, ScenarioResult, SocketInfo, TokenStats, WebhookConfig, WebhookDelivery,
@@ -111,6 +112,10 @@ export interface YeastarEmulator {
   removeCompanyContact(id: number): Promise<boolean>;
   cdr(): Promise<CdrRow[]>;
   recordings(): Promise<RecordingInfo[]>;
+  /** Control Inbound Call on (default) or off for a trunk (default SIP-Trunk-1), and the hold window (default 10 s). */
+  controlInbound(opts?: { trunk?: string; on?: boolean; windowMs?: number }): Promise<void>;
+  /** What the application decided for each held inbound call, and after how long (wall clock). */
+  inboundDecisions(): Promise<DecisionRecord[]>;
 }
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -368,6 +373,14 @@ class EmulatorHandle implements YeastarEmulator {
 
   recordings(): Promise<RecordingInfo[]> {
     return this.call('GET', '/recordings');
+  }
+
+  async controlInbound(opts: { trunk?: string; on?: boolean; windowMs?: number } = {}): Promise<void> {
+    await this.call('POST', '/inbound-control', opts);
+  }
+
+  inboundDecisions(): Promise<DecisionRecord[]> {
+    return this.call('GET', '/inbound-decisions');
   }
 }
 

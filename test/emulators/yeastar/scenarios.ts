@@ -1,4 +1,5 @@
 import { CallRun, type MemberStatus } from './call-run.js';
+import { inboundControlOf } from './inbound-control.js';
 import { DEFAULT_DID, DEFAULT_EXTERNAL, DEFAULT_TRUNK, IVR_NUMBER, QUEUE_NUMBER, RING_GROUP_NUMBER } from './state.js';
 import type { ScenarioName, ScenarioOptions } from './types.js';
 
@@ -57,12 +58,20 @@ export function resolveOptions(name: ScenarioName, opts: ScenarioOptions, isExte
 
 type Script = (run: CallRun, o: Resolved) => Promise<void>;
 
-/** Caller rings in from the trunk: 30016 invitation (trunk "Control Inbound Call" on), then 30011 with the trunk member alerting (captures #2, #4). */
-function arriveInbound(run: CallRun, o: Resolved): ReturnType<CallRun['addTrunk']> {
+/**
+ * Caller rings in from the trunk: 30016 invitation, then 30011 with the trunk member alerting (captures #2, #4).
+ * With Control Inbound Call on for the trunk (inbound-control.ts) the call waits for the application's decision or the
+ * 10 s window first; a redirect makes `routeTo` the extension that rings instead of the inbound route's; a refused call
+ * is torn down as a caller hang-up (the scripts' hang-up path).
+ */
+async function arriveInbound(run: CallRun, o: Resolved): Promise<{ inbound: ReturnType<CallRun['addTrunk']>; routeTo: string | undefined }> {
   const inbound = run.addTrunk('inbound', o.from, o.did, o.trunk, 'ALERT');
   run.emit(30016);
+  const control = inboundControlOf(run.state);
+  const decision = control.controlled.has(o.trunk) ? await control.hold(run.callId, inbound.channel_id) : undefined;
+  if (decision?.kind === 'refuse') run.requestHangup();
   run.snapshot();
-  return inbound;
+  return { inbound, routeTo: decision?.kind === 'redirect' ? decision.to : undefined };
 }
 
 /** Talk, optional hold point, then the outside party hangs up first and the extension's BYE follows. */
@@ -76,8 +85,8 @@ async function talkAndHangUp(run: CallRun, o: Resolved, remote: { member_status:
 }
 
 const inboundAnswered: Script = async (run, o) => {
-  const agent = o.to[0] ?? '';
-  const inbound = arriveInbound(run, o);
+  const { inbound, routeTo } = await arriveInbound(run, o);
+  const agent = routeTo ?? o.to[0] ?? '';
   const ext = run.addExtension(agent, 'RING');
   run.snapshot();
   run.extensionStatus(agent, 'Ringing');
@@ -101,8 +110,8 @@ const inboundAnswered: Script = async (run, o) => {
 
 /** Caller gives up while the extension rings: 30015 "487 Request Terminated" then 30012 NO ANSWER (capture #5). */
 const inboundMissed: Script = async (run, o) => {
-  const agent = o.to[0] ?? '';
-  const inbound = arriveInbound(run, o);
+  const { inbound, routeTo } = await arriveInbound(run, o);
+  const agent = routeTo ?? o.to[0] ?? '';
   run.addExtension(agent, 'RING');
   run.snapshot();
   run.extensionStatus(agent, 'Ringing');
@@ -121,8 +130,8 @@ const inboundMissed: Script = async (run, o) => {
  * `record_file`, downloadable with recording/download like a recording, is our reading — UNCONFIRMED).
  */
 const inboundVoicemail: Script = async (run, o) => {
-  const agent = o.to[0] ?? '';
-  const inbound = arriveInbound(run, o);
+  const { inbound, routeTo } = await arriveInbound(run, o);
+  const agent = routeTo ?? o.to[0] ?? '';
   const ext = run.addExtension(agent, 'RING');
   run.snapshot();
   run.extensionStatus(agent, 'Ringing');
@@ -138,8 +147,8 @@ const inboundVoicemail: Script = async (run, o) => {
 
 /** The extension is busy: the PBX reports the failure (30015 reasons list "User Busy", "486 Busy here") and a BUSY CDR. */
 const inboundBusy: Script = async (run, o) => {
-  const agent = o.to[0] ?? '';
-  const inbound = arriveInbound(run, o);
+  const { inbound, routeTo } = await arriveInbound(run, o);
+  const agent = routeTo ?? o.to[0] ?? '';
   await run.pause(1);
   if (o.hold) await run.holdUntilContinued();
   const ext = run.addExtension(agent, 'BYE');
@@ -153,7 +162,7 @@ const inboundBusy: Script = async (run, o) => {
  * CDR: a NO ANSWER leg per member that rang unanswered, then the ANSWERED leg (emulator choice: the per-leg shape the adapter must fold).
  */
 const ringGroup: Script = async (run, o) => {
-  const inbound = arriveInbound(run, o);
+  const { inbound } = await arriveInbound(run, o);
   inbound.call_path = RING_GROUP_NUMBER;
   const rung = o.to.map((n) => run.addExtension(n, 'RING', RING_GROUP_NUMBER));
   run.snapshot();
@@ -188,7 +197,7 @@ const ringGroup: Script = async (run, o) => {
  */
 const IVR_SECONDS = 8;
 const queueIvr: Script = async (run, o) => {
-  const inbound = arriveInbound(run, o);
+  const { inbound } = await arriveInbound(run, o);
   await run.pause(1);
   inbound.member_status = 'ANSWERED';
   inbound.call_path = IVR_NUMBER;
@@ -233,7 +242,7 @@ const queueIvr: Script = async (run, o) => {
 /** The first extension answers, talks a third of the time, then blind-transfers (30013) to the second, which answers. */
 const blindTransfer: Script = async (run, o) => {
   const [first = '', second = ''] = o.to;
-  const inbound = arriveInbound(run, o);
+  const { inbound } = await arriveInbound(run, o);
   const a = run.addExtension(first, 'RING');
   run.snapshot();
   run.extensionStatus(first, 'Ringing');

@@ -9,6 +9,7 @@ import { handleControl } from './control.js';
 import { errors, isRecord, readRawBody, sendJson, type RestAnswer, type RestContext } from './envelope.js';
 import { EventHub } from './event-hub.js';
 import * as calls from './rest-calls.js';
+import * as inbound from './inbound-control.js';
 import * as auth from './rest-auth.js';
 import * as dir from './rest-directory.js';
 import { DEFAULT_EXTENSIONS, PbxState } from './state.js';
@@ -101,6 +102,9 @@ export class YeastarEmulatorServer {
       'call/dial': post((c) => calls.dial(c, s, this.board)),
       'call/query': get((c) => calls.queryCalls(c, this.board)),
       'call/hangup': post((c) => calls.hangup(c, this.board)),
+      'call/accept_inbound': post((c) => inbound.acceptInbound(c, s)),
+      'call/refuse_inbound': post((c) => inbound.refuseInbound(c, s)),
+      'call/transfer': post((c) => inbound.transferHeld(c, s)),
       'cdr/list': get((c) => calls.listCdr(c, s)),
       'cdr/search': get((c) => calls.searchCdr(c, s)),
       'recording/list': get((c) => calls.listRecordings(c, s)),

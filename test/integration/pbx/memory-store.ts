@@ -44,6 +44,7 @@ export function memoryStore(): Store & { setSettings(memberId: string, s: Portal
     bindings: unused('bindings'),
     calls: unused('calls'),
     contactSync: unused('contactSync'),
+    missedCallTasks: unused('missedCallTasks'),
     outbox: unused('outbox'),
     // The supervisor keeps fenced portals' links closed (store/fences.ts): a real, empty registry.
     fences: createPortalFences(),

@@ -17,7 +17,7 @@ function storeWith(settings: PortalSettings): Store {
   return {
     settings: { get: () => settings, put: async () => undefined, clear: async () => undefined },
     contactSync: new MemoryContactSync(),
-    portals: unused, bindings: unused, calls: unused, outbox: unused, fences: unused,
+    portals: unused, bindings: unused, calls: unused, outbox: unused, fences: unused, missedCallTasks: unused,
     repairPortal: unused,
     removePortal: async () => undefined,
     close: async () => undefined,

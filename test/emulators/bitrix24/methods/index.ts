@@ -7,6 +7,7 @@ import { crmMethods } from './crm.js';
 import { lineMethods } from './lines.js';
 import { recordMethods } from './records.js';
 import { statusMethods } from './statuses.js';
+import { taskMethods } from './tasks.js';
 import type { MethodTable } from './types.js';
 import { userMethods } from './users.js';
 
@@ -21,6 +22,7 @@ export function allMethods(): MethodTable {
     ...crmItemMethods,
     ...activityMethods,
     ...statusMethods,
+    ...taskMethods,
   };
   return Object.fromEntries(Object.entries(table).map(([k, v]) => [k.toLowerCase(), v]));
 }
