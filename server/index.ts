@@ -116,6 +116,11 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
   outbox.start();
   await parts.start();
   const server: Server = app.listen(config.port, config.host);
+  // Idle keep-alive connections are closed by the client (reverse proxy, Bitrix24), not by us: a server that closes
+  // one while the client is writing a new request on it makes the client read ECONNRESET (a 502 at a proxy). Node's
+  // default of 5 s is below every common proxy's idle timeout (nginx 60 s, AWS ALB 60 s); headers must outlast it.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
