@@ -45,10 +45,11 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     onCallEvent: (event) => holder.calls?.service.handleEvent(event),
   });
   const adapterFor = (portal: string) => supervisor.adapter(portal);
-  const contacts = createCrmContacts({ store, clients, adapterFor, log: log.child({ part: 'contacts' }) });
+  const contacts = createCrmContacts({ store, clients, adapterFor, log });
   const bitrixTransport = createBitrixTransport(config, log.child({ part: 'bitrix' }));
   const calls = createCallsService({
-    log: log.child({ part: 'calls' }), store, outbox, contacts, clients, adapterFor,
+    // The root log: each part binds its own `part` once (calls, recordings, click-to-call, contacts).
+    log, store, outbox, contacts, clients, adapterFor,
     // The upload URL comes from Bitrix24's answer: its connection follows the B24_ALLOW_* address policy.
     uploader: createRecordingUploader(bitrixTransport.agents),
     ...(opts.calls ? { options: opts.calls } : {}),

@@ -6,7 +6,7 @@
  * persist again without them. A crash in between leaves the call open with its intents, and start() redoes them;
  * the outbox keys (`<portal>:<pbxCallId>:<what>`) make the redo harmless.
  */
-import type { Logger } from '../log.js';
+import { callLog, type Logger } from '../log.js';
 import type { CallEvent, PbxAdapter } from '../pbx/adapter.js';
 import type { Outbox, NewOutboxItem } from '../outbox/types.js';
 import type { CrmContacts } from '../contacts/types.js';
@@ -122,7 +122,7 @@ export class CallsService {
   /** Subscribes to one PBX adapter's normalized events; returns the unsubscribe function. */
   attach(adapter: PbxAdapter): () => void {
     return adapter.onCallEvent((event) => {
-      this.handleEvent(event).catch((err: unknown) => this.log.error({ err, portal: event.portal, callId: event.pbxCallId }, 'call event failed'));
+      this.handleEvent(event).catch((err: unknown) => callLog(this.log, event).error({ err }, 'call event failed'));
     });
   }
 
@@ -139,7 +139,7 @@ export class CallsService {
         state = this.stateOf(record) ?? newCallState(event);
       } else {
         if (!settings.enabled) {
-          this.log.debug({ portal: event.portal, callId: event.pbxCallId }, 'portal disabled: call not handled');
+          callLog(this.log, event).debug('portal disabled: call not handled');
           return;
         }
         state = newCallState(event);
@@ -357,10 +357,10 @@ export class CallsService {
 
   private fallbackItem(record: CallRecord, userId: number, reason: string): NewOutboxItem | undefined {
     if (!record.crm) {
-      this.log.error({ portal: record.portal, callId: record.pbxCallId, reason }, 'call could not be logged: Bitrix24 refused it and no CRM record is known');
+      callLog(this.log, record).error({ reason }, 'call could not be logged: Bitrix24 refused it and no CRM record is known');
       return undefined;
     }
-    this.log.warn({ portal: record.portal, callId: record.pbxCallId, reason }, 'call logged as a CRM activity (fallback)');
+    callLog(this.log, record).warn({ reason }, 'call logged as a CRM activity (fallback)');
     return fallbackActivityItem(record, record.crm, userId, reason);
   }
 
@@ -379,7 +379,7 @@ export class CallsService {
       ]);
       return crm ? { ...record, crm } : record;
     } catch (err) {
-      this.log.warn({ err, portal: record.portal, callId: record.pbxCallId }, 'caller lookup failed: screen pop without CRM binding');
+      callLog(this.log, record).warn({ err }, 'caller lookup failed: screen pop without CRM binding');
       return record;
     } finally {
       clearTimeout(timer);
@@ -403,7 +403,7 @@ export class CallsService {
     const callId = typeof r.CALL_ID === 'string' ? r.CALL_ID : undefined;
     const crm = readCrm(r.CRM_ENTITY_TYPE, r.CRM_ENTITY_ID);
     if (typeof r.LEAD_CREATION_ERROR === 'string') {
-      this.log.warn({ portal: item.portal, callId: pbxCallId, reason: r.LEAD_CREATION_ERROR }, 'Bitrix24 could not create a lead for the call');
+      callLog(this.log, { portal: item.portal, pbxCallId }).warn({ reason: r.LEAD_CREATION_ERROR }, 'Bitrix24 could not create a lead for the call');
     }
     await this.updateRecord(item.portal, pbxCallId, (record) => ({
       ...(callId ? { b24CallId: callId } : {}),
@@ -414,7 +414,7 @@ export class CallsService {
   private async onParked(item: OutboxItem, write: 'register' | 'finish', error: string): Promise<void> {
     const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
     if (!pbxCallId) return;
-    this.log.error({ portal: item.portal, callId: pbxCallId, error }, `telephony.externalCall.${write} parked`);
+    callLog(this.log, { portal: item.portal, pbxCallId }).error({ error }, `telephony.externalCall.${write} parked`);
     await this.apply(item.portal, pbxCallId, { kind: 'writeParked', write, error });
   }
 
@@ -423,7 +423,7 @@ export class CallsService {
     this.clearTimer(portal, pbxCallId);
     const timer = setTimeout(() => {
       this.timers.delete(callKey(portal, pbxCallId));
-      this.onTimer(portal, pbxCallId, stale).catch((err: unknown) => this.log.error({ err, portal, callId: pbxCallId }, 'call timer failed'));
+      this.onTimer(portal, pbxCallId, stale).catch((err: unknown) => callLog(this.log, { portal, pbxCallId }).error({ err }, 'call timer failed'));
     }, Math.max(0, ms));
     timer.unref();
     this.timers.set(callKey(portal, pbxCallId), timer);
