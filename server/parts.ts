@@ -28,14 +28,14 @@ export interface PartsOptions {
   extraRootRouters?: Router[];
 }
 
+/** The parts, plus handles on the supervisor and the calls service for tests that drive them directly. */
+export type WiredProductParts = ProductParts & { supervisor: PbxSupervisor; calls: CallsPart };
+
 /**
  * The product over its core: the PBX supervisor feeds normalized call events to the calls service, which asks
  * contacts for the CRM record and writes to Bitrix24 through the outbox. The supervisor needs the calls service
  * and the calls service needs the supervisor's adapters, so the one is reached through a holder set right after.
  */
-/** The parts, plus handles on the supervisor and the calls service for tests that drive them directly. */
-export type WiredProductParts = ProductParts & { supervisor: PbxSupervisor; calls: CallsPart };
-
 export function createProductParts(core: CoreServices, opts: PartsOptions = {}): WiredProductParts {
   const { store, log, config, clients, outbox } = core;
   const holder: { calls?: CallsPart } = {};

@@ -7,7 +7,7 @@
  * the outbox keys (`<portal>:<pbxCallId>:<what>`) make the redo harmless.
  */
 import { callLog, type Logger } from '../log.js';
-import type { CallEvent, PbxAdapter } from '../pbx/adapter.js';
+import type { CallEvent } from '../pbx/adapter.js';
 import type { Outbox, NewOutboxItem } from '../outbox/types.js';
 import type { CrmContacts } from '../contacts/types.js';
 import type { CallRecord, CrmRef, OutboxItem, PortalSettings } from '../store/records.js';
@@ -117,13 +117,6 @@ export class CallsService {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.deps.recordings.stop();
-  }
-
-  /** Subscribes to one PBX adapter's normalized events; returns the unsubscribe function. */
-  attach(adapter: PbxAdapter): () => void {
-    return adapter.onCallEvent((event) => {
-      this.handleEvent(event).catch((err: unknown) => callLog(this.log, event).error({ err }, 'call event failed'));
-    });
   }
 
   /** One normalized PBX event. Resolves once the call's state is durable and its intents are queued. */
