@@ -26,3 +26,11 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     destination,
   );
 }
+
+/**
+ * The log of one call: `portal` and `pbxCallId` bound once where the call's input enters (a PBX event, an outbox
+ * answer, a timer, a recording job), so every line about the call carries both, exactly once, and no line types them.
+ */
+export function callLog(log: Logger, call: { portal: string; pbxCallId: string }): Logger {
+  return log.child({ portal: call.portal, pbxCallId: call.pbxCallId });
+}

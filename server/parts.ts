@@ -31,14 +31,14 @@ export interface PartsOptions {
   extraRootRouters?: Router[];
 }
 
+/** The parts, plus handles on the supervisor and the calls service for tests that drive them directly. */
+export type WiredProductParts = ProductParts & { supervisor: PbxSupervisor; calls: CallsPart };
+
 /**
  * The product over its core: the PBX supervisor feeds normalized call events to the calls service, which asks
  * contacts for the CRM record and writes to Bitrix24 through the outbox. The supervisor needs the calls service
  * and the calls service needs the supervisor's adapters, so the one is reached through a holder set right after.
  */
-/** The parts, plus handles on the supervisor and the calls service for tests that drive them directly. */
-export type WiredProductParts = ProductParts & { supervisor: PbxSupervisor; calls: CallsPart };
-
 export function createProductParts(core: CoreServices, opts: PartsOptions = {}): WiredProductParts {
   const { store, log, config, clients, outbox } = core;
   const holder: { calls?: CallsPart } = {};
@@ -52,10 +52,11 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     },
   });
   const adapterFor = (portal: string) => supervisor.adapter(portal);
-  const contacts = createCrmContacts({ store, clients, adapterFor, log: log.child({ part: 'contacts' }) });
+  const contacts = createCrmContacts({ store, clients, adapterFor, log });
   const bitrixTransport = createBitrixTransport(config, log.child({ part: 'bitrix' }));
   const calls = createCallsService({
-    log: log.child({ part: 'calls' }), store, outbox, contacts, clients, adapterFor,
+    // The root log: each part binds its own `part` once (calls, recordings, click-to-call, contacts).
+    log, store, outbox, contacts, clients, adapterFor,
     // The upload URL comes from Bitrix24's answer: its connection follows the B24_ALLOW_* address policy.
     uploader: createRecordingUploader(bitrixTransport.agents),
     ...(opts.calls ? { options: opts.calls } : {}),

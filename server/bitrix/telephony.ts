@@ -3,7 +3,6 @@
  * https://apidocs.bitrix24.com/api-reference/telephony/index.html
  */
 import type { CrmRef } from '../store/records.js';
-import type { BitrixClient } from './types.js';
 
 export interface RestCall {
   method: string;
@@ -112,8 +111,3 @@ export function attachRecord(input: { callId: string; filename: string; contentB
 
 export const searchCrmEntities = (phoneNumber: string): RestCall =>
   ({ method: 'telephony.externalCall.searchCrmEntities', params: { PHONE_NUMBER: phoneNumber } });
-
-export async function listExternalLines(client: BitrixClient): Promise<ExternalLine[]> {
-  const c = getExternalLines();
-  return readExternalLines(await client.call(c.method, c.params));
-}

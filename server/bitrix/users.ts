@@ -36,10 +36,6 @@ export async function listActiveUsers(client: BitrixClient): Promise<B24User[]> 
   return rows.flatMap((r) => readUser(r) ?? []);
 }
 
-export async function currentUser(client: BitrixClient): Promise<B24User | undefined> {
-  return readUser(await client.call('user.current'));
-}
-
 export async function isAdmin(client: BitrixClient): Promise<boolean> {
   const answer = await client.call<unknown>('user.admin');
   return answer === true || answer === 'Y' || answer === 1;

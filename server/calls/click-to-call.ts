@@ -109,7 +109,7 @@ export class ClickToCall implements TelephonyEventHandlers {
         record.b24CallId = event.b24CallId;
         record.userId = event.userId;
         await this.deps.service.openPlacedCall(record, openClickToCall(event.userId, extension, at));
-        log.info({ callId: pbxCallId, extension }, 'click-to-call dialed');
+        log.child({ pbxCallId }).info({ extension }, 'click-to-call dialed');
       } finally {
         release();
       }
@@ -151,7 +151,7 @@ export class ClickToCall implements TelephonyEventHandlers {
       const record = placedRecord(portal, pbxCallId, number, at, 'callback', event.crm);
       record.userId = caller.userId;
       await this.deps.service.openPlacedCall(record, openCallback(caller.userId, caller.extension, at));
-      log.info({ callId: pbxCallId, extension: caller.extension }, 'callback dialed');
+      log.child({ pbxCallId }).info({ extension: caller.extension }, 'callback dialed');
     } catch (err) {
       log.error({ err }, 'callback could not be placed');
       await this.deps.outbox.enqueue([notifyUserItem(portal, `callback:${number}`, `${portal}:callback-failed:${number}:${this.now()}`, caller.userId,

@@ -1,13 +1,14 @@
 /**
- * Wiring of the calls part, for the composition root (server/index.ts startServer):
+ * The calls part: the calls service (PBX events → call state machine → outbox), click-to-call/callback, recordings.
+ * Wired by server/parts.ts (createProductParts), which server/index.ts (startServer) calls:
  *
- *   const calls = createCallsService({ log, store, outbox, contacts, clients, adapterFor: (m) => supervisor.adapter(m) });
- *     (registers its outbox handlers at once: create it before outbox.start())
- *   createPbxSupervisor({ …, onCallEvent: (e) => calls.service.handleEvent(e) })
- *   telephonyEvents = calls.telephony        // ONEXTERNALCALLSTART / ONEXTERNALCALLBACKSTART
- *   apiRouters += callsApiRouter({ calls: store.calls, bindings: store.bindings, adapterFor, outbox })
- *   gauges.callsInFlight = () => calls.service.callsInFlight()
- *   start: await calls.start() (resumes open calls) then supervisor.start(); stop: calls.stop() then supervisor.stop()
+ *   - the PBX supervisor hands each normalized event to `calls.service.handleEvent`; the calls part reaches the
+ *     supervisor's adapters through `adapterFor`;
+ *   - `calls.telephony` answers ONEXTERNALCALLSTART / ONEXTERNALCALLBACKSTART (http/events.ts);
+ *   - creating the part registers its outbox handlers at once, because startServer starts the outbox (which re-tells
+ *     stored results) before the parts;
+ *   - start: `calls.start()` (resumes open calls) then the supervisor; stop: the supervisor first (no new events),
+ *     then `calls.stop()`, then contact sync drains; startServer then stops the outbox and closes the store.
  */
 import type { Logger } from '../log.js';
 import type { BitrixClients } from '../bitrix/types.js';

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { GuardedAgents } from '../net/guarded-http.js';
-import type { Logger } from '../log.js';
+import { callLog, type Logger } from '../log.js';
 import { PbxError, type CallRecordingRef, type PbxAdapter, type RecordingDownload } from '../pbx/adapter.js';
 import type { NewOutboxItem, Outbox } from '../outbox/types.js';
 import type { CallRecord, OutboxItem } from '../store/records.js';
@@ -147,7 +147,7 @@ export class RecordingAttacher {
     if (this.stopped || this.inFlight.has(key)) return;
     this.inFlight.add(key);
     this.run(job, attempt)
-      .catch((err: unknown) => this.log.error({ err, portal: job.portal, callId: job.pbxCallId }, 'recording job failed'))
+      .catch((err: unknown) => callLog(this.log, job).error({ err }, 'recording job failed'))
       .finally(() => this.inFlight.delete(key));
   }
 
@@ -167,7 +167,7 @@ export class RecordingAttacher {
       if (!file || file.data === undefined) return undefined;
       return attachRecordItem(record, file.filename, file.data.toString('base64'), 0, true);
     } catch (err) {
-      this.log.debug({ portal: job.portal, callId: job.pbxCallId, reason: errorText(err) }, 'recording not ready with the finish: attaching it later');
+      callLog(this.log, job).debug({ reason: errorText(err) }, 'recording not ready with the finish: attaching it later');
       return undefined;
     } finally {
       clearTimeout(timer);
@@ -255,12 +255,12 @@ export class RecordingAttacher {
     const reason = errorText(err);
     const next = attempt + 1;
     if (err instanceof PermanentRecordingError || next >= this.opts.maxAttempts || this.stopped) {
-      this.log.warn({ portal: job.portal, callId: job.pbxCallId, reason, attempts: next }, 'recording not attached');
+      callLog(this.log, job).warn({ reason, attempts: next }, 'recording not attached');
       await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'failed', recordingError: reason }));
       return;
     }
     const delay = this.opts.retryBaseMs * 2 ** attempt;
-    this.log.info({ portal: job.portal, callId: job.pbxCallId, reason, retryInMs: delay }, 'recording not available yet: retrying');
+    callLog(this.log, job).info({ reason, retryInMs: delay }, 'recording not available yet: retrying');
     await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'pending', recordingError: reason }));
     const key = jobKey(job.portal, job.pbxCallId);
     const timer = setTimeout(() => {
@@ -316,7 +316,7 @@ export class RecordingAttacher {
   private async onParked(item: OutboxItem, error: string): Promise<void> {
     const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
     if (!pbxCallId) return;
-    this.log.warn({ portal: item.portal, callId: pbxCallId, error }, 'attachRecord parked');
+    callLog(this.log, { portal: item.portal, pbxCallId }).warn({ error }, 'attachRecord parked');
     await this.deps.updateRecord(item.portal, pbxCallId, () => ({ recordingState: 'failed', recordingError: error }));
   }
 }

@@ -6,8 +6,8 @@
  * persist again without them. A crash in between leaves the call open with its intents, and start() redoes them;
  * the outbox keys (`<portal>:<pbxCallId>:<what>`) make the redo harmless.
  */
-import type { Logger } from '../log.js';
-import type { CallEvent, PbxAdapter } from '../pbx/adapter.js';
+import { callLog, type Logger } from '../log.js';
+import type { CallEvent } from '../pbx/adapter.js';
 import type { Outbox, NewOutboxItem } from '../outbox/types.js';
 import type { CrmContacts } from '../contacts/types.js';
 import type { CallRecord, CrmRef, OutboxItem, PortalSettings } from '../store/records.js';
@@ -124,13 +124,6 @@ export class CallsService {
     this.deps.recordings.stop();
   }
 
-  /** Subscribes to one PBX adapter's normalized events; returns the unsubscribe function. */
-  attach(adapter: PbxAdapter): () => void {
-    return adapter.onCallEvent((event) => {
-      this.handleEvent(event).catch((err: unknown) => this.log.error({ err, portal: event.portal, callId: event.pbxCallId }, 'call event failed'));
-    });
-  }
-
   /** One normalized PBX event. Resolves once the call's state is durable and its intents are queued. */
   async handleEvent(event: CallEvent): Promise<void> {
     // Outside the call's chain: the click-to-call being recorded queues on that same chain.
@@ -144,7 +137,7 @@ export class CallsService {
         state = this.stateOf(record) ?? newCallState(event);
       } else {
         if (!settings.enabled) {
-          this.log.debug({ portal: event.portal, callId: event.pbxCallId }, 'portal disabled: call not handled');
+          callLog(this.log, event).debug('portal disabled: call not handled');
           return;
         }
         state = newCallState(event);
@@ -367,10 +360,10 @@ export class CallsService {
 
   private fallbackItem(record: CallRecord, userId: number, reason: string): NewOutboxItem | undefined {
     if (!record.crm) {
-      this.log.error({ portal: record.portal, callId: record.pbxCallId, reason }, 'call could not be logged: Bitrix24 refused it and no CRM record is known');
+      callLog(this.log, record).error({ reason }, 'call could not be logged: Bitrix24 refused it and no CRM record is known');
       return undefined;
     }
-    this.log.warn({ portal: record.portal, callId: record.pbxCallId, reason }, 'call logged as a CRM activity (fallback)');
+    callLog(this.log, record).warn({ reason }, 'call logged as a CRM activity (fallback)');
     return fallbackActivityItem(record, record.crm, userId, reason);
   }
 
@@ -389,7 +382,7 @@ export class CallsService {
       ]);
       return crm ? { ...record, crm } : record;
     } catch (err) {
-      this.log.warn({ err, portal: record.portal, callId: record.pbxCallId }, 'caller lookup failed: screen pop without CRM binding');
+      callLog(this.log, record).warn({ err }, 'caller lookup failed: screen pop without CRM binding');
       return record;
     } finally {
       clearTimeout(timer);
@@ -413,7 +406,7 @@ export class CallsService {
     const callId = typeof r.CALL_ID === 'string' ? r.CALL_ID : undefined;
     const crm = readCrm(r.CRM_ENTITY_TYPE, r.CRM_ENTITY_ID);
     if (typeof r.LEAD_CREATION_ERROR === 'string') {
-      this.log.warn({ portal: item.portal, callId: pbxCallId, reason: r.LEAD_CREATION_ERROR }, 'Bitrix24 could not create a lead for the call');
+      callLog(this.log, { portal: item.portal, pbxCallId }).warn({ reason: r.LEAD_CREATION_ERROR }, 'Bitrix24 could not create a lead for the call');
     }
     await this.updateRecord(item.portal, pbxCallId, (record) => ({
       ...(callId ? { b24CallId: callId } : {}),
@@ -424,7 +417,7 @@ export class CallsService {
   private async onParked(item: OutboxItem, write: 'register' | 'finish', error: string): Promise<void> {
     const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
     if (!pbxCallId) return;
-    this.log.error({ portal: item.portal, callId: pbxCallId, error }, `telephony.externalCall.${write} parked`);
+    callLog(this.log, { portal: item.portal, pbxCallId }).error({ error }, `telephony.externalCall.${write} parked`);
     await this.apply(item.portal, pbxCallId, { kind: 'writeParked', write, error });
   }
 
@@ -433,7 +426,7 @@ export class CallsService {
     this.clearTimer(portal, pbxCallId);
     const timer = setTimeout(() => {
       this.timers.delete(callKey(portal, pbxCallId));
-      this.onTimer(portal, pbxCallId, stale).catch((err: unknown) => this.log.error({ err, portal, callId: pbxCallId }, 'call timer failed'));
+      this.onTimer(portal, pbxCallId, stale).catch((err: unknown) => callLog(this.log, { portal, pbxCallId }).error({ err }, 'call timer failed'));
     }, Math.max(0, ms));
     timer.unref();
     this.timers.set(callKey(portal, pbxCallId), timer);

@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import type { Router } from 'express';
 import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
+import { callLog, type Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { PbxError, type CallEvent, type HeldInboundCall, type InboundCallControl, type PbxAdapter, type PbxConnectionSettings, type PbxLinkStatus } from './adapter.js';
 import { assertPbxAddressAllowed, type AddressPolicy } from './address-guard.js';
@@ -202,7 +202,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
       try {
         await opts.onCallEvent(event);
       } catch (err) {
-        log.error({ err, portal: link.memberId, callId: event.pbxCallId, kind: event.kind }, 'call event handler failed');
+        callLog(log, { portal: link.memberId, pbxCallId: event.pbxCallId }).error({ err, kind: event.kind }, 'call event handler failed');
         if (event.kind === 'cdr') holdForRetry(link, event);
       }
     });

@@ -127,7 +127,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
       try {
         l(event);
       } catch (err) {
-        log.error({ err, callId: event.pbxCallId }, 'PBX call event listener failed');
+        log.child({ pbxCallId: event.pbxCallId }).error({ err }, 'PBX call event listener failed');
       }
     }
   }

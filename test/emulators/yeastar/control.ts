@@ -97,6 +97,9 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       if (forMs > 0) emu.subscribe.refuseFor(forMs);
       return { cut: hub.cutAll() };
     }
+    case 'POST /restore':
+      emu.subscribe.restore();
+      return { ok: true };
     case 'GET /sockets':
       return hub.sockets();
     case 'POST /webhook':

@@ -80,6 +80,8 @@ export interface YeastarEmulator {
 
   /** Drops every WebSocket; with forMs new ones fail (connection destroyed) for that long. Returns how many were cut. */
   cutConnections(opts?: { forMs?: number }): Promise<number>;
+  /** Ends a cut before its forMs: new WebSockets are accepted again. */
+  restoreConnections(): Promise<void>;
   sockets(): Promise<SocketInfo[]>;
   setWebhook(config: WebhookConfig): Promise<void>;
   clearWebhooks(): Promise<void>;
@@ -272,6 +274,10 @@ class EmulatorHandle implements YeastarEmulator {
 
   async cutConnections(opts: { forMs?: number } = {}): Promise<number> {
     return (await this.call<{ cut: number }>('POST', '/cut', opts)).cut;
+  }
+
+  async restoreConnections(): Promise<void> {
+    await this.call('POST', '/restore');
   }
 
   sockets(): Promise<SocketInfo[]> {

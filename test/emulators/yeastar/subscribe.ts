@@ -32,6 +32,11 @@ export class SubscribeEndpoint {
     this.refuseUntil = Date.now() + ms;
   }
 
+  /** Ends a cut early: new sockets are accepted again (a test that cuts "until its calls are played"). */
+  restore(): void {
+    this.refuseUntil = 0;
+  }
+
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     if (Date.now() < this.refuseUntil) {
       this.trace('socket refused (link cut)');

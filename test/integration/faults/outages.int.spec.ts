@@ -47,13 +47,13 @@ describe('faults: the PBX link cut and Bitrix24 down for a stretch of calls', ()
 
   it('the PBX link cut for 2 minutes of PBX time: the calls of the gap come back from the call history, each logged once with its recording', async () => {
     const before = await call(0);
-    const cutAt = Date.now();
-    expect(await stack.pbx.cutConnections({ forMs: 2_000 })).toBeGreaterThan(0);
+    // The link stays down until the calls of the gap are played (the cut's forMs is only a safety net), so they fall
+    // in the gap however slow the machine: the test counts calls, not milliseconds.
+    expect(await stack.pbx.cutConnections({ forMs: 30_000 })).toBeGreaterThan(0);
     const during: string[] = [];
-    // Calls back to back while the link is down (each ~15 PBX seconds = 250 ms here).
-    for (let n = 1; Date.now() - cutAt < 1_800; n += 1) during.push(await call(n));
-    expect(during.length).toBeGreaterThanOrEqual(4);
+    for (let n = 1; n <= 4; n += 1) during.push(await call(n));
     const missed = (await stack.pbx.scenario('inbound-missed', { from: '+15550109999', to: '1001', ringSeconds: 20, wait: true })).callId;
+    await stack.pbx.restoreConnections();
     const after = await call(99);
     const report = await expectEachLoggedOnce(stack.b24, tenant.memberId, [before, ...during, after], 30_000);
     expect(report).toEqual(EMPTY_REPORT);
@@ -70,9 +70,8 @@ describe('faults: the PBX link cut and Bitrix24 down for a stretch of calls', ()
   it('Bitrix24 answering 503 for a stretch (2 minutes, scaled): calls are delayed, none lost or logged twice', async () => {
     await stack.b24.setFault(tenant.memberId, { kind: 'http503', forMs: 3_000 });
     const during: string[] = [];
-    const started = Date.now();
-    for (let n = 0; Date.now() - started < 2_500; n += 1) during.push(await call(200 + n));
-    expect(during.length).toBeGreaterThanOrEqual(4);
+    // Four calls back to back, not "as many as fit in 2.5 s": the refusals below prove they met the fault.
+    for (let n = 0; n < 4; n += 1) during.push(await call(200 + n));
     const refused = (await stack.b24.requests({ memberId: tenant.memberId })).filter((r) => r.httpStatus === 503);
     expect(refused.length).toBeGreaterThan(0);
     const report = await expectEachLoggedOnce(stack.b24, tenant.memberId, during, 30_000);

@@ -79,9 +79,8 @@ describe('Yeastar link resilience (supervisor + emulator)', () => {
       await pbx.scenario('inbound-missed', { to: '1002', ringSeconds: 1, wait: true }),
       await pbx.scenario('outbound-answered', { from: '1003', to: '+4930123', ringSeconds: 1, talkSeconds: 1, wait: true }),
     ];
-    const cutAt = Date.now();
+    // The event, not a stopwatch: the link comes back by itself (waitFor fails the test if it never does).
     await waitFor(() => (sup.status('m-cut').state === 'connected' ? true : undefined), 6_000, 'reconnect');
-    expect(Date.now() - cutAt).toBeLessThan(6_000);
     for (const c of during) await waitFor(() => events.find((e) => e.pbxCallId === c.callId && e.kind === 'cdr'), 4_000, 'recovered cdr');
     await new Promise((r) => setTimeout(r, 500));
 

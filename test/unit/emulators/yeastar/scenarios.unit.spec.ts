@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseWav } from '../../../emulators/yeastar/wav.js';
 import type { EmittedEvent, ScenarioName } from '../../../emulators/yeastar/types.js';
 import { startPbx, type Pbx } from './pbx-client.js';
@@ -243,12 +243,23 @@ describe('Yeastar emulator scenarios', () => {
   });
 
   it('speed scales wall time: speed 1 takes real seconds, the default takes milliseconds', async () => {
-    const started = Date.now();
-    await pbx.emu.board.start('internal', { talkSeconds: 1, ringSeconds: 0.2, speed: 1 }).done;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1100);
-    const fast = Date.now();
-    await pbx.emu.board.start('internal', { talkSeconds: 600 }).done;
-    expect(Date.now() - fast).toBeLessThan(1500);
+    // A fake clock, not a stopwatch: the call's pauses are timers, so how far the clock must move before the call
+    // ends is the speed's effect, whatever the machine's load.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const ended: string[] = [];
+      const slow = pbx.emu.board.start('internal', { talkSeconds: 1, ringSeconds: 0.2, speed: 1 }).done.then(() => { ended.push('speed 1'); });
+      await vi.advanceTimersByTimeAsync(1_100);
+      expect(ended).toEqual([]);
+      await vi.advanceTimersByTimeAsync(900);
+      await slow;
+      const fast = pbx.emu.board.start('internal', { talkSeconds: 600 }).done.then(() => { ended.push('default'); });
+      await vi.advanceTimersByTimeAsync(1_500);
+      await fast;
+      expect(ended).toEqual(['speed 1', 'default']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('burst plays many calls with bounded concurrency', async () => {
