@@ -2,13 +2,28 @@ import { defineConfig } from 'vitest/config';
 import vue from '@vitejs/plugin-vue';
 import bitrix24UIPluginVite from '@bitrix24/b24ui-nuxt/vite';
 import { resolve } from 'node:path';
+import type { Plugin } from 'vite';
+import { kitSourceDirectives } from './scripts/kit-sources.js';
 
 // One config for the client build (Vite) and the test runner (Vitest).
 // The client is served by the server from dist/client: the app page and placements use client/index.html,
 // the installer uses install.html at the top level.
 // The Bitrix24 UI kit runs in plain-Vue mode (no vue-router): https://bitrix24.github.io/b24ui/docs/getting-started/installation/vue/
+// Tailwind scans only the UI kit components we use, not the whole kit (issue 12 point 9: the CSS was 517 KB).
+function kitSourcesInUse(): Plugin {
+  return {
+    name: 'kit-sources-in-use',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!id.split('?')[0]?.endsWith('/client/styles/main.css')) return null;
+      return code.replace('/* @kit-sources */', kitSourceDirectives(import.meta.dirname));
+    },
+  };
+}
+
 export default defineConfig({
   plugins: [
+    kitSourcesInUse(),
     vue(),
     bitrix24UIPluginVite({
       router: false,

@@ -3,7 +3,7 @@
  * process) against the Bitrix24 emulator (2 req/s, burst 50 per portal) and the Yeastar emulator, prints ONE table with
  * the date and machine, and writes it to bench/results.json. Not part of `npm test`.
  *
- * Env: BENCH_ONLY=events,history,latency,requests,sustained,tenants,routing (default all); BENCH_SECONDS (default 60) for the
+ * Env: BENCH_ONLY=assets,events,history,latency,requests,sustained,tenants,routing (default all); BENCH_SECONDS (default 60) for the
  * sustained and many-tenant runs; BENCH_TENANTS (default 200); BENCH_LOG_LEVEL for the server (default warn).
  */
 import { writeFile } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { describeMachine, machineInfo } from './lib/machine.js';
 import { setUpPortal } from './lib/portal.js';
 import { startServerProcess, type ServerProcess } from './lib/server-process.js';
 import { renderMarkdown, renderTable, type ResultRow } from './lib/stats.js';
+import { measureAssets } from './phases/assets.js';
 import { measureEvents } from './phases/events.js';
 import { measureHistory } from './phases/history.js';
 import { measureScreenPop } from './phases/latency.js';
@@ -23,7 +24,7 @@ import { measureRoutingDelay } from './phases/routing.js';
 import { measureSustained } from './phases/sustained.js';
 import { measureTenants } from './phases/tenants.js';
 
-const PHASES = ['events', 'history', 'latency', 'requests', 'sustained', 'tenants', 'routing'] as const;
+const PHASES = ['assets', 'events', 'history', 'latency', 'requests', 'sustained', 'tenants', 'routing'] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set((process.env.BENCH_ONLY ?? PHASES.join(',')).split(',').map((s) => s.trim()));
 const wants = (p: Phase): boolean => only.has(p);
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     log(`${name} took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   };
 
+  if (wants('assets')) await run('assets', () => Promise.resolve(measureAssets(log)));
   if (wants('events')) await run('events', () => measureEvents(log));
   if (wants('history')) await run('history', () => measureHistory(log));
   if (wants('latency') || wants('requests') || wants('sustained')) {

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { Router } from 'express';
 import type { RestrictionParams } from '@bitrix24/b24jssdk';
 import type { Config } from './config.js';
+import { startWarnings } from './start-warnings.js';
 import { createLogger, type Logger } from './log.js';
 import type { Store } from './store/types.js';
 import { lockDataDir, openStore, resolveSecretKey, type DataDirLock } from './store/index.js';
@@ -132,6 +133,7 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     eventsUrl: `${config.publicUrl}/b24/events`,
     scopes: 'crm, telephony, user_basic, placement, im, task',
   }, 'Bitrix24 app URLs: paste the handler and installer URLs into the app settings');
+  for (const warning of startWarnings(config)) log.warn({ code: warning.code }, warning.message);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -1,6 +1,7 @@
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './index.js';
+import { startWarnings } from './start-warnings.js';
 
 /** `npm start`: read the environment once, start, and stop cleanly on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -23,7 +24,8 @@ async function main(): Promise<void> {
     + `  Handler URL (app page):   ${config.publicUrl}/\n`
     + `  Installer URL:            ${config.publicUrl}/install\n`
     + `  Install event handler:    ${config.publicUrl}/b24/events\n`
-    + `  Scopes:                   crm, telephony, user_basic, placement, im\n\n`,
+    + `  Scopes:                   crm, telephony, user_basic, placement, im\n\n`
+    + startWarnings(config).map((w) => `  Warning: ${w.message}\n`).join(''),
   );
   let stopping = false;
   const stop = (signal: string) => {

@@ -16,6 +16,7 @@ import { eventsRouter } from './events.js';
 import { installRouter } from './install.js';
 import { installTrustFrom } from '../portals/install-trust.js';
 import { placementsRouter } from './placements.js';
+import { landingRouter } from './landing.js';
 import { healthRouter, type RuntimeGauges } from './health.js';
 import { statusRouter } from './api/status.js';
 import { outboxRouter } from './api/outbox.js';
@@ -121,6 +122,7 @@ export function createApp(deps: AppDeps): express.Application {
   api.use((_req: Request, _res: Response) => { throw notFound('no such API endpoint'); });
   app.use('/api', api);
 
+  app.use(landingRouter({ publicUrl: deps.config.publicUrl }));
   app.use(placementsRouter(files));
   app.use((_req: Request, _res: Response) => { throw notFound('not found'); });
   app.use(errorHandler());

@@ -1,5 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import type { ClientFiles } from './client-files.js';
+import { staticAssets } from './static-assets.js';
 
 /**
  * App page and placements (widgets): Bitrix24 loads them into iframes with a POST (reference §1.2), so every entry
@@ -17,6 +18,6 @@ export function placementsRouter(files: ClientFiles): express.Router {
     router.get(path, page);
     router.post(path, page);
   }
-  router.use(express.static(files.dir, { index: false, fallthrough: true, maxAge: '1h' }));
+  router.use(staticAssets(files.dir));
   return router;
 }
