@@ -8,10 +8,11 @@
  * - batch (settings/how-to-call-rest-api/batch.html): `cmd[key]=method?query`, answered as
  *   `{result: {result: {...}, result_error: {...}}}`; one HTTP request however many commands (at most 50).
  */
-import { ApiVersion, B24OAuth, EnumAppStatus, HttpV2, type AjaxResult } from '@bitrix24/b24jssdk';
+import { ApiVersion, B24OAuth, HttpV2, type AjaxResult } from '@bitrix24/b24jssdk';
 import { unauthorized } from '../errors.js';
 import type { Portal } from '../store/records.js';
-import { answerError, toBitrixError } from './errors.js';
+import { readBatchAnswer, sdkStatus } from './answers.js';
+import { toBitrixError } from './errors.js';
 import type { BitrixTransport } from './guarded-transport.js';
 import { batchCommandLine } from './query.js';
 import { restrictionFor } from './rate-plan.js';
@@ -46,30 +47,6 @@ const TOKEN_REFUSED = new Set(['expired_token', 'invalid_token', 'NO_AUTH_FOUND'
 function userCallFailed(err: unknown): Error {
   const e = toBitrixError(err);
   return TOKEN_REFUSED.has(e.code) ? unauthorized('the Bitrix24 frame token is no longer valid: reload the app') : e;
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  // PHP serializes an empty associative array as [] — treat it as an empty object.
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {};
-}
-
-function sdkStatus(status: string): (typeof EnumAppStatus)[keyof typeof EnumAppStatus] {
-  return Object.values(EnumAppStatus).find((v) => v === status) ?? EnumAppStatus.Free;
-}
-
-/** The batch answer split into per-command results and errors, as BitrixClient.batch answers it. */
-export function readBatchAnswer(answer: unknown, commands: BatchCommand[]): BatchResult {
-  const body = asRecord(answer);
-  const results = asRecord(body.result);
-  const errors: BatchResult['errors'] = {};
-  for (const [key, e] of Object.entries(asRecord(body.result_error))) {
-    const rec = asRecord(e);
-    const normalized = answerError(typeof e === 'string' ? e : rec.error, rec.error_description);
-    errors[key] = { error: normalized.code, description: typeof rec.error_description === 'string' ? rec.error_description : normalized.message };
-  }
-  const out: Record<string, unknown> = {};
-  for (const c of commands) if (c.key in results && !(c.key in errors)) out[c.key] = results[c.key];
-  return { results: out, errors };
 }
 
 /** A REST transport acting as `user` (one per use: nothing of a user's token outlives the request). */

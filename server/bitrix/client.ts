@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
-  ApiVersion, B24OAuth, EnumAppStatus, HttpV2,
+  ApiVersion, B24OAuth, HttpV2,
   type AjaxResult, type AuthActions, type AuthData, type RestrictionParams,
 } from '@bitrix24/b24jssdk';
 import type { Config } from '../config.js';
@@ -8,9 +8,10 @@ import type { Logger } from '../log.js';
 import type { Portal } from '../store/records.js';
 import type { Store } from '../store/types.js';
 import { BitrixError, type BatchCommand, type BatchResult, type BitrixClient, type BitrixClients } from './types.js';
-import { answerError, toBitrixError } from './errors.js';
+import { toBitrixError } from './errors.js';
 import { markNeedsReinstall, needsReinstallError, refreshPortalTokens } from './oauth.js';
 import { batchCommandLine } from './query.js';
+import { asRecord, readBatchAnswer, sdkStatus } from './answers.js';
 import { expectedAppCode, FRAME_CHECK_BATCH, readFrameCheck, type FrameProfile } from './frame-check.js';
 import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket } from './coalesce.js';
 import { createBitrixTransport } from './guarded-transport.js';
@@ -51,10 +52,6 @@ interface Transport {
 }
 
 const MAX_BATCH = 50;
-
-function sdkStatus(status: string): (typeof EnumAppStatus)[keyof typeof EnumAppStatus] {
-  return Object.values(EnumAppStatus).find((v) => v === status) ?? EnumAppStatus.Free;
-}
 
 /**
  * Inbound-webhook auth for the SDK's HttpV2. Why not B24Hook: its AuthHookManager rebuilds the base URL as
@@ -101,11 +98,6 @@ function resultOf<T>(res: AjaxResult): { result: T } {
   const data = res.getData();
   if (!data) throw new BitrixError('ERROR_UNEXPECTED_ANSWER', 'empty answer', 0, true);
   return { result: data.result as T };
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  // PHP serializes an empty associative array as [] — treat it as an empty object.
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {};
 }
 
 function listItems(result: unknown): unknown[] {
@@ -272,18 +264,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     }
     const cmd: Record<string, string> = {};
     for (const c of commands) cmd[c.key] = batchCommandLine(c.method, c.params);
-    const answer = await call<unknown>(memberId, 'batch', { halt: halt ? 1 : 0, cmd });
-    const body = asRecord(answer);
-    const results = asRecord(body.result);
-    const errs: BatchResult['errors'] = {};
-    for (const [key, e] of Object.entries(asRecord(body.result_error))) {
-      const rec = asRecord(e);
-      const normalized = answerError(typeof e === 'string' ? e : rec.error, rec.error_description);
-      errs[key] = { error: normalized.code, description: typeof rec.error_description === 'string' ? rec.error_description : normalized.message };
-    }
-    const outResults: Record<string, unknown> = {};
-    for (const c of commands) if (c.key in results && !(c.key in errs)) outResults[c.key] = results[c.key];
-    return { results: outResults, errors: errs };
+    return readBatchAnswer(await call<unknown>(memberId, 'batch', { halt: halt ? 1 : 0, cmd }), commands);
   }
 
   const clients = new Map<string, BitrixClient>();

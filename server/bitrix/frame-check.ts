@@ -1,3 +1,4 @@
+import { asRecord } from './answers.js';
 import { BitrixError } from './types.js';
 
 /**
@@ -30,10 +31,6 @@ export interface FrameProfile {
  */
 export function expectedAppCode(clientId: string): string | null {
   return clientId.startsWith('local.') ? clientId : null;
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : {};
 }
 
 /** `{"ID":"1","ADMIN":true}`; ADMIN also seen as "Y"/1 in older answers. */
