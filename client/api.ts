@@ -17,7 +17,7 @@ import type {
   SettingsUpdate,
   StatusResponse,
   UserRow,
-} from '../server/http/api/shapes.js';
+} from '../contract/api-shapes.js';
 import type { FrameAuth } from './frame.js';
 
 /** Where the frame token comes from: the Bitrix24 parent window (or a test double). */
@@ -44,7 +44,7 @@ export interface OpenItemsQuery {
   entityId: number;
 }
 
-/** Typed calls of /api (shapes in server/http/api/shapes.ts). */
+/** Typed calls of /api (shapes in contract/api-shapes.ts). */
 export interface Api {
   status(): Promise<StatusResponse>;
   settings(): Promise<SettingsResponse>;

@@ -1,6 +1,6 @@
 /**
  * The countries a portal's numbers can be read in: exactly the ISO 3166 alpha-2 codes the server's phone library
- * (libphonenumber-js) has numbering data for — PUT /api/settings refuses any other (server/contacts/settings.ts).
+ * (libphonenumber-js) has numbering data for — PUT /api/settings refuses any other (server/portals/settings.ts).
  * Kept here as a list so the page does not ship the library's metadata; test/unit/phone/client-countries.unit.spec.ts
  * keeps it equal to the library's.
  */

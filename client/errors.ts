@@ -1,5 +1,5 @@
 import { AxiosError } from 'axios';
-import type { ApiError } from '../server/http/api/shapes.js';
+import type { ApiError } from '../contract/api-shapes.js';
 
 /** A user-facing error: an i18n key (errors.*) and, when the server gave one, its own plain-words message. */
 export interface UserError {

@@ -1,4 +1,4 @@
-import type { CallRow } from '../server/http/api/shapes.js';
+import type { CallRow } from '../contract/api-shapes.js';
 
 /** Talk time as m:ss (or h:mm:ss), the way phone logs show it. */
 export function formatDuration(totalSeconds: number): string {

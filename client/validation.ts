@@ -1,4 +1,4 @@
-import type { SettingsResponse, SettingsUpdate } from '../server/http/api/shapes.js';
+import type { SettingsResponse, SettingsUpdate } from '../contract/api-shapes.js';
 
 /** Field → i18n key of what is wrong with it. Empty when the form may be sent. */
 export type FieldErrors = Partial<Record<string, string>>;

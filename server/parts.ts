@@ -5,7 +5,7 @@ import { restAsUser, type UserAuth } from './bitrix/as-user.js';
 import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';
 import { normalizePhone } from './phone.js';
-import type { ContactsApiDeps } from './contacts/api-support.js';
+import type { ContactsApiDeps } from './http/api/route-support.js';
 import { createCrmContacts } from './contacts/index.js';
 import { createOpenItems } from './contacts/open-items.js';
 import { createUserNames } from './contacts/user-names.js';
@@ -21,7 +21,7 @@ import { usersRouter } from './http/api/users.js';
 import { requireAdmin } from './http/middleware/frame-auth.js';
 import type { CoreServices, ProductParts } from './index.js';
 import { createPbxSupervisor, type PbxSupervisor, type PbxSupervisorOptions } from './pbx/supervisor.js';
-import { pbxTestRoute } from './pbx/test-route.js';
+import { pbxTestRoute } from './http/api/pbx-test.js';
 
 /** Tuning knobs the tests, the demo and the benchmark turn; production runs the defaults. */
 export interface PartsOptions {

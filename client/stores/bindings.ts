@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, readonly, ref } from 'vue';
-import type { AutoBindResponse, BindingConflict, ExtensionRow, UserRow } from '../../server/http/api/shapes.js';
+import type { AutoBindResponse, BindingConflict, ExtensionRow, UserRow } from '../../contract/api-shapes.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
 import { singleFlight, useDelayedLoading } from './loading.js';

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { readonly, ref } from 'vue';
-import type { OpenItemsResponse } from '../../server/http/api/shapes.js';
+import type { OpenItemsResponse } from '../../contract/api-shapes.js';
 import type { OpenItemsQuery } from '../api.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';

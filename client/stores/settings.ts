@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { readonly, ref } from 'vue';
-import type { PbxTestResponse, SettingsResponse, SettingsUpdate } from '../../server/http/api/shapes.js';
+import type { PbxTestResponse, SettingsResponse, SettingsUpdate } from '../../contract/api-shapes.js';
 import { AxiosError } from 'axios';
 import type { PbxTestRequest } from '../api.js';
 import { useApi } from '../apiContext.js';

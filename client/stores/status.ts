@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { readonly, ref } from 'vue';
-import type { StatusResponse } from '../../server/http/api/shapes.js';
+import type { StatusResponse } from '../../contract/api-shapes.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
 import { singleFlight, useDelayedLoading } from './loading.js';

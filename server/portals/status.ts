@@ -1,4 +1,4 @@
-import type { StatusResponse } from '../http/api/shapes.js';
+import type { StatusResponse } from '../../contract/api-shapes.js';
 import type { Outbox } from '../outbox/types.js';
 import type { PbxLinkStatus } from '../pbx/adapter.js';
 import type { Store } from '../store/types.js';

@@ -1,4 +1,4 @@
-import type { CallRow, SettingsResponse, StatusResponse } from '../../server/http/api/shapes.js';
+import type { CallRow, SettingsResponse, StatusResponse } from '../../contract/api-shapes.js';
 
 export function statusFixture(overrides: { isAdmin?: boolean; configured?: boolean; enabled?: boolean } = {}): StatusResponse {
   return {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import App from '../../client/App.vue';
 import { setApi } from '../../client/apiContext.js';
 import { useOpenItemsStore } from '../../client/stores/openItems.js';
-import type { OpenItemsResponse } from '../../server/http/api/shapes.js';
+import type { OpenItemsResponse } from '../../contract/api-shapes.js';
 import { fail, fakeApi, ok, type Reply } from './fake-api.js';
 import { callFixture } from './fixtures.js';
 import { flushPromises, mountWithApp } from './mount.js';

@@ -7,7 +7,7 @@ import { useStatusStore } from '../../client/stores/status.js';
 import { useTimelineStore } from '../../client/stores/timeline.js';
 import { useActivityStore } from '../../client/stores/activity.js';
 import { useSettingsStore } from '../../client/stores/settings.js';
-import type { UserRow } from '../../server/http/api/shapes.js';
+import type { UserRow } from '../../contract/api-shapes.js';
 import { fail, fakeApi, ok } from './fake-api.js';
 import { callFixture, settingsFixture, statusFixture } from './fixtures.js';
 

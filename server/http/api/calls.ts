@@ -16,7 +16,7 @@ import type { CallRecord } from '../../store/records.js';
 import type { BindingsRepository, CallsRepository } from '../../store/types.js';
 import { locals } from '../context.js';
 import { frameUserAuth } from '../frame-token.js';
-import type { ActivityResponse, CallRow, CallsPage } from './shapes.js';
+import type { ActivityResponse, CallRow, CallsPage } from '../../../contract/api-shapes.js';
 
 export interface CallsApiDeps {
   calls: CallsRepository;

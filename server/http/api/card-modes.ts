@@ -4,11 +4,11 @@
  */
 import express, { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
-import { parseBody, portalOf } from '../../contacts/api-support.js';
+import { parseBody, portalOf } from './route-support.js';
 import type { CardMode } from '../../store/records.js';
 import type { Store } from '../../store/types.js';
 import { locals } from '../context.js';
-import type { CardModesUpdate } from './shapes.js';
+import type { CardModesUpdate } from '../../../contract/api-shapes.js';
 
 const updateSchema = z.strictObject({
   modes: z.array(z.strictObject({

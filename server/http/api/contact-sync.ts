@@ -5,12 +5,12 @@
  */
 import express, { type RequestHandler, type Router } from 'express';
 import type { ContactSync, ResyncProgress } from '../../contacts/sync.js';
-import { portalOf } from '../../contacts/api-support.js';
+import { portalOf } from './route-support.js';
 import { AppError } from '../../errors.js';
 import type { PbxAdapter } from '../../pbx/adapter.js';
 import type { Store } from '../../store/types.js';
 import { locals } from '../context.js';
-import type { ResyncResponse } from './shapes.js';
+import type { ResyncResponse } from '../../../contract/api-shapes.js';
 
 export interface ContactSyncRouterDeps {
   store: Store;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { OpenItemsReader } from '../../contacts/open-items.js';
 import { badRequest } from '../../errors.js';
 import { frameUserAuth } from '../frame-token.js';
-import type { OpenItemsResponse } from './shapes.js';
+import type { OpenItemsResponse } from '../../../contract/api-shapes.js';
 
 export interface CrmApiDeps {
   openItems: OpenItemsReader;

@@ -1,7 +1,7 @@
 import express, { type Request, type Response } from 'express';
 import type { MissedCallTasks } from '../../calls/missed-call-tasks.js';
 import { frameUser } from '../context.js';
-import type { MissedCallTaskRow } from './shapes.js';
+import type { MissedCallTaskRow } from '../../../contract/api-shapes.js';
 
 /**
  * The Activity page's open missed-call tasks: GET /api/missed-call-tasks. They name callers' numbers and who must

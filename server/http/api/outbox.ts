@@ -2,7 +2,7 @@ import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { frameUser } from '../context.js';
 import { notFound } from '../../errors.js';
-import type { FailedWriteRow } from './shapes.js';
+import type { FailedWriteRow } from '../../../contract/api-shapes.js';
 import type { Outbox } from '../../outbox/types.js';
 import { requireAdmin } from '../middleware/frame-auth.js';
 

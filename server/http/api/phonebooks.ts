@@ -4,10 +4,10 @@
  */
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import { askPbx, connectedAdapter, parseBody, portalOf, type ContactsApiDeps } from '../../contacts/api-support.js';
+import { askPbx, connectedAdapter, parseBody, portalOf, type ContactsApiDeps } from './route-support.js';
 import type { PbxPhonebook } from '../../pbx/adapter.js';
 import { locals } from '../context.js';
-import type { ContactSyncRow, PhonebookRow } from './shapes.js';
+import type { ContactSyncRow, PhonebookRow } from '../../../contract/api-shapes.js';
 import { bytes, jsonBody } from '../middleware/body.js';
 
 const createSchema = z.strictObject({ name: z.string().trim().min(1).max(64) });

@@ -4,11 +4,11 @@
 import express, { type Router } from 'express';
 import { AppError, badRequest } from '../../errors.js';
 import { assertPbxAddressAllowed } from '../../pbx/address-guard.js';
-import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, settingsChanged, type ContactsApiDeps } from '../../contacts/api-support.js';
-import { mergeSettings, settingsUpdateSchema, settingsView } from '../../contacts/settings.js';
+import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, settingsChanged, type ContactsApiDeps } from './route-support.js';
+import { mergeSettings, settingsUpdateSchema, settingsView } from '../../portals/settings.js';
 import type { PortalSettings } from '../../store/records.js';
 import { locals } from '../context.js';
-import type { SettingsResponse } from './shapes.js';
+import type { SettingsResponse } from '../../../contract/api-shapes.js';
 import { bytes, jsonBody } from '../middleware/body.js';
 
 /**

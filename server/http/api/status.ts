@@ -1,6 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import { frameUser } from '../context.js';
-import type { StatusResponse } from './shapes.js';
+import type { StatusResponse } from '../../../contract/api-shapes.js';
 import { portalStatus, type PbxStatusLookup } from '../../portals/status.js';
 import type { Store } from '../../store/types.js';
 import type { Outbox } from '../../outbox/types.js';

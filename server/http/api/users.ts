@@ -6,10 +6,10 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { listActiveUsers } from '../../contacts/bitrix-crm.js';
 import { planAutoBind, planManualBind } from '../../contacts/binding.js';
-import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, type ContactsApiDeps } from '../../contacts/api-support.js';
+import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, type ContactsApiDeps } from './route-support.js';
 import type { Binding } from '../../store/records.js';
 import { locals } from '../context.js';
-import type { AutoBindResponse, BindingsResponse, ExtensionRow, UserRow } from './shapes.js';
+import type { AutoBindResponse, BindingsResponse, ExtensionRow, UserRow } from '../../../contract/api-shapes.js';
 import { bytes, jsonBody } from '../middleware/body.js';
 
 const bindingsUpdateSchema = z.strictObject({

@@ -3,7 +3,7 @@ import { ZodError } from 'zod';
 import { AppError } from '../../errors.js';
 import { BitrixError } from '../../bitrix/types.js';
 import { PbxError } from '../../pbx/adapter.js';
-import type { ApiError } from '../api/shapes.js';
+import type { ApiError } from '../../../contract/api-shapes.js';
 import { locals } from '../context.js';
 
 /** Body-parser and friends mark their errors with an HTTP status (`entity.too.large` 413, `entity.parse.failed` 400). */

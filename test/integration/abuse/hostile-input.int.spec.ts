@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SettingsResponse, StatusResponse } from '../../../server/http/api/shapes.js';
+import type { SettingsResponse, StatusResponse } from '../../../contract/api-shapes.js';
 import { signWebhookBody } from '../../../server/pbx/yeastar/webhook.js';
 import { freePort } from '../foundation/server-under-test.js';
 import { badEncoding, formEncode, hostileValue, randomKey, seededRng, type FuzzRequest, type Rng } from '../../support/fuzz.js';

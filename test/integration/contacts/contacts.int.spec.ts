@@ -3,7 +3,7 @@
  * The calls service is not part of this test: it asks `resolveCaller` / `syncContactAfterCall` exactly as done here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AutoBindResponse, BindingsResponse, ContactSyncRow, PhonebookRow, SettingsResponse, UserRow } from '../../../server/http/api/shapes.js';
+import type { AutoBindResponse, BindingsResponse, ContactSyncRow, PhonebookRow, SettingsResponse, UserRow } from '../../../contract/api-shapes.js';
 import { startContactsWorld, type ContactsWorld } from './setup.js';
 
 let world: ContactsWorld;

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { createBitrixClients } from '../../../server/bitrix/client.js';
 import { loadConfig } from '../../../server/config.js';
 import { createCrmContacts, type CrmContactsService } from '../../../server/contacts/index.js';
-import type { ContactsApiDeps } from '../../../server/contacts/api-support.js';
+import type { ContactsApiDeps } from '../../../server/http/api/route-support.js';
 import { phonebooksRouter } from '../../../server/http/api/phonebooks.js';
 import { settingsRouter } from '../../../server/http/api/settings.js';
 import { usersRouter } from '../../../server/http/api/users.js';

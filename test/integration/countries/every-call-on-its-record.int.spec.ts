@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../server/index.js';
 import { wireParts } from '../../../server/index.js';
-import type { SettingsResponse } from '../../../server/http/api/shapes.js';
+import type { SettingsResponse } from '../../../contract/api-shapes.js';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
 import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
 import { eventually, freePort, startTestServer, tempDataDir, testConfig } from '../foundation/server-under-test.js';

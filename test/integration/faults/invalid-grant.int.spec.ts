@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusResponse } from '../../../server/http/api/shapes.js';
+import type { StatusResponse } from '../../../contract/api-shapes.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, callLogReport, expectEachLoggedOnce } from '../../support/calls.js';
 import { findLeaks, issuedSecrets } from '../../support/secrets.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultBackoff } from '../../../server/outbox/retry-policy.js';
-import type { StatusResponse } from '../../../server/http/api/shapes.js';
+import type { StatusResponse } from '../../../contract/api-shapes.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
 import { findLeaks, issuedSecrets } from '../../support/secrets.js';

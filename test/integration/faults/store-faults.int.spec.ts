@@ -4,7 +4,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { SettingsResponse } from '../../../server/http/api/shapes.js';
+import type { SettingsResponse } from '../../../contract/api-shapes.js';
 import { portalDirName } from '../../../server/store/layout.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
 import { findLeaks, issuedSecrets } from '../../support/secrets.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBitrix24Emulator, type Bitrix24Emulator, type PortalInfo } from '../../emulators/bitrix24/harness.js';
 import { wireParts, type RunningServer } from '../../../server/index.js';
 import type { ExternalCallbackStart, ExternalCallStart } from '../../../server/calls/types.js';
-import type { StatusResponse } from '../../../server/http/api/shapes.js';
+import type { StatusResponse } from '../../../contract/api-shapes.js';
 import { eventually, freePort, startTestServer, tempDataDir, testConfig } from './server-under-test.js';
 
 describe('events and frame auth on the running server (emulator)', () => {

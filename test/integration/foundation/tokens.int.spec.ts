@@ -5,7 +5,7 @@ import { BitrixError } from '../../../server/bitrix/types.js';
 import { createBitrixClients } from '../../../server/bitrix/client.js';
 import { createLogger } from '../../../server/log.js';
 import type { Config } from '../../../server/config.js';
-import type { StatusResponse } from '../../../server/http/api/shapes.js';
+import type { StatusResponse } from '../../../contract/api-shapes.js';
 import { freePort, startTestServer, tempDataDir, testConfig } from './server-under-test.js';
 
 describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-reinstall (emulator)', () => {

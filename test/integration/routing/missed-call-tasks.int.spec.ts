@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../foundation/server-under-test.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 import type { EmulatedTask } from '../../emulators/bitrix24/harness.js';
-import type { MissedCallTaskRow } from '../../../server/http/api/shapes.js';
+import type { MissedCallTaskRow } from '../../../contract/api-shapes.js';
 
 const CUSTOMER = '+14155550177';
 const STRANGER = '+14155550188';

@@ -1,7 +1,7 @@
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SettingsResponse, StatusResponse } from '../../../server/http/api/shapes.js';
+import type { SettingsResponse, StatusResponse } from '../../../contract/api-shapes.js';
 import { portalDirName } from '../../../server/store/layout.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallsPage } from '../../../server/http/api/shapes.js';
+import type { CallsPage } from '../../../contract/api-shapes.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { CANARY_BODY, startCanary, startHostileProxy, type Canary, type HostileProxy } from '../../support/hostile-upstream.js';
 import { findLeaks, issuedSecrets } from '../../support/secrets.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ActivityResponse, CallsPage, OpenItemsResponse } from '../../../server/http/api/shapes.js';
+import type { ActivityResponse, CallsPage, OpenItemsResponse } from '../../../contract/api-shapes.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../server/errors.js';
 import { callsApiRouter, parseRange } from '../../../server/http/api/calls.js';
-import type { CallsPage } from '../../../server/http/api/shapes.js';
+import type { CallsPage } from '../../../contract/api-shapes.js';
 import type { CallRecord } from '../../../server/store/records.js';
 import type { CallRecordingRef, PbxAdapter, RecordingDownload } from '../../../server/pbx/adapter.js';
 import { FakeOutbox, FakePbx, MemoryBindings, MemoryCalls, portal, silentLog, wav } from './fakes.js';

@@ -9,7 +9,7 @@ import type { UserAuth } from '../../../server/bitrix/as-user.js';
 import { BitrixError } from '../../../server/bitrix/types.js';
 import type { OpenItems, OpenItemsOwner, OpenItemsReader } from '../../../server/contacts/open-items.js';
 import { crmApiRouter } from '../../../server/http/api/crm.js';
-import type { OpenItemsResponse } from '../../../server/http/api/shapes.js';
+import type { OpenItemsResponse } from '../../../contract/api-shapes.js';
 import { errorHandler } from '../../../server/http/middleware/errors.js';
 import { portal, silentLog } from '../calls/fakes.js';
 

@@ -4,14 +4,14 @@
  */
 import type { RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { BitrixClients } from '../bitrix/types.js';
-import type { Config } from '../config.js';
-import { AppError, badRequest } from '../errors.js';
-import { frameUser } from '../http/context.js';
-import type { Logger } from '../log.js';
-import { PbxError, type PbxAdapter } from '../pbx/adapter.js';
-import type { AddressPolicy } from '../pbx/address-guard.js';
-import type { Store } from '../store/types.js';
+import type { BitrixClients } from '../../bitrix/types.js';
+import type { Config } from '../../config.js';
+import { AppError, badRequest } from '../../errors.js';
+import { frameUser } from '../context.js';
+import type { Logger } from '../../log.js';
+import { PbxError, type PbxAdapter } from '../../pbx/adapter.js';
+import type { AddressPolicy } from '../../pbx/address-guard.js';
+import type { Store } from '../../store/types.js';
 
 export interface ContactsApiDeps {
   store: Store;

@@ -1,11 +1,11 @@
 import express, { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
-import { frameUser } from '../http/context.js';
-import type { PbxTestResponse } from '../http/api/shapes.js';
-import type { Store } from '../store/types.js';
-import { PbxError } from './adapter.js';
-import type { PbxSupervisor } from './supervisor.js';
-import { bytes, jsonBody } from '../http/middleware/body.js';
+import { frameUser } from '../context.js';
+import type { PbxTestResponse } from '../../../contract/api-shapes.js';
+import type { Store } from '../../store/types.js';
+import { PbxError } from '../../pbx/adapter.js';
+import type { PbxSupervisor } from '../../pbx/supervisor.js';
+import { bytes, jsonBody } from '../middleware/body.js';
 
 /**
  * `POST /pbx/test` (mounted under `/api`, behind frame auth): tries the PBX settings the admin typed, or the

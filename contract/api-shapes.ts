@@ -2,8 +2,8 @@
  * JSON shapes of /api, shared by the server routes and the Vue client (type-only imports).
  * Secrets never appear here: the PBX client secret and webhook secret are write-only (`…Set` flags).
  */
-import type { CallDirection, CallResult, PbxLinkState } from '../../pbx/adapter.js';
-import type { CrmEntityType } from '../../store/records.js';
+import type { CallDirection, CallResult, PbxLinkState } from '../server/pbx/adapter.js';
+import type { CrmEntityType } from '../server/store/records.js';
 
 export interface ApiError {
   error: string;

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { badRequest } from '../errors.js';
-import type { SettingsResponse } from '../http/api/shapes.js';
+import type { SettingsResponse } from '../../contract/api-shapes.js';
 import { isKnownCountry } from '../phone.js';
 import type { PortalSettings } from '../store/records.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mergeSettings, settingsUpdateSchema, settingsView } from '../../../server/contacts/settings.js';
+import { mergeSettings, settingsUpdateSchema, settingsView } from '../../../server/portals/settings.js';
 import { AppError } from '../../../server/errors.js';
 import type { PortalSettings } from '../../../server/store/records.js';
-import { settingsWith } from './fakes.js';
+import { settingsWith } from '../contacts/fakes.js';
 
 const saved: PortalSettings = settingsWith({
   enabled: true,

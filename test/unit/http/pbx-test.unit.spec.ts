@@ -2,7 +2,7 @@ import express, { type RequestHandler } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { PbxError, type PbxConnectionSettings } from '../../../server/pbx/adapter.js';
-import { pbxTestRoute } from '../../../server/pbx/test-route.js';
+import { pbxTestRoute } from '../../../server/http/api/pbx-test.js';
 import { DEFAULT_SETTINGS, type Portal, type PortalSettings } from '../../../server/store/records.js';
 import type { Store } from '../../../server/store/types.js';
 
