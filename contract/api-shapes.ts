@@ -2,8 +2,16 @@
  * JSON shapes of /api, shared by the server routes and the Vue client (type-only imports).
  * Secrets never appear here: the PBX client secret and webhook secret are write-only (`…Set` flags).
  */
-import type { CallDirection, CallResult, PbxLinkState } from '../server/pbx/adapter.js';
-import type { CrmEntityType } from '../server/store/records.js';
+
+/*
+ * The contract imports nothing from server/ or client/ (lint holds it): these few words are spelled out here as they
+ * travel on the wire. The server's own types (domain/call.ts, pbx/adapter.ts, store/records.ts) must stay the same
+ * sets of values: test/unit/lint/boundaries.unit.spec.ts checks it at compile time.
+ */
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+export type CallResult = 'answered' | 'missed' | 'busy' | 'failed' | 'voicemail';
+export type PbxLinkState = 'disabled' | 'connecting' | 'connected' | 'auth_failed' | 'unreachable';
+export type CrmEntityType = 'CONTACT' | 'LEAD' | 'COMPANY' | 'DEAL';
 
 export interface ApiError {
   error: string;

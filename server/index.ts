@@ -1,50 +1,17 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { Router } from 'express';
 import type { RestrictionParams } from '@bitrix24/b24jssdk';
 import type { Config } from './config.js';
 import { startWarnings } from './start-warnings.js';
 import { createLogger, type Logger } from './log.js';
-import type { Store } from './store/types.js';
 import { lockDataDir, openStore, resolveSecretKey, type DataDirLock } from './store/index.js';
 import { createOutbox } from './outbox/index.js';
-import type { Outbox } from './outbox/types.js';
-import { createBitrixClients, type PortalBitrixClients } from './bitrix/client.js';
-import type { TelephonyEventHandlers } from './calls/types.js';
-import type { PbxLinkStatus } from './pbx/adapter.js';
-import type { RuntimeGauges } from './http/health.js';
-import type { CrmChangeEvents } from './contacts/types.js';
+import { createBitrixClients } from './bitrix/client.js';
 import { createApp } from './http/app.js';
 import type { FrameAuthTuning } from './http/middleware/frame-auth.js';
 import { createProductParts } from './parts.js';
-
-/** What the core (store, Bitrix24 clients, outbox) hands to the parts built on top of it. */
-export interface CoreServices {
-  config: Config;
-  log: Logger;
-  store: Store;
-  clients: PortalBitrixClients;
-  outbox: Outbox;
-}
-
-/** What the PBX supervisor, calls service and contacts give back to the HTTP app. */
-export interface ProductParts {
-  telephonyEvents: TelephonyEventHandlers;
-  /** Optional: Bitrix24 CRM change events (contact sync). */
-  crmEvents?: CrmChangeEvents;
-  pbxStatus(memberId: string): PbxLinkStatus;
-  onPortalRemoved(memberId: string): Promise<void> | void;
-  /** Optional: a (re-)install finished. */
-  onPortalInstalled?(memberId: string): Promise<void> | void;
-  apiRouters: Router[];
-  rootRouters: Router[];
-  gauges: RuntimeGauges;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-export type PartsFactory = (core: CoreServices) => ProductParts | Promise<ProductParts>;
+import type { CoreServices, PartsFactory, ProductParts } from './parts-types.js';
 
 export interface StartOptions {
   log?: Logger;

@@ -19,7 +19,7 @@ import { repairRouter } from './http/api/repair.js';
 import { settingsRouter } from './http/api/settings.js';
 import { usersRouter } from './http/api/users.js';
 import { requireAdmin } from './http/middleware/frame-auth.js';
-import type { CoreServices, ProductParts } from './index.js';
+import type { CoreServices, ProductParts } from './parts-types.js';
 import { createPbxSupervisor, type PbxSupervisor, type PbxSupervisorOptions } from './pbx/supervisor.js';
 import { pbxTestRoute } from './http/api/pbx-test.js';
 

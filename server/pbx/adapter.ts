@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
+import type { CallDirection, CallRecordingRef, CallResult } from '../domain/call.js';
 
 /**
  * The PBX behind one small interface. Nothing outside server/pbx/ knows a brand's field names:
  * calls/ and contacts/ see only these types. A second brand (Asterisk AMI, 3CX…) implements PbxAdapter.
  */
 
-export type CallDirection = 'inbound' | 'outbound' | 'internal';
+export type { CallDirection, CallRecordingRef, CallResult } from '../domain/call.js';
 
 /**
  * ringing   – a call exists and extensions are ringing (or the caller extension is dialing out);
@@ -23,14 +24,6 @@ export interface CallExtension {
   /** The extension number as the PBX knows it, e.g. "1001". */
   number: string;
   state: ExtensionState;
-}
-
-export type CallResult = 'answered' | 'missed' | 'busy' | 'failed' | 'voicemail';
-
-export interface CallRecordingRef {
-  /** Opaque to everyone but the adapter that made it (for Yeastar: the recording file name). */
-  ref: string;
-  filename: string;
 }
 
 export interface CallDetail {

@@ -3,7 +3,6 @@ import type { Outbox } from '../outbox/types.js';
 import type { PbxLinkStatus } from '../pbx/adapter.js';
 import type { Store } from '../store/types.js';
 import type { Portal } from '../store/records.js';
-import type { FrameUser } from '../http/context.js';
 import { fenceAdvice, fenceNotice } from '../store/fences.js';
 
 /** What the admin must do, if anything, for Bitrix24 to take call logs. */
@@ -17,12 +16,19 @@ function noticeFor(portal: Portal): string | null {
 
 export type PbxStatusLookup = (memberId: string) => PbxLinkStatus;
 
+/** Who asks (the frame-authenticated user, http/context.ts FrameUser); spelled out so portals/ needs nothing of http/. */
+export interface StatusViewer {
+  portal: Portal;
+  userId: number;
+  isAdmin: boolean;
+}
+
 /**
  * What the settings page shows at the top: install state, needs-reinstall, PBX link, outbox backlog, and whether the
  * portal is fenced off because some of its stored data cannot be read (store/fences.ts): then the notice says which
  * file and what to do, ahead of any other notice.
  */
-export function portalStatus(deps: { store: Store; outbox: Outbox; pbxStatus: PbxStatusLookup }, user: FrameUser): StatusResponse {
+export function portalStatus(deps: { store: Store; outbox: Outbox; pbxStatus: PbxStatusLookup }, user: StatusViewer): StatusResponse {
   const memberId = user.portal.memberId;
   const portal = deps.store.portals.get(memberId) ?? user.portal;
   const settings = deps.store.settings.get(memberId);

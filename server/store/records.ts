@@ -2,7 +2,7 @@
  * The persisted shapes: what the store keeps per portal. Repositories (store/*.ts) own how they are kept;
  * every other part reads and writes these plain records through the repositories only.
  */
-import type { CallDirection, CallResult, CallRecordingRef } from '../pbx/adapter.js';
+import type { CallDirection, CallResult, CallRecordingRef } from '../domain/call.js';
 
 export type CrmEntityType = 'CONTACT' | 'LEAD' | 'COMPANY' | 'DEAL';
 

@@ -4,7 +4,7 @@
  * Shared by the end-to-end tests (in process and in a child process).
  */
 import type { CallsPart } from '../../../server/calls/index.js';
-import type { PartsFactory } from '../../../server/index.js';
+import type { PartsFactory } from '../../../server/parts-types.js';
 import { createProductParts } from '../../../server/parts.js';
 import type { PbxSupervisor } from '../../../server/pbx/supervisor.js';
 import { fastPartsOptions } from '../../support/product-options.js';
