@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import { createBitrixTransport } from './bitrix/guarded-transport.js';
-import { createCallsService, createRecordingUploader, type CallsPart, type CallsPartDeps } from './calls/index.js';
+import { createCallsService, type CallsPart, type CallsPartDeps } from './calls/index.js';
+import { createRecordingUploader } from './bitrix/recording-upload.js';
 import { restAsUser, type UserAuth } from './bitrix/as-user.js';
 import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';

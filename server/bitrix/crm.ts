@@ -30,6 +30,13 @@ const family = (t: CrmEntityType) => `crm.${t.toLowerCase()}`;
 
 export const getEntity = (ref: CrmRef): RestCall => ({ method: `${family(ref.entityType)}.get`, params: { id: ref.entityId } });
 
+/** The responsible user (ASSIGNED_BY_ID) of a record `crm.<type>.get` answered; undefined when it names none. */
+export function readResponsibleUserId(entity: unknown): number | undefined {
+  if (typeof entity !== 'object' || entity === null) return undefined;
+  const id = Number((entity as Record<string, unknown>).ASSIGNED_BY_ID);
+  return Number.isInteger(id) ? id : undefined;
+}
+
 export interface CrmPhone {
   value: string;
   valueType?: 'WORK' | 'MOBILE' | 'FAX' | 'HOME' | 'PAGER' | 'MAILING' | 'OTHER';

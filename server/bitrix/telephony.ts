@@ -2,7 +2,7 @@
  * telephony.externalLine.* / telephony.externalCall.* — param builders (for the outbox) and direct calls (setup).
  * https://apidocs.bitrix24.com/api-reference/telephony/index.html
  */
-import type { CrmRef } from '../store/records.js';
+import type { CrmEntityType, CrmRef } from '../store/records.js';
 
 export interface RestCall {
   method: string;
@@ -107,6 +107,44 @@ export function attachRecord(input: { callId: string; filename: string; contentB
   if (input.contentBase64 !== undefined) params.FILE_CONTENT = input.contentBase64;
   if (input.recordUrl !== undefined) params.RECORD_URL = input.recordUrl;
   return { method: 'telephony.externalCall.attachRecord', params };
+}
+
+const CRM_TYPES: readonly CrmEntityType[] = ['CONTACT', 'LEAD', 'COMPANY', 'DEAL'];
+const text = (v: unknown): string => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '');
+
+/** CRM_ENTITY_TYPE + CRM_ENTITY_ID, as register answers them and telephony events carry them (strings or numbers). */
+export function readCrmRef(type: unknown, id: unknown): CrmRef | null {
+  const entityType = text(type).toUpperCase() as CrmEntityType;
+  const entityId = Number(text(id));
+  return CRM_TYPES.includes(entityType) && Number.isInteger(entityId) && entityId > 0 ? { entityType, entityId } : null;
+}
+
+/** What telephony.externalCall.register answered that we keep (telephony-external-call-register.md). */
+export interface RegisteredCall {
+  callId?: string;
+  /** The CRM record Bitrix24 bound the call to (found or created by CRM_CREATE). */
+  crm: CrmRef | null;
+  /** Bitrix24 was asked to create a lead and could not: its reason. */
+  leadCreationError?: string;
+}
+
+export function readRegisteredCall(result: unknown): RegisteredCall | undefined {
+  if (typeof result !== 'object' || result === null) return undefined;
+  const r = result as Record<string, unknown>;
+  return {
+    ...(typeof r.CALL_ID === 'string' ? { callId: r.CALL_ID } : {}),
+    crm: readCrmRef(r.CRM_ENTITY_TYPE, r.CRM_ENTITY_ID),
+    ...(typeof r.LEAD_CREATION_ERROR === 'string' ? { leadCreationError: r.LEAD_CREATION_ERROR } : {}),
+  };
+}
+
+/**
+ * attachRecord's answer when only FILENAME was sent: where to POST the file (`uploadUrl`) and under which form field
+ * (`fieldName`, `file` when not said). No uploadUrl: Bitrix24 attached it without asking for the file.
+ */
+export function readAttachRecordAnswer(result: unknown): { uploadUrl?: string; fieldName: string } {
+  const r = (typeof result === 'object' && result !== null ? result : {}) as Record<string, unknown>;
+  return { ...(typeof r.uploadUrl === 'string' ? { uploadUrl: r.uploadUrl } : {}), fieldName: typeof r.fieldName === 'string' ? r.fieldName : 'file' };
 }
 
 export const searchCrmEntities = (phoneNumber: string): RestCall =>

@@ -15,7 +15,7 @@
  * telephony.externalCall.register) and the form's TEXT is sent to that user as a notification before their phone rings.
  */
 import type { Logger } from '../log.js';
-import { getEntity } from '../bitrix/crm.js';
+import { getEntity, readResponsibleUserId } from '../bitrix/crm.js';
 import { dialNumber } from '../phone.js';
 import { finishCall } from '../bitrix/telephony.js';
 import type { BitrixClients } from '../bitrix/types.js';
@@ -180,9 +180,8 @@ export class ClickToCall implements TelephonyEventHandlers {
     if (crm) {
       try {
         const call = getEntity(crm);
-        const entity = await this.deps.clients.forPortal(portal).call<Record<string, unknown>>(call.method, call.params);
-        const responsible = Number(entity.ASSIGNED_BY_ID);
-        const found = Number.isInteger(responsible) ? withExtension(responsible) : undefined;
+        const responsible = readResponsibleUserId(await this.deps.clients.forPortal(portal).call<unknown>(call.method, call.params));
+        const found = responsible !== undefined ? withExtension(responsible) : undefined;
         if (found) return found;
       } catch (err) {
         this.log.warn({ err, portal }, 'callback: could not read the responsible user of the CRM record');

@@ -21,7 +21,8 @@ import type { CallRecord } from '../store/records.js';
 import { ClickToCall } from './click-to-call.js';
 import { MissedCallTasks } from './missed-call-tasks.js';
 import { createBitrixTransport } from '../bitrix/guarded-transport.js';
-import { RecordingAttacher, createRecordingUploader, type RecordingOptions, type RecordingUploader } from './recording.js';
+import { createRecordingUploader } from '../bitrix/recording-upload.js';
+import { RecordingAttacher, type RecordingOptions, type RecordingUploader } from './recording.js';
 import { CallsService, type CallsOptions } from './service.js';
 import type { TelephonyEventHandlers } from './types.js';
 
@@ -111,4 +112,4 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
 
 export { CallsService } from './service.js';
 export { ClickToCall } from './click-to-call.js';
-export { RecordingAttacher, createRecordingUploader } from './recording.js';
+export { RecordingAttacher } from './recording.js';

@@ -3,19 +3,16 @@
  * telephony.externalCall.attachRecord (https://apidocs.bitrix24.com/api-reference/telephony/telephony-external-call-attach-record.html):
  * - up to `inlineMaxBytes`: FILENAME + FILE_CONTENT (base64) in one outbox item (batched with the finish when both are pending);
  *   only these bytes are ever held in memory, and never more than `inlineMaxBytes` of them;
- * - larger: FILENAME alone → Bitrix24 answers {uploadUrl, fieldName} → multipart POST of the file, streamed from the
- *   PBX to Bitrix24 (the injected uploader), at most `maxBytes`.
+ * - larger: FILENAME alone → Bitrix24 answers where to upload (bitrix/telephony.ts readAttachRecordAnswer) → the file,
+ *   streamed from the PBX to Bitrix24 by the injected uploader (bitrix/recording-upload.ts), at most `maxBytes`.
  * What the PBX sends is a recording only when the adapter says so (downloadRecording: audio/* only, on the PBX's own
  * origin, size-capped); a refusal there is final, not retried.
  * A missing or expired recording is retried with backoff a bounded number of times, then the call shows
  * recordingState 'failed' with the reason. Nothing here blocks another call: each job runs on its own.
  */
-import http from 'node:http';
-import https from 'node:https';
-import { randomBytes } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { GuardedAgents } from '../net/guarded-http.js';
+import { Transform, type TransformCallback } from 'node:stream';
+import { UploadUrlRefused, type RecordingUpload } from '../bitrix/recording-upload.js';
+import { readAttachRecordAnswer } from '../bitrix/telephony.js';
 import { callLog, type Logger } from '../log.js';
 import { PbxError, type CallRecordingRef, type PbxAdapter, type RecordingDownload } from '../pbx/adapter.js';
 import type { NewOutboxItem, Outbox } from '../outbox/types.js';
@@ -29,16 +26,12 @@ export interface RecordingJob {
   recording: CallRecordingRef;
 }
 
-/** A recording on its way from the PBX to Bitrix24's upload URL, streamed. */
-export interface RecordingUpload {
-  filename: string;
-  contentType: string;
-  stream: Readable;
-  /** Bytes, when the PBX said (Content-Length). */
-  size?: number;
-}
+export type { RecordingUpload } from '../bitrix/recording-upload.js';
 
-/** The multipart upload to the URL attachRecord answered; not a REST call, so not through the outbox. */
+/**
+ * The upload of a large recording to the URL attachRecord answered (bitrix/recording-upload.ts builds the multipart
+ * request); not a REST call, so not through the outbox. Injected, so tests and the composition root choose it.
+ */
 export interface RecordingUploader {
   upload(url: string, fieldName: string, file: RecordingUpload): Promise<void>;
 }
@@ -254,7 +247,7 @@ export class RecordingAttacher {
   private async failedAttempt(job: RecordingJob, attempt: number, err: unknown): Promise<void> {
     const reason = errorText(err);
     const next = attempt + 1;
-    if (err instanceof PermanentRecordingError || next >= this.opts.maxAttempts || this.stopped) {
+    if (err instanceof PermanentRecordingError || err instanceof UploadUrlRefused || next >= this.opts.maxAttempts || this.stopped) {
       callLog(this.log, job).warn({ reason, attempts: next }, 'recording not attached');
       await this.deps.updateRecord(job.portal, job.pbxCallId, () => ({ recordingState: 'failed', recordingError: reason }));
       return;
@@ -290,9 +283,7 @@ export class RecordingAttacher {
   private async onUploadUrl(item: OutboxItem, result: unknown): Promise<void> {
     const found = this.jobOf(item);
     if (!found) return;
-    const r = (typeof result === 'object' && result !== null ? result : {}) as Record<string, unknown>;
-    const uploadUrl = typeof r.uploadUrl === 'string' ? r.uploadUrl : undefined;
-    const fieldName = typeof r.fieldName === 'string' ? r.fieldName : 'file';
+    const { uploadUrl, fieldName } = readAttachRecordAnswer(result);
     if (!uploadUrl) {
       // Bitrix24 attached it without asking for the file (e.g. FILE_ID): nothing left to upload.
       await this.onAttached(item);
@@ -319,73 +310,4 @@ export class RecordingAttacher {
     callLog(this.log, { portal: item.portal, pbxCallId }).warn({ error }, 'attachRecord parked');
     await this.deps.updateRecord(item.portal, pbxCallId, () => ({ recordingState: 'failed', recordingError: error }));
   }
-}
-
-/** Quotes a multipart header parameter (RFC 7578 §4.2: the name and filename are quoted strings). */
-const quoted = (value: string): string => `"${value.replace(/["\\\r\n]/g, '_')}"`;
-
-/**
- * The uploader: multipart/form-data POST with the file in `fieldName`, as for disk.folder.uploadfile's uploadUrl
- * (reference §3.5; the response shape of that POST is unconfirmed, so any 2xx without an `error` is success).
- * The file streams from the PBX into the request (Content-Length when the PBX gave the size, chunked otherwise), so a
- * 200 MB recording is never held in memory. The upload URL is Bitrix24's answer, so the connection goes through the
- * Bitrix24 agents (address policy at connect time, bitrix/guarded-transport.ts); node:http follows no redirect, and
- * a 3xx answer is a failure.
- */
-export function createRecordingUploader(agents: GuardedAgents, timeoutMs = 120_000): RecordingUploader {
-  return {
-    async upload(url, fieldName, file) {
-      const target = new URL(url);
-      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new PermanentRecordingError('the recording upload URL is not http(s)');
-      const boundary = `----b24-yeastar-${randomBytes(12).toString('hex')}`;
-      const head = Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name=${quoted(fieldName)}; filename=${quoted(file.filename)}\r\n`
-        + `Content-Type: ${file.contentType || 'application/octet-stream'}\r\n\r\n`,
-      );
-      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-      const headers: Record<string, string | number> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` };
-      if (file.size !== undefined) headers['Content-Length'] = head.length + file.size + tail.length;
-      const request = (target.protocol === 'https:' ? https : http).request(target, { method: 'POST', headers, agent: agents.agentFor(target) });
-      const timer = setTimeout(() => request.destroy(new Error(`recording upload took longer than ${timeoutMs} ms`)), timeoutMs);
-      const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
-        request.on('error', reject);
-        request.on('response', (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size <= 64 * 1024) chunks.push(chunk);
-          });
-          res.on('error', reject);
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        });
-      });
-      try {
-        const source = file.stream;
-        await Promise.all([
-          pipeline(async function* body() {
-            yield head;
-            for await (const chunk of source) yield chunk as Buffer;
-            yield tail;
-          }, request),
-          answered,
-        ]);
-      } catch (err) {
-        file.stream.destroy();
-        request.destroy();
-        throw err;
-      } finally {
-        clearTimeout(timer);
-      }
-      const { status, text } = await answered;
-      if (status >= 300 && status < 400) throw new Error(`recording upload answered HTTP ${status}, a redirect; not followed`);
-      if (status < 200 || status >= 300) throw new Error(`recording upload answered HTTP ${status}`);
-      try {
-        const body = JSON.parse(text) as { error?: unknown; error_description?: unknown };
-        if (body.error) throw new Error(`recording upload refused: ${String(body.error)} ${String(body.error_description ?? '')}`.trim());
-      } catch (err) {
-        if (!(err instanceof SyntaxError)) throw err;
-      }
-    },
-  };
 }

@@ -7,10 +7,11 @@
  * the outbox keys (`<portal>:<pbxCallId>:<what>`) make the redo harmless.
  */
 import { callLog, type Logger } from '../log.js';
+import { readRegisteredCall } from '../bitrix/telephony.js';
 import type { CallEvent } from '../pbx/adapter.js';
 import type { Outbox, NewOutboxItem } from '../outbox/types.js';
 import type { CrmContacts } from '../contacts/types.js';
-import type { CallRecord, CrmRef, OutboxItem, PortalSettings } from '../store/records.js';
+import type { CallRecord, OutboxItem, PortalSettings } from '../store/records.js';
 import type { BindingsRepository, CallsRepository, PortalsRepository, SettingsRepository } from '../store/types.js';
 import {
   newCallState, step, type CallInput, type CallIntent, type CallState, type MachineContext, type Transition,
@@ -401,12 +402,11 @@ export class CallsService {
 
   private async onRegistered(item: OutboxItem, result: unknown): Promise<void> {
     const pbxCallId = typeof item.meta?.pbxCallId === 'string' ? item.meta.pbxCallId : undefined;
-    if (!pbxCallId || typeof result !== 'object' || result === null) return;
-    const r = result as Record<string, unknown>;
-    const callId = typeof r.CALL_ID === 'string' ? r.CALL_ID : undefined;
-    const crm = readCrm(r.CRM_ENTITY_TYPE, r.CRM_ENTITY_ID);
-    if (typeof r.LEAD_CREATION_ERROR === 'string') {
-      callLog(this.log, { portal: item.portal, pbxCallId }).warn({ reason: r.LEAD_CREATION_ERROR }, 'Bitrix24 could not create a lead for the call');
+    const registered = readRegisteredCall(result);
+    if (!pbxCallId || !registered) return;
+    const { callId, crm, leadCreationError } = registered;
+    if (leadCreationError) {
+      callLog(this.log, { portal: item.portal, pbxCallId }).warn({ reason: leadCreationError }, 'Bitrix24 could not create a lead for the call');
     }
     await this.updateRecord(item.portal, pbxCallId, (record) => ({
       ...(callId ? { b24CallId: callId } : {}),
@@ -491,12 +491,4 @@ export class CallsService {
   callIdParam(record: CallRecord): ReturnType<typeof callIdOf> {
     return callIdOf(record);
   }
-}
-
-const CRM_TYPES = new Set(['CONTACT', 'COMPANY', 'LEAD', 'DEAL']);
-
-function readCrm(type: unknown, id: unknown): CrmRef | undefined {
-  const entityId = typeof id === 'number' ? id : typeof id === 'string' ? Number(id) : NaN;
-  if (typeof type !== 'string' || !CRM_TYPES.has(type) || !Number.isInteger(entityId) || entityId <= 0) return undefined;
-  return { entityType: type as CrmRef['entityType'], entityId };
 }

@@ -7,6 +7,7 @@ import type { CrmEntityType, CrmRef } from '../store/records.js';
 import type { ExternalCallbackStart, ExternalCallStart, TelephonyEventHandlers } from '../calls/types.js';
 import type { CrmChangeEvents } from '../contacts/types.js';
 import { badRequest, unauthorized } from '../errors.js';
+import { readCrmRef } from '../bitrix/telephony.js';
 import { locals } from './context.js';
 import { bytes, declaredWithin } from './middleware/body.js';
 import { readInstallEventAuth } from '../portals/install-request.js';
@@ -45,13 +46,7 @@ const eventBody = z.object({
 });
 
 const str = (v: unknown) => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '');
-const CRM_TYPES: CrmEntityType[] = ['CONTACT', 'LEAD', 'COMPANY', 'DEAL'];
-
-function readCrm(data: Record<string, unknown>): CrmRef | null {
-  const type = str(data.CRM_ENTITY_TYPE).toUpperCase() as CrmEntityType;
-  const id = Number(str(data.CRM_ENTITY_ID));
-  return CRM_TYPES.includes(type) && Number.isInteger(id) && id > 0 ? { entityType: type, entityId: id } : null;
-}
+const readCrm = (data: Record<string, unknown>): CrmRef | null => readCrmRef(data.CRM_ENTITY_TYPE, data.CRM_ENTITY_ID);
 
 /** ONEXTERNALCALLSTART `data[...]` (on-external-call-start.md): all values arrive as strings. */
 export function readExternalCallStart(data: Record<string, unknown>): ExternalCallStart {
