@@ -3,6 +3,7 @@
  * https://apidocs.bitrix24.com/api-reference/telephony/index.html
  */
 import type { CrmEntityType, CrmRef } from '../store/records.js';
+import { fieldText, positiveId } from './fields.js';
 
 export interface RestCall {
   method: string;
@@ -110,13 +111,12 @@ export function attachRecord(input: { callId: string; filename: string; contentB
 }
 
 const CRM_TYPES: readonly CrmEntityType[] = ['CONTACT', 'LEAD', 'COMPANY', 'DEAL'];
-const text = (v: unknown): string => (typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '');
 
 /** CRM_ENTITY_TYPE + CRM_ENTITY_ID, as register answers them and telephony events carry them (strings or numbers). */
 export function readCrmRef(type: unknown, id: unknown): CrmRef | null {
-  const entityType = text(type).toUpperCase() as CrmEntityType;
-  const entityId = Number(text(id));
-  return CRM_TYPES.includes(entityType) && Number.isInteger(entityId) && entityId > 0 ? { entityType, entityId } : null;
+  const entityType = fieldText(type).toUpperCase() as CrmEntityType;
+  const entityId = positiveId(fieldText(id));
+  return CRM_TYPES.includes(entityType) && entityId !== null ? { entityType, entityId } : null;
 }
 
 /** What telephony.externalCall.register answered that we keep (telephony-external-call-register.md). */

@@ -13,7 +13,7 @@ import type { BitrixClients } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
 import type { CallDirection } from '../pbx/adapter.js';
 import type { CrmRef, PortalSettings } from '../store/records.js';
-import { addPerson } from './bitrix-crm.js';
+import { addPerson } from '../bitrix/crm.js';
 import type { CrmLookup } from './lookup.js';
 
 export interface AutoCreator {

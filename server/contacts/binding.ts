@@ -10,7 +10,7 @@
  */
 import type { PbxExtension } from '../pbx/adapter.js';
 import type { Binding } from '../store/records.js';
-import type { CrmUser } from './bitrix-crm.js';
+import type { CrmUser } from '../bitrix/users.js';
 
 export interface BindingConflict {
   userId: number;

@@ -12,7 +12,7 @@ import type { BitrixClients } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
 import { phoneVariants } from '../phone.js';
 import type { CrmRef } from '../store/records.js';
-import { findByPhone, type DuplicateHits } from './bitrix-crm.js';
+import { findPersonsByPhone, type DuplicateHits } from '../bitrix/crm.js';
 
 export interface CrmLookup {
   /** The preferred record for this number, or null; served from the cache while fresh. */
@@ -82,7 +82,7 @@ export function createCrmLookup(opts: CrmLookupOptions): CrmLookup {
     const running = inFlight.get(key);
     if (running) return running;
     const request = (async () => {
-      const hits = await findByPhone(opts.clients.forPortal(portal), phoneVariants(e164, defaultCountry));
+      const hits = await findPersonsByPhone(opts.clients.forPortal(portal), phoneVariants(e164, defaultCountry));
       const ref = preferredRecord(hits);
       store(key, ref);
       opts.log.debug({ portal, found: ref }, 'CRM lookup by phone');

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { PbxContact, PbxNumberType } from '../pbx/adapter.js';
 import { normalizePhone } from '../phone.js';
-import type { CrmPerson, CrmPhone } from './bitrix-crm.js';
+import type { CrmPerson, CrmPersonPhone } from '../bitrix/crm.js';
 
 /** Visible reasons a record is not synced (shown by GET /api/contact-sync). */
 export const SKIP_NO_NAME = 'no first or last name';
@@ -34,7 +34,7 @@ export interface NumberMapping {
 }
 
 /** Each distinct number once (compared in E.164), in its kind's slot, else the first free overflow slot. */
-export function mapNumbers(phones: CrmPhone[], defaultCountry: string): NumberMapping {
+export function mapNumbers(phones: CrmPersonPhone[], defaultCountry: string): NumberMapping {
   const taken = new Set<PbxNumberType>();
   const seen = new Set<string>();
   const numbers: PbxContact['numbers'] = [];

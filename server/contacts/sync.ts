@@ -15,7 +15,7 @@ import type { PbxAdapter } from '../pbx/adapter.js';
 import { phoneVariants } from '../phone.js';
 import type { ContactSyncRepository } from '../store/types.js';
 import type { ContactSyncEntry, CrmRef, PortalSettings } from '../store/records.js';
-import { findByPhone, getCompanyTitle, getPerson, isPersonType, type CrmPerson, type PersonEntityType } from './bitrix-crm.js';
+import { findPersonsByPhone, getCompanyTitle, getPerson, isPersonType, type CrmPerson, type PersonEntityType } from '../bitrix/crm.js';
 import { contactFingerprint, planPbxContact } from './pbx-contact.js';
 
 export type CrmChange = 'update' | 'delete';
@@ -201,7 +201,7 @@ export function createContactSync(opts: ContactSyncOptions): ContactSync {
     if (!number || !/\d{5,}/.test(number.replace(/\D/g, ''))) return null;
     // The call was bound to a record of another type (Bitrix24 prefers a contact when a lead has the same number):
     // the manual syncs the record of the chosen type, so look that one up by the number.
-    const hits = await findByPhone(opts.clients.forPortal(portal), phoneVariants(number, settings.defaultCountry));
+    const hits = await findPersonsByPhone(opts.clients.forPortal(portal), phoneVariants(number, settings.defaultCountry));
     const ids = hits[wanted.entityType as PersonEntityType] ?? [];
     const id = ids.length > 0 ? Math.min(...ids) : undefined;
     return id === undefined ? null : { entityType: wanted.entityType, entityId: id };

@@ -1,6 +1,6 @@
 import type { BitrixClients } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
-import { listActiveUsers } from './bitrix-crm.js';
+import { listActiveEmployees } from '../bitrix/users.js';
 
 export interface UserNames {
   /** The display name when known; unknown or stale names are fetched in the background for the next ask. */
@@ -26,7 +26,7 @@ export function createUserNames(deps: { clients: BitrixClients; log: Logger; ttl
 
   const refresh = (portal: string, entry: Entry): void => {
     if (entry.loading) return;
-    entry.loading = listActiveUsers(deps.clients.forPortal(portal))
+    entry.loading = listActiveEmployees(deps.clients.forPortal(portal))
       .then((users) => {
         entry.names = new Map(users.map((u) => [u.id, u.name]));
         entry.fetchedAt = now();

@@ -4,7 +4,7 @@
  */
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import { listActiveUsers } from '../../contacts/bitrix-crm.js';
+import { listActiveEmployees } from '../../bitrix/users.js';
 import { planAutoBind, planManualBind } from '../../contacts/binding.js';
 import { askPbx, connectedAdapter, portalChanges, parseBody, portalOf, type ContactsApiDeps } from './route-support.js';
 import type { Binding } from '../../store/records.js';
@@ -33,7 +33,7 @@ export function usersRouter(deps: ContactsApiDeps): Router {
 
   router.get('/users', async (_req, res) => {
     const portal = portalOf(res);
-    const users = await listActiveUsers(deps.clients.forPortal(portal));
+    const users = await listActiveEmployees(deps.clients.forPortal(portal));
     const byUser = new Map(deps.store.bindings.list(portal).map((b) => [b.userId, b]));
     const rows: UserRow[] = users.map((u) => {
       const binding = byUser.get(u.id);
@@ -58,7 +58,7 @@ export function usersRouter(deps: ContactsApiDeps): Router {
   router.put('/bindings', deps.requireAdmin, jsonBody(bytes('512kb')), async (req, res) => {
     const portal = portalOf(res);
     const { bindings: changes } = parseBody(bindingsUpdateSchema, req.body);
-    const users = await listActiveUsers(deps.clients.forPortal(portal));
+    const users = await listActiveEmployees(deps.clients.forPortal(portal));
     const adapter = deps.adapterFor(portal);
     // Extensions are checked against the PBX when it is connected; without a link the admin may still bind ahead.
     const extensions = adapter ? new Set((await askPbx(() => adapter.listExtensions())).map((e) => e.number)) : null;
@@ -77,7 +77,7 @@ export function usersRouter(deps: ContactsApiDeps): Router {
     const { dryRun } = parseBody(autoBindSchema, req.body);
     const adapter = connectedAdapter(deps, portal);
     const [users, extensions] = await Promise.all([
-      listActiveUsers(deps.clients.forPortal(portal)),
+      listActiveEmployees(deps.clients.forPortal(portal)),
       askPbx(() => adapter.listExtensions()),
     ]);
     const plan = await serial(portal, async () => {

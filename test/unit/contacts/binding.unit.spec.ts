@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CrmUser } from '../../../server/contacts/bitrix-crm.js';
+import type { CrmUser } from '../../../server/bitrix/users.js';
 import { planAutoBind, planManualBind } from '../../../server/contacts/binding.js';
 import type { PbxExtension } from '../../../server/pbx/adapter.js';
 import type { Binding } from '../../../server/store/records.js';

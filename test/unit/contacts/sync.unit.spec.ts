@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CrmPerson } from '../../../server/contacts/bitrix-crm.js';
+import type { CrmPerson } from '../../../server/bitrix/crm.js';
 import { contactFingerprint, mapNumbers, planPbxContact, SKIP_NO_NAME, SKIP_NO_PHONE } from '../../../server/contacts/pbx-contact.js';
 import { createContactSync, FAIL_PBX_NOT_CONNECTED } from '../../../server/contacts/sync.js';
 import type { PortalSettings } from '../../../server/store/records.js';
