@@ -75,6 +75,8 @@ export interface OutboxRepository {
   pending(portal: string): OutboxItem[];
   failed(portal: string): OutboxItem[];
   portalsWithPending(): string[];
+  /** Every item kept for the portal (pending, failed, done within retention), by seq: what a store migration copies. */
+  list(portal: string): OutboxItem[];
   /** Done or failed items whose onDone/onFailed handler has not been told yet (a crash came between): all portals. */
   undelivered(): OutboxItem[];
   removePortal(portal: string): Promise<void>;
