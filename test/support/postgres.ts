@@ -56,7 +56,11 @@ async function pgExec(bin: string, args: string[]): Promise<void> {
   await run(cmd, argv, { timeout: 60_000 });
 }
 
-export async function startPostgres(): Promise<PgCluster> {
+/**
+ * `durable`: keep PostgreSQL's fsync and full-page writes on (the bench measures what a commit really costs); tests
+ * turn them off, since a throwaway cluster never survives a power cut anyway.
+ */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PgCluster> {
   const bin = binDir();
   const dir = await mkdtemp(join(tmpdir(), 'pgstore-'));
   const data = join(dir, 'data');
@@ -68,7 +72,7 @@ export async function startPostgres(): Promise<PgCluster> {
   await chmod(dir, 0o700);
   await pgExec(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200${opts.durable ? '' : ' -c fsync=off -c full_page_writes=off'}`;
   const start = (): Promise<void> => pgExec(join(bin, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', 'start']);
   const stopServer = (): Promise<void> => pgExec(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
   await start();
