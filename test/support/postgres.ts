@@ -76,6 +76,14 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
   const start = (): Promise<void> => pgExec(join(bin, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', 'start']);
   const stopServer = (): Promise<void> => pgExec(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
   await start();
+  // A test process that dies without stop() (a crash, a timeout) must not leave a server running on the machine.
+  const stopOnExit = (): void => {
+    const argv = [join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'];
+    if (asRoot) spawnSync('runuser', ['-u', 'postgres', '--', ...argv], { stdio: 'ignore' });
+    else spawnSync(argv[0] ?? 'pg_ctl', argv.slice(1), { stdio: 'ignore' });
+    spawnSync('rm', ['-rf', dir], { stdio: 'ignore' });
+  };
+  process.once('exit', stopOnExit);
   let databases = 0;
   return {
     port,
@@ -94,6 +102,7 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
     pause: stopServer,
     start,
     async stop() {
+      process.off('exit', stopOnExit);
       await stopServer().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
