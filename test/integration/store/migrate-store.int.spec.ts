@@ -17,6 +17,7 @@ import { eventually } from '../foundation/server-under-test.js';
  * on that database shows the same call history and delivers the pending writes: every call logged exactly once.
  */
 
+const METRICS_TOKEN = 'metrics-token-for-the-test';
 const SCRIPT = join(import.meta.dirname, '..', '..', '..', 'scripts', 'migrate-store.ts');
 
 function migrateStore(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; out: string; err: string }> {
@@ -89,7 +90,7 @@ describe('migrate-store: a file store moved into PostgreSQL through the real pro
     // The product on PostgreSQL (same DATA_DIR for its key, same port), Bitrix24 back. (It starts delivering at once:
     // the history is compared by call, not by the CALL_IDs those deliveries add.)
     await stack.b24.setFault('*', null);
-    onPostgres = await startProduct({ ...stack.config, databaseUrl: url }, captureLogs().log, { outboxBackoff: () => 300 });
+    onPostgres = await startProduct({ ...stack.config, databaseUrl: url, metricsToken: METRICS_TOKEN }, captureLogs().log, { outboxBackoff: () => 300 });
     const pgStore = onPostgres.services.store;
     expect(pgStore.database?.kind).toBe('postgres');
     for (const t of tenants) {
@@ -120,24 +121,27 @@ describe('migrate-store: a file store moved into PostgreSQL through the real pro
     expect(stale.code).toBe(1);
     expect(stale.out).toMatch(/conflicts: \d+/);
     expect(stale.err).toContain('nothing was written');
-    onPostgres = await startProduct({ ...stack.config, databaseUrl: url }, captureLogs().log, { outboxBackoff: () => 300 });
+    onPostgres = await startProduct({ ...stack.config, databaseUrl: url, metricsToken: METRICS_TOKEN }, captureLogs().log, { outboxBackoff: () => 300 });
     for (const t of tenants) {
       expect(onPostgres.services.store.outbox.pending(t.memberId)).toEqual([]);
       expect(onPostgres.services.store.calls.count(t.memberId)).toBe(5);
     }
   }, 180_000);
 
-  it('/healthz reports the database: reachable with its schema version, 503 while it is down, back after', async () => {
+  it('/healthz and /metrics report the database: reachable with its schema version, 503 (and 0) while it is down, back after', async () => {
     if (!onPostgres) throw new Error('the migration case runs first');
     const health = async (): Promise<{ status: number; body: { ok: boolean; store: string; database?: { reachable: boolean; schemaVersion?: number } } }> => {
       const res = await fetch(`${stack.config.publicUrl}/healthz`);
       return { status: res.status, body: await res.json() as never };
     };
+    const metrics = async (): Promise<string> => (await fetch(`${stack.config.publicUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     const up = await health();
     expect(up).toMatchObject({ status: 200, body: { ok: true, store: 'postgres', database: { reachable: true, schemaVersion: 1 } } });
+    expect(await metrics()).toMatch(/^pbxb24_store_postgres 1$[\s\S]*^pbxb24_store_database_up 1$/m);
     await cluster.pause();
     const down = await health();
     expect(down).toMatchObject({ status: 503, body: { ok: false, store: 'postgres', database: { reachable: false } } });
+    expect(await metrics()).toMatch(/^pbxb24_store_database_up 0$/m);
     await cluster.start();
     await eventually(async () => (await health()).status === 200, 15_000, 200);
   }, 60_000);
