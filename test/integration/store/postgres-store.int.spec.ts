@@ -84,6 +84,31 @@ describe('PostgreSQL store', () => {
     await reopened.close();
   }, 60_000);
 
+  it('a portal whose sealed PBX secret does not open is fenced (others served); the repair starts its settings afresh', async () => {
+    const url = await cluster.createDatabase();
+    const first = await open(url);
+    for (const m of ['m1', 'm2']) {
+      await first.portals.put(makePortal(m));
+      await first.settings.put(m, { ...first.settings.get(m), enabled: true, pbx: { baseUrl: 'https://pbx.test', clientId: 'c', clientSecret: 's', events: 'websocket', webhookSecret: 'w' } });
+    }
+    await first.close();
+    // Damage one sealed value in the database (a bad restore, a hand edit).
+    await sql(url, `UPDATE portal_settings SET settings = jsonb_set(settings, '{pbx,clientSecret}', '"enc:v1:AAAA:BBBB:CCCC"') WHERE member_id = 'm1'`);
+    const store = await open(url);
+    expect(store.fences.has('m1', 'settings.json')).toBe(true);
+    expect(store.settings.get('m1').enabled).toBe(false);
+    expect(store.settings.get('m2').pbx?.clientSecret).toBe('s');
+    const repaired = await store.repairPortal('m1');
+    expect(repaired.repaired.map((r) => r.file)).toEqual(['settings.json']);
+    expect(store.fences.isFenced('m1')).toBe(false);
+    await store.settings.put('m1', { ...store.settings.get('m1'), defaultCountry: 'DE' });
+    await store.close();
+    const reopened = await open(url);
+    expect(reopened.fences.isFenced('m1')).toBe(false);
+    expect(reopened.settings.get('m1').defaultCountry).toBe('DE');
+    await reopened.close();
+  }, 60_000);
+
   it('openStore picks the store by DATABASE_URL; a malformed DATABASE_URL is a clear config error', async () => {
     const url = await cluster.createDatabase();
     const config = loadConfig({ DATABASE_URL: url });
