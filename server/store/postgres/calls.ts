@@ -1,35 +1,10 @@
 import type { PortalFences } from '../fences.js';
-import type { CallRecord, CrmEntityType } from '../records.js';
-import { TimeIndex } from '../sorted-index.js';
+import { emptyCallIndexes, entityKey, newestFirst, openKey, recentCalls, reindexCall, type CallIndexes } from '../call-index.js';
+import type { CallRecord } from '../records.js';
 import type { CallsRepository } from '../types.js';
 import type { PgContext } from './db.js';
 
 const DEFAULT_PAGE = 50;
-
-interface PortalCalls {
-  byId: Map<string, CallRecord>;
-  byB24: Map<string, string>;
-  byEntity: Map<string, Set<string>>;
-  byPhone: Map<string, Set<string>>;
-  recent: TimeIndex;
-}
-
-const entityKey = (type: CrmEntityType, id: number): string => `${type}:${id}`;
-const isOpen = (r: CallRecord): boolean => r.phase === 'live' || r.phase === 'ended';
-const openKey = (r: CallRecord): string => `${r.portal}\u0000${r.pbxCallId}`;
-
-function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(id);
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(id);
-  if (set.size === 0) index.delete(key);
-}
 
 /** One row per call; the columns the history is looked up by beside the whole record (jsonb). */
 const UPSERT = `
@@ -47,59 +22,20 @@ export interface PgCallsStore extends CallsRepository {
 
 /**
  * Call history in the `calls` table. The Store's reads are synchronous, so the rows are loaded into memory at start
- * with the same indexes the file store keeps (call id, CALL_ID, CRM entity, phone, time); put() writes the row
+ * with the same indexes as the file store (store/call-index.ts); put() writes the row
  * (guarded by the portal's lease epoch) before it resolves. Memory shows a write at once and is put back when the
  * database refuses it, as the file store does with its journal.
  */
 export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): PgCallsStore {
-  const portals = new Map<string, PortalCalls>();
+  const portals = new Map<string, CallIndexes>();
   const open = new Map<string, CallRecord>();
 
-  const stateFor = (memberId: string): PortalCalls => {
+  const stateFor = (memberId: string): CallIndexes => {
     let state = portals.get(memberId);
-    if (!state) {
-      state = { byId: new Map(), byB24: new Map(), byEntity: new Map(), byPhone: new Map(), recent: new TimeIndex() };
-      portals.set(memberId, state);
-    }
+    if (!state) portals.set(memberId, (state = emptyCallIndexes()));
     return state;
   };
-
-  const reindex = (s: PortalCalls, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void => {
-    if (next) s.byId.set(id, next);
-    else s.byId.delete(id);
-    if (prev?.b24CallId && prev.b24CallId !== next?.b24CallId && s.byB24.get(prev.b24CallId) === id) s.byB24.delete(prev.b24CallId);
-    if (next?.b24CallId) s.byB24.set(next.b24CallId, id);
-    const prevEntity = prev?.crm ? entityKey(prev.crm.entityType, prev.crm.entityId) : undefined;
-    const nextEntity = next?.crm ? entityKey(next.crm.entityType, next.crm.entityId) : undefined;
-    if (prevEntity !== nextEntity) {
-      if (prevEntity) removeFrom(s.byEntity, prevEntity, id);
-      if (nextEntity) addTo(s.byEntity, nextEntity, id);
-    }
-    if (prev?.external !== next?.external) {
-      if (prev?.external) removeFrom(s.byPhone, prev.external, id);
-      if (next?.external) addTo(s.byPhone, next.external, id);
-    }
-    if (prev?.startedAt !== next?.startedAt) {
-      if (prev) s.recent.remove(prev.startedAt, id);
-      if (next) s.recent.insert(next.startedAt, id);
-    }
-    const record = next ?? prev;
-    if (record) {
-      if (next && isOpen(next)) open.set(openKey(record), next);
-      else open.delete(openKey(record));
-    }
-  };
-
-  const newestFirst = (s: PortalCalls | undefined, ids: Set<string> | undefined, limit: number, before?: number): CallRecord[] => {
-    if (!s || !ids) return [];
-    const rows: CallRecord[] = [];
-    for (const id of ids) {
-      const r = s.byId.get(id);
-      if (r && (before === undefined || r.startedAt < before)) rows.push(r);
-    }
-    rows.sort((a, b) => b.startedAt - a.startedAt || (a.pbxCallId < b.pbxCallId ? 1 : -1));
-    return rows.slice(0, limit).map((r) => structuredClone(r));
-  };
+  const reindex = (s: CallIndexes, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void => reindexCall(s, open, id, prev, next);
 
   return {
     async load() {
@@ -155,14 +91,7 @@ export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): P
       return newestFirst(s, s?.byPhone.get(e164), opts?.limit ?? DEFAULT_PAGE);
     },
 
-    listRecent: (portal, opts) => {
-      const s = portals.get(portal);
-      if (!s) return [];
-      return s.recent.newestFirst(opts?.limit ?? DEFAULT_PAGE, opts?.before)
-        .map((id) => s.byId.get(id))
-        .filter((r): r is CallRecord => r !== undefined)
-        .map((r) => structuredClone(r));
-    },
+    listRecent: (portal, opts) => recentCalls(portals.get(portal), opts?.limit ?? DEFAULT_PAGE, opts?.before),
 
     listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => structuredClone(r)),
 
