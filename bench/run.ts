@@ -18,13 +18,14 @@ import { renderMarkdown, renderTable, type ResultRow } from './lib/stats.js';
 import { measureAssets } from './phases/assets.js';
 import { measureEvents } from './phases/events.js';
 import { measureHistory } from './phases/history.js';
+import { measurePostgres } from './phases/postgres.js';
 import { measureScreenPop } from './phases/latency.js';
 import { measureRequestsPerCall } from './phases/requests-per-call.js';
 import { measureRoutingDelay } from './phases/routing.js';
 import { measureSustained } from './phases/sustained.js';
 import { measureTenants } from './phases/tenants.js';
 
-const PHASES = ['assets', 'events', 'history', 'latency', 'requests', 'sustained', 'tenants', 'routing'] as const;
+const PHASES = ['assets', 'events', 'history', 'latency', 'requests', 'sustained', 'tenants', 'routing', 'postgres'] as const;
 type Phase = (typeof PHASES)[number];
 const only = new Set((process.env.BENCH_ONLY ?? PHASES.join(',')).split(',').map((s) => s.trim()));
 const wants = (p: Phase): boolean => only.has(p);
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   if (wants('assets')) await run('assets', () => Promise.resolve(measureAssets(log)));
   if (wants('events')) await run('events', () => measureEvents(log));
   if (wants('history')) await run('history', () => measureHistory(log));
+  if (wants('postgres')) await run('postgres', () => measurePostgres(log));
   if (wants('latency') || wants('requests') || wants('sustained')) {
     // Every portal needs its own PBX (a PBX link delivers its calls to its portal only): 5 for the latency rounds.
     await run('one-portal runs', () => withStack(9, async ({ b24, fleet, server }) => {

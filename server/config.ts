@@ -36,6 +36,12 @@ const envSchema = z.object({
    */
   B24_ALLOW_PRIVATE: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
   B24_ALLOW_LOOPBACK: z.enum(['0', '1', 'true', 'false']).default('false').transform((v) => v === '1' || v === 'true'),
+  /**
+   * postgres://user:password@host:port/db selects the PostgreSQL store (server/store/postgres/); unset (or empty),
+   * the file store in DATA_DIR. Secret (it carries the password): never logged.
+   */
+  DATABASE_URL: z.string().trim().optional().transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || /^postgres(?:ql)?:\/\/[^\s]+$/.test(v), 'DATABASE_URL: a postgres:// or postgresql:// URL'),
   /** Outbox: attempts before an item is parked as failed. */
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
   /**
@@ -67,6 +73,8 @@ export type Config = Readonly<{
   b24AllowPrivate: boolean;
   b24AllowLoopback: boolean;
   outboxMaxAttempts: number;
+  /** postgres://… (secret): the PostgreSQL store; undefined: the file store in dataDir. */
+  databaseUrl: string | undefined;
   /** Bearer token /metrics requires; undefined: /metrics is not served. Secret. */
   metricsToken: string | undefined;
   frameAncestors: readonly string[];
@@ -99,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     b24AllowPrivate: e.B24_ALLOW_PRIVATE,
     b24AllowLoopback: e.B24_ALLOW_LOOPBACK,
     outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    databaseUrl: e.DATABASE_URL,
     metricsToken: e.METRICS_TOKEN,
     frameAncestors: Object.freeze([...e.FRAME_ANCESTORS]),
   });

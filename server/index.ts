@@ -53,7 +53,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
 async function startLocked(config: Config, opts: StartOptions, log: Logger, lock: DataDirLock): Promise<RunningServer> {
   const secretKey = await resolveSecretKey(config.dataDir, config.secretKey, log);
-  const store = await openStore({ dataDir: config.dataDir, secretKey, log });
+  const store = await openStore({ dataDir: config.dataDir, secretKey, log, ...(config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl } : {}) });
   const clients = createBitrixClients({ store, config, log: log.child({ part: 'bitrix' }), restriction: opts.bitrixRestriction });
   const outbox = createOutbox({
     store, clients, log: log.child({ part: 'outbox' }), maxAttempts: config.outboxMaxAttempts,

@@ -30,8 +30,10 @@ export interface HealthDeps {
   heapUsedBytes?: () => number;
 }
 
+export type DatabaseHealth = Awaited<ReturnType<NonNullable<Store['database']>['check']>>;
+
 /** Prometheus text exposition format 0.0.4 (https://prometheus.io/docs/instrumenting/exposition_formats/). */
-export function renderMetrics(deps: HealthDeps): string {
+export function renderMetrics(deps: HealthDeps, database?: DatabaseHealth): string {
   const portals = deps.store.portals.list();
   let pending = 0;
   let failed = 0;
@@ -53,6 +55,8 @@ export function renderMetrics(deps: HealthDeps): string {
     metric('pbxb24_portals', 'gauge', 'Portals known', portals.length),
     metric('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes', (deps.rssBytes ?? process.memoryUsage.rss)()),
     metric('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use, bytes', (deps.heapUsedBytes ?? (() => process.memoryUsage().heapUsed))()),
+    metric('pbxb24_store_postgres', 'gauge', 'Store kind: 1 PostgreSQL (DATABASE_URL), 0 the file store in DATA_DIR', deps.store.database ? 1 : 0),
+    ...(database ? [metric('pbxb24_store_database_up', 'gauge', 'PostgreSQL store reachable (1) or not (0) at this scrape', database.reachable ? 1 : 0)] : []),
     eventLoopGauges(deps.eventLoop ?? processEventLoopDelay()),
   ].join('');
 }
@@ -75,10 +79,17 @@ function eventLoopGauges(loop: EventLoopDelay): string {
 export function healthRouter(deps: HealthDeps): express.Router {
   const router = express.Router();
   const now = deps.now ?? Date.now;
-  router.get('/healthz', (_req: Request, res: Response) => {
-    res.json({ ok: true, uptimeSeconds: Math.round((now() - deps.startedAt) / 1000) });
+  router.get('/healthz', async (_req: Request, res: Response) => {
+    const uptimeSeconds = Math.round((now() - deps.startedAt) / 1000);
+    if (!deps.store.database) {
+      res.json({ ok: true, uptimeSeconds, store: 'file' });
+      return;
+    }
+    // An unreachable database makes the instance unhealthy (503): it can neither persist a call event nor take work.
+    const database = await deps.store.database.check();
+    res.status(database.reachable ? 200 : 503).json({ ok: database.reachable, uptimeSeconds, store: 'postgres', database });
   });
-  router.get('/metrics', (req: Request, res: Response) => {
+  router.get('/metrics', async (req: Request, res: Response) => {
     // Not served without a token: the public port is the internet's, and the figures (portals, calls, errors) are not.
     // Answered like any unknown path, so a scan learns nothing.
     if (deps.metricsToken === undefined) throw notFound('not found');
@@ -86,7 +97,8 @@ export function healthRouter(deps: HealthDeps): express.Router {
       res.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
       throw unauthorized('/metrics needs Authorization: Bearer <METRICS_TOKEN>');
     }
-    res.type('text/plain; version=0.0.4').send(renderMetrics(deps));
+    const database = deps.store.database ? await deps.store.database.check() : undefined;
+    res.type('text/plain; version=0.0.4').send(renderMetrics(deps, database));
   });
   return router;
 }

@@ -132,7 +132,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     allowPrivate: opts.config.pbxAllowPrivate,
     ...(opts.lookup ? { lookup: opts.lookup } : {}),
   };
-  const state: LinkStateFile = createLinkStateFile(opts.statePath ?? join(opts.config.dataDir, 'pbx-links.json'), { log });
+  const state: LinkStateFile = opts.store.linkMarks ?? createLinkStateFile(opts.statePath ?? join(opts.config.dataDir, 'pbx-links.json'), { log });
   /** Loaded at start from DATA_DIR/webhook.key (store/webhook-key.ts); undefined when it is unavailable. */
   let webhookSecret: string | undefined;
   let webhookKeyProblem: string | undefined;

@@ -1,9 +1,9 @@
-import type { PortalDocuments } from './portal-documents.js';
+import type { PortalDocumentSet } from './portal-documents.js';
 import type { Binding, CardMode } from './records.js';
 import type { BindingsRepository } from './types.js';
 
 /** `cardModes` (issue 11) is absent in documents written before it: every employee then has `ring`. */
-export type BindingsDocuments = PortalDocuments<{ bindings: Binding[]; cardModes?: Record<string, CardMode> }>;
+export type BindingsDocuments = PortalDocumentSet<{ bindings: Binding[]; cardModes?: Record<string, CardMode> }>;
 
 export function createBindingsRepository(docs: BindingsDocuments): BindingsRepository {
   const list = (memberId: string): Binding[] => docs.data(memberId)?.bindings ?? [];

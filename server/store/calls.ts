@@ -4,36 +4,14 @@ import type { StoreFs } from './fs.js';
 import { Journal, readJournal } from './journal.js';
 import type { StoreLayout } from './layout.js';
 import { moveAside, unreadableReason } from './portal-documents.js';
-import type { CallRecord, CrmEntityType } from './records.js';
-import { TimeIndex } from './sorted-index.js';
+import { emptyCallIndexes, entityKey, newestFirst, openKey, recentCalls, reindexCall, type CallIndexes } from './call-index.js';
+import type { CallRecord } from './records.js';
 import type { CallsRepository } from './types.js';
 
 const DEFAULT_PAGE = 50;
 
-interface PortalCalls {
+interface PortalCalls extends CallIndexes {
   journal: Journal;
-  byId: Map<string, CallRecord>;
-  byB24: Map<string, string>;
-  byEntity: Map<string, Set<string>>;
-  byPhone: Map<string, Set<string>>;
-  recent: TimeIndex;
-}
-
-const entityKey = (type: CrmEntityType, id: number): string => `${type}:${id}`;
-const isOpen = (r: CallRecord): boolean => r.phase === 'live' || r.phase === 'ended';
-const openKey = (r: CallRecord): string => `${r.portal}\u0000${r.pbxCallId}`;
-
-function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(id);
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
-  const set = index.get(key);
-  if (!set) return;
-  set.delete(id);
-  if (set.size === 0) index.delete(key);
 }
 
 export interface CallsStore extends CallsRepository {
@@ -60,48 +38,12 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
       fs, log, kind: 'calls', portal: memberId, file: layout.portalFile(memberId, 'calls.jsonl'),
       live: () => byId.values(), liveCount: () => byId.size,
     });
-    state = { journal, byId, byB24: new Map(), byEntity: new Map(), byPhone: new Map(), recent: new TimeIndex() };
+    state = { ...emptyCallIndexes(), journal, byId };
     portals.set(memberId, state);
     return state;
   };
 
-  /** Moves every index from `prev` to `next` (either may be absent). */
-  const reindex = (s: PortalCalls, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void => {
-    if (next) s.byId.set(id, next);
-    else s.byId.delete(id);
-    if (prev?.b24CallId && prev.b24CallId !== next?.b24CallId && s.byB24.get(prev.b24CallId) === id) s.byB24.delete(prev.b24CallId);
-    if (next?.b24CallId) s.byB24.set(next.b24CallId, id);
-    const prevEntity = prev?.crm ? entityKey(prev.crm.entityType, prev.crm.entityId) : undefined;
-    const nextEntity = next?.crm ? entityKey(next.crm.entityType, next.crm.entityId) : undefined;
-    if (prevEntity !== nextEntity) {
-      if (prevEntity) removeFrom(s.byEntity, prevEntity, id);
-      if (nextEntity) addTo(s.byEntity, nextEntity, id);
-    }
-    if (prev?.external !== next?.external) {
-      if (prev?.external) removeFrom(s.byPhone, prev.external, id);
-      if (next?.external) addTo(s.byPhone, next.external, id);
-    }
-    if (prev?.startedAt !== next?.startedAt) {
-      if (prev) s.recent.remove(prev.startedAt, id);
-      if (next) s.recent.insert(next.startedAt, id);
-    }
-    const record = next ?? prev;
-    if (record) {
-      if (next && isOpen(next)) open.set(openKey(record), next);
-      else open.delete(openKey(record));
-    }
-  };
-
-  const newestFirst = (s: PortalCalls | undefined, ids: Set<string> | undefined, limit: number, before?: number): CallRecord[] => {
-    if (!s || !ids) return [];
-    const rows: CallRecord[] = [];
-    for (const id of ids) {
-      const r = s.byId.get(id);
-      if (r && (before === undefined || r.startedAt < before)) rows.push(r);
-    }
-    rows.sort((a, b) => b.startedAt - a.startedAt || (a.pbxCallId < b.pbxCallId ? 1 : -1));
-    return rows.slice(0, limit).map((r) => structuredClone(r));
-  };
+  const reindex = (s: PortalCalls, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void => reindexCall(s, open, id, prev, next);
 
   const forgetPortal = async (memberId: string): Promise<void> => {
     const s = portals.get(memberId);
@@ -183,14 +125,7 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
       return newestFirst(s, s?.byPhone.get(e164), opts?.limit ?? DEFAULT_PAGE);
     },
 
-    listRecent: (portal, opts) => {
-      const s = portals.get(portal);
-      if (!s) return [];
-      return s.recent.newestFirst(opts?.limit ?? DEFAULT_PAGE, opts?.before)
-        .map((id) => s.byId.get(id))
-        .filter((r): r is CallRecord => r !== undefined)
-        .map((r) => structuredClone(r));
-    },
+    listRecent: (portal, opts) => recentCalls(portals.get(portal), opts?.limit ?? DEFAULT_PAGE, opts?.before),
 
     // A fenced portal's calls are not resumed: its live work waits for the repair.
     listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => structuredClone(r)),

@@ -1,8 +1,8 @@
-import type { PortalDocuments } from './portal-documents.js';
+import type { PortalDocumentSet } from './portal-documents.js';
 import type { ContactSyncEntry } from './records.js';
 import type { ContactSyncRepository } from './types.js';
 
-export type ContactSyncDocuments = PortalDocuments<{ entries: Record<string, ContactSyncEntry> }>;
+export type ContactSyncDocuments = PortalDocumentSet<{ entries: Record<string, ContactSyncEntry> }>;
 
 const entryKey = (entityType: string, entityId: number): string => `${entityType}:${entityId}`;
 

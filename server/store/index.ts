@@ -10,8 +10,9 @@ import { createMissedCallTasksRepository, type MissedCallTaskDocuments } from '.
 import { isMissing, nodeFs, type StoreFs } from './fs.js';
 import { portalDirName, storeLayout } from './layout.js';
 import { createOutboxRepository } from './outbox.js';
-import { PortalDocuments } from './portal-documents.js';
+import { PortalDocuments, type PortalDocumentSet } from './portal-documents.js';
 import { createPortalsRepository } from './portals.js';
+import { openPostgresStore } from './postgres/index.js';
 import type { Portal } from './records.js';
 import { createSettingsRepository, type SettingsDocuments } from './settings.js';
 import type { RepairResult, Store } from './types.js';
@@ -20,14 +21,30 @@ export { resolveSecretKey } from './secret-key.js';
 export { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 export type { StoreFs } from './fs.js';
 
+/** The document shape of a PortalDocumentSet. */
+type DocumentOf<S> = S extends PortalDocumentSet<infer T> ? T : never;
+
 export interface OpenStoreOptions {
   dataDir: string;
+  /**
+   * postgres://… selects the PostgreSQL store (store/postgres/); unset, the file store under dataDir (the default).
+   * The secret key seals secrets the same way in both.
+   */
+  databaseUrl?: string;
   secretKey: string;
   log: Logger;
   /** Tests inject a failing disk here; production uses node:fs. */
   fs?: StoreFs;
   /** Clock for the outbox's done-item retention. */
   now?: () => number;
+}
+
+/** The store the configuration names: PostgreSQL when a database URL is given, else the file store in DATA_DIR. */
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  if (opts.databaseUrl !== undefined) {
+    return openPostgresStore({ databaseUrl: opts.databaseUrl, secretKey: opts.secretKey, log: opts.log, ...(opts.now ? { now: opts.now } : {}) });
+  }
+  return openFileStore(opts);
 }
 
 /**
@@ -37,7 +54,7 @@ export interface OpenStoreOptions {
  * naming the file: portals.json and its .bak both unreadable (STORE_CORRUPT: without it no portal can be told from
  * another, frame auth included), and SECRET_KEY_MISMATCH when no sealed value opens with the key.
  */
-export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+export async function openFileStore(opts: OpenStoreOptions): Promise<Store> {
   const fs = opts.fs ?? nodeFs;
   const log = opts.log.child({ part: 'store' });
   const layout = storeLayout(opts.dataDir);
@@ -51,10 +68,10 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   }
 
   const portalsDoc = await JsonDocument.open(fs, layout.portalsFile, 'portals', undefined, { portals: {} as Record<string, Portal> }, log);
-  const settingsDocs: SettingsDocuments = new PortalDocuments(fs, layout, 'settings.json', 'settings', () => ({}), log, fences);
-  const bindingsDocs: BindingsDocuments = new PortalDocuments(fs, layout, 'bindings.json', 'bindings', () => ({ bindings: [] }), log, fences);
-  const contactDocs: ContactSyncDocuments = new PortalDocuments(fs, layout, 'contact-sync.json', 'contact-sync', () => ({ entries: {} }), log, fences);
-  const missedDocs: MissedCallTaskDocuments = new PortalDocuments(fs, layout, 'missed-call-tasks.json', 'missed-call-tasks', () => ({ open: {} }), log, fences);
+  const settingsDocs = new PortalDocuments<DocumentOf<SettingsDocuments>>(fs, layout, 'settings.json', 'settings', () => ({}), log, fences);
+  const bindingsDocs = new PortalDocuments<DocumentOf<BindingsDocuments>>(fs, layout, 'bindings.json', 'bindings', () => ({ bindings: [] }), log, fences);
+  const contactDocs = new PortalDocuments<DocumentOf<ContactSyncDocuments>>(fs, layout, 'contact-sync.json', 'contact-sync', () => ({ entries: {} }), log, fences);
+  const missedDocs = new PortalDocuments<DocumentOf<MissedCallTaskDocuments>>(fs, layout, 'missed-call-tasks.json', 'missed-call-tasks', () => ({ open: {} }), log, fences);
   const calls = createCallsRepository(fs, layout, log, fences);
   const outbox = createOutboxRepository(fs, layout, log, fences, opts.now);
 

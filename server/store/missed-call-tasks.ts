@@ -1,8 +1,8 @@
-import type { PortalDocuments } from './portal-documents.js';
+import type { PortalDocumentSet } from './portal-documents.js';
 import type { MissedCallTaskEntry } from './records.js';
 import type { MissedCallTasksRepository } from './types.js';
 
-export type MissedCallTaskDocuments = PortalDocuments<{ open: Record<string, MissedCallTaskEntry> }>;
+export type MissedCallTaskDocuments = PortalDocumentSet<{ open: Record<string, MissedCallTaskEntry> }>;
 
 /** One small document per portal (portals/<portal>/missed-call-tasks.json), keyed by the outside number. */
 export function createMissedCallTasksRepository(docs: MissedCallTaskDocuments): MissedCallTasksRepository {

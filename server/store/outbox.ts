@@ -218,6 +218,8 @@ export function createOutboxRepository(
       .sort((a, b) => a.seq - b.seq)
       .map((i) => structuredClone(i)),
 
+    list: (portal) => [...(portals.get(portal)?.items.values() ?? [])].sort((a, b) => a.seq - b.seq).map((i) => structuredClone(i)),
+
     portalsWithPending: () => [...portals]
       .filter(([memberId, s]) => s.pending.size > 0 && !fences.isFenced(memberId)).map(([memberId]) => memberId),
 

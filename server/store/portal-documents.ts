@@ -7,11 +7,21 @@ import type { PortalFileName, StoreLayout } from './layout.js';
 import { MigrationError, type DocumentKind } from './migrations/index.js';
 
 /**
+ * What the repositories built on per-portal documents need (settings, bindings, contact sync, missed-call tasks):
+ * PortalDocuments below keeps them in files, the PostgreSQL store (store/postgres/documents.ts) in tables.
+ */
+export interface PortalDocumentSet<T extends Record<string, unknown>> {
+  data(memberId: string): T | undefined;
+  mutate(memberId: string, change: (current: T) => T): Promise<void>;
+  remove(memberId: string): Promise<void>;
+}
+
+/**
  * One small lowdb document per portal (settings, bindings, contact sync), created on the first write.
  * A file that cannot be read (it and its .bak) fences its portal instead of stopping the start (store/fences.ts):
  * reads see no data, writes are refused so the unreadable file is never overwritten, until `repair` sets it aside.
  */
-export class PortalDocuments<T extends Record<string, unknown>> {
+export class PortalDocuments<T extends Record<string, unknown>> implements PortalDocumentSet<T> {
   private readonly docs = new Map<string, JsonDocument<T>>();
 
   constructor(

@@ -1,14 +1,17 @@
 import type { SecretBox } from '../crypto.js';
 import { AppError, notFound } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { JsonDocument } from './document.js';
 import type { PortalFences } from './fences.js';
 import type { Portal } from './records.js';
 import { openPortal, sealPortal, type PortalSecretField } from './secrets.js';
 import { SerialQueue } from './serial.js';
 import type { PortalsRepository } from './types.js';
 
-export type PortalsDocument = JsonDocument<{ portals: Record<string, Portal> }>;
+/** The one document of every portal: a JsonDocument (portals.json) or its PostgreSQL table (store/postgres/documents.ts). */
+export interface PortalsDocument {
+  readonly data: { portals: Record<string, Portal> };
+  mutate(change: (current: { portals: Record<string, Portal> }) => { portals: Record<string, Portal> }): Promise<void>;
+}
 
 /**
  * All portals in one small document (portals.json); tokens sealed on disk, plain in memory.

@@ -1,12 +1,12 @@
 import type { SecretBox } from '../crypto.js';
 import type { Logger } from '../log.js';
 import type { PortalFences } from './fences.js';
-import type { PortalDocuments } from './portal-documents.js';
+import type { PortalDocumentSet } from './portal-documents.js';
 import { DEFAULT_SETTINGS, type PortalSettings } from './records.js';
 import { openSettings, sealSettings } from './secrets.js';
 import type { SettingsRepository } from './types.js';
 
-export type SettingsDocuments = PortalDocuments<{ settings?: PortalSettings }>;
+export type SettingsDocuments = PortalDocumentSet<{ settings?: PortalSettings }>;
 
 /** Saved settings over the defaults, nested groups merged too, so a field added in a later release gets its default. */
 function withDefaults(saved: Partial<PortalSettings> | undefined): PortalSettings {

@@ -75,6 +75,8 @@ export interface OutboxRepository {
   pending(portal: string): OutboxItem[];
   failed(portal: string): OutboxItem[];
   portalsWithPending(): string[];
+  /** Every item kept for the portal (pending, failed, done within retention), by seq: what a store migration copies. */
+  list(portal: string): OutboxItem[];
   /** Done or failed items whose onDone/onFailed handler has not been told yet (a crash came between): all portals. */
   undelivered(): OutboxItem[];
   removePortal(portal: string): Promise<void>;
@@ -88,7 +90,39 @@ export interface RepairResult {
   remaining: Fence[];
 }
 
+/** The PostgreSQL store's database, for GET /healthz and /metrics; the file store has none. */
+export interface StoreDatabase {
+  kind: 'postgres';
+  /** A trivial query within a short timeout, and the schema version the database is at. */
+  check(): Promise<{ reachable: boolean; schemaVersion?: number; error?: string }>;
+  /**
+   * Fencing (design §6): the lease epoch every owner write of the portal carries from now on, checked in the same
+   * statement against portal_leases; a write whose epoch is no longer current fails with PORTAL_LEASE_LOST.
+   * Undefined (the default): the portal's writes are not fenced (one instance).
+   */
+  setEpoch(memberId: string, epoch: number | undefined): void;
+}
+
+/**
+ * The PBX supervisor's coverage marks (pbx/link-state.ts has the file version, DATA_DIR/pbx-links.json): a store that
+ * keeps them itself (PostgreSQL) offers this, and the supervisor uses it instead of the file.
+ */
+export interface LinkMarksStore {
+  load(): Promise<void>;
+  coveredUntil(memberId: string): number | undefined;
+  setCoveredUntil(memberId: string, at: number): void;
+  forget(memberId: string): void;
+  marksLost(): boolean;
+  legacyWebhookKey(): string | undefined;
+  dropLegacyWebhookKey(): void;
+  flush(): Promise<void>;
+}
+
 export interface Store {
+  /** Set by the PostgreSQL store only. */
+  database?: StoreDatabase;
+  /** Set by the PostgreSQL store only: the PBX link marks kept in the database. */
+  linkMarks?: LinkMarksStore;
   /** Portals fenced off because some of their stored data cannot be read (store/fences.ts). */
   fences: PortalFences;
   /** Starts every unreadable file of the portal afresh, keeping the unreadable one aside as `<file>.corrupt-<time>`. */

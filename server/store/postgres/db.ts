@@ -1,0 +1,71 @@
+import pg from 'pg';
+import { AppError } from '../../errors.js';
+import { SerialQueue } from '../serial.js';
+
+/**
+ * One pool per store, plus what every repository of the PostgreSQL store shares: a write queue per portal (a
+ * portal's writes reach the database in the order they were made, though the pool has several connections) and
+ * the portal's fencing epoch (design §6).
+ */
+export class PgContext {
+  private readonly queues = new Map<string, SerialQueue>();
+  private readonly epochs = new Map<string, number>();
+
+  constructor(readonly pool: pg.Pool) {}
+
+  /** Runs `task` after every earlier write of the portal. */
+  serial<T>(memberId: string, task: () => Promise<T>): Promise<T> {
+    let queue = this.queues.get(memberId);
+    if (!queue) this.queues.set(memberId, (queue = new SerialQueue()));
+    return queue.run(task);
+  }
+
+  epoch(memberId: string): number | null {
+    return this.epochs.get(memberId) ?? null;
+  }
+
+  setEpoch(memberId: string, epoch: number | undefined): void {
+    if (epoch === undefined) this.epochs.delete(memberId);
+    else this.epochs.set(memberId, epoch);
+  }
+
+  /**
+   * Every owner write is guarded by `portal_epoch_ok(member, epoch)` in its own statement; a guarded write that
+   * touched no row was refused by the guard (the epoch is not current any more).
+   */
+  refused(memberId: string, rowCount: number | null, expected: number): AppError | undefined {
+    if ((rowCount ?? 0) >= expected) return undefined;
+    return new AppError('PORTAL_LEASE_LOST', `this instance no longer owns portal ${memberId} (lease epoch ${String(this.epoch(memberId))} is not current); the write was refused`, 409);
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.idle()));
+  }
+}
+
+/**
+ * pg returns bigint columns as strings (they may exceed 2^53); ours are epoch milliseconds and sequence numbers,
+ * well inside a double.
+ */
+export function toNumber(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+export function createPool(databaseUrl: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+  // An idle client's error (the server restarted) must not crash the process: the pool drops the client and the
+  // next query opens a new one. Queries in flight get their own error.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** The URL without its password, for logs and error messages. */
+export function redactUrl(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}

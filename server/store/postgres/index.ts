@@ -1,0 +1,131 @@
+import { createSecretBox } from '../../crypto.js';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { createBindingsRepository } from '../bindings.js';
+import { createContactSyncRepository } from '../contact-sync.js';
+import { createPortalFences, type Fence } from '../fences.js';
+import { createMissedCallTasksRepository } from '../missed-call-tasks.js';
+import { createPortalsRepository } from '../portals.js';
+import { createSettingsRepository } from '../settings.js';
+import type { RepairResult, Store } from '../types.js';
+import { createPgCallsRepository } from './calls.js';
+import { createPool, PgContext, redactUrl } from './db.js';
+import {
+  bindingsTable, contactSyncTable, missedCallTasksTable, PgPortalDocuments, PgPortalsDocument, settingsTable,
+} from './documents.js';
+import { createPgLinkMarks } from './link-marks.js';
+import { migrate, schemaVersion } from './migrate.js';
+import { createPgOutboxRepository } from './outbox.js';
+
+export interface OpenPostgresStoreOptions {
+  databaseUrl: string;
+  secretKey: string;
+  log: Logger;
+  now?: () => number;
+}
+
+/** /healthz must answer quickly even when the database hangs. */
+const HEALTH_TIMEOUT_MS = 2_000;
+
+/**
+ * The PostgreSQL store (DATABASE_URL): the same Store as the file store, over tables (migrations/*.sql, applied at
+ * open under an advisory lock). Secrets are sealed exactly as in the file store (store/secrets.ts), with the same key.
+ * Reads are served from memory, loaded at open; every write is in the database before its promise resolves.
+ * Owner writes (calls, outbox, contact sync, missed-call tasks, link marks) carry the portal's lease epoch
+ * (`database.setEpoch`), checked in the same statement (design §6); until leases are taken nothing is fenced.
+ */
+export async function openPostgresStore(opts: OpenPostgresStoreOptions): Promise<Store> {
+  const log = opts.log.child({ part: 'store', store: 'postgres' });
+  const pool = createPool(opts.databaseUrl);
+  try {
+    return await openWith(pool, opts, log);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    if (err instanceof AppError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new AppError('STORE_UNAVAILABLE', `cannot open the PostgreSQL store at ${redactUrl(opts.databaseUrl)}: ${reason}`, 500, undefined, err);
+  }
+}
+
+async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions, log: Logger): Promise<Store> {
+  const version = await migrate(pool, log);
+  const ctx = new PgContext(pool);
+  const now = opts.now ?? Date.now;
+  const fences = createPortalFences(now);
+  const box = createSecretBox(opts.secretKey);
+
+  const portalsDoc = new PgPortalsDocument(ctx);
+  const settingsDocs = new PgPortalDocuments(ctx, settingsTable, () => ({}));
+  const bindingsDocs = new PgPortalDocuments(ctx, bindingsTable, () => ({ bindings: [] }));
+  const contactDocs = new PgPortalDocuments(ctx, contactSyncTable, () => ({ entries: {} }));
+  const missedDocs = new PgPortalDocuments(ctx, missedCallTasksTable, () => ({ open: {} }));
+  const calls = createPgCallsRepository(ctx, fences);
+  const outbox = createPgOutboxRepository(ctx, fences, now);
+  await Promise.all([portalsDoc.load(), settingsDocs.load(), bindingsDocs.load(), contactDocs.load(), missedDocs.load(), calls.load(), outbox.load()]);
+
+  const portals = createPortalsRepository(portalsDoc, box, fences, log);
+  const settings = createSettingsRepository(settingsDocs, box, fences, log);
+  for (const { memberId } of portals.list()) settings.check(memberId);
+  const bindings = createBindingsRepository(bindingsDocs);
+  const contactSync = createContactSyncRepository(contactDocs);
+  const missedCallTasks = createMissedCallTasksRepository(missedDocs);
+  const linkMarks = createPgLinkMarks(ctx, log);
+  log.info({ schemaVersion: version, portals: portals.list().length }, 'PostgreSQL store open');
+
+  return {
+    fences, portals, settings, bindings, calls, contactSync, missedCallTasks, outbox, linkMarks,
+    database: {
+      kind: 'postgres',
+      async check() {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS);
+        });
+        try {
+          const current = await Promise.race([schemaVersion(pool), timeout]);
+          return { reachable: true, schemaVersion: current };
+        } catch (err) {
+          return { reachable: false, error: err instanceof Error ? err.message : String(err) };
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      setEpoch: (memberId, epoch) => ctx.setEpoch(memberId, epoch),
+    },
+    // Only a sealed PBX secret that does not open can fence a portal here (there are no files to be damaged):
+    // the repair starts its settings afresh, as the file store does with settings.json.
+    async repairPortal(memberId): Promise<RepairResult> {
+      const repaired: RepairResult['repaired'] = [];
+      const remaining: Fence[] = [];
+      for (const fence of fences.list(memberId)) {
+        if (fence.repair === 'repair' && fence.file === 'settings.json') {
+          await settingsDocs.remove(memberId);
+          settings.forget(memberId);
+          fences.lift(memberId, 'settings.json');
+          log.warn({ portal: memberId }, 'repair: the portal\'s unreadable settings were deleted; the portal starts them afresh');
+          repaired.push({ file: 'settings.json', keptAs: '(deleted from the database)' });
+        } else {
+          remaining.push(fence);
+        }
+      }
+      return { repaired, remaining };
+    },
+    async removePortal(memberId) {
+      await outbox.removePortal(memberId);
+      await calls.removePortal(memberId);
+      await contactSync.clear(memberId);
+      await missedCallTasks.clear(memberId);
+      await bindingsDocs.remove(memberId);
+      await settings.clear(memberId);
+      await portals.remove(memberId);
+      linkMarks.forget(memberId);
+      for (const fence of fences.list(memberId)) fences.lift(memberId, fence.file);
+      log.info({ portal: memberId }, 'removed every stored record of the portal');
+    },
+    async close() {
+      await Promise.all([portalsDoc.settled(), ctx.idle()]);
+      await linkMarks.flush().catch(() => undefined);
+      await pool.end();
+    },
+  };
+}
