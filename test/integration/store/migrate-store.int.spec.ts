@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatusResponse } from '../../../server/http/api/shapes.js';
+import type { StatusResponse } from '../../../contract/api-shapes.js';
 import type { RunningServer } from '../../../server/index.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
 import { captureLogs } from '../../support/log-capture.js';
