@@ -9,6 +9,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { ScenarioName, ScenarioOptions } from './yeastar/types.js';
 import { parentWindowHtml, servedAsBitrix24Window } from './parent-window/page.js';
 import { startStack, type Stack } from '../e2e/stack.js';
+import { connectPbx, frameApi } from '../e2e/frame-api.js';
 
 export interface DemoOptions {
   port?: number;
@@ -132,34 +133,10 @@ function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
   return router;
 }
 
-/** Calls the product's /api as a frame user, the way the app in the browser does. */
-async function frameApi(stack: Stack, userId: number, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<unknown> {
-  const token = await stack.b24.frameToken(stack.portal.memberId, userId);
-  const response = await fetch(`${stack.server.url}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token.accessToken}`, 'x-member-id': stack.portal.memberId, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const answer: unknown = await response.json();
-  if (!response.ok) throw new Error(`${method} /api${path} answered ${response.status}: ${JSON.stringify(answer)}`);
-  return answer;
-}
-
 /** What an admin would do in the settings page, done ahead so calls flow at once: PBX, auto-create, bindings. */
 async function configurePortal(stack: Stack): Promise<void> {
   const admin = stack.portal.adminId;
-  await frameApi(stack, admin, 'PUT', '/settings', {
-    enabled: true,
-    pbx: { baseUrl: stack.pbx.url, clientId: stack.pbx.clientId, clientSecret: stack.pbx.clientSecret, events: 'websocket' },
-    autoCreate: { enabled: true, inbound: true, outbound: true, entityType: 'LEAD' },
-  });
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const status = (await frameApi(stack, admin, 'GET', '/status')) as { pbx: { state: string } };
-    if (status.pbx.state === 'connected') break;
-    if (Date.now() > until) throw new Error(`the PBX link did not come up (state ${status.pbx.state})`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await connectPbx(stack, { autoCreate: { enabled: true, inbound: true, outbound: true, entityType: 'LEAD' } });
   await frameApi(stack, admin, 'POST', '/bindings/auto', { dryRun: false });
   // The person watching the demo is the portal admin: extension 1001 rings them, so the call card pops in their window.
   const alice = stack.portal.agents[0]?.id;

@@ -142,14 +142,26 @@ export interface BindingsUpdate {
   bindings: { userId: number; extension: string | null }[];
 }
 
+/** The request is applied as a whole: any conflict refuses it all (applied false) and `bindings` stay as they were. */
 export interface BindingsResponse {
   bindings: { userId: number; extension: string; source: 'manual' | 'email' | 'inner' }[];
   conflicts: BindingConflict[];
+  applied: boolean;
+}
+
+/** One user's extension before and after a change (null: none); `reason` is the new binding's source. */
+export interface BindingMoveRow {
+  userId: number;
+  from: string | null;
+  to: string | null;
+  reason: 'email' | 'inner' | 'manual' | null;
 }
 
 /** POST /api/bindings/auto {dryRun}: the pairs found; applied when dryRun is false. */
 export interface AutoBindResponse {
   pairs: { userId: number; extension: string; reason: 'email' | 'inner' }[];
+  /** Only what applying changes (a pair already bound is not listed): the preview shows these. */
+  changes: BindingMoveRow[];
   conflicts: BindingConflict[];
   applied: boolean;
 }
