@@ -198,6 +198,8 @@ export interface ContactSyncRow {
   entityId: number;
   state: 'synced' | 'skipped' | 'failed' | 'removed';
   reason: string | null;
+  /** The reason sorted into a kind the admin can act on; null when synced. */
+  reasonKind: 'no-phone' | 'no-name' | 'record-gone' | 'pbx-not-connected' | 'phonebook-full' | 'pbx-refused' | 'other' | null;
   pbxContactId: string | null;
   updatedAt: number;
 }
