@@ -150,14 +150,26 @@ export interface BindingsUpdate {
   bindings: { userId: number; extension: string | null }[];
 }
 
+/** The request is applied as a whole: any conflict refuses it all (applied false) and `bindings` stay as they were. */
 export interface BindingsResponse {
   bindings: { userId: number; extension: string; source: 'manual' | 'email' | 'inner' }[];
   conflicts: BindingConflict[];
+  applied: boolean;
+}
+
+/** One user's extension before and after a change (null: none); `reason` is the new binding's source. */
+export interface BindingMoveRow {
+  userId: number;
+  from: string | null;
+  to: string | null;
+  reason: 'email' | 'inner' | 'manual' | null;
 }
 
 /** POST /api/bindings/auto {dryRun}: the pairs found; applied when dryRun is false. */
 export interface AutoBindResponse {
   pairs: { userId: number; extension: string; reason: 'email' | 'inner' }[];
+  /** Only what applying changes (a pair already bound is not listed): the preview shows these. */
+  changes: BindingMoveRow[];
   conflicts: BindingConflict[];
   applied: boolean;
 }
@@ -194,6 +206,8 @@ export interface ContactSyncRow {
   entityId: number;
   state: 'synced' | 'skipped' | 'failed' | 'removed';
   reason: string | null;
+  /** The reason sorted into a kind the admin can act on; null when synced. */
+  reasonKind: 'no-phone' | 'no-name' | 'record-gone' | 'pbx-not-connected' | 'phonebook-full' | 'pbx-refused' | 'other' | null;
   pbxContactId: string | null;
   updatedAt: number;
 }

@@ -5,14 +5,6 @@ import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
 import { singleFlight, useDelayedLoading } from './loading.js';
 
-/** Bindings are saved in chunks so a portal with hundreds of users sees progress and never one giant request. */
-export const BINDINGS_CHUNK = 50;
-
-export interface Progress {
-  done: number;
-  total: number;
-}
-
 /** Bitrix24 users beside PBX extensions, and the user ↔ extension bindings between them. */
 export const useBindingsStore = defineStore('bindings', () => {
   const users = ref<UserRow[]>([]);
@@ -21,7 +13,8 @@ export const useBindingsStore = defineStore('bindings', () => {
   const error = ref<UserError | null>(null);
   const preview = ref<AutoBindResponse | null>(null);
   const conflicts = ref<BindingConflict[]>([]);
-  const progress = ref<Progress | null>(null);
+  /** How many changes the save in flight carries (0: none). */
+  const savingCount = ref(0);
   const busy = ref(false);
   const { loading, track } = useDelayedLoading();
 
@@ -42,29 +35,27 @@ export const useBindingsStore = defineStore('bindings', () => {
 
   const boundCount = computed(() => users.value.filter((user) => user.extension !== null).length);
 
-  /** Saves changed bindings (extension null unbinds), chunk by chunk with progress; then reloads the lists. */
+  /**
+   * Saves changed bindings (extension null unbinds) in ONE request: the server checks the final state as a whole, so
+   * a swap of two users' extensions is one save, and a conflict refuses everything rather than half a swap. A few
+   * thousand changes are well under the route's body limit. Then reloads the lists.
+   */
   async function saveBindings(changes: { userId: number; extension: string | null }[]): Promise<boolean> {
     if (changes.length === 0) return true;
     busy.value = true;
-    progress.value = { done: 0, total: changes.length };
-    const found: BindingConflict[] = [];
+    savingCount.value = changes.length;
     try {
-      for (let start = 0; start < changes.length; start += BINDINGS_CHUNK) {
-        const chunk = changes.slice(start, start + BINDINGS_CHUNK);
-        const answer = await useApi().saveBindings({ bindings: chunk });
-        found.push(...answer.conflicts);
-        progress.value = { done: Math.min(start + chunk.length, changes.length), total: changes.length };
-      }
-      conflicts.value = found;
+      const answer = await useApi().saveBindings({ bindings: changes });
+      conflicts.value = answer.conflicts;
       error.value = null;
-      await reload();
-      return found.length === 0;
+      if (answer.applied) await reload();
+      return answer.applied;
     } catch (e) {
       error.value = toUserError(e);
       return false;
     } finally {
       busy.value = false;
-      progress.value = null;
+      savingCount.value = 0;
     }
   }
 
@@ -130,7 +121,7 @@ export const useBindingsStore = defineStore('bindings', () => {
     error: readonly(error),
     preview: readonly(preview),
     conflicts: readonly(conflicts),
-    progress: readonly(progress),
+    savingCount: readonly(savingCount),
     busy: readonly(busy),
     boundCount,
     loading,

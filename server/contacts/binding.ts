@@ -30,6 +30,28 @@ export interface AutoBindPlan {
   conflicts: BindingConflict[];
   /** The full binding list to save: manual bindings kept, auto ones recomputed. */
   bindings: Binding[];
+  /** Only what applying would change, for the preview: a kept pair is not news to the admin. */
+  changes: BindingMove[];
+}
+
+/** One user's extension before and after (null: none). */
+export interface BindingMove {
+  userId: number;
+  from: string | null;
+  to: string | null;
+  reason: 'email' | 'inner' | 'manual' | null;
+}
+
+/** The users whose extension differs between two binding lists, in user id order. */
+export function bindingChanges(before: Binding[], after: Binding[]): BindingMove[] {
+  const was = new Map(before.map((b) => [b.userId, b]));
+  const now = new Map(after.map((b) => [b.userId, b]));
+  const userIds = [...new Set([...was.keys(), ...now.keys()])].sort((a, b) => a - b);
+  return userIds.flatMap((userId) => {
+    const from = was.get(userId)?.extension ?? null;
+    const to = now.get(userId);
+    return from === (to?.extension ?? null) ? [] : [{ userId, from, to: to?.extension ?? null, reason: to?.source ?? null }];
+  });
 }
 
 function emailKey(email: string): string {
@@ -50,15 +72,15 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
 }
 
 /** Manual bindings win: a match touching a manually bound user or extension is a conflict, not a pair. */
-function manualConflict(pair: AutoBindPair, manual: Binding[]): BindingConflict | undefined {
+function manualConflict(pair: AutoBindPair, manual: Binding[], nameOf: (userId: number) => string): BindingConflict | undefined {
   const byUser = manual.find((b) => b.userId === pair.userId);
   if (byUser) {
     return byUser.extension === pair.extension
       ? undefined
-      : { userId: pair.userId, extension: pair.extension, reason: `user ${pair.userId} is bound manually to extension ${byUser.extension}` };
+      : { userId: pair.userId, extension: pair.extension, reason: `${nameOf(pair.userId)} is bound manually to extension ${byUser.extension}` };
   }
   const byExtension = manual.find((b) => b.extension === pair.extension);
-  if (byExtension) return { userId: pair.userId, extension: pair.extension, reason: `extension ${pair.extension} is bound manually to user ${byExtension.userId}` };
+  if (byExtension) return { userId: pair.userId, extension: pair.extension, reason: `extension ${pair.extension} is bound manually to ${nameOf(byExtension.userId)}` };
   return undefined;
 }
 
@@ -68,13 +90,15 @@ function manualConflict(pair: AutoBindPair, manual: Binding[]): BindingConflict 
  */
 export function planAutoBind(users: CrmUser[], extensions: PbxExtension[], current: Binding[]): AutoBindPlan {
   const manual = current.filter((b) => b.source === 'manual');
+  const names = new Map(users.map((u) => [u.id, u.name]));
+  const nameOf = (userId: number): string => names.get(userId) ?? `Bitrix24 user #${userId}`;
   const conflicts: BindingConflict[] = [];
   const pairs: AutoBindPair[] = [];
   const userTaken = new Set<number>(manual.map((b) => b.userId));
   const extensionTaken = new Set<string>(manual.map((b) => b.extension));
 
   const take = (pair: AutoBindPair): void => {
-    const clash = manualConflict(pair, manual);
+    const clash = manualConflict(pair, manual, nameOf);
     if (clash) conflicts.push(clash);
     else if (!userTaken.has(pair.userId) && !extensionTaken.has(pair.extension)) pairs.push(pair);
     userTaken.add(pair.userId);
@@ -89,7 +113,7 @@ export function planAutoBind(users: CrmUser[], extensions: PbxExtension[], curre
     if (sameExtensions.length === 0) continue;
     if (sameExtensions.length > 1 || sameUsers.length > 1) {
       const numbers = sameExtensions.map((e) => e.number).join(', ');
-      const ids = sameUsers.map((u) => u.id).join(', ');
+      const ids = sameUsers.map((u) => u.name).join(', ');
       const reason = sameExtensions.length > 1
         ? `the e-mail ${email} is on ${sameExtensions.length} extensions (${numbers}); bind one by hand`
         : `the e-mail ${email} belongs to ${sameUsers.length} users (${ids}); bind one by hand`;
@@ -112,8 +136,8 @@ export function planAutoBind(users: CrmUser[], extensions: PbxExtension[], curre
   });
   for (const [number, claimants] of innerClaims) {
     if (claimants.length > 1) {
-      const ids = claimants.map((u) => u.id).join(', ');
-      for (const u of claimants) conflicts.push({ userId: u.id, extension: number, reason: `extension ${number} is the inner number of users ${ids}` });
+      const ids = claimants.map((u) => u.name).join(', ');
+      for (const u of claimants) conflicts.push({ userId: u.id, extension: number, reason: `extension ${number} is the inner number of ${ids}` });
       continue;
     }
     const [user] = claimants;
@@ -123,12 +147,12 @@ export function planAutoBind(users: CrmUser[], extensions: PbxExtension[], curre
   for (const user of users) {
     if (userTaken.has(user.id)) continue;
     const ext = byNumber.get(innerKey(user.innerPhone));
-    const clash = ext ? manualConflict({ userId: user.id, extension: ext.number, reason: 'inner' }, manual) : undefined;
+    const clash = ext ? manualConflict({ userId: user.id, extension: ext.number, reason: 'inner' }, manual, nameOf) : undefined;
     if (clash) conflicts.push(clash);
   }
 
   const bindings: Binding[] = [...manual, ...pairs.map((p) => ({ userId: p.userId, extension: p.extension, source: p.reason }))];
-  return { pairs, conflicts, bindings };
+  return { pairs, conflicts, bindings, changes: bindingChanges(current, bindings) };
 }
 
 export interface BindingChange {
@@ -138,42 +162,54 @@ export interface BindingChange {
 }
 
 export interface ManualBindPlan {
+  /** The bindings to save: the changes applied when there is no conflict, else the current ones unchanged. */
   bindings: Binding[];
   conflicts: BindingConflict[];
+  /** False when a conflict refused the whole request. */
+  applied: boolean;
 }
 
 /**
- * Applies manual changes in order. Binding a user moves them off their old extension; taking an extension that
- * another user holds is refused as a conflict (unbind that user first, possibly earlier in the same request).
- * Unknown users or extensions are refused too.
+ * Applies manual changes as one whole: the final state is checked, not each change in order, so two users may swap
+ * extensions in one request (1001 ↔ 1002) without an unbind first. Any conflict — an unknown user or extension, or
+ * an extension that ends up with two users — refuses the whole request and keeps the current bindings: half a
+ * swap would ring the wrong person. Conflicts name the people (`names`: Bitrix24 user id → display name).
  */
 export function planManualBind(
   current: Binding[],
   changes: BindingChange[],
-  known: { userIds: Set<number>; extensions: Set<string> | null },
+  known: { names: ReadonlyMap<number, string>; extensions: Set<string> | null },
 ): ManualBindPlan {
-  const bindings = new Map<number, Binding>(current.map((b) => [b.userId, b]));
+  const nameOf = (userId: number): string => known.names.get(userId) ?? `Bitrix24 user #${userId}`;
   const conflicts: BindingConflict[] = [];
+  const next = new Map<number, Binding>(current.map((b) => [b.userId, b]));
+  const changed = new Set<number>();
   for (const change of changes) {
+    changed.add(change.userId);
     if (change.extension === null) {
-      bindings.delete(change.userId);
+      next.delete(change.userId);
       continue;
     }
     const extension = change.extension.trim();
-    if (!known.userIds.has(change.userId)) {
-      conflicts.push({ userId: change.userId, extension, reason: `user ${change.userId} is not an active Bitrix24 user` });
+    if (!known.names.has(change.userId)) {
+      conflicts.push({ userId: change.userId, extension, reason: `${nameOf(change.userId)} is not an active Bitrix24 user` });
       continue;
     }
     if (known.extensions && !known.extensions.has(extension)) {
       conflicts.push({ userId: change.userId, extension, reason: `extension ${extension} does not exist on the PBX` });
       continue;
     }
-    const holder = [...bindings.values()].find((b) => b.extension === extension && b.userId !== change.userId);
-    if (holder) {
-      conflicts.push({ userId: change.userId, extension, reason: `extension ${extension} is bound to user ${holder.userId}` });
-      continue;
-    }
-    bindings.set(change.userId, { userId: change.userId, extension, source: 'manual' });
+    next.set(change.userId, { userId: change.userId, extension, source: 'manual' });
   }
-  return { bindings: [...bindings.values()], conflicts };
+  const holders = new Map<string, number[]>();
+  for (const binding of next.values()) holders.set(binding.extension, [...(holders.get(binding.extension) ?? []), binding.userId]);
+  for (const [extension, userIds] of holders) {
+    if (userIds.length < 2) continue;
+    for (const userId of userIds.filter((id) => changed.has(id))) {
+      const others = userIds.filter((id) => id !== userId).map(nameOf).join(', ');
+      conflicts.push({ userId, extension, reason: `extension ${extension} would also ring ${others}: give one of them another extension` });
+    }
+  }
+  if (conflicts.length > 0) return { bindings: current, conflicts, applied: false };
+  return { bindings: [...next.values()], conflicts, applied: true };
 }

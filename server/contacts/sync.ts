@@ -16,7 +16,7 @@ import { phoneVariants } from '../phone.js';
 import type { ContactSyncRepository } from '../store/types.js';
 import type { ContactSyncEntry, CrmRef, PortalSettings } from '../store/records.js';
 import { findPersonsByPhone, getCompanyTitle, getPerson, isPersonType, type CrmPerson, type PersonEntityType } from '../bitrix/crm.js';
-import { contactFingerprint, planPbxContact } from './pbx-contact.js';
+import { contactFingerprint, planPbxContact, SKIP_NO_COMPANY_TITLE, SKIP_NO_NAME, SKIP_NO_PHONE } from './pbx-contact.js';
 
 export type CrmChange = 'update' | 'delete';
 
@@ -70,6 +70,27 @@ export interface ContactSyncOptions {
 export const FAIL_PBX_NOT_CONNECTED = 'the PBX is not connected';
 export const SKIP_RECORD_GONE = 'the CRM record no longer exists';
 export const REMOVED_RECORD_GONE = 'the CRM record was deleted: its phonebook entry was removed';
+
+/** Why a record is not (or no longer) in the phonebook, in a few kinds the admin can act on (GET /api/contact-sync). */
+export type SyncReasonKind = 'no-phone' | 'no-name' | 'record-gone' | 'pbx-not-connected' | 'phonebook-full' | 'pbx-refused' | 'other';
+
+/**
+ * Sorts a stored sync reason into its kind. The skip reasons are our own constants; a failure's reason is the error
+ * the PBX or Bitrix24 gave. "Phonebook full": Yeastar documents no capacity error for company_contact/create; errcode
+ * 60002 "MAX LIMITATION EXCEEDED" is the PBX's limit code elsewhere (yeastar-api.md, token cap) — UNCONFIRMED for
+ * contacts (searched the docs corpus, found nothing), so it is matched with the plain words "full"/"capacity".
+ */
+export function syncReasonKind(state: ContactSyncEntry['state'], reason: string | undefined): SyncReasonKind | null {
+  if (state === 'synced' || !reason) return null;
+  const text = reason.toLowerCase();
+  if (reason === SKIP_NO_PHONE || text.includes(SKIP_NO_PHONE)) return 'no-phone';
+  if (reason === SKIP_NO_NAME || reason === SKIP_NO_COMPANY_TITLE) return 'no-name';
+  if (reason === SKIP_RECORD_GONE || reason === REMOVED_RECORD_GONE) return 'record-gone';
+  if (reason === FAIL_PBX_NOT_CONNECTED) return 'pbx-not-connected';
+  if (/max limitation|60002|phonebook is full|capacity|\bfull\b/.test(text)) return 'phonebook-full';
+  if (/^pbx_[a-z_]+:|pbx said/.test(text)) return 'pbx-refused';
+  return 'other';
+}
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

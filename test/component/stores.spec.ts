@@ -2,7 +2,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createPinia, setActivePinia } from 'pinia';
 import { setApi } from '../../client/apiContext.js';
-import { BINDINGS_CHUNK, useBindingsStore } from '../../client/stores/bindings.js';
+import { useBindingsStore } from '../../client/stores/bindings.js';
 import { useStatusStore } from '../../client/stores/status.js';
 import { useTimelineStore } from '../../client/stores/timeline.js';
 import { useActivityStore } from '../../client/stores/activity.js';
@@ -49,30 +49,40 @@ describe('bindings store', () => {
     expect(store.users.map((u) => u.cardMode)).toEqual(['ring', 'answer']);
   });
 
-  it('saves hundreds of bindings in chunks and reports progress', async () => {
+  // Before issue 12 the store saved in chunks of 50: a swap split across two chunks could be refused half-way.
+  it('saves hundreds of bindings in one request, so the server checks them (a swap) as a whole', async () => {
     const { api, seen } = fakeApi({
       'GET /users': ok(users),
       'GET /extensions': ok([]),
-      'PUT /bindings': ok({ bindings: [], conflicts: [] }),
+      'PUT /bindings': ok({ bindings: [], conflicts: [], applied: true }),
     });
     setApi(api);
     const store = useBindingsStore();
-    const progress: number[] = [];
+    const saving: number[] = [];
     store.$subscribe(() => {
-      if (store.progress) progress.push(store.progress.done);
+      if (store.savingCount) saving.push(store.savingCount);
     });
     const changes = users.map((user) => ({ userId: user.id, extension: String(1000 + user.id) }));
     expect(await store.saveBindings(changes)).toBe(true);
     const puts = seen.filter((r) => r.method === 'PUT');
-    expect(puts.map((r) => (r.body as { bindings: unknown[] }).bindings.length)).toEqual([BINDINGS_CHUNK, BINDINGS_CHUNK, 20]);
-    expect(progress).toContain(100);
-    expect(store.progress).toBeNull();
+    expect(puts.map((r) => (r.body as { bindings: unknown[] }).bindings.length)).toEqual([120]);
+    expect(saving).toContain(120);
+    expect(store.savingCount).toBe(0);
+  });
+
+  it('reports a refused save (a conflict) as not saved, with the conflicts', async () => {
+    const conflict = { userId: 2, extension: '1001', reason: 'extension 1001 would also ring User 1: give one of them another extension' };
+    const { api } = fakeApi({ 'GET /users': ok(users), 'GET /extensions': ok([]), 'PUT /bindings': ok({ bindings: [], conflicts: [conflict], applied: false }) });
+    setApi(api);
+    const store = useBindingsStore();
+    expect(await store.saveBindings([{ userId: 2, extension: '1001' }])).toBe(false);
+    expect(store.conflicts).toEqual([conflict]);
   });
 
   it('previews auto-binding with dryRun and applies it without', async () => {
     const pairs = [{ userId: 1, extension: '1001', reason: 'email' }];
     const { api, seen } = fakeApi({
-      'POST /bindings/auto': (request) => ok({ pairs, conflicts: [], applied: !(request.body as { dryRun: boolean }).dryRun }),
+      'POST /bindings/auto': (request) => ok({ pairs, changes: [], conflicts: [], applied: !(request.body as { dryRun: boolean }).dryRun }),
       'GET /users': ok(users.slice(0, 1)),
       'GET /extensions': ok([]),
     });

@@ -46,7 +46,7 @@ describe.skipIf(!CAN_RUN)('the demo page (browser)', () => {
     await frame.locator('[data-testid="link-state"]').waitFor();
     expect((await frame.locator('[data-testid="link-state"]').textContent())?.trim()).toBe('Connected');
 
-    await page.getByRole('button', { name: /John Doe calls · answered/ }).click();
+    await page.getByRole('button', { name: /John Doe calls · you answer \(stays on the line/ }).click();
     await page.waitForSelector('#app-host iframe[data-placement="CALL_CARD"]', { timeout: 15_000 });
     frame = await appFrame(page);
     await frame.getByText(`Call with ${demo.stack.portal.contact.phone}`).waitFor();

@@ -83,7 +83,7 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     const preview = frame.locator('[data-testid="auto-bind-preview"]');
     await expectText(preview, /Alice Smith → 1001 \(by e-mail\)/);
     await expectText(preview, /Carol White → 1003 \(by e-mail\)/);
-    await preview.getByRole('button', { name: /^Bind \d+ pairs$/ }).click();
+    await preview.getByRole('button', { name: /^Apply changes \(\d+\)$/ }).click();
     await expectText(users, /3 of \d+ users bound/);
 
     const autoCreate = frame.locator('[data-testid="auto-create-section"]');

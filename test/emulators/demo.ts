@@ -9,6 +9,8 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { ScenarioName, ScenarioOptions } from './yeastar/types.js';
 import { parentWindowHtml, servedAsBitrix24Window } from './parent-window/page.js';
 import { startStack, type Stack } from '../e2e/stack.js';
+import { connectPbx, frameApi } from '../e2e/frame-api.js';
+import { DEMO_LANGS, DEMO_TEXTS, demoLang, fill, type DemoLang, type DemoTexts } from './demo-texts.js';
 
 export interface DemoOptions {
   port?: number;
@@ -25,46 +27,45 @@ export interface Demo {
 
 const CONTROLS_JS = readFileSync(new URL('./parent-window/demo-controls.js', import.meta.url), 'utf8');
 
-/** The buttons: each plays one scripted PBX call (Yeastar emulator scenarios). */
-const CALLS: Record<string, { label: string; run(stack: Stack, record: boolean): { name: ScenarioName; opts: ScenarioOptions } }> = {
-  answered: {
-    label: 'John Doe calls · answered (stays on the line until Hang up)',
-    run: (stack, record) => ({ name: 'inbound-answered', opts: { from: stack.portal.contact.phone, to: '1001', record, talkSeconds: 20, ringSeconds: 3, hold: true } }),
-  },
-  missed: {
-    label: 'John Doe calls · missed',
-    run: (stack) => ({ name: 'inbound-missed', opts: { from: stack.portal.contact.phone, to: '1001', ringSeconds: 5 } }),
-  },
-  transfer: {
-    label: 'John Doe calls · Alice answers, transfers to Bob',
-    run: (stack, record) => ({ name: 'blind-transfer', opts: { from: stack.portal.contact.phone, to: ['1001', '1002'], record, talkSeconds: 10, ringSeconds: 3 } }),
-  },
-  unknown: {
-    label: 'Unknown number calls · a lead is created',
-    run: (_stack, record) => ({
-      name: 'inbound-answered',
-      opts: { from: `+1555${String(Math.floor(1_000_000 + Math.random() * 8_999_999))}`, to: '1001', record, talkSeconds: 6, ringSeconds: 3 },
-    }),
-  },
-  outbound: {
-    label: 'You call John Doe · outbound',
-    run: (stack, record) => ({ name: 'outbound-answered', opts: { from: '1001', to: stack.portal.contact.phone, record, talkSeconds: 6, ringSeconds: 2 } }),
-  },
+type CallKind = keyof DemoTexts['calls'];
+type HoldAt = NonNullable<ScenarioOptions['holdAt']>;
+
+/** The buttons: each plays one scripted PBX call (Yeastar emulator scenarios). `holdAt` parks it there until Hang up. */
+const CALLS: Record<CallKind, (stack: Stack, record: boolean, holdAt: HoldAt | undefined) => { name: ScenarioName; opts: ScenarioOptions }> = {
+  answered: (stack, record, holdAt) => ({ name: 'inbound-answered', opts: { from: stack.portal.contact.phone, to: '1001', record, talkSeconds: 20, ringSeconds: 3, hold: true, ...(holdAt ? { holdAt } : {}) } }),
+  missed: (stack) => ({ name: 'inbound-missed', opts: { from: stack.portal.contact.phone, to: '1001', ringSeconds: 5 } }),
+  // Blind: the emulator's blind-transfer scenario — you leave the call at the transfer (30013), Bob's phone rings.
+  transfer: (stack, record, holdAt) => ({ name: 'blind-transfer', opts: { from: stack.portal.contact.phone, to: ['1001', '1002'], record, talkSeconds: 10, ringSeconds: 3, ...(holdAt ? { holdAt } : {}) } }),
+  unknown: (_stack, record) => ({
+    name: 'inbound-answered',
+    opts: { from: `+1555${String(Math.floor(1_000_000 + Math.random() * 8_999_999))}`, to: '1001', record, talkSeconds: 6, ringSeconds: 3 },
+  }),
+  outbound: (stack, record) => ({ name: 'outbound-answered', opts: { from: '1001', to: stack.portal.contact.phone, record, talkSeconds: 6, ringSeconds: 2 } }),
 };
 
-function controlsHtml(stack: Stack, userId: number): string {
-  const config = JSON.stringify({ userId, contactId: stack.portal.contact.id }).replace(/</g, '\\u003c');
-  const callButtons = Object.entries(CALLS).map(([kind, call]) => `<button type="button" data-call="${kind}">${call.label}</button>`).join('\n');
-  return `<section class="controls" aria-label="Demo controls">
-<strong>Emulated PBX</strong>
+const isCallKind = (value: unknown): value is CallKind => typeof value === 'string' && value in CALLS;
+const HOLD_POINTS: readonly HoldAt[] = ['ringing', 'on-hold', 'transfer'];
+const isHoldAt = (value: unknown): value is HoldAt => HOLD_POINTS.some((point) => point === value);
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function controlsHtml(stack: Stack, userId: number, lang: DemoLang): string {
+  const text = DEMO_TEXTS[lang];
+  const config = JSON.stringify({ userId, contactId: stack.portal.contact.id, lang, text }).replace(/</g, '\\u003c');
+  const callButtons = (Object.keys(CALLS) as CallKind[]).map((kind) => `<button type="button" data-call="${kind}">${escapeHtml(text.calls[kind])}</button>`).join('\n');
+  const languages = DEMO_LANGS.map((code) => `<a href="/demo?lang=${code}" hreflang="${code}"${code === lang ? ' aria-current="page"' : ''}>${code.toUpperCase()}</a>`).join(' ');
+  return `<section class="controls" aria-label="${escapeHtml(text.controls)}">
+<nav aria-label="${escapeHtml(text.language)}">${escapeHtml(text.language)}: ${languages}</nav>
+<strong>${escapeHtml(text.pbx)}</strong>
 <div>${callButtons}
-<button type="button" id="demo-hangup">Hang up</button>
-<label><input type="checkbox" id="demo-record" checked /> record calls</label></div>
-<strong>Open in Bitrix24</strong>
-<div><button type="button" data-view="settings">App settings</button>
-<button type="button" data-view="contact">John Doe · contact tab “Calls”</button>
-<button type="button" data-view="card">Last call card</button></div>
-<p id="demo-status" role="status">Press a call button: the call card pops up in the frame below.</p>
+<button type="button" id="demo-click-to-call">${escapeHtml(text.clickToCall)}</button>
+<button type="button" id="demo-hangup">${escapeHtml(text.hangUp)}</button>
+<label><input type="checkbox" id="demo-record" checked /> ${escapeHtml(text.record)}</label></div>
+<strong>${escapeHtml(text.openIn)}</strong>
+<div><button type="button" data-view="settings">${escapeHtml(text.views.settings)}</button>
+<button type="button" data-view="contact">${escapeHtml(text.views.contact)}</button>
+<button type="button" data-view="card">${escapeHtml(text.views.card)}</button></div>
+<p id="demo-status" role="status">${escapeHtml(text.ready)}</p>
 <script type="application/json" id="demo-config">${config}</script>
 </section>`;
 }
@@ -76,18 +77,19 @@ function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
     res.status(503).type('text').send('The demo is still starting, reload in a moment.');
     return null;
   };
+  const textsOf = (req: Request): DemoTexts => DEMO_TEXTS[demoLang((req.body as { lang?: unknown } | undefined)?.lang)];
 
   router.get('/demo', async (req: Request, res: Response) => {
     const stack = ready(res);
     if (!stack) return;
     const userId = stack.portal.adminId;
-    const lang = typeof req.query.lang === 'string' ? req.query.lang : 'en';
+    const lang = demoLang(req.query.lang);
     const token = await stack.b24.frameToken(stack.portal.memberId, userId);
     const page = { memberId: stack.portal.memberId, userId, isAdmin: true, lang, placement: 'DEFAULT', placementOptions: {} };
     servedAsBitrix24Window(res);
     res.type('html').setHeader('Cache-Control', 'no-store');
     res.send(parentWindowHtml(
-      { appUrl: holder.appUrl ?? '', mintToken: (m, u) => stack.b24.frameToken(m, u), controlsHtml: controlsHtml(stack, userId), controlsScript: '/demo/controls.js', title: 'PBX connector demo' },
+      { appUrl: holder.appUrl ?? '', mintToken: (m, u) => stack.b24.frameToken(m, u), controlsHtml: controlsHtml(stack, userId, lang), controlsScript: '/demo/controls.js', title: DEMO_TEXTS[lang].title },
       page, token, req.get('host') ?? 'localhost:3000', '/demo',
     ));
   });
@@ -103,22 +105,32 @@ function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
   router.post('/demo/api/call', express.json(), async (req: Request, res: Response) => {
     const stack = ready(res);
     if (!stack) return;
-    const body = req.body as { kind?: unknown; record?: unknown };
-    const call = CALLS[String(body.kind)];
-    if (!call) {
+    const body = req.body as { kind?: unknown; record?: unknown; holdAt?: unknown };
+    if (!isCallKind(body.kind)) {
       res.status(400).json({ error: 'unknown call kind' });
       return;
     }
-    const { name, opts } = call.run(stack, body.record !== false);
+    const text = textsOf(req);
+    const { name, opts } = CALLS[body.kind](stack, body.record !== false, isHoldAt(body.holdAt) ? body.holdAt : undefined);
     const started = await stack.pbx.scenario(name, opts);
-    res.json({ message: `${call.label}: ringing (PBX call ${started.callId})` });
+    res.json({ callId: started.callId, message: fill(text.ringing, { label: text.calls[body.kind], callId: started.callId }) });
   });
-  router.post('/demo/api/hangup', async (_req: Request, res: Response) => {
+  // What Bitrix24 does when an employee clicks a phone number in the CRM: the telephony event ONEXTERNALCALLSTART to
+  // the app that is the default line, which dials through the PBX (the product's click-to-call).
+  router.post('/demo/api/click-to-call', express.json(), async (req: Request, res: Response) => {
     const stack = ready(res);
     if (!stack) return;
-    const live = await stack.pbx.liveCalls();
-    const ended = await Promise.all(live.held.map((callId) => stack.pbx.continue(callId)));
-    res.json({ message: ended.length > 0 ? `Hung up ${ended.length} call(s).` : 'No call is on the line.' });
+    const { contact } = stack.portal;
+    await stack.b24.clickToCall(stack.portal.memberId, { userId: stack.portal.adminId, phoneNumber: contact.phone, crm: { entityType: 'CONTACT', entityId: contact.id } });
+    res.json({ message: fill(textsOf(req).clickToCallStarted, { phone: contact.phone }) });
+  });
+  // The emulator's own hang-up: every call in progress ends wherever it is — ringing, talking, on hold, transferring.
+  router.post('/demo/api/hangup', express.json(), async (req: Request, res: Response) => {
+    const stack = ready(res);
+    if (!stack) return;
+    const ended = await stack.pbx.hangUp();
+    const text = textsOf(req);
+    res.json({ message: ended.length > 0 ? fill(text.hungUp, { count: ended.length }) : text.noCall });
   });
   router.get('/demo/api/calls', async (_req: Request, res: Response) => {
     const stack = ready(res);
@@ -132,34 +144,10 @@ function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
   return router;
 }
 
-/** Calls the product's /api as a frame user, the way the app in the browser does. */
-async function frameApi(stack: Stack, userId: number, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<unknown> {
-  const token = await stack.b24.frameToken(stack.portal.memberId, userId);
-  const response = await fetch(`${stack.server.url}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token.accessToken}`, 'x-member-id': stack.portal.memberId, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const answer: unknown = await response.json();
-  if (!response.ok) throw new Error(`${method} /api${path} answered ${response.status}: ${JSON.stringify(answer)}`);
-  return answer;
-}
-
 /** What an admin would do in the settings page, done ahead so calls flow at once: PBX, auto-create, bindings. */
 async function configurePortal(stack: Stack): Promise<void> {
   const admin = stack.portal.adminId;
-  await frameApi(stack, admin, 'PUT', '/settings', {
-    enabled: true,
-    pbx: { baseUrl: stack.pbx.url, clientId: stack.pbx.clientId, clientSecret: stack.pbx.clientSecret, events: 'websocket' },
-    autoCreate: { enabled: true, inbound: true, outbound: true, entityType: 'LEAD' },
-  });
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const status = (await frameApi(stack, admin, 'GET', '/status')) as { pbx: { state: string } };
-    if (status.pbx.state === 'connected') break;
-    if (Date.now() > until) throw new Error(`the PBX link did not come up (state ${status.pbx.state})`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await connectPbx(stack, { autoCreate: { enabled: true, inbound: true, outbound: true, entityType: 'LEAD' } });
   await frameApi(stack, admin, 'POST', '/bindings/auto', { dryRun: false });
   // The person watching the demo is the portal admin: extension 1001 rings them, so the call card pops in their window.
   const alice = stack.portal.agents[0]?.id;
@@ -182,7 +170,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const port = Number.parseInt(process.env.PORT ?? '3000', 10);
+  // DEMO_PORT (or PORT) moves the demo off 3000, e.g. when the product itself already runs there.
+  const port = Number.parseInt(process.env.DEMO_PORT ?? process.env.PORT ?? '3000', 10);
   const demo = await startDemo({ port, logLevel: process.env.LOG_LEVEL ?? 'warn' });
   console.log(`\n  PBX connector demo: ${demo.url}\n  (the product on http://localhost:${port}; Ctrl+C stops everything)\n`);
   const stop = (): void => {

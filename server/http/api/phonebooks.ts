@@ -5,6 +5,7 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import { askPbx, connectedAdapter, parseBody, portalOf, type ContactsApiDeps } from './route-support.js';
+import { syncReasonKind } from '../../contacts/sync.js';
 import type { PbxPhonebook } from '../../pbx/adapter.js';
 import { locals } from '../context.js';
 import type { ContactSyncRow, PhonebookRow } from '../../../contract/api-shapes.js';
@@ -44,7 +45,7 @@ export function phonebooksRouter(deps: ContactsApiDeps): Router {
     const rows: ContactSyncRow[] = deps.store.contactSync.list(portal)
       .sort((a, b) => b.updatedAt - a.updatedAt)
       .map((e) => ({
-        entityType: e.entityType, entityId: e.entityId, state: e.state, reason: e.reason ?? null, pbxContactId: e.pbxContactId ?? null, updatedAt: e.updatedAt,
+        entityType: e.entityType, entityId: e.entityId, state: e.state, reason: e.reason ?? null, reasonKind: syncReasonKind(e.state, e.reason), pbxContactId: e.pbxContactId ?? null, updatedAt: e.updatedAt,
       }));
     res.json(rows);
   });

@@ -63,12 +63,14 @@ export function usersRouter(deps: ContactsApiDeps): Router {
     // Extensions are checked against the PBX when it is connected; without a link the admin may still bind ahead.
     const extensions = adapter ? new Set((await askPbx(() => adapter.listExtensions())).map((e) => e.number)) : null;
     const plan = await serial(portal, async () => {
-      const manual = planManualBind(deps.store.bindings.list(portal), changes, { userIds: new Set(users.map((u) => u.id)), extensions });
-      await deps.store.bindings.replace(portal, manual.bindings);
+      const manual = planManualBind(deps.store.bindings.list(portal), changes, { names: new Map(users.map((u) => [u.id, u.name])), extensions });
+      if (manual.applied) await deps.store.bindings.replace(portal, manual.bindings);
       return manual;
     });
-    locals(res).log.info({ portal, bindings: plan.bindings.length, conflicts: plan.conflicts.length }, 'bindings saved');
-    const answer: BindingsResponse = { bindings: bindingRows(plan.bindings), conflicts: plan.conflicts };
+    const log = locals(res).log;
+    if (plan.applied) log.info({ portal, changes: changes.length, bindings: plan.bindings.length }, 'bindings saved');
+    else log.info({ portal, changes: changes.length, conflicts: plan.conflicts.length }, 'bindings refused: conflicts');
+    const answer: BindingsResponse = { bindings: bindingRows(plan.bindings), conflicts: plan.conflicts, applied: plan.applied };
     res.json(answer);
   });
 
@@ -86,7 +88,7 @@ export function usersRouter(deps: ContactsApiDeps): Router {
       return auto;
     });
     if (!dryRun) locals(res).log.info({ portal, pairs: plan.pairs.length, conflicts: plan.conflicts.length }, 'auto-bind applied');
-    const answer: AutoBindResponse = { pairs: plan.pairs, conflicts: plan.conflicts, applied: !dryRun };
+    const answer: AutoBindResponse = { pairs: plan.pairs, changes: plan.changes, conflicts: plan.conflicts, applied: !dryRun };
     res.json(answer);
   });
 

@@ -10,8 +10,10 @@
     status.textContent = text;
   }
 
+  // The page's language travels with every request: the answers come back in the words the controls use.
   async function post(path, body) {
-    const response = await window.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body || {}) });
+    const payload = Object.assign({ lang: demo.lang }, body || {});
+    const response = await window.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
     const answer = await response.json();
     if (!response.ok) throw new Error(answer.error || response.statusText);
     return answer;
@@ -20,19 +22,33 @@
   document.querySelectorAll('[data-call]').forEach((button) => {
     button.addEventListener('click', async () => {
       const record = document.getElementById('demo-record').checked;
-      say('Calling…');
+      say(demo.text.calling);
       try {
         const answer = await post('/demo/api/call', { kind: button.getAttribute('data-call'), record });
         say(answer.message);
       } catch (error) {
-        say('The PBX emulator refused: ' + error.message);
+        say(demo.text.refused.replace('{error}', error.message));
       }
     });
   });
 
+  document.getElementById('demo-click-to-call').addEventListener('click', async () => {
+    say(demo.text.calling);
+    try {
+      const answer = await post('/demo/api/click-to-call');
+      say(answer.message);
+    } catch (error) {
+      say(demo.text.refused.replace('{error}', error.message));
+    }
+  });
+
   document.getElementById('demo-hangup').addEventListener('click', async () => {
-    const answer = await post('/demo/api/hangup');
-    say(answer.message);
+    try {
+      const answer = await post('/demo/api/hangup');
+      say(answer.message);
+    } catch (error) {
+      say(demo.text.refused.replace('{error}', error.message));
+    }
   });
 
   document.querySelectorAll('[data-view]').forEach((button) => {
@@ -65,7 +81,7 @@
         if (call.userId !== demo.userId || call.finished || shown.has(call.callId)) continue;
         shown.add(call.callId);
         lastCall = call;
-        say('Call card: ' + call.phoneNumber + ' is calling');
+        say(demo.text.cardFor.replace('{phone}', call.phoneNumber));
         window.openPlacement('CALL_CARD', cardOptions(call));
       }
     } catch {

@@ -23,6 +23,7 @@ export const scenarioOptionsSchema = z.strictObject({
   record: z.boolean().optional(),
   speed: z.number().positive().max(1_000_000).optional(),
   hold: z.boolean().optional(),
+  holdAt: z.enum(['ringing', 'on-hold', 'transfer']).optional(),
   answeredBy: number.optional(),
   reason: z.string().min(1).max(128).optional(),
   wait: z.boolean().optional(),

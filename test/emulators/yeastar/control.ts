@@ -84,6 +84,10 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       return board.burst(parse(burstSchema, body));
     case 'POST /continue':
       return { released: board.release(String(asRecord(body).callId)) };
+    case 'POST /hangup': {
+      const callId = isRecord(body) && typeof body.callId === 'string' ? body.callId : undefined;
+      return { hungUp: board.hangUp(callId) };
+    }
     case 'GET /calls':
       return { calls: board.query(), held: board.held() };
     case 'POST /idle':

@@ -71,6 +71,8 @@ export interface YeastarEmulator {
    * (it is remembered). Resolves true while the call is in progress, false when unknown or already over.
    */
   continue(callId: string): Promise<boolean>;
+  /** Hangs up one call, or every call in progress, wherever it is (ringing, talking, on hold, transferring). */
+  hangUp(callId?: string): Promise<string[]>;
   /** Resolves when every call in progress has ended and webhook pushes settled. */
   waitIdle(): Promise<void>;
   burst(opts: BurstOptions): Promise<BurstResult>;
@@ -250,6 +252,10 @@ class EmulatorHandle implements YeastarEmulator {
 
   scenario(name: ScenarioName, opts: ScenarioOptions = {}): Promise<ScenarioResult> {
     return this.call('POST', '/scenario', { name, opts });
+  }
+
+  async hangUp(callId?: string): Promise<string[]> {
+    return (await this.call<{ hungUp: string[] }>('POST', '/hangup', callId === undefined ? {} : { callId })).hungUp;
   }
 
   async continue(callId: string): Promise<boolean> {

@@ -17,6 +17,7 @@ export interface Resolved {
   ring: number;
   record: boolean;
   hold: boolean;
+  holdAt: 'ringing' | 'on-hold' | 'transfer' | undefined;
   answeredBy: string;
   reason: string | undefined;
 }
@@ -52,6 +53,7 @@ export function resolveOptions(name: ScenarioName, opts: ScenarioOptions, isExte
     ring: opts.ringSeconds ?? 4,
     record: opts.record ?? true,
     hold: opts.hold ?? false,
+    holdAt: opts.holdAt,
     reason: opts.reason,
   };
 }
@@ -77,6 +79,11 @@ async function arriveInbound(run: CallRun, o: Resolved): Promise<{ inbound: Retu
 /** Talk, optional hold point, then the outside party hangs up first and the extension's BYE follows. */
 async function talkAndHangUp(run: CallRun, o: Resolved, remote: { member_status: MemberStatus }, ext: { member_status: MemberStatus }, talk: number): Promise<void> {
   await run.pause(talk);
+  if (o.holdAt === 'on-hold' && !run.hungUp) {
+    remote.member_status = 'HOLD';
+    run.snapshot();
+    await run.holdUntilContinued();
+  }
   if (o.hold) await run.holdUntilContinued();
   remote.member_status = 'BYE';
   run.snapshot();
@@ -90,6 +97,7 @@ const inboundAnswered: Script = async (run, o) => {
   const ext = run.addExtension(agent, 'RING');
   run.snapshot();
   run.extensionStatus(agent, 'Ringing');
+  if (o.holdAt === 'ringing') await run.holdUntilContinued();
   await run.pause(o.ring);
   if (run.hungUp) {
     // call/hangup while ringing: the caller's leg is torn down, as in a missed call.
@@ -263,7 +271,18 @@ const blindTransfer: Script = async (run, o) => {
   const b = run.addExtension(second, 'RING');
   run.snapshot();
   run.extensionStatus(second, 'Ringing');
+  if (o.holdAt === 'transfer') await run.holdUntilContinued();
   await run.pause(o.ring);
+  if (run.hungUp) {
+    // call/hangup while the transfer target rings: the caller's leg goes, the target never answers.
+    inbound.member_status = 'BYE';
+    b.member_status = 'BYE';
+    run.snapshot();
+    run.extensionStatus(second, 'Idle');
+    await run.leg({ from: o.from, to: first, disposition: 'ANSWERED', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: before, srcTrunk: o.trunk, did: o.did, record: o.record });
+    await run.leg({ from: o.from, to: second, disposition: 'NO ANSWER', callType: 'Inbound', ringSeconds: o.ring, talkSeconds: 0, srcTrunk: o.trunk, did: o.did, offsetSeconds: o.ring + before });
+    return;
+  }
   b.member_status = 'ANSWER';
   run.snapshot();
   run.extensionStatus(second, 'Busy');

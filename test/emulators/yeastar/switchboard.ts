@@ -94,6 +94,13 @@ export class Switchboard {
     return [...this.live.values()].filter((l) => l.run.isHeld()).map((l) => l.run.callId);
   }
 
+  /** The emulator's own hang-up (the demo's button): every call in progress, or one, ends at whatever point it is. */
+  hangUp(callId?: string): string[] {
+    const runs = [...this.live.values()].map((l) => l.run).filter((run) => callId === undefined || run.callId === callId);
+    for (const run of runs) run.requestHangup();
+    return runs.map((run) => run.callId);
+  }
+
   /** Hangs every call up (they run straight to their end) and waits for them: used when the PBX shuts down. */
   async hangUpAll(): Promise<void> {
     for (const { run } of this.live.values()) run.requestHangup();

@@ -59,6 +59,12 @@ export interface ScenarioOptions {
   speed?: number;
   /** Stop before the hang-up until `continue` is called for this call. */
   hold?: boolean;
+  /**
+   * An earlier hold point, until `continue` or a hang-up (the demo's Hang up at any moment): `ringing` while the
+   * extension rings (inbound-answered), `on-hold` with the caller put on hold (HOLD) after the talk (inbound-answered),
+   * `transfer` while the transfer target rings (blind-transfer).
+   */
+  holdAt?: 'ringing' | 'on-hold' | 'transfer';
   /** ring-group / queue-ivr: which extension of `to` answers (default: the last one). */
   answeredBy?: string;
   /** outbound-failed / inbound-busy: the 30015 reason text. */

@@ -100,7 +100,7 @@ describe('users and extensions', () => {
     expect(row(dora)).toMatchObject({ extension: null });
 
     const taken = await world.api('PUT', '/bindings', { bindings: [{ userId: dora, extension: '1101' }] });
-    expect((taken.body as BindingsResponse).conflicts).toEqual([{ userId: dora, extension: '1101', reason: `extension 1101 is bound to user ${anna}` }]);
+    expect((taken.body as BindingsResponse).conflicts).toEqual([{ userId: dora, extension: '1101', reason: "extension 1101 would also ring Anna: give one of them another extension" }]);
     expect(world.store.bindings.userForExtension(world.memberId, '1101')).toBe(anna);
   });
 

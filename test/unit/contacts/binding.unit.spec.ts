@@ -42,8 +42,8 @@ describe('planAutoBind', () => {
       { userId: 9, extension: '1002', source: 'manual' },
     ]);
     expect(plan.conflicts).toEqual([
-      { userId: 1, extension: '1001', reason: 'user 1 is bound manually to extension 1005' },
-      { userId: 2, extension: '1002', reason: 'extension 1002 is bound manually to user 9' },
+      { userId: 1, extension: '1001', reason: 'User 1 is bound manually to extension 1005' },
+      { userId: 2, extension: '1002', reason: 'extension 1002 is bound manually to Bitrix24 user #9' },
     ]);
   });
 
@@ -82,32 +82,63 @@ describe('planAutoBind', () => {
 });
 
 describe('planManualBind', () => {
-  const known = { userIds: new Set([1, 2, 3]), extensions: new Set(['1001', '1002', '1003']) };
+  const known = { names: new Map([[1, 'Anna Petrova'], [2, 'Boris Ivanov'], [3, 'carol@example.com']]), extensions: new Set(['1001', '1002', '1003']) };
 
   it('binds, moves and unbinds users; manual bindings are marked manual', () => {
     const current: Binding[] = [{ userId: 1, extension: '1001', source: 'email' }, { userId: 2, extension: '1002', source: 'inner' }];
     const plan = planManualBind(current, [{ userId: 1, extension: '1003' }, { userId: 2, extension: null }, { userId: 3, extension: '1002' }], known);
     expect(plan.conflicts).toEqual([]);
+    expect(plan.applied).toBe(true);
     expect(plan.bindings).toEqual([
       { userId: 1, extension: '1003', source: 'manual' },
       { userId: 3, extension: '1002', source: 'manual' },
     ]);
   });
 
-  it('refuses to take an extension another user holds, and unknown users or extensions', () => {
-    const current: Binding[] = [{ userId: 1, extension: '1001', source: 'manual' }];
-    const plan = planManualBind(current, [{ userId: 2, extension: '1001' }, { userId: 4, extension: '1002' }, { userId: 3, extension: '1009' }], known);
-    expect(plan.bindings).toEqual(current);
-    expect(plan.conflicts).toEqual([
-      { userId: 2, extension: '1001', reason: 'extension 1001 is bound to user 1' },
-      { userId: 4, extension: '1002', reason: 'user 4 is not an active Bitrix24 user' },
-      { userId: 3, extension: '1009', reason: 'extension 1009 does not exist on the PBX' },
+  // Before issue 12 changes were applied one by one, so a swap needed an unbind first and half a request could be saved.
+  it('swaps two users\' extensions in one request: the final state is checked, not each change in order', () => {
+    const current: Binding[] = [{ userId: 1, extension: '1001', source: 'manual' }, { userId: 2, extension: '1002', source: 'email' }];
+    const plan = planManualBind(current, [{ userId: 1, extension: '1002' }, { userId: 2, extension: '1001' }], known);
+    expect(plan.conflicts).toEqual([]);
+    expect(plan.bindings).toEqual([
+      { userId: 1, extension: '1002', source: 'manual' },
+      { userId: 2, extension: '1001', source: 'manual' },
     ]);
   });
 
-  it('lets two users in one request claim one extension only once', () => {
+  it('refuses the whole request on any conflict, naming the people: taken extension, unknown user, unknown extension', () => {
+    const current: Binding[] = [{ userId: 1, extension: '1001', source: 'manual' }];
+    const plan = planManualBind(current, [{ userId: 3, extension: '1003' }, { userId: 2, extension: '1001' }, { userId: 4, extension: '1002' }, { userId: 3, extension: '1009' }], known);
+    expect(plan.applied).toBe(false);
+    expect(plan.bindings).toEqual(current);
+    expect(plan.conflicts).toEqual([
+      { userId: 4, extension: '1002', reason: 'Bitrix24 user #4 is not an active Bitrix24 user' },
+      { userId: 3, extension: '1009', reason: 'extension 1009 does not exist on the PBX' },
+      { userId: 2, extension: '1001', reason: 'extension 1001 would also ring Anna Petrova: give one of them another extension' },
+    ]);
+  });
+
+  it('refuses two users in one request claiming one extension, and names both', () => {
     const plan = planManualBind([], [{ userId: 1, extension: '1001' }, { userId: 2, extension: '1001' }], known);
-    expect(plan.bindings).toEqual([{ userId: 1, extension: '1001', source: 'manual' }]);
-    expect(plan.conflicts).toHaveLength(1);
+    expect(plan.bindings).toEqual([]);
+    expect(plan.conflicts.map((c) => c.reason)).toEqual([
+      'extension 1001 would also ring Boris Ivanov: give one of them another extension',
+      'extension 1001 would also ring Anna Petrova: give one of them another extension',
+    ]);
+  });
+});
+
+describe('bindingChanges (the auto-bind preview)', () => {
+  it('lists only users whose extension changes, kept pairs left out', () => {
+    const plan = planAutoBind(
+      [user(1, 'a@x.io'), user(2, 'b@x.io'), user(3, 'c@x.io')],
+      [ext('1001', 'a@x.io'), ext('1002', 'b@x.io')],
+      [{ userId: 1, extension: '1001', source: 'email' }, { userId: 3, extension: '1003', source: 'email' }],
+    );
+    expect(plan.pairs).toHaveLength(2);
+    expect(plan.changes).toEqual([
+      { userId: 2, from: null, to: '1002', reason: 'email' },
+      { userId: 3, from: '1003', to: null, reason: null },
+    ]);
   });
 });
