@@ -38,6 +38,8 @@ export interface ProductParts {
   /** Optional: a (re-)install finished. */
   onPortalInstalled?(memberId: string): Promise<void> | void;
   apiRouters: Router[];
+  /** /api routes any employee may write to: Bitrix24 judges the write with their own token (see http/app.ts). */
+  agentApiRouters?: Router[];
   rootRouters: Router[];
   gauges: RuntimeGauges;
   start(): Promise<void>;
@@ -104,6 +106,7 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     onPortalRemoved: (memberId) => parts.onPortalRemoved(memberId),
     onPortalInstalled: (memberId) => parts.onPortalInstalled?.(memberId),
     apiRouters: parts.apiRouters,
+    ...(parts.agentApiRouters ? { agentApiRouters: parts.agentApiRouters } : {}),
     rootRouters: parts.rootRouters,
     gauges: parts.gauges,
     frameAuthTtlMs: opts.frameAuthTtlMs,
