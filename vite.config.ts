@@ -6,8 +6,8 @@ import type { Plugin } from 'vite';
 import { kitSourceDirectives } from './scripts/kit-sources.js';
 
 // One config for the client build (Vite) and the test runner (Vitest).
-// The client is served by the server from dist/client: the app page and placements use client/index.html,
-// the installer uses install.html at the top level.
+// The client is served by the server from dist/client: the app page and the CRM tabs use client/index.html, the
+// call card client/call-card.html, the installer install.html at the top level.
 // The Bitrix24 UI kit runs in plain-Vue mode (no vue-router): https://bitrix24.github.io/b24ui/docs/getting-started/installation/vue/
 // Tailwind scans only the UI kit components we use, not the whole kit (issue 12 point 9: the CSS was 517 KB).
 function kitSourcesInUse(): Plugin {
@@ -39,6 +39,8 @@ export default defineConfig({
     rollupOptions: {
       input: {
         app: resolve(import.meta.dirname, 'client/index.html'),
+        // The call card's own page: no UI kit, no other view (issue 12 point 9; client/call-card.ts).
+        'call-card': resolve(import.meta.dirname, 'client/call-card.html'),
         install: resolve(import.meta.dirname, 'install.html'),
       },
     },

@@ -6,6 +6,8 @@ import type {
   CallsPage,
   CardModesUpdate,
   ContactSyncRow,
+  CreateRecordRequest,
+  CreateRecordResponse,
   ExtensionRow,
   FailedWriteRow,
   MissedCallTaskRow,
@@ -32,15 +34,16 @@ export interface PbxTestRequest {
   clientSecret?: string;
 }
 
-export interface CallsQuery {
-  entityType: string;
-  entityId: number;
+/** Whose calls: a CRM record's, or (the call card) those with one outside number. */
+export type CallsFilter = { entityType: string; entityId: number } | { phone: string };
+
+export type CallsQuery = CallsFilter & {
   before?: number | null;
   limit?: number;
-}
+};
 
 export interface OpenItemsQuery {
-  entityType: 'CONTACT' | 'COMPANY' | 'LEAD';
+  entityType: 'CONTACT' | 'COMPANY' | 'LEAD' | 'DEAL';
   entityId: number;
 }
 
@@ -68,6 +71,8 @@ export interface Api {
   recentCalls(): Promise<CallsPage>;
   /** The CRM record's open deals and activities (the call card). */
   openItems(query: OpenItemsQuery): Promise<OpenItemsResponse>;
+  /** Creates a contact or lead for an unknown number, as the agent (the call card). */
+  createRecord(request: CreateRecordRequest): Promise<CreateRecordResponse>;
   recording(callId: string): Promise<Blob>;
   failedWrites(): Promise<FailedWriteRow[]>;
   retryWrite(id: string): Promise<void>;
@@ -140,10 +145,11 @@ export function createApi(http: AxiosInstance): Api {
     disconnect: async () => {
       await post<unknown>('/disconnect');
     },
-    calls: ({ entityType, entityId, before, limit }) =>
-      get<CallsPage>('/calls', { entityType, entityId, ...(before ? { before } : {}), ...(limit ? { limit } : {}) }),
+    calls: ({ before, limit, ...filter }) =>
+      get<CallsPage>('/calls', { ...filter, ...(before ? { before } : {}), ...(limit ? { limit } : {}) }),
     recentCalls: () => get<CallsPage>('/calls/recent'),
     openItems: ({ entityType, entityId }) => get<OpenItemsResponse>('/crm/open-items', { entityType, entityId }),
+    createRecord: (request) => post<CreateRecordResponse>('/crm/records', request),
     recording: async (callId) => (await http.get<Blob>(`/calls/${encodeURIComponent(callId)}/recording`, { responseType: 'blob' })).data,
     failedWrites: () => get<FailedWriteRow[]>('/outbox/failed'),
     missedCallTasks: () => get<MissedCallTaskRow[]>('/missed-call-tasks'),

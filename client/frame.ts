@@ -38,6 +38,10 @@ export interface Frame {
   refreshAuth(): Promise<FrameAuth | null>;
   /** Resizes the frame to its content, full width (detail tabs and the call card grow with their content). */
   fit(): void;
+  /** The portal's own address of a page (`/crm/contact/details/5/` → https://portal/crm/contact/details/5/). */
+  portalUrl?(path: string): string;
+  /** Opens a portal page (a CRM record) in Bitrix24's slider over the portal, as Bitrix24's own call card does. */
+  openPath?(path: string): Promise<void>;
 }
 
 const DETAIL_TAB = /^CRM_(CONTACT|LEAD|COMPANY|DEAL)_DETAIL_TAB$/;
@@ -91,6 +95,13 @@ export async function connectFrame(): Promise<Frame> {
     isAdmin: b24.auth.isAdmin,
     auth: () => toFrameAuth(b24.auth.getAuthData()),
     refreshAuth: async () => toFrameAuth(await b24.auth.refreshAuth()),
+    portalUrl: (path) => b24.slider.getUrl(path).toString(),
+    // https://apidocs.bitrix24.com/sdk/bx24-js-sdk/additional-functions/bx24-open-path.html: the SDK adds IFRAME=Y and
+    // the width's base path; its promise settles when the slider closes, which the card does not wait for.
+    openPath: async (path) => {
+      void b24.slider.openPath(b24.slider.getUrl(path)).catch(() => undefined);
+      return Promise.resolve();
+    },
     fit: () => {
       // fitWindow keeps the width at 100% (the slider decides it) and sets the height to the document's; the SDK
       // settles the command by itself after a short wait (isSafely), so nothing is left pending.

@@ -7,11 +7,13 @@ import { createApi, createHttp } from './api.js';
 import { setApi } from './apiContext.js';
 import { connectFrame, viewFor } from './frame.js';
 import { loadAppI18n } from './i18n/index.js';
+import { setPortalLinks } from './portalLinks.js';
 import './styles/main.css';
 
 async function start(): Promise<void> {
   const frame = await connectFrame();
   setApi(createApi(createHttp(frame)));
+  setPortalLinks(frame);
   const view = viewFor(frame.placement, frame.options);
   // The view's chunk and the language's messages load side by side (App.vue imports each view on demand).
   const [i18n] = await Promise.all([loadAppI18n(frame.lang), preloadView(view)]);

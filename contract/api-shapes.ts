@@ -227,6 +227,10 @@ export interface CallRow {
   rang: { extension: string; userId: number | null; userName: string | null }[];
   answeredBy: { extension: string; userId: number | null; userName: string | null } | null;
   crm: { entityType: CrmEntityType; entityId: number } | null;
+  /** When the call was answered (epoch ms; null: not answered): the call card's talk timer counts from it. */
+  answeredAt: number | null;
+  /** Bitrix24's CALL_ID of the call (the CALL_CARD placement names its call by it); null before register answered. */
+  b24CallId: string | null;
   recording: { available: boolean; state: 'none' | 'pending' | 'attached' | 'failed'; url: string | null };
   live: boolean;
 }
@@ -253,8 +257,10 @@ export interface ActivityResponse {
 
 /** GET /api/crm/open-items: a CRM record's open deals (contacts and companies) and open activities, for the call card. */
 export interface OpenItemsResponse {
-  entityType: 'CONTACT' | 'COMPANY' | 'LEAD';
+  entityType: 'CONTACT' | 'COMPANY' | 'LEAD' | 'DEAL';
   entityId: number;
+  /** Who is calling, as the agent may see it: the record's name and its responsible employee (null: not readable). */
+  record: CrmRecordSummary | null;
   /** Deals not closed, newest first; always empty for a lead. `stageName`: the portal's own name of the stage (null: unknown). */
   deals: { id: number; title: string; stageId: string; stageName: string | null; amount: number | null; currency: string | null }[];
   /** Activities not completed, soonest deadline first (ISO 8601; null: none). */
@@ -264,4 +270,24 @@ export interface OpenItemsResponse {
   moreActivities: boolean;
   /** When Bitrix24 was asked (epoch ms); answers are reused for up to 30 s. */
   fetchedAt: number;
+}
+
+/** The call card's header: a CRM record's name (contact full name, company / lead / deal title) and who is responsible. */
+export interface CrmRecordSummary {
+  /** Empty when the record has no name at all (the card then names its kind, never an id). */
+  name: string;
+  responsible: { id: number; name: string | null } | null;
+}
+
+/** POST /api/crm/records: the call card's "Create contact" / "Create lead" for an unknown number. */
+export interface CreateRecordRequest {
+  entityType: 'CONTACT' | 'LEAD';
+  /** The number as the call card shows it (CALL_CARD PHONE_NUMBER). */
+  phone: string;
+}
+
+export interface CreateRecordResponse {
+  entityType: 'CONTACT' | 'LEAD';
+  entityId: number;
+  name: string;
 }

@@ -71,6 +71,7 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     onPortalRemoved: (memberId) => parts.onPortalRemoved(memberId),
     onPortalInstalled: (memberId) => parts.onPortalInstalled?.(memberId),
     apiRouters: parts.apiRouters,
+    ...(parts.agentApiRouters ? { agentApiRouters: parts.agentApiRouters } : {}),
     rootRouters: parts.rootRouters,
     gauges: parts.gauges,
     frameAuthTtlMs: opts.frameAuthTtlMs,

@@ -33,6 +33,8 @@ export interface ProductParts {
   /** Optional: a (re-)install finished. */
   onPortalInstalled?(memberId: string): Promise<void> | void;
   apiRouters: Router[];
+  /** /api routes any employee may write to: Bitrix24 judges the write with their own token (see http/app.ts). */
+  agentApiRouters?: Router[];
   rootRouters: Router[];
   gauges: RuntimeGauges;
   start(): Promise<void>;

@@ -13,7 +13,7 @@ import { createUserNames } from './contacts/user-names.js';
 import { callsApiRouter } from './http/api/calls.js';
 import { cardModesRouter } from './http/api/card-modes.js';
 import { contactSyncRouter } from './http/api/contact-sync.js';
-import { crmApiRouter } from './http/api/crm.js';
+import { crmAgentRouter, crmApiRouter } from './http/api/crm.js';
 import { missedCallTasksRouter } from './http/api/missed-call-tasks.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
 import { repairRouter } from './http/api/repair.js';
@@ -105,6 +105,14 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
           outbox.resume?.(portal);
           await supervisor.reconcile(portal);
         },
+      }),
+    ],
+    // The call card's "Create contact / lead": written with the agent's own token, so no admin check (http/app.ts).
+    agentApiRouters: [
+      crmAgentRouter({
+        restAs, log: log.child({ part: 'contacts' }),
+        settingsOf: (portal) => store.settings.get(portal),
+        remember: (portal, e164, ref) => contacts.lookup.remember(portal, e164, ref),
       }),
     ],
     rootRouters: [...(opts.extraRootRouters ?? []), supervisor.webhookRouter()],

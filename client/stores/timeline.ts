@@ -1,15 +1,17 @@
 import { defineStore } from 'pinia';
 import { readonly, ref } from 'vue';
 import type { CallRow } from '../../contract/api-shapes.js';
+import type { CallsFilter } from '../api.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
 import { useDelayedLoading } from './loading.js';
 
 export const TIMELINE_PAGE = 20;
 
-/** The calls of one CRM record, newest first, paged with `before`. */
+/** The calls of one CRM record (or, for the call card, of one outside number), newest first, paged with `before`. */
 export const useTimelineStore = defineStore('timeline', () => {
   const entity = ref<{ entityType: string; entityId: number } | null>(null);
+  const phone = ref<string | null>(null);
   const calls = ref<CallRow[]>([]);
   const nextBefore = ref<number | null>(null);
   const loaded = ref(false);
@@ -18,7 +20,7 @@ export const useTimelineStore = defineStore('timeline', () => {
   let inFlight: Promise<void> | null = null;
 
   function fetchPage(before: number | null): Promise<void> {
-    const target = entity.value;
+    const target: CallsFilter | null = entity.value ?? (phone.value !== null ? { phone: phone.value } : null);
     if (!target) return Promise.resolve();
     inFlight ??= track(async () => {
       try {
@@ -40,6 +42,18 @@ export const useTimelineStore = defineStore('timeline', () => {
 
   function open(entityType: string, entityId: number): Promise<void> {
     entity.value = { entityType, entityId };
+    phone.value = null;
+    return reset();
+  }
+
+  /** The call card: the calls with this number, whichever CRM record they were logged on. */
+  function openByPhone(number: string): Promise<void> {
+    entity.value = null;
+    phone.value = number;
+    return reset();
+  }
+
+  function reset(): Promise<void> {
     calls.value = [];
     nextBefore.value = null;
     loaded.value = false;
@@ -51,12 +65,14 @@ export const useTimelineStore = defineStore('timeline', () => {
 
   return {
     entity: readonly(entity),
+    phone: readonly(phone),
     calls: readonly(calls),
     nextBefore: readonly(nextBefore),
     loaded: readonly(loaded),
     error: readonly(error),
     loading,
     open,
+    openByPhone,
     refresh,
     loadMore,
   };

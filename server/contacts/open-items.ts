@@ -15,6 +15,10 @@
  *   OWNER_TYPE_ID (crm_enum_ownertype: 1 lead, 3 contact, 4 company) and OWNER_ID, `COMPLETED: 'N'`; DEADLINE is
  *   read-only, taken from START_TIME for calls and meetings and END_TIME for tasks (crm.activity.fields).
  * - batch (settings/how-to-call-rest-api/batch.html): a list command inside answers its first page (50 items).
+ * - crm.contact.get / crm.company.get / crm.lead.get / crm.deal.get (api-reference/crm/contacts/crm-contact-get.html …):
+ *   the record as the agent may read it (NAME, LAST_NAME, TITLE, ASSIGNED_BY_ID); "Access denied" when they may not.
+ * - user.get (api-reference/user/user-get.html) with `ID`; inside the same batch the responsible's id is taken from the
+ *   record's answer with `$result[record][ASSIGNED_BY_ID]` (settings/how-to-call-rest-api/batch.html).
  * - crm.status.list (api-reference/crm/status/crm-status-list.html, tutorials/crm/how-to-get-lists/
  *   how-to-get-stages-with-semantics.html): a portal's own stage names, `filter: {ENTITY_ID: 'DEAL_STAGE'}` for the
  *   general pipeline and `DEAL_STAGE_<n>` for pipeline n, whose stage ids carry the prefix `C<n>:`.
@@ -24,7 +28,14 @@ import { answerError } from '../bitrix/errors.js';
 import type { BatchCommand, BatchResult } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
 
-export type OpenItemsOwner = 'CONTACT' | 'COMPANY' | 'LEAD';
+export type OpenItemsOwner = 'CONTACT' | 'COMPANY' | 'LEAD' | 'DEAL';
+
+/** Who is calling, as the agent may see it: the call card's header. */
+export interface RecordSummary {
+  /** Contact: first and last name; company, lead, deal: the title (a lead without one: the person's name). */
+  name: string;
+  responsible: { id: number; name: string | null } | null;
+}
 
 export interface OpenDeal {
   id: number;
@@ -47,6 +58,8 @@ export interface OpenActivity {
 }
 
 export interface OpenItems {
+  /** Null when the agent may not read the record (or it is gone): the lists are then what they may read. */
+  record: RecordSummary | null;
   deals: OpenDeal[];
   activities: OpenActivity[];
   /** A list filled its first page (50): there are more than shown. */
@@ -78,12 +91,16 @@ export interface OpenItemsDeps {
 }
 
 /** crm_enum_ownertype (api-reference/crm/data-types.html). */
-const OWNER_TYPE_ID: Record<OpenItemsOwner, number> = { LEAD: 1, CONTACT: 3, COMPANY: 4 };
+const OWNER_TYPE_ID: Record<OpenItemsOwner, number> = { LEAD: 1, DEAL: 2, CONTACT: 3, COMPANY: 4 };
 const DEAL_FILTER_FIELD: Partial<Record<OpenItemsOwner, string>> = { CONTACT: 'CONTACT_ID', COMPANY: 'COMPANY_ID' };
 const LIST_PAGE = 50;
 
 const DEALS_KEY = 'deals';
 const ACTIVITIES_KEY = 'activities';
+const RECORD_KEY = 'record';
+const RESPONSIBLE_KEY = 'responsible';
+/** Commands whose failure does not fail the card: the header and stage names are shown when readable. */
+const OPTIONAL_KEYS = new Set([RECORD_KEY, RESPONSIBLE_KEY]);
 const STAGES_KEY_PREFIX = 'stages:';
 const GENERAL_PIPELINE = 'DEAL_STAGE';
 
@@ -117,9 +134,12 @@ export function readStageNames(answer: BatchResult): Map<string, Map<string, str
   return out;
 }
 
-/** The batch commands for one record: deals (contacts and companies only) and activities. */
+/** The batch commands for one record: the record and its responsible, deals (contacts and companies only) and activities. */
 export function openItemsCommands(entityType: OpenItemsOwner, entityId: number): BatchCommand[] {
-  const commands: BatchCommand[] = [];
+  const commands: BatchCommand[] = [
+    { key: RECORD_KEY, method: `crm.${entityType.toLowerCase()}.get`, params: { id: entityId } },
+    { key: RESPONSIBLE_KEY, method: 'user.get', params: { ID: `$result[${RECORD_KEY}][ASSIGNED_BY_ID]` } },
+  ];
   const dealField = DEAL_FILTER_FIELD[entityType];
   if (dealField) {
     commands.push({
@@ -187,14 +207,32 @@ function byDeadline(a: OpenActivity, b: OpenActivity): number {
   return ka === kb ? a.id - b.id : ka - kb;
 }
 
-/** Reads the batch answer; a failed command fails the whole read (the card offers a retry). */
-export function readOpenItems(answer: BatchResult, fetchedAt: number): OpenItems {
-  const failed = Object.entries(answer.errors).find(([key]) => !key.startsWith(STAGES_KEY_PREFIX))?.[1];
+function joined(...parts: unknown[]): string {
+  return parts.map(text).map((part) => part.trim()).filter(Boolean).join(' ');
+}
+
+/** The record's name and responsible from the batch answer; null when the record could not be read. */
+export function readRecordSummary(answer: BatchResult, entityType: OpenItemsOwner): RecordSummary | null {
+  const value = answer.results[RECORD_KEY];
+  if (answer.errors[RECORD_KEY] || typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const row = value as Record<string, unknown>;
+  const person = joined(row.NAME, row.LAST_NAME);
+  const name = entityType === 'CONTACT' ? person : entityType === 'LEAD' ? text(row.TITLE).trim() || person : text(row.TITLE).trim();
+  const responsibleId = id(row.ASSIGNED_BY_ID);
+  const user = rows(answer.results[RESPONSIBLE_KEY])[0];
+  const responsibleName = user && id(user.ID) === responsibleId ? joined(user.NAME, user.LAST_NAME) || null : null;
+  return { name, responsible: responsibleId === null ? null : { id: responsibleId, name: responsibleName } };
+}
+
+/** Reads the batch answer; a failed list fails the whole read (the card offers a retry). */
+export function readOpenItems(answer: BatchResult, fetchedAt: number, entityType: OpenItemsOwner = 'CONTACT'): OpenItems {
+  const failed = Object.entries(answer.errors).find(([key]) => !key.startsWith(STAGES_KEY_PREFIX) && !OPTIONAL_KEYS.has(key))?.[1];
   // The sub-command's HTTP status is not reported: its code alone decides whether a retry may help.
   if (failed) throw answerError(failed.error, failed.description);
   const deals = rows(answer.results[DEALS_KEY]).map(toDeal).filter((d): d is OpenDeal => d !== null);
   const activities = rows(answer.results[ACTIVITIES_KEY]).map(toActivity).filter((a): a is OpenActivity => a !== null);
   return {
+    record: readRecordSummary(answer, entityType),
     deals,
     activities: activities.sort(byDeadline),
     moreDeals: deals.length >= LIST_PAGE,
@@ -245,9 +283,9 @@ export function createOpenItems(deps: OpenItemsDeps): OpenItemsReader {
     const portal = user.portal.memberId;
     const client = deps.restAs(user);
     // The general pipeline's names ride along in the same request; only a deal in another pipeline costs a second one.
-    const ride = entityType !== 'LEAD' && !stageNames(portal, GENERAL_PIPELINE) ? stageNameCommands([GENERAL_PIPELINE]) : [];
+    const ride = DEAL_FILTER_FIELD[entityType] && !stageNames(portal, GENERAL_PIPELINE) ? stageNameCommands([GENERAL_PIPELINE]) : [];
     const answer = await client.batch([...openItemsCommands(entityType, entityId), ...ride]);
-    const items = readOpenItems(answer, at);
+    const items = readOpenItems(answer, at, entityType);
     rememberStages(portal, ride, answer);
     const missing = new Set(items.deals.map((deal) => stageListOf(deal.stageId)).filter((list) => !stageNames(portal, list)));
     if (missing.size > 0) {

@@ -40,6 +40,12 @@ export interface AppDeps {
   onPortalInstalled?: (memberId: string) => Promise<void> | void;
   /** Mounted under /api after frame auth (+ admin check for mutating requests). */
   apiRouters?: express.Router[];
+  /**
+   * Mounted under /api after frame auth but BEFORE the admin check: writes any employee may make because they are
+   * sent to Bitrix24 with the employee's own frame token, so Bitrix24's rights decide (the call card's "Create contact").
+   * Nothing of the app's own settings may be changed here.
+   */
+  agentApiRouters?: express.Router[];
   /** Mounted at the root before the client pages, WITHOUT any body parser (the PBX webhook needs the raw body). */
   rootRouters?: express.Router[];
   gauges?: RuntimeGauges;
@@ -115,6 +121,7 @@ export function createApp(deps: AppDeps): express.Application {
   // No body parser here: each route parses its own body with its own limit (e.g. 4 kB for POST /phonebooks). A parser
   // here would read every body first, up to its own limit, and the route's smaller one would never apply.
   api.use(frame.middleware);
+  for (const router of deps.agentApiRouters ?? []) api.use(router);
   api.use(requireAdmin);
   api.use(statusRouter({ store: deps.store, outbox: deps.outbox, pbxStatus: deps.pbxStatus }));
   api.use(outboxRouter({ outbox: deps.outbox }));

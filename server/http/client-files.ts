@@ -2,10 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppError } from '../errors.js';
 
-/** The built Vue client (vite build → dist/client): the app page and the installer page. */
+/** The built Vue client (vite build → dist/client): the app page, the call card's own page and the installer page. */
 export interface ClientFiles {
   dir: string;
   appHtml(): string;
+  /** The CALL_CARD placement's page: a lighter entry without the UI kit (issue 12 point 9). */
+  callCardHtml(): string;
   installHtml(): string;
 }
 
@@ -30,6 +32,7 @@ export function clientFiles(dir: string): ClientFiles {
   return {
     dir,
     appHtml: () => read('app', APP_CANDIDATES),
+    callCardHtml: () => read('call-card', ['client/call-card.html']),
     installHtml: () => read('install', ['install.html']),
   };
 }

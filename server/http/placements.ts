@@ -9,14 +9,20 @@ import { staticAssets } from './static-assets.js';
  */
 export function placementsRouter(files: ClientFiles): express.Router {
   const router = express.Router();
-  const page = (_req: Request, res: Response) => {
+  const serve = (html: () => string) => (_req: Request, res: Response) => {
     res.status(200).type('html').setHeader('Cache-Control', 'no-store');
-    res.send(files.appHtml());
+    res.send(html());
   };
   // The frame POSTs form fields we do not need server-side: the client gets auth from the parent window.
-  for (const path of ['/', '/placement/crm-tab', '/placement/call-card']) {
-    router.get(path, page);
-    router.post(path, page);
+  // The call card has a page of its own, lighter than the app page (it opens while the phone rings).
+  const pages: [string, () => string][] = [
+    ['/', () => files.appHtml()],
+    ['/placement/crm-tab', () => files.appHtml()],
+    ['/placement/call-card', () => files.callCardHtml()],
+  ];
+  for (const [path, html] of pages) {
+    router.get(path, serve(html));
+    router.post(path, serve(html));
   }
   router.use(staticAssets(files.dir));
   return router;

@@ -38,6 +38,8 @@ export function callFixture(id: string, startedAt: number, overrides: Partial<Ca
     rang: [{ extension: '1001', userId: 1, userName: 'Anna Admin' }],
     answeredBy: { extension: '1001', userId: 1, userName: 'Anna Admin' },
     crm: { entityType: 'CONTACT', entityId: 7 },
+    answeredAt: startedAt + 5_000,
+    b24CallId: `externalCall.${id}`,
     recording: { available: true, state: 'attached', url: null },
     live: false,
     ...overrides,

@@ -50,7 +50,8 @@ describe.skipIf(!CAN_RUN)('the demo page (browser)', () => {
     await page.waitForSelector('#app-host iframe[data-placement="CALL_CARD"]', { timeout: 15_000 });
     frame = await appFrame(page);
     await frame.getByText(`Call with ${demo.stack.portal.contact.phone}`).waitFor();
-    await frame.getByText('CRM record: Contact', { exact: false }).waitFor();
+    // The card leads with who is calling (issue 12 point 5): the contact's name, never "Contact #1".
+    await frame.locator('[data-testid="caller-name"]').getByText(demo.stack.portal.contact.name, { exact: true }).waitFor();
     await screenshot(page, 'demo');
     if (process.env.UPDATE_DEMO_SCREENSHOT === '1') {
       const docs = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');

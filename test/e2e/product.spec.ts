@@ -169,8 +169,11 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     });
     await expectText(frame.locator('[data-testid="call-card-view"]'), new RegExp(`Call with \\${contact.phone}`));
     await expectText(frame.locator('[data-testid="call-card-view"]'), /Last calls/);
-    await expectText(frame.locator('[data-testid="call-row"]').first(), /Inbound call/);
-    await expectText(frame.locator('[data-testid="call-card-view"]'), new RegExp(`CRM record: Contact #${contact.id}`));
+    // The card's own call (its CALL_ID) leads as a state; "Last calls" lists the number's other calls (none here).
+    await expectText(frame.locator('[data-testid="call-state"]'), /Ended · talk time 0:03/);
+    // Since issue 12 point 5 the card names the caller (a link to the record), never "Contact #<id>".
+    await expectText(frame.locator('[data-testid="caller-name"]'), new RegExp(`^${contact.name}$`));
+    expect(await frame.locator('[data-testid="call-card-view"]').textContent()).not.toMatch(/Contact #\d/);
     const openItems = frame.locator('[data-testid="open-items"]');
     await expectText(openItems, /Open items/);
     await expectText(frame.locator('[data-testid="open-deal"]'), /Support renewal 2027.*Stage: In progress.*\$2,400\.00/);

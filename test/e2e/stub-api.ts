@@ -21,13 +21,15 @@ export function clientBuilt(): boolean {
 
 export async function startStubApi(routes: Record<string, (req: Request) => unknown>): Promise<StubApi> {
   const html = readFileSync(join(DIST, 'client', 'index.html'), 'utf8');
+  // The call card's own page (issue 12 point 9), as the product serves it.
+  const callCardHtml = readFileSync(join(DIST, 'client', 'call-card.html'), 'utf8');
   const requests: StubApi['requests'] = [];
   const app = express();
   // The product's headers, so the browser runs the built client under the same CSP as in production.
   app.use(securityHeaders({ portals: () => [], extraAncestors: ['http://127.0.0.1:*'] }));
   for (const path of ['/', '/placement/crm-tab', '/placement/call-card']) {
     app.all(path, (_req, res) => {
-      res.type('html').send(html);
+      res.type('html').send(path === '/placement/call-card' ? callCardHtml : html);
     });
   }
   app.use(express.static(DIST, { index: false }));

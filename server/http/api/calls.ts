@@ -41,10 +41,15 @@ const pageQuery = {
 const listQuery = z.object({
   entityType: z.enum(['CONTACT', 'LEAD', 'COMPANY', 'DEAL']).optional(),
   entityId: z.coerce.number().int().positive().optional(),
+  /** The call card: the calls with this outside number (as the call was registered, E.164), whoever's record it is. */
+  phone: z.string().trim().regex(/^\+?\d{3,20}$/, 'a phone number: digits, an optional leading +').optional(),
   ...pageQuery,
 }).refine((q) => (q.entityType === undefined) === (q.entityId === undefined), {
   message: 'entityType and entityId go together',
-});
+}).refine((q) => q.phone === undefined || q.entityType === undefined, { message: 'phone or a CRM record, not both' });
+
+/** How many calls of one number the card's list looks at (the store keeps them by number, newest first). */
+const PHONE_SCAN = 500;
 
 const recentQuery = z.object(pageQuery);
 
@@ -79,6 +84,8 @@ export function toCallRow(record: CallRecord, deps: Pick<CallsApiDeps, 'bindings
     rang: record.extensions.map(person),
     answeredBy: record.answeredBy ? person(record.answeredBy) : null,
     crm: record.crm ? { entityType: record.crm.entityType, entityId: record.crm.entityId } : null,
+    answeredAt: record.answeredAt ?? null,
+    b24CallId: record.b24CallId ?? null,
     recording: {
       available: record.recording !== undefined,
       state: record.recordingState,
@@ -171,10 +178,13 @@ export function callsApiRouter(deps: CallsApiDeps): Router {
     const q = parse(listQuery, req.query);
     const viewer = frameUserAuth(req, res);
     const portal = viewer.portal.memberId;
-    const { entityType, entityId } = q;
-    const fetch: Fetch = entityType !== undefined && entityId !== undefined
-      ? (opts) => deps.calls.listByEntity(portal, entityType, entityId, opts)
-      : (opts) => deps.calls.listRecent(portal, opts);
+    const { entityType, entityId, phone } = q;
+    const fetch: Fetch = phone !== undefined
+      ? ({ limit, before }) => deps.calls.listByPhone(portal, phone, { limit: PHONE_SCAN })
+        .filter((record) => before === undefined || record.startedAt < before).slice(0, limit)
+      : entityType !== undefined && entityId !== undefined
+        ? (opts) => deps.calls.listByEntity(portal, entityType, entityId, opts)
+        : (opts) => deps.calls.listRecent(portal, opts);
     res.json(await page(fetch, q.limit, q.before, viewer, deps));
   });
 

@@ -5,7 +5,7 @@
 (function () {
   const config = JSON.parse(document.getElementById('parent-window-config').textContent);
   const host = document.getElementById('app-host');
-  const state = { frame: null, appOrigin: null, appSid: null, current: null, auth: config.auth, commands: [], resizes: [], installFinished: false };
+  const state = { frame: null, appOrigin: null, appSid: null, current: null, auth: config.auth, commands: [], resizes: [], installFinished: false, sliders: [] };
   window.parentWindow = state;
 
   const PATHS = { DEFAULT: '/', CALL_CARD: '/placement/call-card' };
@@ -96,6 +96,41 @@
     return { AUTH_ID: state.auth.AUTH_ID, REFRESH_ID: state.auth.REFRESH_ID, AUTH_EXPIRES: String(state.auth.AUTH_EXPIRES) };
   }
 
+  // BX24.openPath / SDK slider.openPath: the portal opens only these paths, tested on the path as sent (the SDK prefixes
+  // a base path such as /crm/type/0/details/0/../../../../.. that picks the slider's width), adds from=rest_placement,
+  // opens its slider, and answers the callback once, when the slider closes: {result: 'close'}; a path it will not open
+  // answers {result: 'error', errorCode: 'PATH_NOT_AVAILABLE'} at once.
+  // https://apidocs.bitrix24.com/sdk/bx24-js-sdk/additional-functions/bx24-open-path.html
+  const OPEN_PATH_ALLOWED = /^\/(crm\/(deal|lead|contact|company|type)|marketplace|company\/personal\/user\/[0-9]+|workgroups\/group\/[0-9]+)\//;
+
+  function openSlider(path, onClose) {
+    const full = path + (path.indexOf('?') === -1 ? '?' : '&') + 'from=rest_placement&from_app=' + encodeURIComponent(config.appCode || 'app');
+    // The slider loads the page the browser resolves the path to (the base path's dots cancel out).
+    const page = new URL(full, window.location.origin);
+    const slider = { path, url: page.pathname + page.search, page: page.pathname, closed: false };
+    state.sliders.push(slider);
+    const panel = document.createElement('aside');
+    panel.setAttribute('role', 'dialog');
+    panel.setAttribute('aria-label', 'Bitrix24 slider');
+    panel.setAttribute('data-testid', 'parent-slider');
+    panel.style.cssText = 'position:fixed;top:0;right:0;bottom:0;width:60%;background:#fff;box-shadow:-8px 0 24px rgba(0,0,0,.25);padding:16px;z-index:10;font-family:system-ui,sans-serif';
+    const heading = document.createElement('h2');
+    heading.textContent = 'Bitrix24 slider';
+    const shown = document.createElement('p');
+    shown.setAttribute('data-testid', 'parent-slider-page');
+    shown.textContent = slider.page;
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.textContent = 'Close slider';
+    close.addEventListener('click', () => {
+      slider.closed = true;
+      panel.remove();
+      onClose();
+    });
+    panel.append(heading, shown, close);
+    document.body.appendChild(panel);
+  }
+
   function parse(data) {
     const parts = data.split(':');
     if (parts.length < 3) return null;
@@ -138,6 +173,11 @@
         return answer(message.key, {});
       case 'reloadWindow':
         return openPlacement(state.current.placement, state.current.options);
+      case 'openPath': {
+        const path = params && typeof params.path === 'string' ? params.path : '';
+        if (path === '' || !OPEN_PATH_ALLOWED.test(path)) return answer(message.key, { result: 'error', errorCode: 'PATH_NOT_AVAILABLE' });
+        return openSlider(path, () => answer(message.key, { result: 'close' }));
+      }
       case 'getInterface':
         return answer(message.key, { command: [], event: [] });
       default:

@@ -24,6 +24,9 @@ class FakePortalCrm implements BitrixClient {
     { ENTITY_ID: 'DEAL_STAGE', STATUS_ID: 'PREPARATION', NAME: 'Quote sent' },
     { ENTITY_ID: 'DEAL_STAGE_3', STATUS_ID: 'C3:NEGOTIATION', NAME: 'Negotiation' },
   ];
+  /** Records by `CONTACT:7` for crm.<type>.get, and the portal's users for user.get. */
+  records: Record<string, Row> = {};
+  users: Row[] = [{ ID: '5', NAME: 'Alice', LAST_NAME: 'Smith' }];
   /** Methods whose commands fail inside the batch (the rest succeed). */
   failMethods = new Set<string>();
   failWith: { error: string; description: string } | null = null;
@@ -49,6 +52,22 @@ class FakePortalCrm implements BitrixClient {
     for (const c of commands) {
       if (this.failWith || this.failMethods.has(c.method)) {
         out.errors[c.key] = this.failWith ?? { error: 'ACCESS_DENIED', description: 'Access denied.' };
+        continue;
+      }
+      const get = /^crm\.(\w+)\.get$/.exec(c.method);
+      if (get) {
+        const row = this.records[`${(get[1] ?? '').toUpperCase()}:${String(c.params.id)}`];
+        if (row) out.results[c.key] = row;
+        else out.errors[c.key] = { error: 'NOT_FOUND', description: 'Not found' };
+        continue;
+      }
+      if (c.method === 'user.get') {
+        // Bitrix24 fills `$result[record][ASSIGNED_BY_ID]` from the earlier command's answer (batch.html).
+        const ref = /^\$result\[(\w+)\]\[(\w+)\]$/.exec(String(c.params.ID));
+        const earlier = ref ? out.results[ref[1] ?? ''] as Row | undefined : undefined;
+        const id = ref ? earlier?.[ref[2] ?? ''] : String(c.params.ID);
+        if (id === undefined) out.errors[c.key] = { error: 'ERROR_CORE', description: 'batch reference not resolved' };
+        else out.results[c.key] = this.users.filter((u) => u.ID === id);
         continue;
       }
       const source = c.method === 'crm.deal.list' ? this.deals : c.method === 'crm.activity.list' ? this.activities : c.method === 'crm.status.list' ? this.stages : null;
@@ -103,7 +122,7 @@ describe('open items of a CRM record', () => {
     const items = await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches).toHaveLength(1);
     expect(items.deals).toEqual([{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: 'Quote sent', amount: 1500.5, currency: 'EUR' }]);
-    expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.deal.list', 'crm.activity.list', 'crm.status.list']);
+    expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.contact.get', 'user.get', 'crm.deal.list', 'crm.activity.list', 'crm.status.list']);
     expect(items.activities.map((a) => a.id)).toEqual([11, 10, 13]);
     expect(items.activities[0]).toEqual({ id: 11, subject: 'Send the contract', deadline: '2026-12-01T09:00:00+00:00', typeId: 6 });
     expect(items.activities[2]?.deadline).toBeNull();
@@ -121,17 +140,42 @@ describe('open items of a CRM record', () => {
   it('a lead: only its open activities (no deal request at all)', async () => {
     const crm = seeded();
     const items = await createOpenItems({ restAs: restOf(crm) }).read(as('p1'), 'LEAD', 7);
-    expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.activity.list']);
+    expect(crm.batches[0]?.map((c) => c.method)).toEqual(['crm.lead.get', 'user.get', 'crm.activity.list']);
     expect(items.deals).toEqual([]);
     expect(items.activities.map((a) => a.subject)).toEqual(['Qualify the lead']);
   });
 
+  it("leads with who is calling: the contact's name and the responsible employee's, read in the same batch", async () => {
+    const crm = seeded();
+    crm.records['CONTACT:7'] = { ID: '7', NAME: 'John', LAST_NAME: 'Doe', ASSIGNED_BY_ID: '5' };
+    crm.records['COMPANY:4'] = { ID: '4', TITLE: 'Acme Ltd', ASSIGNED_BY_ID: '99' };
+    crm.records['LEAD:7'] = { ID: '7', TITLE: '', NAME: 'Jane', LAST_NAME: 'Roe', ASSIGNED_BY_ID: '' };
+    const reader = createOpenItems({ restAs: restOf(crm) });
+    expect((await reader.read(as('p1'), 'CONTACT', 7)).record).toEqual({ name: 'John Doe', responsible: { id: 5, name: 'Alice Smith' } });
+    expect(crm.batches).toHaveLength(1);
+    // A responsible the agent cannot read is named by nobody, never "user 99".
+    expect((await reader.read(as('p1'), 'COMPANY', 4)).record).toEqual({ name: 'Acme Ltd', responsible: { id: 99, name: null } });
+    expect((await reader.read(as('p1'), 'LEAD', 7)).record).toEqual({ name: 'Jane Roe', responsible: null });
+  });
+
+  it('a record the agent may not read leaves the header empty (null), and the lists still come', async () => {
+    const crm = seeded();
+    const items = await createOpenItems({ restAs: restOf(crm) }).read(as('p1'), 'CONTACT', 7);
+    expect(items.record).toBeNull();
+    expect(items.deals.map((d) => d.id)).toEqual([2]);
+  });
+
   it('asks with the documented filters and selects', () => {
     expect(openItemsCommands('CONTACT', 7)).toEqual([
+      { key: 'record', method: 'crm.contact.get', params: { id: 7 } },
+      { key: 'responsible', method: 'user.get', params: { ID: '$result[record][ASSIGNED_BY_ID]' } },
       { key: 'deals', method: 'crm.deal.list', params: { filter: { CONTACT_ID: 7, CLOSED: 'N' }, select: ['ID', 'TITLE', 'STAGE_ID', 'OPPORTUNITY', 'CURRENCY_ID'], order: { ID: 'DESC' } } },
       { key: 'activities', method: 'crm.activity.list', params: { filter: { OWNER_TYPE_ID: 3, OWNER_ID: 7, COMPLETED: 'N' }, select: ['ID', 'SUBJECT', 'DEADLINE', 'TYPE_ID'], order: { DEADLINE: 'ASC' } } },
     ]);
-    expect(openItemsCommands('COMPANY', 4)[0]?.params.filter).toEqual({ COMPANY_ID: 4, CLOSED: 'N' });
+    expect(openItemsCommands('COMPANY', 4)[2]?.params.filter).toEqual({ COMPANY_ID: 4, CLOSED: 'N' });
+    expect(openItemsCommands('DEAL', 9).map((c) => [c.method, c.params.filter ?? c.params.id])).toEqual([
+      ['crm.deal.get', 9], ['user.get', undefined], ['crm.activity.list', { OWNER_TYPE_ID: 2, OWNER_ID: 9, COMPLETED: 'N' }],
+    ]);
   });
 
   it('reopening the card within 30 s costs nothing; after 30 s it asks again; two cards at once make one request', async () => {
@@ -219,18 +263,18 @@ describe('open items of a CRM record', () => {
     const reader = createOpenItems({ restAs: restOf(crm), now: () => clock, ttlMs: 1 });
     const items = await reader.read(as('p1'), 'CONTACT', 7);
     expect(items.deals.map((d) => [d.stageId, d.stageName])).toEqual([['PREPARATION', 'Quote sent'], ['C3:NEGOTIATION', 'Negotiation'], ['C3:RENAMED_AWAY', null]]);
-    expect(crm.batches.map((b) => b.map((c) => `${c.method} ${JSON.stringify(c.params.filter)}`))).toEqual([
+    expect(crm.batches.map((b) => b.filter((c) => c.method.endsWith('.list')).map((c) => `${c.method} ${JSON.stringify(c.params.filter)}`))).toEqual([
       ['crm.deal.list {"CONTACT_ID":7,"CLOSED":"N"}', 'crm.activity.list {"OWNER_TYPE_ID":3,"OWNER_ID":7,"COMPLETED":"N"}', 'crm.status.list {"ENTITY_ID":"DEAL_STAGE"}'],
       ['crm.status.list {"ENTITY_ID":"DEAL_STAGE_3"}'],
     ]);
     clock = 10;
     await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches).toHaveLength(3);
-    expect(crm.batches[2]?.map((c) => c.method)).toEqual(['crm.deal.list', 'crm.activity.list']);
+    expect(crm.batches[2]?.map((c) => c.method)).toEqual(['crm.contact.get', 'user.get', 'crm.deal.list', 'crm.activity.list']);
     clock = 10 * 60_000;
     await reader.read(as('p1'), 'CONTACT', 7);
     expect(crm.batches.slice(3).map((b) => b.map((c) => c.method))).toEqual([
-      ['crm.deal.list', 'crm.activity.list', 'crm.status.list'], ['crm.status.list'],
+      ['crm.contact.get', 'user.get', 'crm.deal.list', 'crm.activity.list', 'crm.status.list'], ['crm.status.list'],
     ]);
   });
 

@@ -57,6 +57,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'assets', 'app-BCZ0geeY.js'), SCRIPT);
   await writeFile(join(dir, 'assets', 'tiny-AbCd_123.css'), 'a{}');
   await writeFile(join(dir, 'client', 'index.html'), '<!doctype html><div id="app"></div><script type="module" src="/assets/app-BCZ0geeY.js"></script>');
+  await writeFile(join(dir, 'client', 'call-card.html'), '<!doctype html><div id="app"></div><script type="module" src="/assets/call-card-Xy12_abc.js"></script>');
   precompressDir(dir);
 });
 afterAll(async () => {
@@ -99,10 +100,17 @@ describe('client assets (precompressed, cached by content hash)', () => {
   });
 
   it('the app page (GET or the frame POST) is never cached: a new release is seen on the next open', async () => {
-    for (const res of [await request(app()).get('/placement/call-card'), await request(app()).post('/placement/call-card')]) {
+    for (const res of [await request(app()).get('/placement/crm-tab'), await request(app()).post('/')]) {
       expect(res.status).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.text).toContain('/assets/app-BCZ0geeY.js');
+    }
+    // The call card has a lighter page of its own (issue 12 point 9), never cached either.
+    for (const res of [await request(app()).get('/placement/call-card'), await request(app()).post('/placement/call-card')]) {
+      expect(res.status).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.text).toContain('/assets/call-card-Xy12_abc.js');
+      expect(res.text).not.toContain('/assets/app-BCZ0geeY.js');
     }
     const html = await request(app()).get('/client/index.html').set('Accept-Encoding', 'br').expect(200);
     expect(html.headers['cache-control']).toBe('no-cache');

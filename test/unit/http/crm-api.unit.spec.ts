@@ -14,6 +14,7 @@ import { errorHandler } from '../../../server/http/middleware/errors.js';
 import { portal, silentLog } from '../calls/fakes.js';
 
 const ITEMS: OpenItems = {
+  record: { name: 'John Doe', responsible: { id: 5, name: 'Alice Smith' } },
   deals: [{ id: 2, title: 'Renewal 2027', stageId: 'PREPARATION', stageName: 'Quote sent', amount: 1500.5, currency: 'EUR' }],
   activities: [{ id: 11, subject: 'Send the contract', deadline: '2026-12-01T09:00:00+00:00', typeId: 6 }],
   moreDeals: false,
@@ -65,7 +66,7 @@ describe('GET /api/crm/open-items', () => {
   it('400 on a missing, unknown or malformed record, without asking Bitrix24', async () => {
     const reader = new RecordingReader();
     const a = app(reader);
-    for (const q of ['', 'entityType=CONTACT', 'entityId=7', 'entityType=DEAL&entityId=7', 'entityType=contact&entityId=7',
+    for (const q of ['', 'entityType=CONTACT', 'entityId=7', 'entityType=INVOICE&entityId=7', 'entityType=contact&entityId=7',
       'entityType=CONTACT&entityId=0', 'entityType=CONTACT&entityId=-3', 'entityType=CONTACT&entityId=1.5', 'entityType=CONTACT&entityId=abc',
       'entityType=CONTACT&entityId=99999999999999999999']) {
       const res = await request(a).get(`/api/crm/open-items?${q}`).expect(400);
