@@ -27,6 +27,8 @@ export default defineConfig({
     vue(),
     bitrix24UIPluginVite({
       router: false,
+      // A class the dialog rule of client/styles/main.css finds every modal by (issue 12 point 1).
+      b24ui: { modal: { slots: { content: 'app-dialog' } } },
       autoImport: { dts: 'client/auto-imports.d.ts' },
       components: { dts: 'client/components.d.ts' },
     }),

@@ -7,6 +7,7 @@ import { createApi, createHttp } from './api.js';
 import { setApi } from './apiContext.js';
 import { connectFrame, viewFor } from './frame.js';
 import { loadAppI18n } from './i18n/index.js';
+import { followVisibleBand } from './visibleArea.js';
 import './styles/main.css';
 
 async function start(): Promise<void> {
@@ -20,6 +21,7 @@ async function start(): Promise<void> {
     .use(i18n)
     .use(b24UiPlugin)
     .mount('#app');
+  followVisibleBand();
 }
 
 // Opened outside Bitrix24 (no DOMAIN|PROTOCOL|APP_SID in window.name) the SDK refuses to start: say so plainly.

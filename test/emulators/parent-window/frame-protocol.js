@@ -128,7 +128,9 @@
           state.frame.style.height = Math.ceil(height) + 'px';
           state.resizes.push(height);
         }
-        return answer(message.key, {});
+        // As the portal does (rest/applayout.js resizeWindow): the frame's size after the change.
+        const box = state.frame.getBoundingClientRect();
+        return answer(message.key, { width: box.width, height: box.height });
       }
       case 'setTitle':
         document.title = String(params.title || document.title);
