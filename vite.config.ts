@@ -27,8 +27,8 @@ export default defineConfig({
     vue(),
     bitrix24UIPluginVite({
       router: false,
-      // A class the dialog rule of client/styles/main.css finds every modal by (issue 12 point 1).
-      b24ui: { modal: { slots: { content: 'app-dialog' } } },
+      // Classes the rules of client/styles/main.css find every modal and the toasts by (issue 12 point 1).
+      b24ui: { modal: { slots: { content: 'app-dialog' } }, toaster: { slots: { viewport: 'app-toasts' } } },
       autoImport: { dts: 'client/auto-imports.d.ts' },
       components: { dts: 'client/components.d.ts' },
     }),

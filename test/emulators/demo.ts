@@ -15,6 +15,11 @@ export interface DemoOptions {
   /** PBX seconds per real second (1 = real time, what a person watching wants). */
   pbxSpeed?: number;
   logLevel?: string;
+  /**
+   * A portal as a new admin finds it (issue 12 point 6): the app installed, nothing set up. The demo page then shows
+   * the emulated PBX's address and API credentials for the Connection tab. Default: set up ahead (PBX, bindings).
+   */
+  fresh?: boolean;
 }
 
 export interface Demo {
@@ -52,11 +57,22 @@ const CALLS: Record<string, { label: string; run(stack: Stack, record: boolean):
   },
 };
 
-function controlsHtml(stack: Stack, userId: number): string {
+/** What the Connection tab asks for, shown on a fresh demo's page: the emulated PBX stands in for the admin's own. */
+function pbxCredentialsHtml(stack: Stack): string {
+  const item = (label: string, value: string, id: string) => `<li>${label}: <code id="${id}">${escapeText(value)}</code></li>`;
+  return `<strong>Your PBX (emulated) — enter these on the app's Connection tab</strong>
+<ul>${item('PBX address', stack.pbx.url, 'demo-pbx-url')}${item('Client ID', stack.pbx.clientId, 'demo-pbx-client-id')}${item('Client secret', stack.pbx.clientSecret, 'demo-pbx-client-secret')}</ul>`;
+}
+
+function escapeText(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function controlsHtml(stack: Stack, userId: number, fresh: boolean): string {
   const config = JSON.stringify({ userId, contactId: stack.portal.contact.id }).replace(/</g, '\\u003c');
   const callButtons = Object.entries(CALLS).map(([kind, call]) => `<button type="button" data-call="${kind}">${call.label}</button>`).join('\n');
   return `<section class="controls" aria-label="Demo controls">
-<strong>Emulated PBX</strong>
+${fresh ? pbxCredentialsHtml(stack) : ''}<strong>Emulated PBX</strong>
 <div>${callButtons}
 <button type="button" id="demo-hangup">Hang up</button>
 <label><input type="checkbox" id="demo-record" checked /> record calls</label></div>
@@ -69,7 +85,7 @@ function controlsHtml(stack: Stack, userId: number): string {
 </section>`;
 }
 
-function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
+function demoRouter(holder: { stack?: Stack; appUrl?: string; fresh?: boolean }): Router {
   const router = express.Router();
   const ready = (res: Response): Stack | null => {
     if (holder.stack) return holder.stack;
@@ -87,7 +103,7 @@ function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
     servedAsBitrix24Window(res);
     res.type('html').setHeader('Cache-Control', 'no-store');
     res.send(parentWindowHtml(
-      { appUrl: holder.appUrl ?? '', mintToken: (m, u) => stack.b24.frameToken(m, u), controlsHtml: controlsHtml(stack, userId), controlsScript: '/demo/controls.js', title: 'PBX connector demo' },
+      { appUrl: holder.appUrl ?? '', mintToken: (m, u) => stack.b24.frameToken(m, u), controlsHtml: controlsHtml(stack, userId, holder.fresh === true), controlsScript: '/demo/controls.js', title: 'PBX connector demo' },
       page, token, req.get('host') ?? 'localhost:3000', '/demo',
     ));
   });
@@ -167,12 +183,12 @@ async function configurePortal(stack: Stack): Promise<void> {
 }
 
 export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
-  const holder: { stack?: Stack; appUrl?: string } = {};
+  const holder: { stack?: Stack; appUrl?: string; fresh?: boolean } = { fresh: opts.fresh === true };
   const port = opts.port ?? 3000;
   const stack = await startStack({ port, pbxSpeed: opts.pbxSpeed ?? 1, logLevel: opts.logLevel ?? 'info', rootRouters: () => [demoRouter(holder)] });
   holder.appUrl = `http://localhost:${port}`;
   try {
-    await configurePortal(stack);
+    if (!opts.fresh) await configurePortal(stack);
   } catch (error) {
     await stack.close();
     throw error;
@@ -183,7 +199,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number.parseInt(process.env.PORT ?? '3000', 10);
-  const demo = await startDemo({ port, logLevel: process.env.LOG_LEVEL ?? 'warn' });
+  const demo = await startDemo({ port, logLevel: process.env.LOG_LEVEL ?? 'warn', fresh: process.env.DEMO_FRESH === '1' });
   console.log(`\n  PBX connector demo: ${demo.url}\n  (the product on http://localhost:${port}; Ctrl+C stops everything)\n`);
   const stop = (): void => {
     void demo.close().then(() => process.exit(0));
