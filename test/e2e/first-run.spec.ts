@@ -3,12 +3,15 @@
  * README". The demo starts fresh (the app installed, nothing set up); the test does only what the page in front of it
  * says: the checklist's buttons open the tabs, the demo page shows the emulated PBX's address and credentials, and its
  * call buttons place the test call. Every step ends ticked, read from the product's real state.
+ * UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/screenshots/settings.png.
  */
+import { copyFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, Locator } from 'playwright-core';
 import { startDemo, type Demo } from '../emulators/demo.js';
-import { appFrame, hasChromium, launchBrowser, screenshot, SKIP_REASON } from './browser.js';
+import { appFrame, hasChromium, launchBrowser, screenshot, SCREENSHOTS, SKIP_REASON } from './browser.js';
 import { clientBuilt } from './stub-api.js';
 
 const CAN_RUN = hasChromium && clientBuilt();
@@ -88,6 +91,14 @@ describe.skipIf(!CAN_RUN)('a new admin completes the first-run checklist from th
     await users.getByRole('button', { name: 'Auto-bind' }).click();
     await frame.locator('[data-testid="auto-bind-preview"]').getByRole('button', { name: /^Bind \d+ pairs?$/ }).click();
     await expectTicked(frame, 'bind');
+    // The settings page as the README shows it: tabs, the checklist half done, the users bound.
+    await frame.locator('[data-testid="user-row"]').first().waitFor();
+    await page.locator('#app-host iframe').screenshot({ path: join(SCREENSHOTS, 'settings.png') });
+    if (process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
+      const docs = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');
+      await mkdir(docs, { recursive: true });
+      await copyFile(join(SCREENSHOTS, 'settings.png'), join(docs, 'settings.png'));
+    }
 
     // 3. The default line for click-to-call: Bitrix24 cannot tell the app, so the admin confirms it on the tab.
     await checklist.getByRole('button', { name: 'Open Click-to-call' }).click();
