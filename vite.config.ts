@@ -27,6 +27,8 @@ export default defineConfig({
     vue(),
     bitrix24UIPluginVite({
       router: false,
+      // Classes the rules of client/styles/main.css find every modal and the toasts by (issue 12 point 1).
+      b24ui: { modal: { slots: { content: 'app-dialog' } }, toaster: { slots: { viewport: 'app-toasts' } } },
       autoImport: { dts: 'client/auto-imports.d.ts' },
       components: { dts: 'client/components.d.ts' },
     }),

@@ -5,6 +5,7 @@ import type {
   BindingsUpdate,
   CallsPage,
   CardModesUpdate,
+  ChecklistResponse,
   ContactSyncRow,
   CreateRecordRequest,
   CreateRecordResponse,
@@ -78,6 +79,9 @@ export interface Api {
   retryWrite(id: string): Promise<void>;
   /** Open missed-call tasks (admins; an empty list for anyone else). */
   missedCallTasks(): Promise<MissedCallTaskRow[]>;
+  /** The settings page's first-run checklist; an admin ticks its default-line step. */
+  checklist(): Promise<ChecklistResponse>;
+  confirmDefaultLine(confirmed: boolean): Promise<ChecklistResponse>;
 }
 
 interface RetriableConfig extends InternalAxiosRequestConfig {
@@ -153,6 +157,8 @@ export function createApi(http: AxiosInstance): Api {
     recording: async (callId) => (await http.get<Blob>(`/calls/${encodeURIComponent(callId)}/recording`, { responseType: 'blob' })).data,
     failedWrites: () => get<FailedWriteRow[]>('/outbox/failed'),
     missedCallTasks: () => get<MissedCallTaskRow[]>('/missed-call-tasks'),
+    checklist: () => get<ChecklistResponse>('/checklist'),
+    confirmDefaultLine: (confirmed) => put<ChecklistResponse>('/checklist/default-line', { confirmed }),
     retryWrite: async (id) => {
       await post<unknown>(`/outbox/${encodeURIComponent(id)}/retry`);
     },

@@ -1,4 +1,4 @@
-import { initializeB24Frame } from '@bitrix24/b24jssdk';
+import { initializeB24Frame, MessageCommands } from '@bitrix24/b24jssdk';
 
 /** Which view the app shows, from the placement code Bitrix24 opened it with. */
 export type AppView =
@@ -103,9 +103,14 @@ export async function connectFrame(): Promise<Frame> {
       return Promise.resolve();
     },
     fit: () => {
-      // fitWindow keeps the width at 100% (the slider decides it) and sets the height to the document's; the SDK
-      // settles the command by itself after a short wait (isSafely), so nothing is left pending.
-      void b24.parent.fitWindow().catch(() => undefined);
+      // Width 100% (the slider decides it), height the app's content: what fitWindow sends, except that fitWindow
+      // measures the document's scrollHeight, which never falls below the frame's current height, so a frame could
+      // only grow (a long tab left a tall empty frame after a short one was opened). The SDK settles the command by
+      // itself after a short wait (isSafely), so nothing is left pending.
+      const app = document.getElementById('app');
+      const height = app ? Math.ceil(app.getBoundingClientRect().bottom + window.scrollY) : b24.parent.getScrollSize().scrollHeight;
+      if (height <= 0) return;
+      void b24.parent.message.send(MessageCommands.resizeWindow, { width: '100%', height, isSafely: true }).catch(() => undefined);
     },
   };
 }

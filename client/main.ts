@@ -8,6 +8,7 @@ import { setApi } from './apiContext.js';
 import { connectFrame, viewFor } from './frame.js';
 import { loadAppI18n } from './i18n/index.js';
 import { setPortalLinks } from './portalLinks.js';
+import { followVisibleBand } from './visibleArea.js';
 import './styles/main.css';
 
 async function start(): Promise<void> {
@@ -22,6 +23,7 @@ async function start(): Promise<void> {
     .use(i18n)
     .use(b24UiPlugin)
     .mount('#app');
+  followVisibleBand();
 }
 
 // Opened outside Bitrix24 (no DOMAIN|PROTOCOL|APP_SID in window.name) the SDK refuses to start: say so plainly.

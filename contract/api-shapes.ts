@@ -291,3 +291,23 @@ export interface CreateRecordResponse {
   entityId: number;
   name: string;
 }
+
+/** The first-run checklist of the settings page (`GET /checklist`), each step ticked from the portal's real state. */
+export interface ChecklistResponse {
+  /** The PBX is saved, the integration enabled and the link up. */
+  connect: boolean;
+  /** At least one employee is bound to an extension. */
+  bind: boolean;
+  /** The app is the default line for click-to-call: ticked by an admin, or proven by a click-to-call Bitrix24 sent. */
+  defaultLine: boolean;
+  defaultLineBy: 'admin' | 'click-to-call' | null;
+  /** Bitrix24 has registered at least one call of this portal. */
+  testCall: boolean;
+  /** Every step is done. */
+  done: boolean;
+}
+
+/** `PUT /checklist/default-line` (admin). */
+export interface DefaultLineUpdate {
+  confirmed: boolean;
+}

@@ -18,6 +18,7 @@ import { missedCallTasksRouter } from './http/api/missed-call-tasks.js';
 import { phonebooksRouter } from './http/api/phonebooks.js';
 import { repairRouter } from './http/api/repair.js';
 import { settingsRouter } from './http/api/settings.js';
+import { checklistRouter } from './http/api/checklist.js';
 import { usersRouter } from './http/api/users.js';
 import { requireAdmin } from './http/middleware/frame-auth.js';
 import type { CoreServices, ProductParts } from './parts-types.js';
@@ -92,6 +93,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
       contactSyncRouter({ store, sync: contacts.sync, adapterFor, requireAdmin }),
       cardModesRouter({ store, requireAdmin }),
+      checklistRouter({ store, pbxStatus: (memberId) => supervisor.status(memberId), requireAdmin }),
       callsApiRouter({
         calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),

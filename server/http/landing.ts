@@ -22,6 +22,7 @@ export function landingPageHtml(publicUrl: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>PBX connector for Bitrix24</title>
+<link rel="icon" type="image/svg+xml" href="/favicon.svg">
 <style>
   body { margin: 0 auto; max-width: 44rem; padding: 2rem 1rem; font: 16px/1.5 system-ui, sans-serif; color: #1f2329; }
   code { background: #f1f3f5; padding: 0.1rem 0.3rem; border-radius: 4px; }

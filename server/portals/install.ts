@@ -108,6 +108,8 @@ export async function storeGrant(deps: InstallDeps, admitted: AdmittedGrant): Pr
     installedAt: existing && !existing.uninstalledAt ? existing.installedAt : now,
     updatedAt: now,
     installed: existing?.installed === true && !existing.uninstalledAt,
+    // Bitrix24 keeps the default outgoing line across a re-install, so the admin's tick stays.
+    ...(existing?.defaultLineConfirmedAt ? { defaultLineConfirmedAt: existing.defaultLineConfirmedAt } : {}),
   };
   await deps.store.portals.put(portal);
   deps.clients.forget(portal.memberId);

@@ -44,6 +44,11 @@ export interface Portal {
   needsReinstall?: { at: number; reason: string };
   /** Set by ONAPPUNINSTALL: tokens are gone, settings may remain (CLEAN=0). */
   uninstalledAt?: number;
+  /**
+   * When an admin ticked "the app is the default line for click-to-call" on the first-run checklist
+   * (portals/checklist.ts: Bitrix24 gives apps no reliable way to read that setting).
+   */
+  defaultLineConfirmedAt?: number;
 }
 
 export interface PbxSettings {

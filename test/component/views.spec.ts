@@ -9,6 +9,8 @@ import { flushPromises, mountWithApp } from './mount.js';
 
 afterEach(() => {
   document.body.innerHTML = '';
+  window.localStorage.clear();
+  window.history.replaceState(null, '', window.location.pathname);
 });
 
 describe('placement → view', () => {
@@ -39,7 +41,8 @@ describe('settings view', () => {
     expect(seen.map((r) => r.url)).toEqual(['/status']);
   });
 
-  it('gives an admin every section, and users/contact sync only once a PBX is configured', async () => {
+  // Issue 12 point 6: the sections are tabs now, each shown when its tab is opened (was: one long page of sections).
+  it('gives an admin every section in its tab, and users/contact sync only once a PBX is configured', async () => {
     const { api } = fakeApi({
       'GET /status': ok(statusFixture({ configured: false })),
       'GET /settings': ok(settingsFixture()),
@@ -48,10 +51,23 @@ describe('settings view', () => {
     });
     const wrapper = mountWithApp(App, api, { props: { view: { kind: 'settings' }, frame: null } });
     await flushPromises();
+    expect(wrapper.findAll('[role="tab"]').map((tab) => tab.text())).toEqual(['Connection', 'Users', 'Contact sync', 'Auto-create', 'Calls', 'Activity', 'Click-to-call']);
     expect(wrapper.find('[data-testid="connection-section"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="auto-create-section"]').exists()).toBe(false);
+    const open = async (name: string): Promise<void> => {
+      const tab = wrapper.findAll('[role="tab"]').find((t) => t.text() === name);
+      await tab?.trigger('mousedown', { button: 0 });
+      await flushPromises();
+    };
+    await open('Auto-create');
     expect(wrapper.find('[data-testid="auto-create-section"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="connection-section"]').exists()).toBe(false);
+    // The open tab is remembered for the next time the page opens.
+    expect(window.localStorage.getItem('pbx-connector:settings-tab')).toBe('auto-create');
+    await open('Users');
     expect(wrapper.find('[data-testid="users-section"]').exists()).toBe(false);
     expect(wrapper.find('[data-testid="configure-first"]').exists()).toBe(true);
+    await open('Click-to-call');
     expect(wrapper.find('[data-testid="click-to-call-help"] a').attributes('href')).toBe('https://acme.bitrix24.com/telephony/configs.php');
   });
 

@@ -78,6 +78,8 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     await connection.getByRole('switch', { name: 'Enable integration' }).click();
     await expectText(frame.locator('[data-testid="link-state"]'), /^Connected$/, 20_000);
 
+    // The sections are tabs (issue 12 point 6).
+    await frame.getByRole('tab', { name: 'Users' }).click();
     const users = frame.locator('[data-testid="users-section"]');
     await users.getByRole('button', { name: 'Auto-bind' }).click();
     const preview = frame.locator('[data-testid="auto-bind-preview"]');
@@ -86,11 +88,13 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     await preview.getByRole('button', { name: /^Apply changes \(\d+\)$/ }).click();
     await expectText(users, /3 of \d+ users bound/);
 
+    await frame.getByRole('tab', { name: 'Auto-create' }).click();
     const autoCreate = frame.locator('[data-testid="auto-create-section"]');
     await autoCreate.getByRole('switch', { name: 'Create records for unknown numbers' }).click();
     await autoCreate.getByRole('button', { name: 'Save' }).click();
     await expectText(autoCreate, /Saved\./);
 
+    await frame.getByRole('tab', { name: 'Contact sync' }).click();
     const sync = frame.locator('[data-testid="contact-sync-section"]');
     await sync.getByLabel('New phonebook').fill('Bitrix24 CRM');
     await sync.getByRole('button', { name: 'Create' }).click();
@@ -100,12 +104,14 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     await expectText(sync, /Saved\./);
     await screenshot(page, 'admin-settings');
 
-    // What a person sees after coming back: the choices stuck.
+    // What a person sees after coming back: the tab they were on, and the choices stuck.
     await page.reload();
     const again = await appFrame(page);
-    await again.locator('[data-testid="auto-create-section"]').waitFor();
-    expect(await again.getByRole('switch', { name: 'Create records for unknown numbers' }).getAttribute('aria-checked')).toBe('true');
+    await again.locator('[data-testid="contact-sync-section"]').waitFor();
     expect(await again.getByRole('switch', { name: 'Sync contacts to the PBX' }).getAttribute('aria-checked')).toBe('true');
+    await again.getByRole('tab', { name: 'Auto-create' }).click();
+    expect(await again.getByRole('switch', { name: 'Create records for unknown numbers' }).getAttribute('aria-checked')).toBe('true');
+    await again.getByRole('tab', { name: 'Connection' }).click();
     expect(await again.getByRole('switch', { name: 'Enable integration' }).getAttribute('aria-checked')).toBe('true');
     await page.close();
   }, 60_000);
@@ -203,6 +209,7 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
   it('switches to Russian and Chinese by LANG', async () => {
     for (const [lang, heading, name] of [['ru', 'Подключение', 'settings-ru'], ['sc', '连接', 'settings-zh']] as const) {
       const { page, frame } = await open(stack.portal.adminId, 'DEFAULT', {}, lang);
+      await frame.getByRole('tab').first().click();
       await expectText(frame.locator('#connection-title'), new RegExp(`^${heading}$`));
       await screenshot(page, name);
       await page.close();

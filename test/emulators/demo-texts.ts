@@ -28,6 +28,8 @@ export interface DemoTexts {
   noCall: string;
   clickToCallStarted: string;
   cardFor: string;
+  /** A fresh demo (DEMO_FRESH=1) shows what the Connection tab asks for. */
+  credentials: { title: string; address: string; clientId: string; clientSecret: string };
 }
 
 export const DEMO_TEXTS: Record<DemoLang, DemoTexts> = {
@@ -56,6 +58,7 @@ export const DEMO_TEXTS: Record<DemoLang, DemoTexts> = {
     noCall: 'No call is on the line.',
     clickToCallStarted: 'Bitrix24 asked the app to call {phone}: your phone (1001) rings first, then John Doe.',
     cardFor: 'Call card: {phone}',
+    credentials: { title: 'Your PBX (emulated) — enter these on the app’s Connection tab', address: 'PBX address', clientId: 'Client ID', clientSecret: 'Client secret' },
   },
   ru: {
     title: 'Демо коннектора АТС',
@@ -82,6 +85,7 @@ export const DEMO_TEXTS: Record<DemoLang, DemoTexts> = {
     noCall: 'На линии нет звонков.',
     clickToCallStarted: 'Битрикс24 попросил приложение позвонить на {phone}: сначала звонит ваш телефон (1001), затем John Doe.',
     cardFor: 'Карточка звонка: {phone}',
+    credentials: { title: 'Ваша АТС (эмулятор) — введите это на вкладке «Подключение» приложения', address: 'Адрес АТС', clientId: 'Client ID', clientSecret: 'Client secret' },
   },
   zh: {
     title: 'PBX 连接器演示',
@@ -108,6 +112,7 @@ export const DEMO_TEXTS: Record<DemoLang, DemoTexts> = {
     noCall: '当前没有通话。',
     clickToCallStarted: 'Bitrix24 请求应用呼叫 {phone}：您的话机 (1001) 先振铃，然后呼叫 John Doe。',
     cardFor: '通话卡片：{phone}',
+    credentials: { title: '您的 PBX（模拟）— 在应用的“连接”选项卡中填写', address: 'PBX 地址', clientId: 'Client ID', clientSecret: 'Client secret' },
   },
 };
 

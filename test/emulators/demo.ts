@@ -17,6 +17,11 @@ export interface DemoOptions {
   /** PBX seconds per real second (1 = real time, what a person watching wants). */
   pbxSpeed?: number;
   logLevel?: string;
+  /**
+   * A portal as a new admin finds it (issue 12 point 6): the app installed, nothing set up. The demo page then shows
+   * the emulated PBX's address and API credentials for the Connection tab. Default: set up ahead (PBX, bindings).
+   */
+  fresh?: boolean;
 }
 
 export interface Demo {
@@ -49,14 +54,21 @@ const isHoldAt = (value: unknown): value is HoldAt => HOLD_POINTS.some((point) =
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function controlsHtml(stack: Stack, userId: number, lang: DemoLang): string {
+/** What the Connection tab asks for, shown on a fresh demo's page: the emulated PBX stands in for the admin's own. */
+function pbxCredentialsHtml(stack: Stack, text: DemoTexts): string {
+  const item = (label: string, value: string, id: string) => `<li>${escapeHtml(label)}: <code id="${id}">${escapeHtml(value)}</code></li>`;
+  return `<strong>${escapeHtml(text.credentials.title)}</strong>
+<ul>${item(text.credentials.address, stack.pbx.url, 'demo-pbx-url')}${item(text.credentials.clientId, stack.pbx.clientId, 'demo-pbx-client-id')}${item(text.credentials.clientSecret, stack.pbx.clientSecret, 'demo-pbx-client-secret')}</ul>`;
+}
+
+function controlsHtml(stack: Stack, userId: number, lang: DemoLang, fresh: boolean): string {
   const text = DEMO_TEXTS[lang];
   const config = JSON.stringify({ userId, contactId: stack.portal.contact.id, lang, text }).replace(/</g, '\\u003c');
   const callButtons = (Object.keys(CALLS) as CallKind[]).map((kind) => `<button type="button" data-call="${kind}">${escapeHtml(text.calls[kind])}</button>`).join('\n');
   const languages = DEMO_LANGS.map((code) => `<a href="/demo?lang=${code}" hreflang="${code}"${code === lang ? ' aria-current="page"' : ''}>${code.toUpperCase()}</a>`).join(' ');
   return `<section class="controls" aria-label="${escapeHtml(text.controls)}">
 <nav aria-label="${escapeHtml(text.language)}">${escapeHtml(text.language)}: ${languages}</nav>
-<strong>${escapeHtml(text.pbx)}</strong>
+${fresh ? pbxCredentialsHtml(stack, text) : ''}<strong>${escapeHtml(text.pbx)}</strong>
 <div>${callButtons}
 <button type="button" id="demo-click-to-call">${escapeHtml(text.clickToCall)}</button>
 <button type="button" id="demo-hangup">${escapeHtml(text.hangUp)}</button>
@@ -70,7 +82,7 @@ function controlsHtml(stack: Stack, userId: number, lang: DemoLang): string {
 </section>`;
 }
 
-function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
+function demoRouter(holder: { stack?: Stack; appUrl?: string; fresh?: boolean }): Router {
   const router = express.Router();
   const ready = (res: Response): Stack | null => {
     if (holder.stack) return holder.stack;
@@ -89,7 +101,7 @@ function demoRouter(holder: { stack?: Stack; appUrl?: string }): Router {
     servedAsBitrix24Window(res);
     res.type('html').setHeader('Cache-Control', 'no-store');
     res.send(parentWindowHtml(
-      { appUrl: holder.appUrl ?? '', mintToken: (m, u) => stack.b24.frameToken(m, u), controlsHtml: controlsHtml(stack, userId, lang), controlsScript: '/demo/controls.js', title: DEMO_TEXTS[lang].title },
+      { appUrl: holder.appUrl ?? '', mintToken: (m, u) => stack.b24.frameToken(m, u), controlsHtml: controlsHtml(stack, userId, lang, holder.fresh === true), controlsScript: '/demo/controls.js', title: DEMO_TEXTS[lang].title },
       page, token, req.get('host') ?? 'localhost:3000', '/demo',
     ));
   });
@@ -155,12 +167,12 @@ async function configurePortal(stack: Stack): Promise<void> {
 }
 
 export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
-  const holder: { stack?: Stack; appUrl?: string } = {};
+  const holder: { stack?: Stack; appUrl?: string; fresh?: boolean } = { fresh: opts.fresh === true };
   const port = opts.port ?? 3000;
   const stack = await startStack({ port, pbxSpeed: opts.pbxSpeed ?? 1, logLevel: opts.logLevel ?? 'info', rootRouters: () => [demoRouter(holder)] });
   holder.appUrl = `http://localhost:${port}`;
   try {
-    await configurePortal(stack);
+    if (!opts.fresh) await configurePortal(stack);
   } catch (error) {
     await stack.close();
     throw error;
@@ -172,7 +184,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // DEMO_PORT (or PORT) moves the demo off 3000, e.g. when the product itself already runs there.
   const port = Number.parseInt(process.env.DEMO_PORT ?? process.env.PORT ?? '3000', 10);
-  const demo = await startDemo({ port, logLevel: process.env.LOG_LEVEL ?? 'warn' });
+  const demo = await startDemo({ port, logLevel: process.env.LOG_LEVEL ?? 'warn', fresh: process.env.DEMO_FRESH === '1' });
   console.log(`\n  PBX connector demo: ${demo.url}\n  (the product on http://localhost:${port}; Ctrl+C stops everything)\n`);
   const stop = (): void => {
     void demo.close().then(() => process.exit(0));

@@ -8,7 +8,9 @@
   const state = { frame: null, appOrigin: null, appSid: null, current: null, auth: config.auth, commands: [], resizes: [], installFinished: false, sliders: [] };
   window.parentWindow = state;
 
-  const PATHS = { DEFAULT: '/', CALL_CARD: '/placement/call-card' };
+  // INSTALLER is the emulator's own name, not a Bitrix24 placement: the installer page as the portal shows it once the
+  // app is installed (the built page itself; the real portal POSTs the grant to the installer path, which answers it).
+  const PATHS = { DEFAULT: '/', CALL_CARD: '/placement/call-card', INSTALLER: '/install.html' };
   const pathFor = (placement) => PATHS[placement] || (/_DETAIL_TAB$/.test(placement) ? '/placement/crm-tab' : '/');
 
   function randomSid() {
@@ -47,6 +49,11 @@
     url.searchParams.set('APP_SID', state.appSid);
     state.appOrigin = url.origin;
 
+    if (placement === 'INSTALLER') {
+      // The built installer page is static: loaded with a GET (the product's POST /install would install again).
+      frame.src = url.toString();
+      return;
+    }
     const form = document.createElement('form');
     form.method = 'POST';
     form.action = url.toString();
@@ -163,7 +170,9 @@
           state.frame.style.height = Math.ceil(height) + 'px';
           state.resizes.push(height);
         }
-        return answer(message.key, {});
+        // As the portal does (rest/applayout.js resizeWindow): the frame's size after the change.
+        const box = state.frame.getBoundingClientRect();
+        return answer(message.key, { width: box.width, height: box.height });
       }
       case 'setTitle':
         document.title = String(params.title || document.title);

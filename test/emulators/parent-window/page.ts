@@ -65,9 +65,10 @@ export function parentWindowHtml(opts: ParentWindowOptions, page: PageRequest, t
 <head>
 <meta charset="utf-8" />
 <title>${escapeHtml(opts.title ?? 'Bitrix24 (emulated window)')}</title>
+<link rel="icon" type="image/svg+xml" href="${escapeHtml(new URL('/favicon.svg', opts.appUrl).toString())}" />
 <style>
   body { margin: 0; font-family: system-ui, sans-serif; background: #eef2f4; color: #1f2329; }
-  header { background: #2fc6f6; color: #fff; padding: 10px 16px; font-weight: 600; }
+  header { background: #00629b; color: #fff; padding: 10px 16px; font-weight: 600; }
   main { display: grid; gap: 12px; padding: 12px; }
   #app-host { background: #fff; border-radius: 12px; overflow: hidden; max-width: 960px; }
   .controls { background: #fff; border-radius: 12px; padding: 12px; max-width: 960px; }
