@@ -12,7 +12,7 @@ import { nodeFs } from '../store/fs.js';
  * `flush()` writes at once.
  *
  * A damaged file never stops the server: the `.bak` is read instead, else the marks start empty with a warning
- * (`marksLost()`), and the supervisor then recovers a bounded default window (pbx/supervisor.ts `lostMarkFallback`).
+ * (`marksLost()`), and the link then recovers a bounded default window (pbx/gap-recovery.ts `lostMarkFallback`).
  *
  * The webhook key used to live here too (`webhookKeySecret`); it now has its own file (store/webhook-key.ts).
  * A key still found here is handed over by `legacyWebhookKey()` and kept in this file until `dropLegacyWebhookKey()`
