@@ -4,7 +4,8 @@
  * Used wherever a read-modify-write must see every earlier write of the same thing finished: a call's record
  * (calls/service.ts), a CRM record's phonebook entry (contacts/sync.ts), a portal's settings and bindings
  * (contacts/api-support.ts), a number's missed-call task (calls/missed-call-tasks.ts), a portal's PBX link
- * (pbx/supervisor.ts) and the portals document (store/portals.ts).
+ * (pbx/link-lifecycle.ts), the portals document (store/portals.ts), every store document's writes
+ * (store/document.ts) and the PBX coverage marks file (pbx/link-state.ts).
  *
  * A task that fails (throws or rejects) fails only its own caller: the next task of the key still runs. A key is
  * forgotten as soon as its last task has settled, so the map holds only keys with work queued or running — a
