@@ -24,10 +24,14 @@ import { requireAdmin } from './http/middleware/frame-auth.js';
 import type { CoreServices, ProductParts } from './parts-types.js';
 import { createPbxSupervisor, type PbxSupervisor, type PbxSupervisorOptions } from './pbx/supervisor.js';
 import { pbxTestRoute } from './http/api/pbx-test.js';
+import { yeastarBrand } from './pbx/yeastar/brand.js';
+import type { YeastarTimings } from './pbx/yeastar/adapter.js';
 
 /** Tuning knobs the tests, the demo and the benchmark turn; production runs the defaults. */
 export interface PartsOptions {
   supervisor?: Partial<Omit<PbxSupervisorOptions, 'store' | 'log' | 'config' | 'onCallEvent'>>;
+  /** Timers of the Yeastar link (reconnect backoff, heartbeat, settle window). */
+  yeastarTimings?: Partial<YeastarTimings>;
   calls?: CallsPartDeps['options'];
   /** Extra routers at the app root (the demo page). */
   extraRootRouters?: Router[];
@@ -47,6 +51,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   const router = new InboundRouter({ log, store, clients, normalizePhone });
   const supervisor = createPbxSupervisor({
     store, log, config,
+    // The PBX brand is chosen here, the one place that knows it: generic pbx/ code never imports pbx/yeastar/.
+    ...yeastarBrand(opts.yeastarTimings),
     ...opts.supervisor,
     onCallEvent: (event) => holder.calls?.service.handleEvent(event),
     onHeldCall: (control, call) => {

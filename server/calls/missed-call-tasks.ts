@@ -12,6 +12,7 @@
 import { getEntity } from '../bitrix/crm.js';
 import { addTask, commentTask, completeTask } from '../bitrix/tasks.js';
 import type { BitrixClients } from '../bitrix/types.js';
+import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import { ref, type NewOutboxItem, type Outbox } from '../outbox/types.js';
 import type { CallRecord, CrmRef, MissedCallTaskEntry, OutboxItem } from '../store/records.js';
@@ -46,8 +47,8 @@ export class MissedCallTasks {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly budgetMs: number;
-  /** One chain per portal + number. */
-  private readonly chains = new Map<string, Promise<void>>();
+  /** One task per portal + number at a time: two missed calls from one number must not open two tasks. */
+  private readonly perNumber = createKeyedSerial();
 
   constructor(private readonly deps: MissedCallTasksDeps) {
     this.log = deps.log.child({ part: 'missed-call-tasks' });
@@ -68,13 +69,7 @@ export class MissedCallTasks {
   /** A call was logged (its finish queued): open, comment or close the number's task. Safe to call twice. */
   onCallLogged(record: CallRecord): Promise<void> {
     if (!record.external || record.direction === 'internal') return Promise.resolve();
-    const key = `${record.portal}\u0000${record.external}`;
-    const previous = this.chains.get(key) ?? Promise.resolve();
-    const next = previous.then(() => this.handle(record));
-    const tail = next.catch(() => undefined);
-    this.chains.set(key, tail);
-    void tail.then(() => { if (this.chains.get(key) === tail) this.chains.delete(key); });
-    return next;
+    return this.perNumber.run(`${record.portal}\u0000${record.external}`, () => this.handle(record));
   }
 
   private async handle(record: CallRecord): Promise<void> {

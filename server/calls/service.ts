@@ -6,6 +6,7 @@
  * persist again without them. A crash in between leaves the call open with its intents, and start() redoes them;
  * the outbox keys (`<portal>:<pbxCallId>:<what>`) make the redo harmless.
  */
+import { createKeyedSerial } from '../keyed-serial.js';
 import { callLog, type Logger } from '../log.js';
 import { readRegisteredCall } from '../bitrix/telephony.js';
 import type { CallEvent } from '../pbx/adapter.js';
@@ -79,8 +80,20 @@ export class CallsService {
   private readonly log: Logger;
   private readonly opts: CallsOptions;
   private readonly now: () => number;
-  /** One promise chain per call: inputs of a call are handled strictly one after another. */
-  private readonly chains = new Map<string, Promise<void>>();
+  /**
+   * Everything that changes a call's record, one at a time per call: PBX events, CDR-wait and stale timers, Bitrix24's
+   * answers to the call's outbox items, recording updates, the record of a call we dialed, the redo after a restart.
+   * This service is the one owner of a call's order because it is the one part that sees all of these; the PBX
+   * supervisor hands events on as they come and orders nothing (pbx/call-delivery.ts).
+   */
+  private readonly order = createKeyedSerial();
+  /**
+   * The PBX events of a call, one at a time per call, each until it is handled. In front of `order` because an event
+   * of a call not yet known may first wait for a click-to-call being recorded (awaitDialCorrelation), and that wait
+   * cannot sit in `order`: the dial's record queues there (openPlacedCall). A later event of the call never
+   * overtakes an earlier one that waits.
+   */
+  private readonly events = createKeyedSerial();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Click-to-call dials in flight per portal + extension: their first PBX events wait for the correlation. */
   private readonly dialing = new Map<string, Promise<void>>();
@@ -126,9 +139,15 @@ export class CallsService {
   }
 
   /** One normalized PBX event. Resolves once the call's state is durable and its intents are queued. */
-  async handleEvent(event: CallEvent): Promise<void> {
-    // Outside the call's chain: the click-to-call being recorded queues on that same chain.
-    if (!this.deps.calls.get(event.portal, event.pbxCallId)) await this.awaitDialCorrelation(event);
+  handleEvent(event: CallEvent): Promise<void> {
+    return this.events.run(callKey(event.portal, event.pbxCallId), async () => {
+      if (!this.deps.calls.get(event.portal, event.pbxCallId)) await this.awaitDialCorrelation(event);
+      await this.applyEvent(event);
+    });
+  }
+
+  /** One PBX event in the call's order: load or create the record, step the machine, commit. */
+  private applyEvent(event: CallEvent): Promise<void> {
     return this.serial(event.portal, event.pbxCallId, async () => {
       let record = this.deps.calls.get(event.portal, event.pbxCallId);
       const settings = this.deps.settings.get(event.portal);
@@ -194,13 +213,7 @@ export class CallsService {
   // ---- internals ----
 
   private serial(portal: string, pbxCallId: string, work: () => Promise<void>): Promise<void> {
-    const key = callKey(portal, pbxCallId);
-    const previous = this.chains.get(key) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    this.chains.set(key, tail);
-    void tail.then(() => { if (this.chains.get(key) === tail) this.chains.delete(key); });
-    return next;
+    return this.order.run(callKey(portal, pbxCallId), work);
   }
 
   private async awaitDialCorrelation(event: CallEvent): Promise<void> {

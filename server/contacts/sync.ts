@@ -10,6 +10,7 @@
  * nothing is thrown to the caller.
  */
 import type { BitrixClients } from '../bitrix/types.js';
+import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import type { PbxAdapter } from '../pbx/adapter.js';
 import { phoneVariants } from '../phone.js';
@@ -104,7 +105,7 @@ interface Result {
 export function createContactSync(opts: ContactSyncOptions): ContactSync {
   const now = opts.now ?? Date.now;
   // One sync per record at a time: two calls ending together must not create two PBX contacts for one record.
-  const chains = new Map<string, Promise<Result>>();
+  const perRecord = createKeyedSerial();
   const resyncs = new Map<string, ResyncProgress>();
   const running = new Set<Promise<unknown>>();
 
@@ -201,14 +202,7 @@ export function createContactSync(opts: ContactSyncOptions): ContactSync {
   }
 
   function serial(portal: string, crm: CrmRef, work: () => Promise<Result>): Promise<Result> {
-    const key = `${portal}\u0000${crm.entityType}\u0000${crm.entityId}`;
-    const before = chains.get(key) ?? Promise.resolve<Result>({ entry: null, outcome: 'none' });
-    const next = before.catch(() => null).then(work);
-    chains.set(key, next);
-    void next.finally(() => {
-      if (chains.get(key) === next) chains.delete(key);
-    }).catch(() => undefined);
-    return next;
+    return perRecord.run(`${portal}\u0000${crm.entityType}\u0000${crm.entityId}`, work);
   }
 
   const syncNow = (portal: string, crm: CrmRef): Promise<ContactSyncEntry | null> => serial(portal, crm, () => sync(portal, crm)).then((r) => r.entry);
@@ -290,7 +284,7 @@ export function createContactSync(opts: ContactSyncOptions): ContactSync {
       return progress ? { ...progress } : null;
     },
     async idle() {
-      while (chains.size > 0 || running.size > 0) await Promise.allSettled([...chains.values(), ...running]);
+      while (perRecord.keys() > 0 || running.size > 0) await Promise.allSettled([perRecord.idle(), ...running]);
     },
   };
 }

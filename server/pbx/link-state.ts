@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import { replaceFile } from '../store/document.js';
 import { nodeFs } from '../store/fs.js';
@@ -12,7 +13,7 @@ import { nodeFs } from '../store/fs.js';
  * `flush()` writes at once.
  *
  * A damaged file never stops the server: the `.bak` is read instead, else the marks start empty with a warning
- * (`marksLost()`), and the supervisor then recovers a bounded default window (pbx/supervisor.ts `lostMarkFallback`).
+ * (`marksLost()`), and the link then recovers a bounded default window (pbx/gap-recovery.ts `lostMarkFallback`).
  *
  * The webhook key used to live here too (`webhookKeySecret`); it now has its own file (store/webhook-key.ts).
  * A key still found here is handed over by `legacyWebhookKey()` and kept in this file until `dropLegacyWebhookKey()`
@@ -47,7 +48,8 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number; l
   let primaryGood = true;
   let dirty = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let writing: Promise<void> = Promise.resolve();
+  /** One write of the file at a time. */
+  const writes = createKeyedSerial();
 
   async function write(): Promise<void> {
     if (!dirty) return;
@@ -56,14 +58,20 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number; l
     primaryGood = true;
   }
 
+  /** A failed write leaves the marks dirty: the next write (scheduled or flushed) writes them again. */
+  function writeInTurn(): Promise<void> {
+    return writes.run(path, write).catch((err: unknown) => {
+      dirty = true;
+      throw err;
+    });
+  }
+
   function schedule(): void {
     dirty = true;
     if (timer !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
-      writing = writing.then(write).catch(() => {
-        dirty = true;
-      });
+      void writeInTurn().catch(() => undefined);
     }, debounceMs);
     timer.unref?.();
   }
@@ -129,12 +137,7 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number; l
     async flush() {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      const run = writing.then(write);
-      // A failed write must not poison the chain: later writes still run (and this one is retried by them).
-      writing = run.catch(() => {
-        dirty = true;
-      });
-      await run;
+      await writeInTurn();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import { AppError } from '../errors.js';
+import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import { errorCode, isMissing, writeAll, type StoreFs } from './fs.js';
 import { CURRENT_SCHEMA_VERSION, migrateDocument, type DocumentKind } from './migrations/index.js';
@@ -138,7 +139,8 @@ export class DurableJsonFile implements Adapter<Record<string, unknown>> {
  * a change is applied, written, and undone if the write fails, so memory is never ahead of the disk.
  */
 export class JsonDocument<T extends Record<string, unknown>> {
-  private chain: Promise<void> = Promise.resolve();
+  /** Changes one after another: each sees the previous one written (or undone). */
+  private readonly writes = createKeyedSerial();
 
   private constructor(private readonly low: Low<Record<string, unknown>>, private readonly adapter: DurableJsonFile) {}
 
@@ -178,13 +180,11 @@ export class JsonDocument<T extends Record<string, unknown>> {
         throw err;
       }
     };
-    const result = this.chain.then(run);
-    this.chain = result.catch(() => undefined);
-    return result;
+    return this.writes.run(this.adapter.file, run);
   }
 
   /** Waits for writes in flight (close, remove). */
   settled(): Promise<void> {
-    return this.chain;
+    return this.writes.idle();
   }
 }

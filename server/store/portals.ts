@@ -1,10 +1,10 @@
 import type { SecretBox } from '../crypto.js';
 import { AppError, notFound } from '../errors.js';
+import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import type { PortalFences } from './fences.js';
 import type { Portal } from './records.js';
 import { openPortal, sealPortal, type PortalSecretField } from './secrets.js';
-import { SerialQueue } from './serial.js';
 import type { PortalsRepository } from './types.js';
 
 /** The one document of every portal: a JsonDocument (portals.json) or its PostgreSQL table (store/postgres/documents.ts). */
@@ -27,7 +27,9 @@ export function createPortalsRepository(doc: PortalsDocument, box: SecretBox, fe
   const plain = new Map<string, Portal>();
   /** Per portal: the fields that did not open, with their ciphertext as stored. */
   const unopened = new Map<string, Map<PortalSecretField, string>>();
-  const serial = new SerialQueue();
+  // One key: every portal lives in the one document, so its writes go one after another.
+  const serial = createKeyedSerial();
+  const DOCUMENT = 'portals.json';
   let tried = 0;
   let mismatched = 0;
   for (const [memberId, stored] of Object.entries(doc.data.portals ?? {})) {
@@ -88,12 +90,12 @@ export function createPortalsRepository(doc: PortalsDocument, box: SecretBox, fe
     list: () => [...plain.values()].map((p) => structuredClone(p)),
     put: (portal) => {
       const copy = structuredClone(portal);
-      return serial.run(() => write(copy.memberId, copy));
+      return serial.run(DOCUMENT, () => write(copy.memberId, copy));
     },
     // Read-modify-write in the serial queue: a token refresh and a needsReinstall flag landing together both stick.
     update: (memberId, patch) => {
       const copy = structuredClone(patch);
-      return serial.run(async () => {
+      return serial.run(DOCUMENT, async () => {
         const current = plain.get(memberId);
         if (!current) throw notFound(`portal ${memberId} is not installed`);
         const next: Portal = { ...current, ...copy, memberId };
@@ -101,6 +103,6 @@ export function createPortalsRepository(doc: PortalsDocument, box: SecretBox, fe
         return structuredClone(next);
       });
     },
-    remove: (memberId) => serial.run(() => write(memberId, undefined)),
+    remove: (memberId) => serial.run(DOCUMENT, () => write(memberId, undefined)),
   };
 }

@@ -8,7 +8,7 @@ import { nodeFs } from './fs.js';
 export const WEBHOOK_KEY_FILE = 'webhook.key';
 
 /**
- * The server-side key that derives every portal's unguessable PBX webhook path (pbx/supervisor.ts `webhookKey`).
+ * The server-side key that derives every portal's unguessable PBX webhook path (pbx/webhook-routing.ts `keyOf`).
  * Kept like secret.key: its own file under DATA_DIR, mode 0600, written durably (temp file, fdatasync, rename, fsync
  * of the directory) with a `.bak` copy. It used to live inside pbx-links.json, whose damage silently made a new key
  * and so changed every webhook URL at once; it is moved out of there (same key, so the URLs stay the same).

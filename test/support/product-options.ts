@@ -11,10 +11,8 @@ import { createProductParts, type PartsOptions } from '../../server/parts.js';
 /** Timers of the PBX link, recovery, CDR wait and recording retries, shortened for tests (production in the comments of each part). */
 export function fastPartsOptions(calls: Partial<NonNullable<PartsOptions['calls']>> = {}): PartsOptions {
   return {
-    supervisor: {
-      adapterTimings: { settleMs: 150, heartbeatMs: 500, backoffInitialMs: 50, backoffMaxMs: 300, subscribeTimeoutMs: 2_000 },
-      coverageTickMs: 200, recoveryRetryMs: 300, recoveryTailMs: 800,
-    },
+    yeastarTimings: { settleMs: 150, heartbeatMs: 500, backoffInitialMs: 50, backoffMaxMs: 300, subscribeTimeoutMs: 2_000 },
+    supervisor: { coverageTickMs: 200, recoveryRetryMs: 300, recoveryTailMs: 800 },
     // Recording retries scaled like the rest (production: 30 s, doubling).
     calls: { cdrWaitMs: 4_000, recordings: { retryBaseMs: 1_000 }, ...calls },
   };

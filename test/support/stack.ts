@@ -100,7 +100,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     child = proc;
     await new Promise<void>((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new Error('the server process did not start in 30 s')), 30_000);
+      // A cap, not a measure: the child compiles the server with tsx first, which took over 30 s on a loaded 2-core machine.
+      const timer = setTimeout(() => reject(new Error('the server process did not start in 80 s')), 80_000);
       const early = (code: number | null) => { clearTimeout(timer); reject(new Error(`the server process exited early (${String(code)})`)); };
       proc.once('exit', early);
       proc.stdout?.on('data', (chunk: Buffer) => {

@@ -8,6 +8,7 @@ import type { BitrixClients } from '../../bitrix/types.js';
 import type { Config } from '../../config.js';
 import { AppError, badRequest } from '../../errors.js';
 import { frameUser } from '../context.js';
+import { createKeyedSerial } from '../../keyed-serial.js';
 import type { Logger } from '../../log.js';
 import { PbxError, type PbxAdapter } from '../../pbx/adapter.js';
 import type { AddressPolicy } from '../../pbx/address-guard.js';
@@ -69,16 +70,8 @@ export async function askPbx<T>(operation: () => Promise<T>): Promise<T> {
 type PortalSerializer = <T>(portal: string, work: () => Promise<T>) => Promise<T>;
 
 function createPortalSerializer(): PortalSerializer {
-  const tails = new Map<string, Promise<unknown>>();
-  return <T>(portal: string, work: () => Promise<T>): Promise<T> => {
-    const previous = tails.get(portal) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(work);
-    tails.set(portal, next);
-    void next.catch(() => undefined).finally(() => {
-      if (tails.get(portal) === next) tails.delete(portal);
-    });
-    return next;
-  };
+  const perPortal = createKeyedSerial();
+  return <T>(portal: string, work: () => Promise<T>): Promise<T> => perPortal.run(portal, work);
 }
 
 const serializers = new WeakMap<Store, PortalSerializer>();

@@ -1,28 +1,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import type { Logger } from '../../log.js';
+import type { PbxWebhookDeps } from '../brand.js';
 
 /**
  * Webhook mode: the PBX POSTs each event to `POST /pbx/webhook/:portalKey` with
  * `X-Signature: base64(HMAC-SHA256(secret, raw body))`
  * (https://help.yeastar.com/en/p-series-software-edition/developer-guide/monitor-events-via-webhook.html).
  * The signature is computed over the exact bytes received, so the body is read raw, never re-serialized.
- * The portal key in the path is an unguessable per-portal value (see supervisor: HMAC of the member id with a
+ * The portal key in the path is an unguessable per-portal value (pbx/webhook-routing.ts: HMAC of the member id with a
  * server-side key), so the URL alone reveals nothing and cannot be enumerated.
  */
-
-export interface WebhookTarget {
-  portal: string;
-  webhookSecret: string;
-  deliver: (event: unknown) => void;
-}
-
-export interface PbxWebhookDeps {
-  log: Logger;
-  resolve: (portalKey: string) => WebhookTarget | undefined;
-  /** Largest body accepted (express/bytes syntax). */
-  limit?: string;
-}
 
 /** True when `signature` is the base64 HMAC-SHA256 of `body` under `secret`; constant time. */
 export function verifyWebhookSignature(secret: string, body: Buffer, signature: string | undefined): boolean {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { AppError } from '../../errors.js';
-import { SerialQueue } from '../serial.js';
+import { createKeyedSerial } from '../../keyed-serial.js';
 
 /**
  * One pool per store, plus what every repository of the PostgreSQL store shares: a write queue per portal (a
@@ -8,16 +8,14 @@ import { SerialQueue } from '../serial.js';
  * the portal's fencing epoch (design §6).
  */
 export class PgContext {
-  private readonly queues = new Map<string, SerialQueue>();
+  private readonly writes = createKeyedSerial();
   private readonly epochs = new Map<string, number>();
 
   constructor(readonly pool: pg.Pool) {}
 
   /** Runs `task` after every earlier write of the portal. */
   serial<T>(memberId: string, task: () => Promise<T>): Promise<T> {
-    let queue = this.queues.get(memberId);
-    if (!queue) this.queues.set(memberId, (queue = new SerialQueue()));
-    return queue.run(task);
+    return this.writes.run(memberId, task);
   }
 
   epoch(memberId: string): number | null {
@@ -39,7 +37,7 @@ export class PgContext {
   }
 
   async idle(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.idle()));
+    await this.writes.idle();
   }
 }
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { PortalDocumentSet } from '../portal-documents.js';
 import type { PortalsDocument } from '../portals.js';
 import type { Binding, CardMode, ContactSyncEntry, MissedCallTaskEntry, Portal, PortalSettings } from '../records.js';
-import { SerialQueue } from '../serial.js';
+import { createKeyedSerial } from '../../keyed-serial.js';
 import type { PgContext } from './db.js';
 
 /**
@@ -60,7 +60,8 @@ export class PgPortalDocuments<T extends Record<string, unknown>> implements Por
  */
 export class PgPortalsDocument implements PortalsDocument {
   private current: { portals: Record<string, Portal> } = { portals: {} };
-  private readonly queue = new SerialQueue();
+  /** One key: the portals rows are written in the order they were changed. */
+  private readonly queue = createKeyedSerial();
 
   constructor(private readonly ctx: PgContext) {}
 
@@ -74,7 +75,7 @@ export class PgPortalsDocument implements PortalsDocument {
   }
 
   mutate(change: (current: { portals: Record<string, Portal> }) => { portals: Record<string, Portal> }): Promise<void> {
-    return this.queue.run(async () => {
+    return this.queue.run('portals', async () => {
       const prev = this.current.portals;
       const next = change(this.current);
       for (const [memberId, record] of Object.entries(next.portals)) {

@@ -59,6 +59,8 @@ export class YeastarEmulatorServer {
   readonly links: calls.DownloadLinks;
   readonly subscribe: SubscribeEndpoint;
   readonly requestLog: RecordedRequest[] = [];
+  /** REST answers the `slow` fault held back (tests assert this event, not a duration). */
+  slowedAnswers = 0;
   private faultState: FaultState = { fault: null, until: 0 };
   private readonly startedAt = Date.now();
   /** null when the instance is one of several behind a MultiPbxServer (multi-pbx.ts), which owns the listener. */
@@ -196,7 +198,10 @@ export class YeastarEmulatorServer {
       req.socket.destroy();
       return;
     }
-    if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
+    if (fault?.kind === 'slow') {
+      this.slowedAnswers += 1;
+      await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
+    }
     if (url.pathname === SUBSCRIBE_PATH) {
       // WebSocket-only endpoint: a plain GET gets HTTP 400 (observed in milaportal docs/yeastar/live-audit-2026-07-30.md).
       res.writeHead(400, { 'Content-Type': 'text/plain' });

@@ -8,6 +8,7 @@ import { createCallsService, type CallsPart } from '../../../server/calls/index.
 import type { BitrixClients } from '../../../server/bitrix/types.js';
 import { loadConfig } from '../../../server/config.js';
 import { createPbxSupervisor, type PbxSupervisor } from '../../../server/pbx/supervisor.js';
+import { yeastarBrand } from '../../../server/pbx/yeastar/brand.js';
 import { openStore } from '../../../server/store/index.js';
 import { DEFAULT_SETTINGS, type CrmRef } from '../../../server/store/records.js';
 import type { Store } from '../../../server/store/types.js';
@@ -72,7 +73,7 @@ describe('calls against the Yeastar emulator', () => {
     supervisor = createPbxSupervisor({
       store, log, config: loadConfig({ DATA_DIR: dir, PBX_ALLOW_LOOPBACK: '1' }),
       onCallEvent: async (e) => { await holder.calls?.service.handleEvent(e); },
-      adapterTimings: { settleMs: 200, heartbeatMs: 1_000, backoffInitialMs: 50, backoffMaxMs: 300 },
+      ...yeastarBrand({ settleMs: 200, heartbeatMs: 1_000, backoffInitialMs: 50, backoffMaxMs: 300 }),
       recoveryMarginMs: 60_000, coverageTickMs: 200, recoveryRetryMs: 200, recoveryTailMs: 1_000,
     });
     calls = createCallsService({

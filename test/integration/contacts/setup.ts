@@ -21,6 +21,7 @@ import { errorHandler } from '../../../server/http/middleware/errors.js';
 import { frameAuth, requireAdmin } from '../../../server/http/middleware/frame-auth.js';
 import { requestLog } from '../../../server/http/middleware/request-log.js';
 import { createPbxSupervisor, type PbxSupervisor } from '../../../server/pbx/supervisor.js';
+import { yeastarBrand } from '../../../server/pbx/yeastar/brand.js';
 import { openStore } from '../../../server/store/index.js';
 import type { Store } from '../../../server/store/types.js';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
@@ -58,7 +59,7 @@ export async function startContactsWorld(): Promise<ContactsWorld> {
     scope: 'crm,user,telephony,placement', status: 'L', ratePlan: 'standard', lineNumber: 'pbx-1', installedAt: now, updatedAt: now, installed: true,
   });
   const clients = createBitrixClients({ store, config, log });
-  const supervisor = createPbxSupervisor({ store, log, config, onCallEvent: () => undefined, coverageTickMs: 60_000 });
+  const supervisor = createPbxSupervisor({ store, log, config, ...yeastarBrand(), onCallEvent: () => undefined, coverageTickMs: 60_000 });
   await supervisor.start();
   const contacts = createCrmContacts({ store, clients, adapterFor: (p) => supervisor.adapter(p), log });
 

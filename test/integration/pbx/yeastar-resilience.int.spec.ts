@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../server/config.js';
 import type { CallEvent } from '../../../server/pbx/adapter.js';
 import { createPbxSupervisor, type PbxSupervisor } from '../../../server/pbx/supervisor.js';
+import { yeastarBrand } from '../../../server/pbx/yeastar/brand.js';
 import { createYeastarAdapter, type YeastarAdapter, type YeastarTimings } from '../../../server/pbx/yeastar/adapter.js';
 import { DEFAULT_SETTINGS } from '../../../server/store/records.js';
 import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
@@ -56,7 +57,7 @@ describe('Yeastar link resilience (supervisor + emulator)', () => {
       store, log, config: config(dataDir), onCallEvent: (e) => {
         events.push(e);
       },
-      adapterTimings: FAST, coverageTickMs: 100, recoveryRetryMs: 300, recoveryTailMs: 300,
+      ...yeastarBrand(FAST), coverageTickMs: 100, recoveryRetryMs: 300, recoveryTailMs: 300,
     });
     return { sup, store };
   }

@@ -199,23 +199,31 @@ describe('frame auth', () => {
     expect(c.calls).toEqual(['p1:admin-token-1', 'p2:admin-token-2', 'p1:admin-token-1']);
 
     let release: () => void = () => undefined;
+    // Resolved when a check reaches Bitrix24: the test waits for that event, not for a guessed 50 ms (a busy machine
+    // took longer, released nothing and hung).
+    let reached: () => void = () => undefined;
+    const checkReached = () => new Promise<void>((resolve) => { reached = resolve; });
     const slow = {
       profileOf: async (p: Portal, token: string): Promise<FrameProfile> => {
         c.calls.push(`${p.memberId}:${token}`);
-        await new Promise<void>((resolve) => { release = resolve; });
+        const held = new Promise<void>((resolve) => { release = resolve; });
+        reached();
+        await held;
         return { userId: 1, isAdmin: true };
       },
     };
     const fb = createFrameAuth({ store, clients: slow });
     const b = app(store, c, {}, fb.middleware);
+    let checking = checkReached();
     const first = request(b).get('/who').set(auth('admin-token-1', 'p1')).then((r) => r.status);
-    await new Promise((r) => setTimeout(r, 50));
+    await checking;
     fb.forgetPortal('p1');
     release();
     expect(await first).toBe(200);
     const before = c.calls.length;
+    checking = checkReached();
     const second = request(b).get('/who').set(auth('admin-token-1', 'p1')).then((r) => r.status);
-    await new Promise((r) => setTimeout(r, 50));
+    await checking;
     release();
     expect(await second).toBe(200);
     expect(c.calls.length).toBe(before + 1);
