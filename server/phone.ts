@@ -66,11 +66,32 @@ function parse(raw: string, defaultCountry: string): PhoneNumber | undefined {
  * (short codes, extensions and garbage stay comparable without inventing a country).
  */
 export function normalizePhone(raw: string, defaultCountry: string): string {
+  const key = memoKey(raw, defaultCountry);
+  const known = normalized.get(key);
+  if (known !== undefined) return known;
   const parsed = parse(raw, defaultCountry);
-  if (parsed) return parsed.number;
   const main = stripExtension(raw);
   const digits = digitsOf(main);
-  return /^\s*\+/.test(main) && digits ? `+${digits}` : digits;
+  return remember(normalized, key, parsed ? parsed.number : /^\s*\+/.test(main) && digits ? `+${digits}` : digits);
+}
+
+/**
+ * Issue 14 (screen-pop CPU): one PBX call event reads the same few numbers many times over (the normalizer, the call
+ * machine, the lookup and its cache key, the routing, the card), and each libphonenumber parse with validation costs
+ * tens of µs — the largest single cost of a pop in the CPU profile after I/O. The answers are pure functions of
+ * (number, country), so they are remembered; bounded (oldest out first) so a flood of distinct numbers cannot grow it.
+ */
+const MEMO_MAX = 4096;
+const normalized = new Map<string, string>();
+const variants = new Map<string, readonly string[]>();
+const memoKey = (raw: string, country: string): string => `${country}\u0000${raw}`;
+function remember<T>(memo: Map<string, T>, key: string, value: T): T {
+  if (memo.size >= MEMO_MAX) {
+    const oldest = memo.keys().next();
+    if (!oldest.done) memo.delete(oldest.value);
+  }
+  memo.set(key, value);
+  return value;
 }
 
 /** True when both numbers are the same line as seen from `defaultCountry` (extensions ignored). */
@@ -88,6 +109,14 @@ export function samePhone(a: string, b: string, defaultCountry: string): boolean
  * country (`81049301234567` for a German number in a Russian portal).
  */
 export function phoneVariants(raw: string, defaultCountry: string): string[] {
+  const key = memoKey(raw, defaultCountry);
+  // A copy: callers own the array they get.
+  const known = variants.get(key);
+  if (known) return [...known];
+  return [...remember(variants, key, computeVariants(raw, defaultCountry))];
+}
+
+function computeVariants(raw: string, defaultCountry: string): readonly string[] {
   const out = new Set<string>();
   const add = (value: string): void => {
     const trimmed = value.trim();

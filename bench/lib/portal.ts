@@ -19,7 +19,24 @@ export interface PortalSetup {
   knownNumbers: string[];
 }
 
+/**
+ * One /api request; a 503 ("try again": Bitrix24 did not answer the frame check, e.g. a kept-alive socket the emulator
+ * closed under load) is retried twice, as the admin's page would. Setup is not what the bench measures.
+ */
 async function api(serverUrl: string, memberId: string, token: string, method: 'GET' | 'PUT', path: string, body?: unknown): Promise<unknown> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await apiOnce(serverUrl, memberId, token, method, path, body);
+    } catch (err) {
+      if (!(err instanceof UnavailableError) || attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+class UnavailableError extends Error {}
+
+async function apiOnce(serverUrl: string, memberId: string, token: string, method: 'GET' | 'PUT', path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(`${serverUrl}/api${path}`, {
     method,
     headers: {
@@ -29,6 +46,7 @@ async function api(serverUrl: string, memberId: string, token: string, method: '
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const json: unknown = await res.json();
+  if (res.status === 503) throw new UnavailableError(`${method} /api${path} → 503 ${JSON.stringify(json)}`);
   if (!res.ok) throw new Error(`${method} /api${path} → ${res.status} ${JSON.stringify(json)}`);
   return json;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../test/emulators/bitrix24/harness.js';
+import type { ProbeMemory, ProbeQuestion } from './probe.js';
 import { parseMetrics } from './stats.js';
 
 /**
@@ -19,7 +20,18 @@ export interface ServerProcess {
   dataDir: string;
   logFile: string;
   metrics(): Promise<Map<string, number>>;
+  /** process.memoryUsage() of the server and its RSS high-water mark (bench/lib/probe.ts). */
+  memory(gc?: boolean): Promise<ProbeMemory>;
+  /** CPU time the server process used so far, µs (user + system). */
+  cpuMicros(): Promise<number>;
+  /** Writes a V8 heap snapshot of the server to `file` (blocks the server while it runs: only between measurements). */
+  heapSnapshot(file: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+export interface ServerProcessOptions {
+  /** BENCH_CPU_PROF: a folder for the server's V8 CPU profile (`--cpu-prof`), written when it stops. */
+  cpuProfileDir?: string;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,7 +49,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string> = {}, opts: ServerProcessOptions = {}): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pbxb24-bench-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -46,9 +58,12 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   const metricsToken = randomBytes(24).toString('hex');
   const log = createWriteStream(logFile);
   const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  const child: ChildProcess = spawn(process.execPath, ['--import', tsxLoader, MAIN], {
+  const probe = pathToFileURL(join(REPO_ROOT, 'bench', 'lib', 'probe.ts')).href;
+  const profile = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [];
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...profile, '--import', tsxLoader, '--import', probe, MAIN], {
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // fd 3: the IPC channel of bench/lib/probe.ts.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: {
       ...process.env,
       PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATA_DIR: join(dataDir, 'data'),
@@ -61,6 +76,27 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let nextId = 1;
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  child.on('message', (msg: unknown) => {
+    const reply = msg as { id?: number; ok?: boolean; value?: unknown; error?: string };
+    if (typeof reply.id !== 'number') return;
+    const w = waiting.get(reply.id);
+    waiting.delete(reply.id);
+    if (reply.ok) w?.resolve(reply.value);
+    else w?.reject(new Error(`probe: ${reply.error ?? 'failed'}`));
+  });
+  const ask = (req: ProbeQuestion): Promise<unknown> => new Promise((resolve, reject) => {
+    const id = nextId;
+    nextId += 1;
+    waiting.set(id, { resolve, reject });
+    child.send({ ...req, id }, (err) => {
+      if (err) {
+        waiting.delete(id);
+        reject(err);
+      }
+    });
+  });
 
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -80,6 +116,12 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   return {
     url, dataDir, logFile,
     metrics: async () => parseMetrics(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()),
+    memory: async (gc = false) => await ask({ kind: 'memory', gc }) as ProbeMemory,
+    cpuMicros: async () => {
+      const c = await ask({ kind: 'cpu' }) as { userMicros: number; systemMicros: number };
+      return c.userMicros + c.systemMicros;
+    },
+    heapSnapshot: async (file) => (await ask({ kind: 'snapshot', file }) as { file: string }).file,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

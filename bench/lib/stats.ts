@@ -41,6 +41,9 @@ export interface ResultRow {
   target?: string;
   verdict: Verdict;
   note?: string;
+  /** Repeated phases (bench/lib/runs.ts): "min–max" over the runs; `value` is then the worst run. */
+  spread?: string;
+  runs?: number[];
 }
 
 /** A row against an upper bound (value ≤ limit). NaN (nothing measured) is a miss. */
@@ -70,20 +73,36 @@ export function formatValue(value: number): string {
   return value.toFixed(abs >= 100 ? 0 : abs >= 10 ? 1 : 2);
 }
 
-/** Plain-text table, one line per row, columns padded; also valid inside a Markdown code block. */
+/** Plain-text table, one line per row, columns padded; also valid inside a Markdown code block. A "spread" column when rows have one. */
 export function renderTable(rows: readonly ResultRow[]): string {
-  const header = ['section', 'measure', 'value', 'unit', 'target', 'verdict', 'note'];
-  const cells = rows.map((r) => [r.section, r.measure, formatValue(r.value), r.unit, r.target ?? '', r.verdict, r.note ?? '']);
+  const spread = rows.some((r) => r.spread !== undefined);
+  const header = ['section', 'measure', 'value', 'unit', ...(spread ? ['spread'] : []), 'target', 'verdict', 'note'];
+  const cells = rows.map((r) => [
+    r.section, r.measure, formatValue(r.value), r.unit, ...(spread ? [spreadCell(r)] : []), r.target ?? '', r.verdict, r.note ?? '',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: readonly string[]) => c.map((v, i) => (i === 2 ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
-/** Markdown table for the README "Performance" section. */
+/** "71–99 (3 runs)"; empty for a figure measured once. */
+function spreadCell(r: ResultRow): string {
+  if (r.spread === undefined) return '';
+  const n = r.runs?.length ?? 1;
+  return n > 1 ? `${r.spread} (${n} runs)` : r.spread;
+}
+
+/** Markdown table for the README "Performance" section; with repeated phases, the value is the worst run and "spread" its range. */
 export function renderMarkdown(rows: readonly ResultRow[]): string {
-  const out = ['| section | measure | value | target | verdict | note |', '|---|---|---:|---|---|---|'];
+  const spread = rows.some((r) => r.spread !== undefined);
+  const out = spread
+    ? ['| section | measure | value (worst run) | spread | target | verdict | note |', '|---|---|---:|---|---|---|---|']
+    : ['| section | measure | value | target | verdict | note |', '|---|---|---:|---|---|---|'];
   for (const r of rows) {
-    out.push(`| ${r.section} | ${r.measure} | ${formatValue(r.value)} ${r.unit} | ${r.target ?? ''} | ${r.verdict} | ${r.note ?? ''} |`);
+    const value = `${formatValue(r.value)} ${r.unit}`;
+    out.push(spread
+      ? `| ${r.section} | ${r.measure} | ${value} | ${spreadCell(r)} | ${r.target ?? ''} | ${r.verdict} | ${r.note ?? ''} |`
+      : `| ${r.section} | ${r.measure} | ${value} | ${r.target ?? ''} | ${r.verdict} | ${r.note ?? ''} |`);
   }
   return out.join('\n');
 }

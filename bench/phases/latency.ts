@@ -40,15 +40,19 @@ export async function measureScreenPop(
   await sleep(REFILL_MS);
 
   /** One round: `concurrent` calls ringing together on the portal, from these numbers; their pop latencies. */
-  async function round(portal: BenchPortal, from: string[]): Promise<{ latencies: number[]; missing: number }> {
+  async function round(portal: BenchPortal, from: string[]): Promise<{ latencies: number[]; missing: number; cpuMicros: number }> {
     await b24.resetRateLimit(portal.memberId);
+    const cpuBefore = await server.cpuMicros();
     const callIds = await Promise.all(from.map((number) => startCall(portal.pbx, 'inbound-answered', {
       from: number, to: '1001', talkSeconds: 5, ringSeconds: 2, record: false, hold: true,
     })));
     await waitRegistered(b24, portal.memberId, callIds, 90_000);
+    // The server's CPU time from the first ring to the last register: its own work per screen pop, which the other
+    // processes on a shared machine do not inflate the way they inflate wall time.
+    const cpuMicros = await server.cpuMicros() - cpuBefore;
     const rings = await ringTimes(portal.pbx, callIds);
     const registers = registerTimes(await b24.requests({ memberId: portal.memberId }), callIds);
-    const r = popLatencies(rings, registers, callIds);
+    const r = { ...popLatencies(rings, registers, callIds), cpuMicros };
     await Promise.all(callIds.map((id) => portal.pbx.continue(id)));
     await portal.pbx.waitIdle();
     await waitOutboxDrained(server, 60_000);
@@ -59,6 +63,8 @@ export async function measureScreenPop(
     const latencies: number[] = [];
     const cached: number[] = [];
     let missing = 0;
+    let cpuMicros = 0;
+    let cachedCpuMicros = 0;
     for (let r = 0; r < rounds; r += 1) {
       const portal = portals[level]?.[concurrent === 1 ? 0 : r];
       if (!portal) throw new Error('latency portal missing');
@@ -67,6 +73,7 @@ export async function measureScreenPop(
       const first = await round(portal, from);
       latencies.push(...first.latencies);
       missing += first.missing;
+      cpuMicros += first.cpuMicros;
       // Issue 11: a number not seen within the lookup cache's TTL is looked up in all its written forms before the
       // register. The same 20 numbers ringing again on the portal a few seconds later are answered from the cache:
       // that round shows the product's own overhead, which the ≤ 50 ms target was always about.
@@ -74,6 +81,7 @@ export async function measureScreenPop(
         const again = await round(portal, from);
         cached.push(...again.latencies);
         missing += again.missing;
+        cachedCpuMicros += again.cpuMicros;
       }
     }
     const d = distribution(latencies);
@@ -81,6 +89,9 @@ export async function measureScreenPop(
     const section = `screen pop, ${concurrent} concurrent`;
     const note = `${d.n} calls${rounds > 1 ? ` in ${rounds} rounds` : ''}${missing ? `, ${missing} never popped` : ''}`;
     rows.push(info(section, 'p50', d.p50, 'ms'), info(section, 'p95', d.p95, 'ms'));
+    const perPop = (micros: number, pops: number): number => Math.round(micros / Math.max(1, pops));
+    rows.push(info(section, `server CPU per screen pop${concurrent === 20 ? ', numbers new to the lookup cache' : ''}`, perPop(cpuMicros, d.n), 'µs',
+      'user + system time of the server process from the first ring to the last register, ÷ pops'));
     if (concurrent !== 20) {
       rows.push(info(section, 'p99', d.p99, 'ms', note));
       continue;
@@ -89,6 +100,7 @@ export async function measureScreenPop(
     const c = distribution(cached);
     log(`screen pop ×20, numbers in the lookup cache: n=${c.n} p50=${c.p50} p95=${c.p95} p99=${c.p99} max=${c.max}`);
     rows.push(atMost(section, 'p99, numbers in the lookup cache', c.p99, 'ms', 50, `${c.n} calls, the same numbers again; p50 ${c.p50}, p95 ${c.p95}`));
+    rows.push(info(section, 'server CPU per screen pop, numbers in the lookup cache', perPop(cachedCpuMicros, c.n), 'µs'));
   }
   return rows;
 }

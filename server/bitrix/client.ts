@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
-  ApiVersion, B24OAuth, HttpV2,
+  ApiVersion, AuthOAuthManager, HttpV2,
   type AjaxResult, type AuthActions, type AuthData, type RestrictionParams,
 } from '@bitrix24/b24jssdk';
 import type { Config } from '../config.js';
@@ -170,7 +170,10 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
       countRequests(http, portal.memberId);
       return { http, plan, builtFrom: transportKey(portal) };
     }
-    const sdk = new B24OAuth({
+    // The SDK's OAuth auth with our own HttpV2, not a B24OAuth: B24OAuth also builds an HttpV3 (a second axios
+    // instance, restriction manager and request-id generator per portal) that nothing here calls. Issue 14: one
+    // client per linked portal, so every object in it is multiplied by a thousand portals.
+    const auth = new AuthOAuthManager({
       applicationToken: portal.applicationToken,
       userId: 0,
       memberId: portal.memberId,
@@ -183,11 +186,11 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
       clientEndpoint: portal.clientEndpoint,
       serverEndpoint: portal.serverEndpoint,
       status: sdkStatus(portal.status),
-    }, credentials, { restrictionParams: restriction });
+    }, credentials);
     // Our refresh instead of the SDK's: it reads the refresh token from the store (the latest rotation), persists
     // the new pair before the SDK uses it, and turns invalid_grant into a terminal "needs reinstall".
-    sdk.setCustomRefreshAuth(() => singleFlightRefresh(portal.memberId));
-    const http = sdk.getHttpClient(ApiVersion.v2) as HttpV2;
+    auth.setCustomRefreshAuth(() => singleFlightRefresh(portal.memberId));
+    const http = new HttpV2(auth, null, restriction);
     countRequests(http, portal.memberId);
     return { http, plan, builtFrom: transportKey(portal) };
   }
@@ -316,14 +319,15 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
       coalescers.delete(memberId);
     },
     async profileOf(portal: FrameTarget, accessToken: string): Promise<FrameProfile> {
-      const sdk = new B24OAuth({
+      const auth = new AuthOAuthManager({
         applicationToken: '', userId: 0, memberId: portal.memberId, accessToken, refreshToken: '',
         expires: Math.floor(now() / 1000) + 3600, expiresIn: 3600, scope: portal.scope, domain: portal.domain,
         clientEndpoint: portal.clientEndpoint, serverEndpoint: portal.serverEndpoint, status: sdkStatus(portal.status),
-      }, credentials, { restrictionParams: restrictionFor('standard', { maxRetries: 1 }) });
+      }, credentials);
       // A frame token is the user's own: we never refresh it. An expired one is simply refused.
-      sdk.setCustomRefreshAuth(() => Promise.reject(new BitrixError('expired_token', 'the frame token expired', 401, false)));
-      const http = sdk.getHttpClient(ApiVersion.v2) as HttpV2;
+      auth.setCustomRefreshAuth(() => Promise.reject(new BitrixError('expired_token', 'the frame token expired', 401, false)));
+      // HttpV2 alone, as in build(): no unused HttpV3 per frame check.
+      const http = new HttpV2(auth, null, restrictionFor('standard', { maxRetries: 1 }));
       countRequests(http, portal.memberId);
       let res: AjaxResult;
       try {

@@ -85,12 +85,25 @@ type Job =
 
 const commandsOf = (job: Job): number => (job.kind === 'call' ? 1 : job.commands.length);
 
-function paramsSize(params: Record<string, unknown>): number {
-  try {
-    return JSON.stringify(params).length;
-  } catch {
-    return Number.POSITIVE_INFINITY;
+/**
+ * About the JSON length of the params, without building the JSON: a recording inline is up to 4 MB of base64, and
+ * stringifying it only to measure it made one more copy of it per send (issue 14, memory under load). Escapes are
+ * not counted (a merge limit, not a wire size); a cycle or absurd depth counts as too large, as JSON.stringify's throw did.
+ */
+export function paramsSize(value: unknown, ancestors: Set<object> = new Set()): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value).length;
+  if (typeof value !== 'object' || value === null) return 4;
+  if (ancestors.has(value) || ancestors.size > 64) return Number.POSITIVE_INFINITY;
+  ancestors.add(value);
+  let size = 2;
+  if (Array.isArray(value)) {
+    for (const v of value) size += paramsSize(v, ancestors) + 1;
+  } else {
+    for (const [k, v] of Object.entries(value)) size += k.length + 4 + paramsSize(v, ancestors);
   }
+  ancestors.delete(value);
+  return size;
 }
 
 export class PortalCoalescer implements DirectSender {

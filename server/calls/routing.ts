@@ -14,7 +14,7 @@
 import { findByPhone, getEntity, readDuplicates } from '../bitrix/crm.js';
 import type { BitrixClients } from '../bitrix/types.js';
 import type { Logger } from '../log.js';
-import type { HeldInboundCall, InboundCallControl } from '../pbx/adapter.js';
+import { PbxError, type HeldInboundCall, type InboundCallControl } from '../pbx/adapter.js';
 import type { Store } from '../store/types.js';
 
 export interface RoutingDeps {
@@ -68,7 +68,10 @@ export class InboundRouter {
       await control.accept(call);
       log.debug({ reason: outcome.reason, ms: this.now() - started }, 'routing: held call accepted to its normal route');
     } catch (err) {
-      log.warn({ err }, 'routing: accept refused; the PBX routes the call itself when its window ends');
+      // "No such call" is not a fault: the trunk did not hold it (30016 without Control Inbound Call), or the caller
+      // already hung up. A warning with its stack for every inbound call cost the screen pop CPU (issue 14).
+      if (err instanceof PbxError && err.code === 'PBX_NOT_FOUND') log.debug({ code: err.code }, 'routing: no held call to accept');
+      else log.warn({ err }, 'routing: accept refused; the PBX routes the call itself when its window ends');
     }
     return outcome;
   }

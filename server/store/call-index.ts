@@ -1,3 +1,4 @@
+import { copyRecord } from './copy.js';
 import type { CallRecord, CrmEntityType } from './records.js';
 import { TimeIndex } from './sorted-index.js';
 
@@ -70,7 +71,7 @@ export function newestFirst(s: CallIndexes | undefined, ids: Set<string> | undef
     if (r && (before === undefined || r.startedAt < before)) rows.push(r);
   }
   rows.sort((a, b) => b.startedAt - a.startedAt || (a.pbxCallId < b.pbxCallId ? 1 : -1));
-  return rows.slice(0, limit).map((r) => structuredClone(r));
+  return rows.slice(0, limit).map((r) => copyRecord(r));
 }
 
 /** listRecent of one portal: a page of its calls by start time, newest first, copied. */
@@ -79,5 +80,5 @@ export function recentCalls(s: CallIndexes | undefined, limit: number, before?: 
   return s.recent.newestFirst(limit, before)
     .map((id) => s.byId.get(id))
     .filter((r): r is CallRecord => r !== undefined)
-    .map((r) => structuredClone(r));
+    .map((r) => copyRecord(r));
 }

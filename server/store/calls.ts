@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { PortalFences } from './fences.js';
 import type { StoreFs } from './fs.js';
+import { copyRecord } from './copy.js';
 import { Journal, readJournal } from './journal.js';
 import type { StoreLayout } from './layout.js';
 import { moveAside, unreadableReason } from './portal-documents.js';
@@ -90,19 +91,19 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
 
     get: (portal, pbxCallId) => {
       const r = portals.get(portal)?.byId.get(pbxCallId);
-      return r ? structuredClone(r) : undefined;
+      return r ? copyRecord(r) : undefined;
     },
 
     getByB24CallId: (portal, b24CallId) => {
       const s = portals.get(portal);
       const id = s?.byB24.get(b24CallId);
       const r = id === undefined ? undefined : s?.byId.get(id);
-      return r ? structuredClone(r) : undefined;
+      return r ? copyRecord(r) : undefined;
     },
 
     async put(record) {
       if (fences.has(record.portal, 'calls.jsonl')) throw fences.refuse(record.portal, 'calls.jsonl');
-      const next = structuredClone(record);
+      const next = copyRecord(record);
       const s = stateFor(next.portal);
       const prev = s.byId.get(next.pbxCallId);
       // Memory is updated at once (reads see the write) and put back if the disk refuses it.
@@ -128,7 +129,7 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
     listRecent: (portal, opts) => recentCalls(portals.get(portal), opts?.limit ?? DEFAULT_PAGE, opts?.before),
 
     // A fenced portal's calls are not resumed: its live work waits for the repair.
-    listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => structuredClone(r)),
+    listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => copyRecord(r)),
 
     count: (portal) => portals.get(portal)?.byId.size ?? 0,
 

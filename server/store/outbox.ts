@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { PortalFences } from './fences.js';
 import type { StoreFs } from './fs.js';
+import { copyRecord } from './copy.js';
 import { Journal, readJournal } from './journal.js';
 import type { StoreLayout } from './layout.js';
 import { moveAside, unreadableReason } from './portal-documents.js';
@@ -116,7 +117,7 @@ export function createOutboxRepository(
     const groups = new Map<string, OutboxItem[]>();
     for (const item of items) {
       const list = groups.get(item.portal) ?? [];
-      list.push(structuredClone(item));
+      list.push(copyRecord(item));
       groups.set(item.portal, list);
     }
     return groups;
@@ -182,7 +183,7 @@ export function createOutboxRepository(
         fresh.push(item);
       }
       await writeMany(fresh);
-      return fresh.map((i) => structuredClone(i));
+      return fresh.map((i) => copyRecord(i));
     },
 
     update: (item) => writeMany([item]),
@@ -190,33 +191,33 @@ export function createOutboxRepository(
 
     get: (id) => {
       const item = byId.get(id);
-      return item ? structuredClone(item) : undefined;
+      return item ? copyRecord(item) : undefined;
     },
 
     getByKey: (portal, key) => {
       const s = portals.get(portal);
       const id = s?.byKey.get(key);
       const item = id === undefined ? undefined : s?.items.get(id);
-      return item ? structuredClone(item) : undefined;
+      return item ? copyRecord(item) : undefined;
     },
 
     pending: (portal) => {
       const s = portals.get(portal);
       if (!s || fences.isFenced(portal)) return [];
       s.pendingSorted ??= [...s.pending.values()].sort((a, b) => a.seq - b.seq);
-      return s.pendingSorted.map((i) => structuredClone(i));
+      return s.pendingSorted.map((i) => copyRecord(i));
     },
 
     failed: (portal) => {
       const s = portals.get(portal);
       if (!s || fences.isFenced(portal)) return [];
-      return [...s.failed.values()].sort((a, b) => a.seq - b.seq).map((i) => structuredClone(i));
+      return [...s.failed.values()].sort((a, b) => a.seq - b.seq).map((i) => copyRecord(i));
     },
 
     undelivered: () => [...byId.values()]
       .filter((i) => !i.delivered && !fences.isFenced(i.portal) && ((i.status === 'done' && i.onDone) || (i.status === 'failed' && i.onFailed)))
       .sort((a, b) => a.seq - b.seq)
-      .map((i) => structuredClone(i)),
+      .map((i) => copyRecord(i)),
 
     list: (portal) => [...(portals.get(portal)?.items.values() ?? [])].sort((a, b) => a.seq - b.seq).map((i) => structuredClone(i)),
 

@@ -1,3 +1,4 @@
+import { copyRecord } from '../copy.js';
 import type { PortalFences } from '../fences.js';
 import { emptyCallIndexes, entityKey, newestFirst, openKey, recentCalls, reindexCall, type CallIndexes } from '../call-index.js';
 import type { CallRecord } from '../records.js';
@@ -51,18 +52,18 @@ export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): P
 
     get: (portal, pbxCallId) => {
       const r = portals.get(portal)?.byId.get(pbxCallId);
-      return r ? structuredClone(r) : undefined;
+      return r ? copyRecord(r) : undefined;
     },
 
     getByB24CallId: (portal, b24CallId) => {
       const s = portals.get(portal);
       const id = s?.byB24.get(b24CallId);
       const r = id === undefined ? undefined : s?.byId.get(id);
-      return r ? structuredClone(r) : undefined;
+      return r ? copyRecord(r) : undefined;
     },
 
     async put(record) {
-      const next = structuredClone(record);
+      const next = copyRecord(record);
       const s = stateFor(next.portal);
       const prev = s.byId.get(next.pbxCallId);
       reindex(s, next.pbxCallId, prev, next);
@@ -93,7 +94,7 @@ export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): P
 
     listRecent: (portal, opts) => recentCalls(portals.get(portal), opts?.limit ?? DEFAULT_PAGE, opts?.before),
 
-    listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => structuredClone(r)),
+    listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => copyRecord(r)),
 
     count: (portal) => portals.get(portal)?.byId.size ?? 0,
 

@@ -1,3 +1,4 @@
+import { copyRecord } from '../copy.js';
 import type { PortalFences } from '../fences.js';
 import { DONE_RETENTION_MS } from '../outbox.js';
 import type { OutboxItem } from '../records.js';
@@ -112,7 +113,7 @@ export function createPgOutboxRepository(ctx: PgContext, fences: PortalFences, n
     const groups = new Map<string, OutboxItem[]>();
     for (const item of items) {
       const list = groups.get(item.portal) ?? [];
-      list.push(structuredClone(item));
+      list.push(copyRecord(item));
       groups.set(item.portal, list);
     }
     await Promise.all([...groups].map(([memberId, versions]) => persist(memberId, versions)));
@@ -143,7 +144,7 @@ export function createPgOutboxRepository(ctx: PgContext, fences: PortalFences, n
         fresh.push(item);
       }
       await writeMany(fresh);
-      return fresh.map((i) => structuredClone(i));
+      return fresh.map((i) => copyRecord(i));
     },
 
     update: (item) => writeMany([item]),
@@ -151,35 +152,35 @@ export function createPgOutboxRepository(ctx: PgContext, fences: PortalFences, n
 
     get: (id) => {
       const item = byId.get(id);
-      return item ? structuredClone(item) : undefined;
+      return item ? copyRecord(item) : undefined;
     },
 
     getByKey: (portal, key) => {
       const s = portals.get(portal);
       const id = s?.byKey.get(key);
       const item = id === undefined ? undefined : s?.items.get(id);
-      return item ? structuredClone(item) : undefined;
+      return item ? copyRecord(item) : undefined;
     },
 
     pending: (portal) => {
       const s = portals.get(portal);
       if (!s || fences.isFenced(portal)) return [];
       s.pendingSorted ??= [...s.pending.values()].sort((a, b) => a.seq - b.seq);
-      return s.pendingSorted.map((i) => structuredClone(i));
+      return s.pendingSorted.map((i) => copyRecord(i));
     },
 
     failed: (portal) => {
       const s = portals.get(portal);
       if (!s || fences.isFenced(portal)) return [];
-      return [...s.failed.values()].sort((a, b) => a.seq - b.seq).map((i) => structuredClone(i));
+      return [...s.failed.values()].sort((a, b) => a.seq - b.seq).map((i) => copyRecord(i));
     },
 
     undelivered: () => [...byId.values()]
       .filter((i) => !i.delivered && !fences.isFenced(i.portal) && ((i.status === 'done' && i.onDone) || (i.status === 'failed' && i.onFailed)))
       .sort((a, b) => a.seq - b.seq)
-      .map((i) => structuredClone(i)),
+      .map((i) => copyRecord(i)),
 
-    list: (portal) => [...(portals.get(portal)?.items.values() ?? [])].sort((a, b) => a.seq - b.seq).map((i) => structuredClone(i)),
+    list: (portal) => [...(portals.get(portal)?.items.values() ?? [])].sort((a, b) => a.seq - b.seq).map((i) => copyRecord(i)),
 
     portalsWithPending: () => [...portals]
       .filter(([memberId, s]) => s.pending.size > 0 && !fences.isFenced(memberId)).map(([memberId]) => memberId),
