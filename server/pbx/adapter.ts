@@ -1,3 +1,4 @@
+import type { ErrorCode, PbxErrorCode } from '../../contract/error-codes.js';
 import type { Readable } from 'node:stream';
 
 /**
@@ -104,7 +105,7 @@ export interface PbxLinkStatus {
   state: PbxLinkState;
   /** The PBX's own words for the last failure, made readable (never a secret). */
   lastError?: string;
-  lastErrorCode?: string;
+  lastErrorCode?: ErrorCode;
   lastEventAt?: number;
   connectedAt?: number;
 }
@@ -178,8 +179,8 @@ export interface InboundCallControl {
 }
 
 export class PbxError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, cause?: unknown) {
+  readonly code: PbxErrorCode;
+  constructor(code: PbxErrorCode, message: string, cause?: unknown) {
     super(`${code}: ${message}`);
     this.name = 'PbxError';
     this.code = code;

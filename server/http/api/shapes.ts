@@ -2,11 +2,12 @@
  * JSON shapes of /api, shared by the server routes and the Vue client (type-only imports).
  * Secrets never appear here: the PBX client secret and webhook secret are write-only (`…Set` flags).
  */
+import type { ApiErrorCode, ErrorCode } from '../../../contract/error-codes.js';
 import type { CallDirection, CallResult, PbxLinkState } from '../../pbx/adapter.js';
 import type { CrmEntityType } from '../../store/records.js';
 
 export interface ApiError {
-  error: string;
+  error: ApiErrorCode;
   message: string;
   details?: Record<string, unknown>;
 }
@@ -31,6 +32,8 @@ export interface StatusResponse {
     configured: boolean;
     state: PbxLinkState;
     lastError: string | null;
+    /** The code of `lastError` (contract/error-codes.ts), for a message in the admin's language. */
+    lastErrorCode: ErrorCode | null;
     lastEventAt: number | null;
   };
   outbox: { pending: number; failed: number; oldestPendingAt: number | null };
@@ -103,7 +106,7 @@ export interface PbxTestResponse {
   ok: boolean;
   /** The PBX's own error in plain words when not ok. */
   message: string;
-  code?: string;
+  code?: ErrorCode;
   extensions?: number;
 }
 
