@@ -3,11 +3,15 @@ import { readonly, ref } from 'vue';
 import type { CallRow } from '../../server/http/api/shapes.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
+import { pollWhileVisible } from '../live.js';
 import { useDelayedLoading } from './loading.js';
 
 export const TIMELINE_PAGE = 20;
 
-/** The calls of one CRM record, newest first, paged with `before`. */
+/**
+ * The calls of one CRM record, newest first, paged with `before`. While a record is open its first page stays live
+ * (client/live.ts): a call goes ringing → talking → ended in the timeline tab and the call card without a Refresh.
+ */
 export const useTimelineStore = defineStore('timeline', () => {
   const entity = ref<{ entityType: string; entityId: number } | null>(null);
   const calls = ref<CallRow[]>([]);
@@ -16,6 +20,8 @@ export const useTimelineStore = defineStore('timeline', () => {
   const error = ref<UserError | null>(null);
   const { loading, track } = useDelayedLoading();
   let inFlight: Promise<void> | null = null;
+  let firstPageEtag: string | null = null;
+  let stopLive: (() => void) | null = null;
 
   function fetchPage(before: number | null): Promise<void> {
     const target = entity.value;
@@ -27,6 +33,7 @@ export const useTimelineStore = defineStore('timeline', () => {
         const fresh = page.calls.filter((call) => !known.has(call.id));
         calls.value = before === null ? fresh : [...calls.value, ...fresh];
         nextBefore.value = page.nextBefore;
+        if (before === null) firstPageEtag = null;
         loaded.value = true;
         error.value = null;
       } catch (e) {
@@ -38,12 +45,42 @@ export const useTimelineStore = defineStore('timeline', () => {
     return inFlight;
   }
 
+  /** The live poll: the first page again, only when the server's answer changed; older pages already shown stay. */
+  async function followFirstPage(): Promise<void> {
+    const target = entity.value;
+    if (!target || inFlight) return;
+    try {
+      const answer = await useApi().callsIfChanged({ ...target, limit: TIMELINE_PAGE }, firstPageEtag);
+      if (entity.value !== target) return;
+      firstPageEtag = answer.etag;
+      if (!answer.body) return;
+      const page = answer.body;
+      const onPage = new Set(page.calls.map((call) => call.id));
+      const older = calls.value.filter((call) => !onPage.has(call.id));
+      calls.value = [...page.calls, ...older];
+      if (older.length === 0) nextBefore.value = page.nextBefore;
+      loaded.value = true;
+      error.value = null;
+    } catch (e) {
+      error.value = toUserError(e);
+    }
+  }
+
   function open(entityType: string, entityId: number): Promise<void> {
     entity.value = { entityType, entityId };
     calls.value = [];
     nextBefore.value = null;
     loaded.value = false;
+    firstPageEtag = null;
+    stopLive ??= pollWhileVisible(followFirstPage);
     return fetchPage(null);
+  }
+
+  /** Stops the live poll (the record's frame going away; tests). */
+  function close(): void {
+    stopLive?.();
+    stopLive = null;
+    entity.value = null;
   }
 
   const refresh = (): Promise<void> => fetchPage(null);
@@ -57,6 +94,7 @@ export const useTimelineStore = defineStore('timeline', () => {
     error: readonly(error),
     loading,
     open,
+    close,
     refresh,
     loadMore,
   };
