@@ -11,7 +11,8 @@ import { DEFAULT_USER_AGENT, pbxUrl } from './transport.js';
  * The PBX event socket: `/openapi/v1.0/subscribe?access_token=…`, then `{"topic_list":[…]}` answered by
  * `{"errcode":0,"errmsg":"SUCCESS"}` (https://help.yeastar.com/en/p-series-software-edition/developer-guide/monitor-events-via-websocket.html).
  * The PBX drops a socket after 60 s without traffic, so `heartbeat` is sent well inside that (every 10 s), and the
- * PBX answers each one with `heartbeat response` (docs/…/yeastar-api.md, capture #1). A heartbeat left unanswered
+ * PBX answers each one with `heartbeat response` (https://help.yeastar.com/en/p-series-software-edition/developer-guide/api-events-overview.html;
+ * reply text as captured in pienaahj/pbx-api data/dump.txt). A heartbeat left unanswered
  * past `heartbeatAnswerMs` means a PBX that is frozen while its socket stays open (issue 12 point 2: the badge said
  * "Connected" for 100 s): the link says `unreachable` (PBX_NOT_ANSWERING) at once and the socket is replaced, so a
  * hung PBX shows within heartbeatMs + heartbeatAnswerMs (≤ 20 s by default). A socket that stays silent past the
