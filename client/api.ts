@@ -48,9 +48,17 @@ export interface OpenItemsQuery {
   entityId: number;
 }
 
+/** A conditional read: `body` is null when the server answered 304 (nothing changed since `etag`). */
+export interface IfChanged<T> {
+  etag: string | null;
+  body: T | null;
+}
+
 /** Typed calls of /api (shapes in contract/api-shapes.ts). */
 export interface Api {
   status(): Promise<StatusResponse>;
+  /** `GET /status` with If-None-Match: the live poll (client/live.ts) pays a 304 when nothing changed. */
+  statusIfChanged(etag: string | null): Promise<IfChanged<StatusResponse>>;
   settings(): Promise<SettingsResponse>;
   saveSettings(update: SettingsUpdate): Promise<SettingsResponse>;
   /** Tests the typed PBX settings (a blank secret means: the one saved for that address). */
@@ -69,6 +77,8 @@ export interface Api {
   saveCardModes(update: CardModesUpdate): Promise<{ modes: Record<string, CardModesUpdate['modes'][number]['mode']> }>;
   disconnect(): Promise<void>;
   calls(query: CallsQuery): Promise<CallsPage>;
+  /** The first page of a record's calls with If-None-Match (the timeline's live poll). */
+  callsIfChanged(query: CallsQuery, etag: string | null): Promise<IfChanged<CallsPage>>;
   recentCalls(): Promise<CallsPage>;
   /** The CRM record's open deals and activities (the call card). */
   openItems(query: OpenItemsQuery): Promise<OpenItemsResponse>;
@@ -130,9 +140,22 @@ export function createApi(http: AxiosInstance): Api {
   const get = async <T>(url: string, params?: Record<string, unknown>): Promise<T> => (await http.get<T>(url, { params })).data;
   const put = async <T>(url: string, body: unknown): Promise<T> => (await http.put<T>(url, body)).data;
   const post = async <T>(url: string, body?: unknown): Promise<T> => (await http.post<T>(url, body ?? {})).data;
+  // An If-None-Match the page sets itself makes the browser hand the 304 through instead of answering from its cache.
+  const getIfChanged = async <T>(url: string, etag: string | null, params?: Record<string, unknown>): Promise<IfChanged<T>> => {
+    const answer = await http.get<T>(url, {
+      params,
+      headers: etag ? { 'If-None-Match': etag } : {},
+      validateStatus: (status) => (status >= 200 && status < 300) || status === 304,
+    });
+    const tag = answer.headers['etag'];
+    const fresh = typeof tag === 'string' ? tag : null;
+    return answer.status === 304 ? { etag: fresh ?? etag, body: null } : { etag: fresh, body: answer.data };
+  };
+  const callsParams = ({ before, limit, ...filter }: CallsQuery) => ({ ...filter, ...(before ? { before } : {}), ...(limit ? { limit } : {}) });
 
   return {
     status: () => get<StatusResponse>('/status'),
+    statusIfChanged: (etag) => getIfChanged<StatusResponse>('/status', etag),
     settings: () => get<SettingsResponse>('/settings'),
     saveSettings: (update) => put<SettingsResponse>('/settings', update),
     testPbx: (pbx) => post<PbxTestResponse>('/pbx/test', pbx),
@@ -149,8 +172,8 @@ export function createApi(http: AxiosInstance): Api {
     disconnect: async () => {
       await post<unknown>('/disconnect');
     },
-    calls: ({ before, limit, ...filter }) =>
-      get<CallsPage>('/calls', { ...filter, ...(before ? { before } : {}), ...(limit ? { limit } : {}) }),
+    calls: (query) => get<CallsPage>('/calls', callsParams(query)),
+    callsIfChanged: (query, etag) => getIfChanged<CallsPage>('/calls', etag, callsParams(query)),
     recentCalls: () => get<CallsPage>('/calls/recent'),
     openItems: ({ entityType, entityId }) => get<OpenItemsResponse>('/crm/open-items', { entityType, entityId }),
     createRecord: (request) => post<CreateRecordResponse>('/crm/records', request),

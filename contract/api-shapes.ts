@@ -2,6 +2,7 @@
  * JSON shapes of /api, shared by the server routes and the Vue client (type-only imports).
  * Secrets never appear here: the PBX client secret and webhook secret are write-only (`…Set` flags).
  */
+import type { ApiErrorCode, ErrorCode } from './error-codes.js';
 
 /*
  * The contract imports nothing from server/ or client/ (lint holds it): these few words are spelled out here as they
@@ -14,7 +15,7 @@ export type PbxLinkState = 'disabled' | 'connecting' | 'connected' | 'auth_faile
 export type CrmEntityType = 'CONTACT' | 'LEAD' | 'COMPANY' | 'DEAL';
 
 export interface ApiError {
-  error: string;
+  error: ApiErrorCode;
   message: string;
   details?: Record<string, unknown>;
 }
@@ -39,6 +40,8 @@ export interface StatusResponse {
     configured: boolean;
     state: PbxLinkState;
     lastError: string | null;
+    /** The code of `lastError` (contract/error-codes.ts), for a message in the admin's language. */
+    lastErrorCode: ErrorCode | null;
     lastEventAt: number | null;
   };
   outbox: { pending: number; failed: number; oldestPendingAt: number | null };
@@ -111,7 +114,7 @@ export interface PbxTestResponse {
   ok: boolean;
   /** The PBX's own error in plain words when not ok. */
   message: string;
-  code?: string;
+  code?: ErrorCode;
   extensions?: number;
 }
 

@@ -1,14 +1,19 @@
 /**
  * One error type per cause, each with a code a program can branch on and a message a person can act on.
+ * Codes come from the one list shared with the client (contract/error-codes.ts).
  * HTTP mapping lives in one place (http/middleware/errors.ts); `cause` is non-enumerable so spreading or
  * serializing an error never carries a request config (and the credentials in it) along.
  */
+import type { ErrorCode } from '../contract/error-codes.js';
+
+export type { ErrorCode } from '../contract/error-codes.js';
+
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, message: string, status = 500, details?: Record<string, unknown>, cause?: unknown) {
+  constructor(code: ErrorCode, message: string, status = 500, details?: Record<string, unknown>, cause?: unknown) {
     super(`${code}: ${message}`);
     this.name = 'AppError';
     this.code = code;
@@ -17,7 +22,7 @@ export class AppError extends Error {
     if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
   }
 
-  toJSON(): { error: string; message: string; details?: Record<string, unknown> } {
+  toJSON(): { error: ErrorCode; message: string; details?: Record<string, unknown> } {
     return { error: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
   }
 }

@@ -80,6 +80,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     store, clients, log, config, requireAdmin, adapterFor,
     onSettingsChanged: (portal) => supervisor.reconcile(portal),
     webhookPath: (portal) => supervisor.webhookPath(portal),
+    testConnection: (settings) => supervisor.testConnection(settings),
     forgetPortal: (portal) => {
       contacts.forgetPortal(portal);
       userNames.forget(portal);

@@ -69,6 +69,13 @@ export const useSettingsStore = defineStore('settings', () => {
     }
   }
 
+  /** Forgets the last save/test outcome, so a new attempt never shows under an old result (issue 12 point 4). */
+  function clearOutcomes(): void {
+    saveError.value = null;
+    testResult.value = null;
+    testError.value = null;
+  }
+
   async function disconnect(): Promise<boolean> {
     saving.value = true;
     try {
@@ -96,6 +103,7 @@ export const useSettingsStore = defineStore('settings', () => {
     load,
     save,
     testPbx,
+    clearOutcomes,
     disconnect,
   };
 });

@@ -4,11 +4,16 @@ import type { CallRow } from '../../contract/api-shapes.js';
 import type { CallsFilter } from '../api.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
+import { pollWhileVisible } from '../live.js';
 import { useDelayedLoading } from './loading.js';
 
 export const TIMELINE_PAGE = 20;
 
-/** The calls of one CRM record (or, for the call card, of one outside number), newest first, paged with `before`. */
+/**
+ * The calls of one CRM record (or, for the call card, of one outside number), newest first, paged with `before`.
+ * While one is open its first page stays live
+ * (client/live.ts): a call goes ringing → talking → ended in the timeline tab and the call card without a Refresh.
+ */
 export const useTimelineStore = defineStore('timeline', () => {
   const entity = ref<{ entityType: string; entityId: number } | null>(null);
   const phone = ref<string | null>(null);
@@ -18,9 +23,14 @@ export const useTimelineStore = defineStore('timeline', () => {
   const error = ref<UserError | null>(null);
   const { loading, track } = useDelayedLoading();
   let inFlight: Promise<void> | null = null;
+  let firstPageEtag: string | null = null;
+  let stopLive: (() => void) | null = null;
+
+  /** What is open: a CRM record (timeline tab) or an outside number (call card). */
+  const currentTarget = (): CallsFilter | null => entity.value ?? (phone.value !== null ? { phone: phone.value } : null);
 
   function fetchPage(before: number | null): Promise<void> {
-    const target: CallsFilter | null = entity.value ?? (phone.value !== null ? { phone: phone.value } : null);
+    const target = currentTarget();
     if (!target) return Promise.resolve();
     inFlight ??= track(async () => {
       try {
@@ -29,6 +39,7 @@ export const useTimelineStore = defineStore('timeline', () => {
         const fresh = page.calls.filter((call) => !known.has(call.id));
         calls.value = before === null ? fresh : [...calls.value, ...fresh];
         nextBefore.value = page.nextBefore;
+        if (before === null) firstPageEtag = null;
         loaded.value = true;
         error.value = null;
       } catch (e) {
@@ -38,6 +49,27 @@ export const useTimelineStore = defineStore('timeline', () => {
       inFlight = null;
     });
     return inFlight;
+  }
+
+  /** The live poll: the first page again, only when the server's answer changed; older pages already shown stay. */
+  async function followFirstPage(): Promise<void> {
+    const target = currentTarget();
+    if (!target || inFlight) return;
+    try {
+      const answer = await useApi().callsIfChanged({ ...target, limit: TIMELINE_PAGE }, firstPageEtag);
+      if (JSON.stringify(currentTarget()) !== JSON.stringify(target)) return;
+      firstPageEtag = answer.etag;
+      if (!answer.body) return;
+      const page = answer.body;
+      const onPage = new Set(page.calls.map((call) => call.id));
+      const older = calls.value.filter((call) => !onPage.has(call.id));
+      calls.value = [...page.calls, ...older];
+      if (older.length === 0) nextBefore.value = page.nextBefore;
+      loaded.value = true;
+      error.value = null;
+    } catch (e) {
+      error.value = toUserError(e);
+    }
   }
 
   function open(entityType: string, entityId: number): Promise<void> {
@@ -57,7 +89,17 @@ export const useTimelineStore = defineStore('timeline', () => {
     calls.value = [];
     nextBefore.value = null;
     loaded.value = false;
+    firstPageEtag = null;
+    stopLive ??= pollWhileVisible(followFirstPage);
     return fetchPage(null);
+  }
+
+  /** Stops the live poll (the record's frame going away; tests). */
+  function close(): void {
+    stopLive?.();
+    stopLive = null;
+    entity.value = null;
+    phone.value = null;
   }
 
   const refresh = (): Promise<void> => fetchPage(null);
@@ -73,6 +115,7 @@ export const useTimelineStore = defineStore('timeline', () => {
     loading,
     open,
     openByPhone,
+    close,
     refresh,
     loadMore,
   };

@@ -1,3 +1,4 @@
+import type { ErrorCode, PbxErrorCode } from '../../contract/error-codes.js';
 import type { Readable } from 'node:stream';
 import type { CallDirection, CallRecordingRef, CallResult } from '../domain/call.js';
 
@@ -97,7 +98,7 @@ export interface PbxLinkStatus {
   state: PbxLinkState;
   /** The PBX's own words for the last failure, made readable (never a secret). */
   lastError?: string;
-  lastErrorCode?: string;
+  lastErrorCode?: ErrorCode;
   lastEventAt?: number;
   connectedAt?: number;
 }
@@ -171,8 +172,8 @@ export interface InboundCallControl {
 }
 
 export class PbxError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, cause?: unknown) {
+  readonly code: PbxErrorCode;
+  constructor(code: PbxErrorCode, message: string, cause?: unknown) {
     super(`${code}: ${message}`);
     this.name = 'PbxError';
     this.code = code;

@@ -52,6 +52,7 @@ export function portalStatus(deps: { store: Store; outbox: Outbox; pbxStatus: Pb
       configured: settings.pbx !== null,
       state: link.state,
       lastError: link.lastError ?? null,
+      lastErrorCode: link.lastErrorCode ?? null,
       lastEventAt: link.lastEventAt ?? null,
     },
     outbox: { pending: stats.pending, failed: stats.failed, oldestPendingAt: stats.oldestPendingAt ?? null },

@@ -57,10 +57,17 @@ describe('client/api.ts: frame auth on every /api request', () => {
 });
 
 describe('client/errors.ts: API codes become i18n keys in one place', () => {
-  it('maps a known code and keeps the PBX words without the code prefix', async () => {
-    const { api } = fakeApi({ 'POST /pbx/test': fail(502, 'PBX_AUTH_FAILED', 'the PBX refused the client ID/secret') });
+  // Issue 12 point 3 changed this: PBX errors show our own message with a next step, never the PBX's raw words.
+  it('maps a known code to our message, without the PBX raw words', async () => {
+    const { api } = fakeApi({ 'POST /pbx/test': fail(502, 'PBX_AUTH_FAILED', 'the PBX refused the client ID/secret [PBX said -1 FAILURE]') });
     const error = await api.testPbx({ baseUrl: 'https://pbx.acme.test', clientId: 'cid' }).catch((e: unknown) => e);
-    expect(toUserError(error)).toEqual({ key: 'errors.pbxAuthFailed', detail: 'the PBX refused the client ID/secret' });
+    expect(toUserError(error)).toEqual({ key: 'saveLive.errors.pbxAuthFailed', detail: null });
+  });
+
+  it('keeps the server words that name the field to fix', async () => {
+    const { api } = fakeApi({ 'PUT /settings': fail(400, 'BAD_REQUEST', 'pbx.baseUrl: invalid URL') });
+    const error = await api.saveSettings({ enabled: true }).catch((e: unknown) => e);
+    expect(toUserError(error)).toEqual({ key: 'errors.badRequest', detail: 'pbx.baseUrl: invalid URL' });
   });
 
   it('falls back to the HTTP status for an unknown code', async () => {

@@ -5,7 +5,7 @@ export function statusFixture(overrides: { isAdmin?: boolean; configured?: boole
     portal: { memberId: 'member-1', domain: 'acme.bitrix24.com', installed: true, needsReinstall: null, ratePlan: 'standard', lineNumber: 'yeastar-1' },
     user: { id: 1, isAdmin: overrides.isAdmin ?? true, extension: '1001' },
     enabled: overrides.enabled ?? true,
-    pbx: { configured: overrides.configured ?? true, state: 'connected', lastError: null, lastEventAt: null },
+    pbx: { configured: overrides.configured ?? true, state: 'connected', lastError: null, lastErrorCode: null, lastEventAt: null },
     outbox: { pending: 0, failed: 0, oldestPendingAt: null },
   };
 }

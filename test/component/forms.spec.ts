@@ -59,10 +59,12 @@ describe('Connection form', () => {
     await flushPromises();
     const put = seen.find((r) => r.method === 'PUT');
     expect(put?.body).toEqual({ pbx: { baseUrl: 'https://pbx.acme.test:8088', clientId: 'cid', events: 'websocket' } });
-    expect(wrapper.text()).toContain('Saved.');
+    // Issue 12 point 3: the message says what the save did (the server tested the connection first).
+    expect(wrapper.find('[data-testid="pbx-saved"]').text()).toBe('Saved: the PBX accepted the connection.');
   });
 
-  it("shows the PBX's own words when the connection test fails", async () => {
+  // Issue 12 point 3: our words for the PBX's code, with a next step, instead of the PBX's raw text.
+  it('explains a failed connection test in the admin\'s words, by its code', async () => {
     const { api } = fakeApi({
       'GET /settings': ok(settingsFixture(storedPbx)),
       'POST /pbx/test': ok({ ok: false, message: 'IP address is blocked by the PBX', code: 'PBX_AUTH_FAILED' }),
@@ -73,10 +75,14 @@ describe('Connection form', () => {
     const test = wrapper.findAll('button').find((b) => b.text() === 'Test connection');
     await test?.trigger('click');
     await flushPromises();
-    expect(wrapper.find('[data-testid="test-result"]').text()).toContain('IP address is blocked by the PBX');
+    const shown = wrapper.find('[data-testid="test-result"]').text();
+    expect(shown).toContain('The PBX refused the Client ID or Client Secret. Copy both again from the PBX');
+    expect(shown).not.toContain('IP address is blocked by the PBX');
   });
 
-  it('tests the typed address with the saved secret, and shows a refused test in plain words', async () => {
+  // Issue 12 point 4: the form no longer says "A secret is saved" for an address it was not saved for; it asks for the
+  // secret itself instead of sending a test the server must refuse.
+  it('asks for the secret when the address differs from the one the secret was saved for', async () => {
     const { api, seen } = fakeApi({
       'GET /settings': ok(settingsFixture(storedPbx)),
       'POST /pbx/test': { status: 400, body: { ok: false, code: 'SECRET_REQUIRED', message: 'Enter the Client Secret (none is saved for this PBX address)' } },
@@ -85,10 +91,16 @@ describe('Connection form', () => {
     await useSettingsStore().load();
     await flushPromises();
     await wrapper.findAll('input')[0]?.setValue('https://other-pbx.acme.test');
+    await flushPromises();
+    expect(wrapper.text()).toContain('No secret is saved for this address: enter the Client Secret.');
+    expect(wrapper.text()).not.toContain('A secret is saved');
     await wrapper.findAll('button').find((b) => b.text() === 'Test connection')?.trigger('click');
     await flushPromises();
-    expect(seen.find((r) => r.url === '/pbx/test')?.body).toEqual({ baseUrl: 'https://other-pbx.acme.test', clientId: 'cid' });
-    expect(wrapper.find('[data-testid="test-result"]').text()).toContain('Enter the Client Secret (none is saved for this PBX address)');
+    expect(seen.find((r) => r.url === '/pbx/test')).toBeUndefined();
+    expect(wrapper.text()).toContain('Required.');
+    await wrapper.find('input[type="password"]').setValue('typed-secret');
+    await flushPromises();
+    expect(wrapper.text()).not.toContain('Required.');
   });
 
   it('explains a refused save from the server', async () => {

@@ -146,7 +146,9 @@ describe('call card: open items', () => {
     await flushPromises();
     const error = wrapper.find('[data-testid="open-items-error"]');
     expect(error.exists()).toBe(true);
-    expect(error.text()).toContain('Access denied');
+    // Issue 12 point 3: our words with a next step, not Bitrix24's raw "ACCESS_DENIED: Access denied.".
+    expect(error.text()).toContain('Bitrix24 does not let you see this');
+    expect(error.text()).not.toContain('ACCESS_DENIED');
     const retry = error.findAll('button').find((b) => b.text() === 'Try again');
     await retry?.trigger('click');
     await flushPromises();

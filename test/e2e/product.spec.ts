@@ -74,8 +74,9 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     await connection.getByRole('button', { name: 'Test connection' }).click();
     await expectText(frame.locator('[data-testid="test-result"]'), /Connected to the PBX: \d+ extensions found\./);
     await connection.getByRole('button', { name: 'Save connection' }).click();
-    await expectText(connection, /Saved\./);
-    await connection.getByRole('switch', { name: 'Enable integration' }).click();
+    // Issue 12 point 3: Save tests first and turns a freshly connected PBX on (no switch to find).
+    await expectText(connection, /Saved and turned on: the PBX accepted the connection\./);
+    expect(await connection.getByRole('switch', { name: 'Enable integration' }).getAttribute('aria-checked')).toBe('true');
     await expectText(frame.locator('[data-testid="link-state"]'), /^Connected$/, 20_000);
 
     // The sections are tabs (issue 12 point 6).

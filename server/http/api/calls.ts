@@ -17,6 +17,7 @@ import type { BindingsRepository, CallsRepository } from '../../store/types.js';
 import { locals } from '../context.js';
 import { frameUserAuth } from '../frame-token.js';
 import type { ActivityResponse, CallRow, CallsPage } from '../../../contract/api-shapes.js';
+import { sendJsonIfChanged } from '../conditional.js';
 
 export interface CallsApiDeps {
   calls: CallsRepository;
@@ -185,7 +186,8 @@ export function callsApiRouter(deps: CallsApiDeps): Router {
       : entityType !== undefined && entityId !== undefined
         ? (opts) => deps.calls.listByEntity(portal, entityType, entityId, opts)
         : (opts) => deps.calls.listRecent(portal, opts);
-    res.json(await page(fetch, q.limit, q.before, viewer, deps));
+    // Polled by open timeline tabs and call cards (client/live.ts): 304 when the page did not change.
+    sendJsonIfChanged(req, res, await page(fetch, q.limit, q.before, viewer, deps));
   });
 
   router.get('/calls/recent', async (req: Request, res: Response) => {

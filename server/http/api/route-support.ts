@@ -10,7 +10,7 @@ import { AppError, badRequest } from '../../errors.js';
 import { frameUser } from '../context.js';
 import { createKeyedSerial } from '../../keyed-serial.js';
 import type { Logger } from '../../log.js';
-import { PbxError, type PbxAdapter } from '../../pbx/adapter.js';
+import { PbxError, type PbxAdapter, type PbxConnectionSettings } from '../../pbx/adapter.js';
 import type { AddressPolicy } from '../../pbx/address-guard.js';
 import type { Store } from '../../store/types.js';
 
@@ -27,6 +27,11 @@ export interface ContactsApiDeps {
   webhookPath: (portal: string) => string;
   /** Drops contacts/' caches of a portal (CrmContactsService.forgetPortal). */
   forgetPortal?: (portal: string) => void;
+  /**
+   * Tries PBX settings before they are saved (PbxSupervisor.testConnection): wrong credentials are refused, not
+   * saved (issue 12 point 3). Absent in test setups that save settings for an address nobody answers.
+   */
+  testConnection?: (settings: PbxConnectionSettings) => Promise<{ extensions: number }>;
   /** Replaces DNS in the PBX address check (tests). */
   lookup?: AddressPolicy['lookup'];
 }

@@ -26,6 +26,29 @@ async function assertPhonebookChoosable(deps: ContactsApiDeps, portal: string, p
   }
 }
 
+/** The fields that decide whether the PBX accepts us: a save that changes none of them needs no new test. */
+function connectionChanged(before: PortalSettings['pbx'], after: PortalSettings['pbx']): boolean {
+  if (!after) return false;
+  return !before || before.baseUrl !== after.baseUrl || before.clientId !== after.clientId || before.clientSecret !== after.clientSecret;
+}
+
+/**
+ * Save tests the connection first (issue 12 point 3): settings the PBX refuses are not saved, and the admin gets the
+ * PBX's reason as a 422 (the request was understood; the PBX said no) instead of "Saved." beside a red alert.
+ */
+async function assertPbxAccepts(deps: ContactsApiDeps, pbx: NonNullable<PortalSettings['pbx']>): Promise<void> {
+  const test = deps.testConnection;
+  if (!test) return;
+  try {
+    await askPbx(() => test(pbx));
+  } catch (error) {
+    if (error instanceof AppError && error.code.startsWith('PBX_')) {
+      throw new AppError(error.code, `not saved: ${error.message.replace(/^[A-Z0-9_]+: /, '')}`, error.code === 'PBX_ADDRESS_REFUSED' ? 400 : 422, { field: 'pbx' }, error);
+    }
+    throw error;
+  }
+}
+
 export function settingsRouter(deps: ContactsApiDeps): Router {
   const router = express.Router();
   const serial = portalChanges(deps.store);
@@ -48,6 +71,10 @@ export function settingsRouter(deps: ContactsApiDeps): Router {
       if (update.pbx) {
         const policy = { allowLoopback: deps.config.pbxAllowLoopback, allowPrivate: deps.config.pbxAllowPrivate, ...(deps.lookup ? { lookup: deps.lookup } : {}) };
         await askPbx(() => assertPbxAddressAllowed(update.pbx?.baseUrl ?? '', policy));
+        if (merged.pbx && connectionChanged(current.pbx, merged.pbx)) await assertPbxAccepts(deps, merged.pbx);
+        // A freshly connected PBX is on: after a Disconnect (or on first setup) the admin should not have to find
+        // the switch. An explicit `enabled` in the same request still wins.
+        if (current.pbx === null && update.enabled === undefined) merged.enabled = true;
       }
       const phonebookId = merged.contactSync.phonebookId;
       if (phonebookId && phonebookId !== current.contactSync.phonebookId) await assertPhonebookChoosable(deps, portal, phonebookId);

@@ -18,6 +18,8 @@ import { createHttpTransport, DEFAULT_USER_AGENT, type PbxTransport } from './tr
 /** Every timing of the link, overridable so tests run in milliseconds. */
 export interface YeastarTimings {
   heartbeatMs: number;
+  /** A heartbeat unanswered this long means a frozen PBX (subscriber.ts). */
+  heartbeatAnswerMs: number;
   idleTimeoutMs: number;
   subscribeTimeoutMs: number;
   settleMs: number;
@@ -35,7 +37,8 @@ export interface YeastarTimings {
 }
 
 export const DEFAULT_TIMINGS: YeastarTimings = {
-  heartbeatMs: 25_000,
+  heartbeatMs: 10_000,
+  heartbeatAnswerMs: 10_000,
   idleTimeoutMs: 65_000,
   subscribeTimeoutMs: 10_000,
   settleMs: 1_500,
@@ -188,6 +191,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
     onFrame: acceptFrame,
     onState: describe,
     heartbeatMs: t.heartbeatMs,
+    heartbeatAnswerMs: t.heartbeatAnswerMs,
     idleTimeoutMs: t.idleTimeoutMs,
     subscribeTimeoutMs: t.subscribeTimeoutMs,
     backoff: { initialMs: t.backoffInitialMs, maxMs: t.backoffMaxMs },

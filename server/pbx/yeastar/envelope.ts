@@ -1,3 +1,4 @@
+import type { PbxErrorCode } from '../../../contract/error-codes.js';
 import { PbxError } from '../adapter.js';
 
 /**
@@ -26,7 +27,7 @@ function invalidFields(env: Envelope): string {
   return names.length > 0 ? ` (${names.join(', ')})` : '';
 }
 
-const KNOWN: Record<number, { code: string; words: string }> = {
+const KNOWN: Record<number, { code: PbxErrorCode; words: string }> = {
   [-1]: { code: 'PBX_AUTH_FAILED', words: 'the PBX refused the Client ID / Client Secret' },
   10001: { code: 'PBX_NO_SUCH_API', words: 'this PBX does not offer this API (older firmware, or the API is switched off)' },
   10004: { code: 'PBX_TOKEN_EXPIRED', words: 'the access token expired or is not valid' },
@@ -61,4 +62,4 @@ export function unwrapEnvelope(status: number, json: unknown, what: string): Env
 }
 
 /** Codes after which logging in again cannot help until an admin changes something. */
-export const TERMINAL_AUTH_CODES = new Set(['PBX_AUTH_FAILED', 'PBX_IP_FORBIDDEN', 'PBX_ACCESS_DENIED']);
+export const TERMINAL_AUTH_CODES: ReadonlySet<string> = new Set<PbxErrorCode>(['PBX_AUTH_FAILED', 'PBX_IP_FORBIDDEN', 'PBX_ACCESS_DENIED']);

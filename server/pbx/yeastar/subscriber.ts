@@ -10,8 +10,13 @@ import { DEFAULT_USER_AGENT, pbxUrl } from './transport.js';
 /**
  * The PBX event socket: `/openapi/v1.0/subscribe?access_token=…`, then `{"topic_list":[…]}` answered by
  * `{"errcode":0,"errmsg":"SUCCESS"}` (https://help.yeastar.com/en/p-series-software-edition/developer-guide/monitor-events-via-websocket.html).
- * The PBX drops a socket after 60 s without traffic, so `heartbeat` is sent well inside that; a socket that
- * stays silent past the idle limit is presumed dead and replaced. Reconnects back off with jitter (1 s → 30 s);
+ * The PBX drops a socket after 60 s without traffic, so `heartbeat` is sent well inside that (every 10 s), and the
+ * PBX answers each one with `heartbeat response` (https://help.yeastar.com/en/p-series-software-edition/developer-guide/api-events-overview.html;
+ * reply text as captured in pienaahj/pbx-api data/dump.txt). A heartbeat left unanswered
+ * past `heartbeatAnswerMs` means a PBX that is frozen while its socket stays open (issue 12 point 2: the badge said
+ * "Connected" for 100 s): the link says `unreachable` (PBX_NOT_ANSWERING) at once and the socket is replaced, so a
+ * hung PBX shows within heartbeatMs + heartbeatAnswerMs (≤ 20 s by default). A socket that stays silent past the
+ * idle limit is presumed dead and replaced too. Reconnects back off with jitter (1 s → 30 s);
  * before the token expires a new socket is opened on a fresh token and the old one closed (make before break).
  * A refused secret is terminal until the settings change: no reconnect storm that would get the IP blocked.
  */
@@ -28,6 +33,8 @@ export interface SubscriberOptions {
   userAgent?: string;
   topics?: readonly number[];
   heartbeatMs?: number;
+  /** No traffic within this long after a heartbeat → the PBX is not answering (default 10 s). */
+  heartbeatAnswerMs?: number;
   /** A socket with no traffic for this long is replaced. */
   idleTimeoutMs?: number;
   /** No subscribe ack within this long → the attempt failed. */
@@ -86,12 +93,15 @@ interface Connection {
   /** Superseded by a newer socket or closed on purpose: its close must not trigger a reconnect. */
   retired: boolean;
   timers: ReturnType<typeof setTimeout>[];
+  /** Waits for the answer to a heartbeat (one at a time). */
+  answerTimer: ReturnType<typeof setTimeout> | undefined;
   lastTrafficAt: number;
 }
 
 export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber {
   const log = opts.log;
-  const heartbeatMs = opts.heartbeatMs ?? 25_000;
+  const heartbeatMs = opts.heartbeatMs ?? 10_000;
+  const heartbeatAnswerMs = opts.heartbeatAnswerMs ?? 10_000;
   const idleTimeoutMs = opts.idleTimeoutMs ?? Math.max(heartbeatMs * 2 + 5_000, 10_000);
   const subscribeTimeoutMs = opts.subscribeTimeoutMs ?? 10_000;
   const backoff = opts.backoff ?? { initialMs: 1_000, maxMs: 30_000 };
@@ -121,6 +131,8 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
   function clearConn(conn: Connection): void {
     for (const t of conn.timers) clearTimeout(t);
     conn.timers = [];
+    clearTimeout(conn.answerTimer);
+    conn.answerTimer = undefined;
   }
 
   function retire(conn: Connection | undefined): void {
@@ -185,6 +197,18 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
       return;
     }
     scheduleReconnect(error, conn.acked);
+  }
+
+  /** The PBX left a heartbeat unanswered: say so now, drop the socket, and reconnect (backing off while it stays mute). */
+  function notAnswering(conn: Connection): void {
+    if (conn.retired || conn !== current || stopped) return;
+    const error = new PbxError('PBX_NOT_ANSWERING', `the PBX stopped answering (no reply to the heartbeat within ${Math.round(heartbeatAnswerMs / 1000)} s)`);
+    log.warn({ code: error.code, answerMs: heartbeatAnswerMs }, 'PBX event link: heartbeat unanswered, the PBX is not answering');
+    conn.retired = true;
+    clearConn(conn);
+    conn.ws.terminate();
+    current = undefined;
+    scheduleReconnect(error, true, 'unreachable');
   }
 
   function onMessage(conn: Connection, text: string): void {
@@ -258,7 +282,7 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
       followRedirects: false,
       ...(agent ? { agent } : {}),
     });
-    const conn: Connection = { ws, token, acked: false, retired: false, timers: [], lastTrafficAt: Date.now() };
+    const conn: Connection = { ws, token, acked: false, retired: false, timers: [], answerTimer: undefined, lastTrafficAt: Date.now() };
     if (pending) retire(pending);
     pending = conn;
 
@@ -284,6 +308,12 @@ export function createEventSubscriber(opts: SubscriberOptions): EventSubscriber 
           return;
         }
         ws.send('heartbeat');
+        const sentAt = Date.now();
+        // One wait at a time, from the oldest heartbeat not yet checked: a new heartbeat must not push the deadline on.
+        conn.answerTimer ??= setTimeout(() => {
+          conn.answerTimer = undefined;
+          if (conn.lastTrafficAt < sentAt) notAnswering(conn);
+        }, heartbeatAnswerMs);
       }, heartbeatMs);
       conn.timers.push(beat as unknown as ReturnType<typeof setTimeout>);
     });

@@ -48,7 +48,7 @@ export const dialBehaviorSchema = z.strictObject({
 });
 
 export const faultSchema = z.strictObject({
-  kind: z.enum(['wrong_secret', 'ip_blocked', 'down', 'slow']),
+  kind: z.enum(['wrong_secret', 'ip_blocked', 'down', 'slow', 'frozen']),
   forMs: z.number().int().min(0).optional(),
   delayMs: z.number().int().min(0).max(120_000).optional(),
 });

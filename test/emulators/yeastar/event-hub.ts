@@ -25,6 +25,8 @@ export class EventHub {
   private readonly deliveries: WebhookDelivery[] = [];
   private format: EventFormat = { msgAsObjectFor: [] };
   private readonly pending = new Set<Promise<void>>();
+  /** True while the PBX is frozen (server.ts fault `frozen`): nothing goes out, to sockets or webhooks. */
+  isFrozen: () => boolean = () => false;
   /** Debug hook: called after each event went out. */
   onEmit: ((type: number, callId: string | undefined, deliveredTo: number) => void) | undefined;
 
@@ -34,7 +36,8 @@ export class EventHub {
     const wireMsg = this.format.msgAsObjectFor.includes(type) ? msg : JSON.stringify(msg);
     const envelope = JSON.stringify({ type, sn: this.state.options.sn, msg: wireMsg });
     let deliveredTo = 0;
-    for (const sub of this.subscribers) {
+    const frozen = this.isFrozen();
+    for (const sub of frozen ? [] : this.subscribers) {
       if (sub.socket.readyState !== WebSocket.OPEN || !sub.info.topics.includes(type)) continue;
       sub.socket.send(envelope);
       deliveredTo += 1;
@@ -42,7 +45,7 @@ export class EventHub {
     const callId = typeof msg.call_id === 'string' ? msg.call_id : undefined;
     this.log.push({ at: this.state.now(), type, msg, ...(callId ? { callId } : {}), deliveredTo });
     this.onEmit?.(type, callId, deliveredTo);
-    for (const hook of this.webhooks) {
+    for (const hook of frozen ? [] : this.webhooks) {
       if (hook.events && !hook.events.includes(type)) continue;
       const p = this.push(hook, type, envelope).finally(() => this.pending.delete(p));
       this.pending.add(p);

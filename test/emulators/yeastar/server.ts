@@ -75,6 +75,9 @@ export class YeastarEmulatorServer {
     this.board = new Switchboard({ state: this.state, hub: this.hub, recordingsDir });
     this.links = new calls.DownloadLinks(this.state);
     this.subscribe = new SubscribeEndpoint(this.state, this.tokens, this.hub, (line) => this.trace(line));
+    const frozen = (): boolean => this.fault()?.kind === 'frozen';
+    this.hub.isFrozen = frozen;
+    this.subscribe.isFrozen = frozen;
     this.hub.onEmit = (type, callId, deliveredTo) => this.trace(`event ${type} ${callId ?? ''} -> ${deliveredTo} socket(s)`);
     const s = this.state;
     const get = (handler: Handler): Route => ({ method: 'GET', handler });
@@ -173,6 +176,7 @@ export class YeastarEmulatorServer {
 
   setFault(fault: Fault | null): void {
     this.faultState = { fault, until: fault?.forMs ? Date.now() + fault.forMs : 0 };
+    if (fault?.kind !== 'frozen') this.subscribe.dropHanging();
     if (fault?.kind === 'down') this.hub.cutAll();
   }
 
@@ -202,6 +206,9 @@ export class YeastarEmulatorServer {
       this.slowedAnswers += 1;
       await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
     }
+    // A frozen PBX answers nothing: the request waits until the PBX thaws (the client's own timeout ends it first).
+    while (this.fault()?.kind === 'frozen' && !req.socket.destroyed) await new Promise((r) => setTimeout(r, 100));
+    if (req.socket.destroyed) return;
     if (url.pathname === SUBSCRIBE_PATH) {
       // WebSocket-only endpoint: a plain GET gets HTTP 400 (observed in milaportal docs/yeastar/live-audit-2026-07-30.md).
       res.writeHead(400, { 'Content-Type': 'text/plain' });

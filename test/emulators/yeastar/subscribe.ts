@@ -19,6 +19,10 @@ export class SubscribeEndpoint {
   private readonly wss = new WebSocketServer({ noServer: true });
   private nextId = 1;
   private refuseUntil = 0;
+  /** True while the PBX is frozen (server.ts fault `frozen`): sockets stay open and answer nothing. */
+  isFrozen: () => boolean = () => false;
+  /** Upgrades asked for while frozen: never answered; dropped when the PBX thaws or stops. */
+  private readonly hanging = new Set<Duplex>();
 
   constructor(
     private readonly state: PbxState,
@@ -38,6 +42,12 @@ export class SubscribeEndpoint {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    if (this.isFrozen()) {
+      this.trace('upgrade left unanswered (frozen)');
+      this.hanging.add(socket);
+      socket.on('close', () => this.hanging.delete(socket));
+      return;
+    }
     if (Date.now() < this.refuseUntil) {
       this.trace('socket refused (link cut)');
       socket.destroy();
@@ -63,6 +73,7 @@ export class SubscribeEndpoint {
     this.hub.subscribers.add(sub);
     let idleTimer = this.armIdle(ws);
     ws.on('message', (data, isBinary) => {
+      if (this.isFrozen()) return;
       clearTimeout(idleTimer);
       idleTimer = this.armIdle(ws);
       sub.info.lastClientMessageAt = this.state.now();
@@ -82,7 +93,11 @@ export class SubscribeEndpoint {
   }
 
   private armIdle(ws: WebSocket): NodeJS.Timeout {
-    const timer = setTimeout(() => ws.close(1000, 'idle timeout'), this.state.options.wsIdleTimeoutMs);
+    // A frozen PBX closes nothing either: its idle timer is re-armed until it thaws.
+    const timer = setTimeout(() => {
+      if (this.isFrozen()) this.armIdle(ws);
+      else ws.close(1000, 'idle timeout');
+    }, this.state.options.wsIdleTimeoutMs);
     timer.unref();
     return timer;
   }
@@ -104,7 +119,14 @@ export class SubscribeEndpoint {
     return { errcode: 0, errmsg: 'SUCCESS' };
   }
 
+  /** The PBX thawed: the upgrades it left hanging fail now (their clients gave up long ago). */
+  dropHanging(): void {
+    for (const socket of this.hanging) socket.destroy();
+    this.hanging.clear();
+  }
+
   close(): void {
+    this.dropHanging();
     for (const client of this.wss.clients) client.terminate();
     this.wss.close();
   }

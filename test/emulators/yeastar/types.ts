@@ -145,7 +145,11 @@ export interface RecordedRequest {
   errcode?: number;
 }
 
-export type FaultKind = 'wrong_secret' | 'ip_blocked' | 'down' | 'slow';
+/**
+ * `frozen`: the PBX process hangs (issue 12 point 2): REST requests and new sockets get no answer, open sockets stay
+ * open but answer nothing (no `heartbeat response`, no events), and nothing is closed for idleness.
+ */
+export type FaultKind = 'wrong_secret' | 'ip_blocked' | 'down' | 'slow' | 'frozen';
 
 export interface Fault {
   kind: FaultKind;

@@ -7,6 +7,7 @@ import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
 import { findLeaks, issuedSecrets } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
+import { startYeastarEmulator } from '../../emulators/yeastar/harness.js';
 
 /**
  * Issue 10 point 4, "one tenant stops all", played end to end against the real server and both emulators.
@@ -77,8 +78,12 @@ describe('tenancy: one tenant cannot stop the server for all', () => {
   });
 
   it('(i) a PBX secret typed as "enc:v1:AAAA" is stored sealed: the server restarts and the secret reads back exact', async () => {
-    const saved = await stack.api(a, 'admin', 'PUT', '/settings', { pbx: { ...pbxSettings().pbx, clientSecret: 'enc:v1:AAAA' } });
-    expect(saved.status).toBe(200);
+    // Save tests the connection first (issue 12 point 3): a PBX whose secret really is "enc:v1:AAAA" accepts it.
+    const sealedLooking = await startYeastarEmulator({ clientSecret: 'enc:v1:AAAA' });
+    const saved = await stack.api(a, 'admin', 'PUT', '/settings', {
+      pbx: { baseUrl: sealedLooking.url, clientId: sealedLooking.clientId, clientSecret: 'enc:v1:AAAA', events: 'websocket' },
+    }).finally(() => sealedLooking.stop());
+    expect(saved.status, saved.text).toBe(200);
     expect(await readFile(portalFile(a, 'settings.json'), 'utf8')).not.toContain('"enc:v1:AAAA"');
     await restart(async () => undefined);
     expect(stack.server().services.store.settings.get(a.memberId).pbx?.clientSecret).toBe('enc:v1:AAAA');

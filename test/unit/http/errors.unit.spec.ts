@@ -7,7 +7,7 @@ import { BitrixError } from '../../../server/bitrix/types.js';
 describe('one error → HTTP mapping', () => {
   it('keeps an AppError status and code', () => {
     expect(mapError(forbidden('no'), 'r1')).toEqual({ status: 403, body: { error: 'FORBIDDEN', message: 'FORBIDDEN: no' } });
-    expect(mapError(new AppError('X', 'y', 418), 'r1').status).toBe(418);
+    expect(mapError(new AppError('CONFLICT', 'y', 418), 'r1').status).toBe(418);
   });
 
   it('answers a zod failure with 400 naming the field', () => {
