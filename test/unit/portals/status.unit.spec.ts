@@ -32,7 +32,7 @@ describe('portal status for the settings page', () => {
       },
       user: { id: 5, isAdmin: true, extension: '101' },
       enabled: true,
-      pbx: { configured: false, state: 'connected', lastError: null, lastEventAt: 42 },
+      pbx: { configured: false, state: 'connected', lastError: null, lastErrorCode: null, lastEventAt: 42 },
       outbox: { pending: 3, failed: 1, oldestPendingAt: 1000 },
       fenced: [],
     });
