@@ -37,20 +37,32 @@ const partRules = {
   http: { forbidden: [], why: '' },
 };
 
+/** A part's block: what every file of `files` must not import. */
+const partBlock = (part, rule, files, extra = []) => ({
+  files,
+  rules: {
+    '@typescript-eslint/no-restricted-imports': ['error', {
+      patterns: [
+        ...serverCommon.filter((p) => !(part === 'pbx' && p === never.yeastar)),
+        ...(part === 'http' ? [] : [never.http]),
+        ...rule.forbidden.filter((f) => f !== 'http').map((f) => forbid(f, `${part}/ must not import ${f}/: ${rule.why}`)),
+        ...(rule.typeOnly ?? []).map((f) => forbid(f, `${part}/ may import only types of ${f}/: ${rule.why}`, { allowTypeImports: true })),
+        ...extra,
+      ],
+    }],
+  },
+});
+
+/** Generic PBX code (the supervisor and its parts) gets the brand from the composition root (pbx/brand.ts), never by import. */
+const genericPbxReachesBrand = {
+  regex: '^\\./yeastar/', caseSensitive: true,
+  message: 'generic pbx/ code never imports pbx/yeastar/: the composition root hands the brand in (pbx/brand.ts, server/parts.ts).',
+};
+
 const boundaryBlocks = [
-  ...Object.entries(partRules).map(([part, rule]) => ({
-    files: [`server/${part}/**`],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [
-          ...serverCommon.filter((p) => !(part === 'pbx' && p === never.yeastar)),
-          ...(part === 'http' ? [] : [never.http]),
-          ...rule.forbidden.filter((f) => f !== 'http').map((f) => forbid(f, `${part}/ must not import ${f}/: ${rule.why}`)),
-          ...(rule.typeOnly ?? []).map((f) => forbid(f, `${part}/ may import only types of ${f}/: ${rule.why}`, { allowTypeImports: true })),
-        ],
-      }],
-    },
-  })),
+  ...Object.entries(partRules).flatMap(([part, rule]) => (part === 'pbx'
+    ? [partBlock(part, rule, ['server/pbx/*.ts'], [genericPbxReachesBrand]), partBlock(part, rule, ['server/pbx/*/**'])]
+    : [partBlock(part, rule, [`server/${part}/**`])])),
   {
     // Shared ground: config, log, errors, phone, crypto, net/, domain/ sit below every part and import none.
     files: ['server/*.ts', 'server/net/**', 'server/domain/**'],

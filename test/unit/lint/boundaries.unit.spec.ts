@@ -35,6 +35,7 @@ const wrong: [file: string, code: string, says: string][] = [
   ['server/store/probe.ts', "import type { TelephonyEventHandlers } from '../calls/types.js';", 'store/ must not import calls/'],
   ['server/store/probe.ts', "import { frameUser } from '../http/context.js';", 'http/ is the outer edge'],
   ['server/pbx/probe.ts', "import { getEntity } from '../bitrix/crm.js';", 'pbx/ must not import bitrix/'],
+  ['server/pbx/probe.ts', "import { createYeastarAdapter } from './yeastar/adapter.js';", 'generic pbx/ code never imports pbx/yeastar/'],
   ['server/pbx/yeastar/probe.ts', "import type { BitrixClients } from '../../bitrix/types.js';", 'pbx/ must not import bitrix/'],
   ['server/bitrix/probe.ts', "import type { CallEvent } from '../pbx/adapter.js';", 'bitrix/ must not import pbx/'],
   ['server/calls/probe.ts', "import { frameUser } from '../http/context.js';", 'http/ is the outer edge'],
@@ -59,7 +60,7 @@ const allowed: [file: string, code: string][] = [
   ['server/calls/probe.ts', "import { finishCall } from '../bitrix/telephony.js';\nimport type { PbxAdapter } from '../pbx/adapter.js';\nimport type { CallRecord } from '../store/records.js';\nimport type { Config } from '../config.js';"],
   ['server/store/probe.ts', "import type { CallDirection } from '../domain/call.js';\nimport { callLog } from '../log.js';"],
   ['server/portals/probe.ts', "import type { PbxLinkStatus } from '../pbx/adapter.js';\nimport type { StatusResponse } from '../../contract/api-shapes.js';"],
-  ['server/pbx/probe.ts', "import { createYeastarAdapter } from './yeastar/adapter.js';"],
+  ['server/pbx/yeastar/probe.ts', "import { createYeastarAdapter } from './adapter.js';"],
   ['server/parts.ts', "import { callsApiRouter } from './http/api/calls.js';\nimport { createYeastarAdapter } from './pbx/yeastar/adapter.js';"],
   ['server/main.ts', "import { loadConfig } from './config.js';"],
 ];
