@@ -18,20 +18,24 @@ export const useBindingsStore = defineStore('bindings', () => {
   const busy = ref(false);
   const { loading, track } = useDelayedLoading();
 
-  const load = singleFlight(() =>
-    track(async () => {
-      try {
-        const api = useApi();
-        const [userRows, extensionRows] = await Promise.all([api.users(), api.extensions()]);
-        users.value = userRows;
-        extensions.value = extensionRows;
-        loaded.value = true;
-        error.value = null;
-      } catch (e) {
-        error.value = toUserError(e);
-      }
-    }),
-  );
+  /** Numbers each read: only the newest one started lands, so a read begun before a save never shows over it. */
+  let lastRead = 0;
+  async function readLists(): Promise<void> {
+    const read = ++lastRead;
+    try {
+      const api = useApi();
+      const [userRows, extensionRows] = await Promise.all([api.users(), api.extensions()]);
+      if (read !== lastRead) return;
+      users.value = userRows;
+      extensions.value = extensionRows;
+      loaded.value = true;
+      error.value = null;
+    } catch (e) {
+      if (read === lastRead) error.value = toUserError(e);
+    }
+  }
+
+  const load = singleFlight(() => track(readLists));
 
   const boundCount = computed(() => users.value.filter((user) => user.extension !== null).length);
 
@@ -110,8 +114,9 @@ export const useBindingsStore = defineStore('bindings', () => {
     preview.value = null;
   }
 
+  // After a save: a fresh read, never one already in flight (it may have left before the save and would show the old lists).
   async function reload(): Promise<void> {
-    await load();
+    await track(readLists);
   }
 
   return {

@@ -136,7 +136,8 @@ describe.skipIf(!CAN_RUN)('accessibility of every placement and page (browser, a
       CALL_ID: String(call?.callId ?? ''), PHONE_NUMBER: contact.phone, LINE_NUMBER: 'pbx', CRM_ENTITY_TYPE: 'CONTACT',
       CRM_ENTITY_ID: String(contact.id), CALL_DIRECTION: 'incoming', CALL_STATE: 'connected',
     });
-    await card.frame.locator('[data-testid="call-row"]').first().waitFor({ timeout: 15_000 });
+    // The call card leads with who is calling (issue 12 point 5): wait for the caller's name.
+    await card.frame.locator('[data-testid="caller-name"]').first().waitFor({ timeout: 15_000 });
     findings.push(...(await seriousFindings(card.frame, 'call card')));
     await screenshot(card.page, 'a11y-call-card');
     await card.page.close();

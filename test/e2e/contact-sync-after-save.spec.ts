@@ -55,6 +55,8 @@ describe.skipIf(!CAN_RUN)('contact sync after Save (browser)', () => {
     const handle = await page.waitForSelector('#app-host iframe', { timeout: 60_000, state: 'attached' });
     const frame = await handle.contentFrame();
     if (!frame) throw new Error('the app iframe has no frame');
+    // The settings are tabs (issue 12 point 6): the admin opens Contact sync.
+    await frame.getByRole('tab', { name: 'Contact sync' }).click({ timeout: 60_000 });
     await frame.locator('[data-testid="contact-sync-section"]').waitFor({ timeout: 60_000 });
     return frame;
   }

@@ -89,7 +89,7 @@ describe.skipIf(!CAN_RUN)('a new admin completes the first-run checklist from th
     await checklist.getByRole('button', { name: 'Open Users' }).click();
     const users = frame.locator('[data-testid="users-section"]');
     await users.getByRole('button', { name: 'Auto-bind' }).click();
-    await frame.locator('[data-testid="auto-bind-preview"]').getByRole('button', { name: /^Bind \d+ pairs?$/ }).click();
+    await frame.locator('[data-testid="auto-bind-preview"]').getByRole('button', { name: /^Apply changes \(\d+\)$/ }).click();
     await expectTicked(frame, 'bind');
     // The settings page as the README shows it: tabs, the checklist half done, the users bound.
     await frame.locator('[data-testid="user-row"]').first().waitFor();
