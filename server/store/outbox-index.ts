@@ -40,8 +40,8 @@ export interface OutboxIndex {
   /** The portal's live items, its expired done items dropped first (the file store's compaction writes these). */
   live(memberId: string): IterableIterator<OutboxItem>;
   liveCount(memberId: string): number;
-  /** Drops the portal's expired done items from memory. */
-  prune(memberId: string): void;
+  /** After a portal's journal is replayed: its expired done items are dropped (store/portal-journals.ts). */
+  loaded(memberId: string): void;
   /** The oldest done time still kept. */
   cutoff(): number;
   /** Raises the sequence to at least `seq` (the PostgreSQL store reads the highest from its table). */
@@ -213,7 +213,7 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
       return (portals.get(memberId)?.items ?? new Map<string, OutboxItem>()).values();
     },
     liveCount: (memberId) => portals.get(memberId)?.items.size ?? 0,
-    prune,
+    loaded: prune,
     cutoff,
     raiseSeq(value) {
       seq = Math.max(seq, value);
