@@ -3,16 +3,11 @@ import { createCallIndex } from './call-index.js';
 import type { PortalFences } from './fences.js';
 import type { StoreFs } from './fs.js';
 import type { StoreLayout } from './layout.js';
-import { createPortalJournals } from './portal-journals.js';
+import { createPortalJournals, type JournaledLifecycle } from './portal-journals.js';
 import type { CallRecord } from './records.js';
 import type { CallsRepository } from './types.js';
 
-export interface CallsStore extends CallsRepository {
-  load(memberId: string): Promise<void>;
-  /** Repair: the unreadable journal is moved aside and the portal's history starts empty. Returns the kept name. */
-  startAfresh(memberId: string, at: number): Promise<string>;
-  close(): Promise<void>;
-}
+export type CallsStore = CallsRepository & JournaledLifecycle;
 
 /**
  * Call history: one append-only journal per portal (calls.jsonl, store/portal-journals.ts), replayed into memory at
@@ -33,9 +28,6 @@ export function createCallsRepository(fs: StoreFs, layout: StoreLayout, log: Log
 
   return {
     ...index.repository,
-    load: (memberId) => journals.load(memberId),
-    startAfresh: (memberId, at) => journals.startAfresh(memberId, at),
-    removePortal: (portal) => journals.removePortal(portal),
-    close: () => journals.close(),
+    ...journals.lifecycle,
   };
 }

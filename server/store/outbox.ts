@@ -3,16 +3,11 @@ import type { PortalFences } from './fences.js';
 import type { StoreFs } from './fs.js';
 import type { StoreLayout } from './layout.js';
 import { createOutboxIndex } from './outbox-index.js';
-import { createPortalJournals } from './portal-journals.js';
+import { createPortalJournals, type JournaledLifecycle } from './portal-journals.js';
 import type { OutboxItem } from './records.js';
 import type { OutboxRepository } from './types.js';
 
-export interface OutboxStore extends OutboxRepository {
-  load(memberId: string): Promise<void>;
-  /** Repair: the unreadable journal is moved aside and the portal's outbox starts empty. Returns the kept name. */
-  startAfresh(memberId: string, at: number): Promise<string>;
-  close(): Promise<void>;
-}
+export type OutboxStore = OutboxRepository & JournaledLifecycle;
 
 /**
  * Outbox items: one append-only journal per portal (outbox.jsonl, store/portal-journals.ts); each line the full new
@@ -36,9 +31,6 @@ export function createOutboxRepository(
 
   return {
     ...index.repository,
-    load: (memberId) => journals.load(memberId),
-    startAfresh: (memberId, at) => journals.startAfresh(memberId, at),
-    removePortal: (portal) => journals.removePortal(portal),
-    close: () => journals.close(),
+    ...journals.lifecycle,
   };
 }

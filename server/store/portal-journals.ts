@@ -29,15 +29,20 @@ export interface PortalJournalsOptions<T> {
   index(): JournaledIndex<T>;
 }
 
-export interface PortalJournals<T> {
-  /** Refuses a write to a fenced portal's journal (it is never appended to). */
-  refuse(memberId: string): void;
-  append(memberId: string, records: T[]): Promise<void>;
+/** What a journaled repository adds to its index's reads and writes (store/calls.ts, store/outbox.ts). */
+export interface JournaledLifecycle {
   load(memberId: string): Promise<void>;
   /** Repair: the unreadable journal is moved aside and the portal starts it empty. Returns the kept name. */
   startAfresh(memberId: string, at: number): Promise<string>;
   removePortal(memberId: string): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface PortalJournals<T> {
+  /** Refuses a write to a fenced portal's journal (it is never appended to). */
+  refuse(memberId: string): void;
+  append(memberId: string, records: T[]): Promise<void>;
+  lifecycle: JournaledLifecycle;
 }
 
 /**
@@ -98,26 +103,28 @@ export function createPortalJournals<T>(opts: PortalJournalsOptions<T>): PortalJ
 
     append: (memberId, records) => journalFor(memberId).append(records),
 
-    load,
+    lifecycle: {
+      load,
 
-    async startAfresh(memberId, at) {
-      await forgetPortal(memberId);
-      const file = layout.portalFile(memberId, name);
-      await moveAside(fs, file, `${file}.corrupt-${at}`);
-      fences.lift(memberId, name);
-      await load(memberId);
-      return `${name}.corrupt-${at}`;
-    },
+      async startAfresh(memberId, at) {
+        await forgetPortal(memberId);
+        const file = layout.portalFile(memberId, name);
+        await moveAside(fs, file, `${file}.corrupt-${at}`);
+        fences.lift(memberId, name);
+        await load(memberId);
+        return `${name}.corrupt-${at}`;
+      },
 
-    async removePortal(memberId) {
-      await forgetPortal(memberId);
-      // rm, not unlink: a fenced portal's unreadable journal may be a directory (uninstall with CLEAN still removes it).
-      await fs.rm(layout.portalFile(memberId, name));
-      fences.lift(memberId, name);
-    },
+      async removePortal(memberId) {
+        await forgetPortal(memberId);
+        // rm, not unlink: a fenced portal's unreadable journal may be a directory (uninstall with CLEAN still removes it).
+        await fs.rm(layout.portalFile(memberId, name));
+        fences.lift(memberId, name);
+      },
 
-    async close() {
-      await Promise.all([...journals.values()].map((j) => j.close()));
+      async close() {
+        await Promise.all([...journals.values()].map((j) => j.close()));
+      },
     },
   };
 }
