@@ -54,45 +54,62 @@ export interface AddressVerdict {
   judged: string;
 }
 
-const metadata = new BlockList();
-metadata.addAddress('169.254.169.254', 'ipv4');
-metadata.addAddress('169.254.170.2', 'ipv4');
-metadata.addAddress('100.100.100.200', 'ipv4');
-metadata.addAddress('192.0.0.192', 'ipv4');
-metadata.addAddress('fd00:ec2::254', 'ipv6');
+/** A BlockList of addresses and `address/prefix` ranges, IPv4 or IPv6 told by the colon. */
+function blockList(entries: string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const family = address.includes(':') ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(prefix), family);
+  }
+  return list;
+}
 
-const linkLocal = new BlockList();
-linkLocal.addSubnet('169.254.0.0', 16, 'ipv4');
-linkLocal.addSubnet('fe80::', 10, 'ipv6');
+const metadata = blockList([
+  '169.254.169.254',
+  '169.254.170.2',
+  '100.100.100.200',
+  '192.0.0.192',
+  'fd00:ec2::254',
+]);
 
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
+const linkLocal = blockList([
+  '169.254.0.0/16',
+  'fe80::/10',
+]);
+
+const loopback = blockList([
+  '127.0.0.0/8',
+  '::1',
+]);
 
 // IANA special-purpose registries (https://www.iana.org/assignments/iana-ipv4-special-registry/,
 // https://www.iana.org/assignments/iana-ipv6-special-registry/): nothing there is a host we would call.
-const unusable = new BlockList();
-unusable.addSubnet('0.0.0.0', 8, 'ipv4');
-unusable.addSubnet('192.0.0.0', 24, 'ipv4');
-unusable.addSubnet('192.0.2.0', 24, 'ipv4');
-unusable.addSubnet('198.51.100.0', 24, 'ipv4');
-unusable.addSubnet('203.0.113.0', 24, 'ipv4');
-unusable.addSubnet('224.0.0.0', 4, 'ipv4');
-unusable.addSubnet('240.0.0.0', 4, 'ipv4');
-unusable.addAddress('::', 'ipv6');
-unusable.addSubnet('100::', 64, 'ipv6');
-unusable.addSubnet('2001:db8::', 32, 'ipv6');
-unusable.addSubnet('ff00::', 8, 'ipv6');
+const unusable = blockList([
+  '0.0.0.0/8',
+  '192.0.0.0/24',
+  '192.0.2.0/24',
+  '198.51.100.0/24',
+  '203.0.113.0/24',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
+  '::',
+  '100::/64',
+  '2001:db8::/32',
+  'ff00::/8',
+]);
 
 // Not routed on the internet, so a host there is on the operator's own network: allowed with the private switch.
-const privateRanges = new BlockList();
-privateRanges.addSubnet('10.0.0.0', 8, 'ipv4');
-privateRanges.addSubnet('172.16.0.0', 12, 'ipv4');
-privateRanges.addSubnet('192.168.0.0', 16, 'ipv4');
-privateRanges.addSubnet('100.64.0.0', 10, 'ipv4');
-privateRanges.addSubnet('198.18.0.0', 15, 'ipv4');
-privateRanges.addSubnet('fc00::', 7, 'ipv6');
-privateRanges.addSubnet('fec0::', 10, 'ipv6');
+const privateRanges = blockList([
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '100.64.0.0/10',
+  '198.18.0.0/15',
+  'fc00::/7',
+  'fec0::/10',
+]);
 
 /** The 16 bytes of a valid IPv6 address (zone id dropped, a trailing dotted quad read as the last 4 bytes). */
 function ipv6Bytes(address: string): number[] {

@@ -30,23 +30,21 @@ export class Delivery {
   }
 
   async deliverDone(item: OutboxItem): Promise<void> {
-    if (!item.onDone || item.delivered) return;
-    const handler = this.onDone.get(item.onDone);
-    if (!handler) {
-      this.log.warn({ portal: item.portal, itemId: item.id, handler: item.onDone }, 'no outbox result handler registered under this name');
-      return;
-    }
-    await this.run(item, () => handler(item, item.result));
+    const handler = this.handler(item, item.onDone, this.onDone, 'result');
+    if (handler) await this.run(item, () => handler(item, item.result));
   }
 
   async deliverFailed(item: OutboxItem): Promise<void> {
-    if (!item.onFailed || item.delivered) return;
-    const handler = this.onFailed.get(item.onFailed);
-    if (!handler) {
-      this.log.warn({ portal: item.portal, itemId: item.id, handler: item.onFailed }, 'no outbox failure handler registered under this name');
-      return;
-    }
-    await this.run(item, () => handler(item, item.lastError ?? 'unknown error'));
+    const handler = this.handler(item, item.onFailed, this.onFailed, 'failure');
+    if (handler) await this.run(item, () => handler(item, item.lastError ?? 'unknown error'));
+  }
+
+  /** The handler the item names, unless it has none or was told already; a name nobody registered is logged. */
+  private handler<H>(item: OutboxItem, name: string | undefined, handlers: Map<string, H>, kind: 'result' | 'failure'): H | undefined {
+    if (!name || item.delivered) return undefined;
+    const handler = handlers.get(name);
+    if (!handler) this.log.warn({ portal: item.portal, itemId: item.id, handler: name }, `no outbox ${kind} handler registered under this name`);
+    return handler;
   }
 
   private async run(item: OutboxItem, call: () => Promise<void> | void): Promise<void> {

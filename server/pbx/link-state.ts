@@ -4,6 +4,7 @@ import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import { replaceFile } from '../store/document.js';
 import { nodeFs } from '../store/fs.js';
+import type { LinkMarksStore } from '../store/types.js';
 
 /**
  * The supervisor's own small, durable memory, in one JSON file under DATA_DIR (the Store has no place for it):
@@ -28,17 +29,8 @@ const fileSchema = z.object({
 
 type LinkStateData = z.infer<typeof fileSchema>;
 
-export interface LinkStateFile {
-  load(): Promise<void>;
-  coveredUntil(memberId: string): number | undefined;
-  setCoveredUntil(memberId: string, at: number): void;
-  forget(memberId: string): void;
-  /** True when the file and its .bak were both damaged at load: every mark was lost. */
-  marksLost(): boolean;
-  legacyWebhookKey(): string | undefined;
-  dropLegacyWebhookKey(): void;
-  flush(): Promise<void>;
-}
+/** The file version of the coverage marks offers what a store that keeps them itself does (store/types.ts). */
+export type LinkStateFile = LinkMarksStore;
 
 export function createLinkStateFile(path: string, opts: { debounceMs?: number; log?: Logger } = {}): LinkStateFile {
   const debounceMs = opts.debounceMs ?? 1_000;

@@ -41,6 +41,20 @@ const installerQuery = z.object({
   PROTOCOL: z.enum(['0', '1']).optional(),
 });
 
+/** What each install source reads; the fields Bitrix24 may leave out get the same defaults from both. */
+type ReadGrant = Omit<InstallGrant, 'serverEndpoint' | 'expiresInSeconds' | 'scope' | 'status'>
+  & { serverEndpoint?: string | undefined; expiresInSeconds?: number | undefined; scope?: string | undefined; status?: string | undefined };
+
+function withDefaults(read: ReadGrant, defaultServerEndpoint: string): InstallGrant {
+  return {
+    ...read,
+    serverEndpoint: read.serverEndpoint ?? defaultServerEndpoint,
+    expiresInSeconds: read.expiresInSeconds ?? 3600,
+    scope: read.scope ?? '',
+    status: read.status ?? 'L',
+  };
+}
+
 function missing(issues: z.core.$ZodIssue[]): string {
   return issues.map((i) => i.path.join('.') || 'body').join(', ');
 }
@@ -53,18 +67,18 @@ export function readInstallerPost(body: unknown, query: unknown, defaultServerEn
     throw badRequest(`this is the Bitrix24 installer URL: open it from Bitrix24 (missing or invalid: ${missing(issues)})`);
   }
   const scheme = q.data.PROTOCOL === '0' ? 'http' : 'https';
-  return {
+  return withDefaults({
     memberId: b.data.member_id,
     domain: q.data.DOMAIN,
     clientEndpoint: `${scheme}://${q.data.DOMAIN}/rest/`,
-    serverEndpoint: b.data.SERVER_ENDPOINT ?? defaultServerEndpoint,
+    serverEndpoint: b.data.SERVER_ENDPOINT,
     applicationToken: b.data.APPLICATION_TOKEN,
     accessToken: b.data.AUTH_ID,
     refreshToken: b.data.REFRESH_ID,
-    expiresInSeconds: b.data.AUTH_EXPIRES ?? 3600,
-    scope: b.data.APPLICATION_SCOPE ?? '',
-    status: b.data.status ?? 'L',
-  };
+    expiresInSeconds: b.data.AUTH_EXPIRES,
+    scope: b.data.APPLICATION_SCOPE,
+    status: b.data.status,
+  }, defaultServerEndpoint);
 }
 
 /** ONAPPINSTALL `auth[...]` (https://apidocs.bitrix24.com/api-reference/common/events/on-app-install.html). */
@@ -84,16 +98,16 @@ const installAuth = z.object({
 export function readInstallEventAuth(auth: unknown, defaultServerEndpoint: string): InstallGrant {
   const a = installAuth.safeParse(auth ?? {});
   if (!a.success) throw badRequest(`ONAPPINSTALL without the needed auth fields (${missing(a.error.issues)})`);
-  return {
+  return withDefaults({
     memberId: a.data.member_id,
     domain: a.data.domain,
     clientEndpoint: a.data.client_endpoint.endsWith('/') ? a.data.client_endpoint : `${a.data.client_endpoint}/`,
-    serverEndpoint: a.data.server_endpoint ?? defaultServerEndpoint,
+    serverEndpoint: a.data.server_endpoint,
     applicationToken: a.data.application_token,
     accessToken: a.data.access_token,
     refreshToken: a.data.refresh_token,
-    expiresInSeconds: a.data.expires_in ?? 3600,
-    scope: a.data.scope ?? '',
-    status: a.data.status ?? 'L',
-  };
+    expiresInSeconds: a.data.expires_in,
+    scope: a.data.scope,
+    status: a.data.status,
+  }, defaultServerEndpoint);
 }

@@ -1,13 +1,16 @@
 import { copyRecord } from './copy.js';
+import type { PortalFences } from './fences.js';
 import type { CallRecord, CrmEntityType } from './records.js';
 import { TimeIndex } from './sorted-index.js';
+import type { CallsRepository } from './types.js';
+
+const DEFAULT_PAGE = 50;
 
 /**
  * One portal's calls in memory with the look-ups the history needs (call id, Bitrix24 CALL_ID, CRM entity, phone,
- * time), shared by the file store (store/calls.ts, replayed from its journal) and the PostgreSQL store
- * (store/postgres/calls.ts, loaded from its table).
+ * time); createCallIndex below is the whole in-memory side of both stores.
  */
-export interface CallIndexes {
+interface CallIndexes {
   byId: Map<string, CallRecord>;
   byB24: Map<string, string>;
   byEntity: Map<string, Set<string>>;
@@ -15,12 +18,12 @@ export interface CallIndexes {
   recent: TimeIndex;
 }
 
-export const emptyCallIndexes = (): CallIndexes => ({ byId: new Map(), byB24: new Map(), byEntity: new Map(), byPhone: new Map(), recent: new TimeIndex() });
+const emptyCallIndexes = (): CallIndexes => ({ byId: new Map(), byB24: new Map(), byEntity: new Map(), byPhone: new Map(), recent: new TimeIndex() });
 
-export const entityKey = (type: CrmEntityType, id: number): string => `${type}:${id}`;
+const entityKey = (type: CrmEntityType, id: number): string => `${type}:${id}`;
 const isOpen = (r: CallRecord): boolean => r.phase === 'live' || r.phase === 'ended';
 /** The key of a call in the all-portals map of open calls. */
-export const openKey = (r: CallRecord): string => `${r.portal}\u0000${r.pbxCallId}`;
+const openKey = (r: CallRecord): string => `${r.portal}\u0000${r.pbxCallId}`;
 
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
   let set = index.get(key);
@@ -36,7 +39,7 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
 }
 
 /** Moves every index of call `id` from `prev` to `next` (either may be absent), the open-calls map included. */
-export function reindexCall(s: CallIndexes, open: Map<string, CallRecord>, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void {
+function reindexCall(s: CallIndexes, open: Map<string, CallRecord>, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void {
   if (next) s.byId.set(id, next);
   else s.byId.delete(id);
   if (prev?.b24CallId && prev.b24CallId !== next?.b24CallId && s.byB24.get(prev.b24CallId) === id) s.byB24.delete(prev.b24CallId);
@@ -63,7 +66,7 @@ export function reindexCall(s: CallIndexes, open: Map<string, CallRecord>, id: s
 }
 
 /** The calls among `ids` started before `before`, newest first (ties by call id, descending), at most `limit`, copied. */
-export function newestFirst(s: CallIndexes | undefined, ids: Set<string> | undefined, limit: number, before?: number): CallRecord[] {
+function newestFirst(s: CallIndexes | undefined, ids: Set<string> | undefined, limit: number, before?: number): CallRecord[] {
   if (!s || !ids) return [];
   const rows: CallRecord[] = [];
   for (const id of ids) {
@@ -75,10 +78,107 @@ export function newestFirst(s: CallIndexes | undefined, ids: Set<string> | undef
 }
 
 /** listRecent of one portal: a page of its calls by start time, newest first, copied. */
-export function recentCalls(s: CallIndexes | undefined, limit: number, before?: number): CallRecord[] {
+function recentCalls(s: CallIndexes | undefined, limit: number, before?: number): CallRecord[] {
   if (!s) return [];
   return s.recent.newestFirst(limit, before)
     .map((id) => s.byId.get(id))
     .filter((r): r is CallRecord => r !== undefined)
     .map((r) => copyRecord(r));
+}
+
+/** What one store adds to the shared index: where a call's new version is written. */
+export interface CallsBackend {
+  /** Throws when the portal may not be written at all, before memory changes (the file store's fences). */
+  refuse?(memberId: string): void;
+  /** Writes one call's new version; a throw puts memory back as it was. */
+  save(record: CallRecord): Promise<void>;
+}
+
+export interface CallIndex {
+  /** The repository over this index; removePortal stays with each store (what it deletes differs). */
+  repository: Omit<CallsRepository, 'removePortal'>;
+  /** Puts one loaded call into the index (a later version of the same call replaces the earlier). */
+  load(memberId: string, record: CallRecord): void;
+  /** The portal's current calls (the file store's compaction writes these). */
+  live(memberId: string): IterableIterator<CallRecord>;
+  liveCount(memberId: string): number;
+  /** Forgets the portal's calls, its open ones included. */
+  forget(memberId: string): void;
+}
+
+/**
+ * Every portal's calls in memory and the reads over them, shared by the file store (store/calls.ts) and the
+ * PostgreSQL store (store/postgres/calls.ts): put() shows the new version at once and puts memory back when the
+ * backend refuses it. A fenced portal's open calls are not resumed: its live work waits for the repair.
+ */
+export function createCallIndex(fences: PortalFences, backend: CallsBackend): CallIndex {
+  const portals = new Map<string, CallIndexes>();
+  const open = new Map<string, CallRecord>();
+
+  const stateFor = (memberId: string): CallIndexes => {
+    let state = portals.get(memberId);
+    if (!state) portals.set(memberId, (state = emptyCallIndexes()));
+    return state;
+  };
+
+  const repository: Omit<CallsRepository, 'removePortal'> = {
+    get: (portal, pbxCallId) => {
+      const r = portals.get(portal)?.byId.get(pbxCallId);
+      return r ? copyRecord(r) : undefined;
+    },
+
+    getByB24CallId: (portal, b24CallId) => {
+      const s = portals.get(portal);
+      const id = s?.byB24.get(b24CallId);
+      const r = id === undefined ? undefined : s?.byId.get(id);
+      return r ? copyRecord(r) : undefined;
+    },
+
+    async put(record) {
+      backend.refuse?.(record.portal);
+      const next = copyRecord(record);
+      const s = stateFor(next.portal);
+      const prev = s.byId.get(next.pbxCallId);
+      // Memory is updated at once (reads see the write) and put back if the backend refuses it.
+      reindexCall(s, open, next.pbxCallId, prev, next);
+      try {
+        await backend.save(next);
+      } catch (err) {
+        if (s.byId.get(next.pbxCallId) === next) reindexCall(s, open, next.pbxCallId, next, prev);
+        throw err;
+      }
+    },
+
+    listByEntity: (portal, entityType, entityId, opts) => {
+      const s = portals.get(portal);
+      return newestFirst(s, s?.byEntity.get(entityKey(entityType, entityId)), opts?.limit ?? DEFAULT_PAGE, opts?.before);
+    },
+
+    listByPhone: (portal, e164, opts) => {
+      const s = portals.get(portal);
+      return newestFirst(s, s?.byPhone.get(e164), opts?.limit ?? DEFAULT_PAGE);
+    },
+
+    listRecent: (portal, opts) => recentCalls(portals.get(portal), opts?.limit ?? DEFAULT_PAGE, opts?.before),
+
+    listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => copyRecord(r)),
+
+    count: (portal) => portals.get(portal)?.byId.size ?? 0,
+  };
+
+  return {
+    repository,
+    load(memberId, record) {
+      record.portal = memberId;
+      const s = stateFor(memberId);
+      reindexCall(s, open, record.pbxCallId, s.byId.get(record.pbxCallId), record);
+    },
+    live: (memberId) => (portals.get(memberId)?.byId ?? new Map<string, CallRecord>()).values(),
+    liveCount: (memberId) => portals.get(memberId)?.byId.size ?? 0,
+    forget(memberId) {
+      const s = portals.get(memberId);
+      portals.delete(memberId);
+      for (const r of s?.byId.values() ?? []) open.delete(openKey(r));
+    },
+  };
 }

@@ -1,20 +1,20 @@
 import { createSecretBox } from '../crypto.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createBindingsRepository, type BindingsDocuments } from './bindings.js';
+import type { BindingsDocuments } from './bindings.js';
 import { createCallsRepository } from './calls.js';
-import { createContactSyncRepository, type ContactSyncDocuments } from './contact-sync.js';
+import { composeStore, repairFences } from './compose.js';
+import type { ContactSyncDocuments } from './contact-sync.js';
 import { JsonDocument } from './document.js';
 import { createPortalFences, type Fence } from './fences.js';
-import { createMissedCallTasksRepository, type MissedCallTaskDocuments } from './missed-call-tasks.js';
+import type { MissedCallTaskDocuments } from './missed-call-tasks.js';
 import { isMissing, nodeFs, type StoreFs } from './fs.js';
 import { portalDirName, storeLayout } from './layout.js';
 import { createOutboxRepository } from './outbox.js';
 import { PortalDocuments, type PortalDocumentSet } from './portal-documents.js';
-import { createPortalsRepository } from './portals.js';
 import { openPostgresStore } from './postgres/index.js';
 import type { Portal } from './records.js';
-import { createSettingsRepository, type SettingsDocuments } from './settings.js';
+import type { SettingsDocuments } from './settings.js';
 import type { RepairResult, Store } from './types.js';
 
 export { resolveSecretKey } from './secret-key.js';
@@ -84,76 +84,52 @@ export async function openFileStore(opts: OpenStoreOptions): Promise<Store> {
     await outbox.load(memberId);
   }
 
-  const portals = createPortalsRepository(portalsDoc, box, fences, log);
-  const settings = createSettingsRepository(settingsDocs, box, fences, log);
-  for (const { memberId } of portals.list()) settings.check(memberId);
-  const bindings = createBindingsRepository(bindingsDocs);
-  const contactSync = createContactSyncRepository(contactDocs);
-  const missedCallTasks = createMissedCallTasksRepository(missedDocs);
+  const store = composeStore(
+    { portals: portalsDoc, settings: settingsDocs, bindings: bindingsDocs, contactSync: contactDocs, missedCallTasks: missedDocs },
+    { calls, outbox }, box, fences, log,
+    (memberId) => fs.rm(layout.portalDir(memberId)),
+  );
+  const { settings } = store;
   if (fences.portals().length > 0) {
     log.warn({ portals: fences.portals() }, 'started with fenced portals: their data cannot be read (see the errors above); every other portal is served');
   }
 
-  /** One repair at a time per store: two admins clicking at once must not move the same file twice. */
-  let repairing: Promise<unknown> = Promise.resolve();
-  const repairNow = async (memberId: string): Promise<RepairResult> => {
-    const at = now();
-    const repaired: RepairResult['repaired'] = [];
-    const remaining: Fence[] = [];
-    for (const fence of fences.list(memberId)) {
-      if (fence.repair !== 'repair') {
-        remaining.push(fence);
-        continue;
+  /** Starts one unreadable file afresh; answers where the old one was kept, or undefined when it is not a portal file. */
+  const startAfresh = async (memberId: string, file: Fence['file'], at: number): Promise<string | undefined> => {
+    switch (file) {
+      case 'settings.json': {
+        const keptAs = await settingsDocs.startAfresh(memberId, at);
+        settings.forget(memberId);
+        return keptAs;
       }
-      let keptAs: string;
-      switch (fence.file) {
-        case 'settings.json':
-          keptAs = await settingsDocs.startAfresh(memberId, at);
-          settings.forget(memberId);
-          break;
-        case 'bindings.json':
-          keptAs = await bindingsDocs.startAfresh(memberId, at);
-          break;
-        case 'contact-sync.json':
-          keptAs = await contactDocs.startAfresh(memberId, at);
-          break;
-        case 'missed-call-tasks.json':
-          keptAs = await missedDocs.startAfresh(memberId, at);
-          break;
-        case 'calls.jsonl':
-          keptAs = await calls.startAfresh(memberId, at);
-          break;
-        case 'outbox.jsonl':
-          keptAs = await outbox.startAfresh(memberId, at);
-          break;
-        default:
-          remaining.push(fence);
-          continue;
-      }
-      log.warn({ portal: memberId, file: fence.file, keptAs }, 'repair: the unreadable file was set aside and the portal starts it afresh');
-      repaired.push({ file: fence.file, keptAs });
+      case 'bindings.json': return bindingsDocs.startAfresh(memberId, at);
+      case 'contact-sync.json': return contactDocs.startAfresh(memberId, at);
+      case 'missed-call-tasks.json': return missedDocs.startAfresh(memberId, at);
+      case 'calls.jsonl': return calls.startAfresh(memberId, at);
+      case 'outbox.jsonl': return outbox.startAfresh(memberId, at);
+      default: return undefined;
     }
-    return { repaired, remaining };
   };
 
-  const store: Store = {
-    fences, portals, settings, bindings, calls, contactSync, missedCallTasks, outbox,
+  /** One repair at a time per store: two admins clicking at once must not move the same file twice. */
+  let repairing: Promise<unknown> = Promise.resolve();
+  const repairNow = (memberId: string): Promise<RepairResult> => {
+    const at = now();
+    return repairFences(fences, memberId, async (fence) => {
+      const keptAs = await startAfresh(memberId, fence.file, at);
+      if (keptAs !== undefined) {
+        log.warn({ portal: memberId, file: fence.file, keptAs }, 'repair: the unreadable file was set aside and the portal starts it afresh');
+      }
+      return keptAs;
+    });
+  };
+
+  return {
+    ...store,
     repairPortal(memberId) {
       const run = repairing.then(() => repairNow(memberId));
       repairing = run.catch(() => undefined);
       return run;
-    },
-    async removePortal(memberId: string) {
-      await outbox.removePortal(memberId);
-      await calls.removePortal(memberId);
-      await contactSync.clear(memberId);
-      await missedCallTasks.clear(memberId);
-      await bindingsDocs.remove(memberId);
-      await settings.clear(memberId);
-      await portals.remove(memberId);
-      await fs.rm(layout.portalDir(memberId));
-      for (const fence of fences.list(memberId)) fences.lift(memberId, fence.file);
-      log.info({ portal: memberId }, 'removed every stored record of the portal');
     },
     async close() {
       await Promise.all([portalsDoc.settled(), settingsDocs.settled(), bindingsDocs.settled(), contactDocs.settled(), missedDocs.settled()]);
@@ -161,7 +137,6 @@ export async function openFileStore(opts: OpenStoreOptions): Promise<Store> {
       await outbox.close();
     },
   };
-  return store;
 }
 
 /**

@@ -30,6 +30,28 @@ function tryOpen(box: SecretBox, value: string): { ok: true; value: string } | {
   }
 }
 
+/**
+ * Opens the named fields of `plain` (a copy) in place: what opens is replaced by its plain value, what does not by ''
+ * and reported. Empty and absent fields are not secrets to open.
+ */
+function openFields<F extends string>(box: SecretBox, plain: Partial<Record<F, string>>, fields: readonly F[]): Omit<Opened<unknown, F>, 'plain'> {
+  const unopened: UnopenedSecret<F>[] = [];
+  let tried = 0;
+  for (const field of fields) {
+    const value = plain[field];
+    if (typeof value !== 'string' || value === '') continue;
+    tried += 1;
+    const opened = tryOpen(box, value);
+    if (opened.ok) {
+      plain[field] = opened.value;
+    } else {
+      plain[field] = '';
+      unopened.push({ field, stored: value, code: opened.code });
+    }
+  }
+  return { unopened, tried };
+}
+
 export function sealPortal(box: SecretBox, portal: Portal): Portal {
   const sealed: Portal = { ...portal };
   for (const field of PORTAL_SECRETS) {
@@ -42,21 +64,7 @@ export function sealPortal(box: SecretBox, portal: Portal): Portal {
 /** Opens what opens; a value that does not open is reported, never thrown: one portal's bad value fences that portal only. */
 export function openPortal(box: SecretBox, stored: Portal): Opened<Portal, PortalSecretField> {
   const plain: Portal = { ...stored };
-  const unopened: UnopenedSecret<PortalSecretField>[] = [];
-  let tried = 0;
-  for (const field of PORTAL_SECRETS) {
-    const value = plain[field];
-    if (typeof value !== 'string' || value === '') continue;
-    tried += 1;
-    const opened = tryOpen(box, value);
-    if (opened.ok) {
-      plain[field] = opened.value;
-    } else {
-      plain[field] = '';
-      unopened.push({ field, stored: value, code: opened.code });
-    }
-  }
-  return { plain, unopened, tried };
+  return { plain, ...openFields(box, plain, PORTAL_SECRETS) };
 }
 
 export function sealSettings(box: SecretBox, settings: PortalSettings): PortalSettings {
@@ -69,19 +77,5 @@ export function sealSettings(box: SecretBox, settings: PortalSettings): PortalSe
 export function openSettings(box: SecretBox, settings: PortalSettings): Opened<PortalSettings> {
   if (!settings.pbx) return { plain: settings, unopened: [], tried: 0 };
   const pbx: PbxSettings = { ...settings.pbx };
-  const unopened: UnopenedSecret[] = [];
-  let tried = 0;
-  for (const field of PBX_SECRETS) {
-    const value = pbx[field];
-    if (typeof value !== 'string' || value === '') continue;
-    tried += 1;
-    const opened = tryOpen(box, value);
-    if (opened.ok) {
-      pbx[field] = opened.value;
-    } else {
-      pbx[field] = '';
-      unopened.push({ field, stored: value, code: opened.code });
-    }
-  }
-  return { plain: { ...settings, pbx }, unopened, tried };
+  return { plain: { ...settings, pbx }, ...openFields(box, pbx, PBX_SECRETS) };
 }

@@ -112,6 +112,7 @@ export interface LinkMarksStore {
   coveredUntil(memberId: string): number | undefined;
   setCoveredUntil(memberId: string, at: number): void;
   forget(memberId: string): void;
+  /** True when every mark was lost at load (the file version: it and its .bak both damaged). */
   marksLost(): boolean;
   legacyWebhookKey(): string | undefined;
   dropLegacyWebhookKey(): void;

@@ -1,11 +1,8 @@
-import { copyRecord } from '../copy.js';
 import type { PortalFences } from '../fences.js';
-import { emptyCallIndexes, entityKey, newestFirst, openKey, recentCalls, reindexCall, type CallIndexes } from '../call-index.js';
+import { createCallIndex } from '../call-index.js';
 import type { CallRecord } from '../records.js';
 import type { CallsRepository } from '../types.js';
 import type { PgContext } from './db.js';
-
-const DEFAULT_PAGE = 50;
 
 /** One row per call; the columns the history is looked up by beside the whole record (jsonb). */
 const UPSERT = `
@@ -28,81 +25,30 @@ export interface PgCallsStore extends CallsRepository {
  * database refuses it, as the file store does with its journal.
  */
 export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): PgCallsStore {
-  const portals = new Map<string, CallIndexes>();
-  const open = new Map<string, CallRecord>();
-
-  const stateFor = (memberId: string): CallIndexes => {
-    let state = portals.get(memberId);
-    if (!state) portals.set(memberId, (state = emptyCallIndexes()));
-    return state;
-  };
-  const reindex = (s: CallIndexes, id: string, prev: CallRecord | undefined, next: CallRecord | undefined): void => reindexCall(s, open, id, prev, next);
+  const index = createCallIndex(fences, {
+    save: (next) => ctx.serial(`calls\u0000${next.portal}`, async () => {
+      const result = await ctx.pool.query(UPSERT, [
+        next.portal, next.pbxCallId, next.startedAt, next.phase, next.b24CallId ?? null, next.external ?? null,
+        next.crm?.entityType ?? null, next.crm?.entityId ?? null, JSON.stringify(next), next.updatedAt, ctx.epoch(next.portal),
+      ]);
+      const refused = ctx.refused(next.portal, result.rowCount, 1);
+      if (refused) throw refused;
+    }),
+  });
 
   return {
+    ...index.repository,
+
     async load() {
       // Oldest first: the time index is built by appending, not by inserting in the middle.
       const { rows } = await ctx.pool.query<{ member_id: string; record: CallRecord }>(
         'SELECT member_id, record FROM calls ORDER BY member_id, started_at, pbx_call_id');
-      for (const { member_id: memberId, record } of rows) {
-        record.portal = memberId;
-        const s = stateFor(memberId);
-        reindex(s, record.pbxCallId, s.byId.get(record.pbxCallId), record);
-      }
+      for (const { member_id: memberId, record } of rows) index.load(memberId, record);
     },
-
-    get: (portal, pbxCallId) => {
-      const r = portals.get(portal)?.byId.get(pbxCallId);
-      return r ? copyRecord(r) : undefined;
-    },
-
-    getByB24CallId: (portal, b24CallId) => {
-      const s = portals.get(portal);
-      const id = s?.byB24.get(b24CallId);
-      const r = id === undefined ? undefined : s?.byId.get(id);
-      return r ? copyRecord(r) : undefined;
-    },
-
-    async put(record) {
-      const next = copyRecord(record);
-      const s = stateFor(next.portal);
-      const prev = s.byId.get(next.pbxCallId);
-      reindex(s, next.pbxCallId, prev, next);
-      try {
-        await ctx.serial(`calls\u0000${next.portal}`, async () => {
-          const result = await ctx.pool.query(UPSERT, [
-            next.portal, next.pbxCallId, next.startedAt, next.phase, next.b24CallId ?? null, next.external ?? null,
-            next.crm?.entityType ?? null, next.crm?.entityId ?? null, JSON.stringify(next), next.updatedAt, ctx.epoch(next.portal),
-          ]);
-          const refused = ctx.refused(next.portal, result.rowCount, 1);
-          if (refused) throw refused;
-        });
-      } catch (err) {
-        if (s.byId.get(next.pbxCallId) === next) reindex(s, next.pbxCallId, next, prev);
-        throw err;
-      }
-    },
-
-    listByEntity: (portal, entityType, entityId, opts) => {
-      const s = portals.get(portal);
-      return newestFirst(s, s?.byEntity.get(entityKey(entityType, entityId)), opts?.limit ?? DEFAULT_PAGE, opts?.before);
-    },
-
-    listByPhone: (portal, e164, opts) => {
-      const s = portals.get(portal);
-      return newestFirst(s, s?.byPhone.get(e164), opts?.limit ?? DEFAULT_PAGE);
-    },
-
-    listRecent: (portal, opts) => recentCalls(portals.get(portal), opts?.limit ?? DEFAULT_PAGE, opts?.before),
-
-    listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => copyRecord(r)),
-
-    count: (portal) => portals.get(portal)?.byId.size ?? 0,
 
     async removePortal(portal) {
       await ctx.serial(`calls\u0000${portal}`, () => ctx.pool.query('DELETE FROM calls WHERE member_id = $1', [portal]));
-      const s = portals.get(portal);
-      portals.delete(portal);
-      for (const r of s?.byId.values() ?? []) open.delete(openKey(r));
+      index.forget(portal);
     },
   };
 }

@@ -1,13 +1,9 @@
 import { createSecretBox } from '../../crypto.js';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { createBindingsRepository } from '../bindings.js';
-import { createContactSyncRepository } from '../contact-sync.js';
-import { createPortalFences, type Fence } from '../fences.js';
-import { createMissedCallTasksRepository } from '../missed-call-tasks.js';
-import { createPortalsRepository } from '../portals.js';
-import { createSettingsRepository } from '../settings.js';
-import type { RepairResult, Store } from '../types.js';
+import { composeStore, repairFences } from '../compose.js';
+import { createPortalFences } from '../fences.js';
+import type { Store } from '../types.js';
 import { createPgCallsRepository } from './calls.js';
 import { createPool, PgContext, redactUrl } from './db.js';
 import {
@@ -63,17 +59,21 @@ async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions,
   const outbox = createPgOutboxRepository(ctx, fences, now);
   await Promise.all([portalsDoc.load(), settingsDocs.load(), bindingsDocs.load(), contactDocs.load(), missedDocs.load(), calls.load(), outbox.load()]);
 
-  const portals = createPortalsRepository(portalsDoc, box, fences, log);
-  const settings = createSettingsRepository(settingsDocs, box, fences, log);
-  for (const { memberId } of portals.list()) settings.check(memberId);
-  const bindings = createBindingsRepository(bindingsDocs);
-  const contactSync = createContactSyncRepository(contactDocs);
-  const missedCallTasks = createMissedCallTasksRepository(missedDocs);
   const linkMarks = createPgLinkMarks(ctx, log);
+  const store = composeStore(
+    { portals: portalsDoc, settings: settingsDocs, bindings: bindingsDocs, contactSync: contactDocs, missedCallTasks: missedDocs },
+    { calls, outbox }, box, fences, log,
+    (memberId) => {
+      linkMarks.forget(memberId);
+      return Promise.resolve();
+    },
+  );
+  const { portals, settings } = store;
   log.info({ schemaVersion: version, portals: portals.list().length }, 'PostgreSQL store open');
 
   return {
-    fences, portals, settings, bindings, calls, contactSync, missedCallTasks, outbox, linkMarks,
+    ...store,
+    linkMarks,
     database: {
       kind: 'postgres',
       async check() {
@@ -94,34 +94,14 @@ async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions,
     },
     // Only a sealed PBX secret that does not open can fence a portal here (there are no files to be damaged):
     // the repair starts its settings afresh, as the file store does with settings.json.
-    async repairPortal(memberId): Promise<RepairResult> {
-      const repaired: RepairResult['repaired'] = [];
-      const remaining: Fence[] = [];
-      for (const fence of fences.list(memberId)) {
-        if (fence.repair === 'repair' && fence.file === 'settings.json') {
-          await settingsDocs.remove(memberId);
-          settings.forget(memberId);
-          fences.lift(memberId, 'settings.json');
-          log.warn({ portal: memberId }, 'repair: the portal\'s unreadable settings were deleted; the portal starts them afresh');
-          repaired.push({ file: 'settings.json', keptAs: '(deleted from the database)' });
-        } else {
-          remaining.push(fence);
-        }
-      }
-      return { repaired, remaining };
-    },
-    async removePortal(memberId) {
-      await outbox.removePortal(memberId);
-      await calls.removePortal(memberId);
-      await contactSync.clear(memberId);
-      await missedCallTasks.clear(memberId);
-      await bindingsDocs.remove(memberId);
-      await settings.clear(memberId);
-      await portals.remove(memberId);
-      linkMarks.forget(memberId);
-      for (const fence of fences.list(memberId)) fences.lift(memberId, fence.file);
-      log.info({ portal: memberId }, 'removed every stored record of the portal');
-    },
+    repairPortal: (memberId) => repairFences(fences, memberId, async (fence) => {
+      if (fence.file !== 'settings.json') return undefined;
+      await settingsDocs.remove(memberId);
+      settings.forget(memberId);
+      fences.lift(memberId, 'settings.json');
+      log.warn({ portal: memberId }, 'repair: the portal\'s unreadable settings were deleted; the portal starts them afresh');
+      return '(deleted from the database)';
+    }),
     async close() {
       await Promise.all([portalsDoc.settled(), ctx.idle()]);
       await linkMarks.flush().catch(() => undefined);

@@ -1,0 +1,227 @@
+import { copyRecord } from './copy.js';
+import type { PortalFences } from './fences.js';
+import type { OutboxItem } from './records.js';
+import type { OutboxRepository } from './types.js';
+
+/**
+ * Done items are kept this long (their results feed `$ref`s of later items; their keys keep enqueue idempotent),
+ * then dropped from memory and from what is stored. Pending and failed items are never dropped.
+ */
+export const DONE_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/** After this many written versions, every portal's expired done items are dropped. */
+const PRUNE_EVERY_WRITES = 1000;
+
+/** One portal's outbox items in memory, indexed the ways the worker reads them. */
+interface PortalOutbox {
+  items: Map<string, OutboxItem>;
+  pending: Map<string, OutboxItem>;
+  failed: Map<string, OutboxItem>;
+  byKey: Map<string, string>;
+  /** pending() sorted by seq, rebuilt only after a change. */
+  pendingSorted: OutboxItem[] | undefined;
+}
+
+/** What one store adds to the shared index: where versions are written, and what else a prune clears. */
+export interface OutboxBackend {
+  /** Throws when the portal may not be written at all, before memory changes (the file store's fences). */
+  refuse?(memberId: string): void;
+  /** Writes one portal's new versions; a throw puts memory back as it was. */
+  save(memberId: string, versions: OutboxItem[]): Promise<void>;
+  /** Called after the periodic in-memory prune, with the cutoff used (the PostgreSQL store deletes those rows). */
+  pruned?(before: number): void;
+}
+
+export interface OutboxIndex {
+  /** The repository over this index; removePortal stays with each store (what it deletes differs). */
+  repository: Omit<OutboxRepository, 'removePortal'>;
+  /** Puts one loaded item into the index (a later version of the same id replaces the earlier). */
+  load(memberId: string, item: OutboxItem): void;
+  /** The portal's live items, its expired done items dropped first (the file store's compaction writes these). */
+  live(memberId: string): IterableIterator<OutboxItem>;
+  liveCount(memberId: string): number;
+  /** After a portal's journal is replayed: its expired done items are dropped (store/portal-journals.ts). */
+  loaded(memberId: string): void;
+  /** The oldest done time still kept. */
+  cutoff(): number;
+  /** Raises the sequence to at least `seq` (the PostgreSQL store reads the highest from its table). */
+  raiseSeq(seq: number): void;
+  /** Forgets the portal's items. */
+  forget(memberId: string): void;
+}
+
+/**
+ * The outbox in memory, shared by the file store (store/outbox.ts, replayed from its journal) and the PostgreSQL
+ * store (store/postgres/outbox.ts, loaded from its table): items by id and key, each portal's pending items in seq
+ * order, its failed items, the sequence, the done-item retention, and the write that shows new versions at once and
+ * puts memory back when the backend refuses them. A fenced portal's items are held back from every worker read.
+ */
+export function createOutboxIndex(fences: PortalFences, now: () => number, backend: OutboxBackend): OutboxIndex {
+  const portals = new Map<string, PortalOutbox>();
+  const byId = new Map<string, OutboxItem>();
+  let seq = 0;
+  let writesSincePrune = 0;
+
+  const cutoff = (): number => now() - DONE_RETENTION_MS;
+
+  const stateFor = (memberId: string): PortalOutbox => {
+    let state = portals.get(memberId);
+    if (!state) {
+      state = { items: new Map(), pending: new Map(), failed: new Map(), byKey: new Map(), pendingSorted: undefined };
+      portals.set(memberId, state);
+    }
+    return state;
+  };
+
+  const reindex = (s: PortalOutbox, prev: OutboxItem | undefined, next: OutboxItem | undefined): void => {
+    const item = next ?? prev;
+    if (!item) return;
+    if (next) {
+      s.items.set(item.id, next);
+      byId.set(item.id, next);
+    } else {
+      s.items.delete(item.id);
+      byId.delete(item.id);
+    }
+    if (prev?.key && prev.key !== next?.key && s.byKey.get(prev.key) === item.id) s.byKey.delete(prev.key);
+    if (next?.key) s.byKey.set(next.key, item.id);
+    s.pending.delete(item.id);
+    s.failed.delete(item.id);
+    if (next?.status === 'pending') s.pending.set(item.id, next);
+    if (next?.status === 'failed') s.failed.set(item.id, next);
+    s.pendingSorted = undefined;
+    if (next && next.seq > seq) seq = next.seq;
+  };
+
+  const dropExpired = (s: PortalOutbox, before: number): void => {
+    for (const item of s.items.values()) {
+      if (item.status === 'done' && (item.doneAt ?? item.createdAt) < before) reindex(s, item, undefined);
+    }
+  };
+
+  const prune = (memberId: string): void => {
+    const s = portals.get(memberId);
+    if (s) dropExpired(s, cutoff());
+  };
+
+  /** Appends new versions for one portal; memory shows them at once and is put back if the backend refuses. */
+  const persist = async (memberId: string, versions: OutboxItem[]): Promise<void> => {
+    backend.refuse?.(memberId);
+    const s = stateFor(memberId);
+    const previous = versions.map((v) => s.items.get(v.id));
+    versions.forEach((v, i) => reindex(s, previous[i], v));
+    try {
+      await backend.save(memberId, versions);
+    } catch (err) {
+      for (let i = versions.length - 1; i >= 0; i -= 1) {
+        const v = versions[i];
+        if (v && s.items.get(v.id) === v) reindex(s, v, previous[i]);
+      }
+      throw err;
+    }
+    writesSincePrune += versions.length;
+    if (writesSincePrune > PRUNE_EVERY_WRITES) {
+      writesSincePrune = 0;
+      const before = cutoff();
+      for (const state of portals.values()) dropExpired(state, before);
+      backend.pruned?.(before);
+    }
+  };
+
+  /** Each portal's versions (copied: callers keep theirs) written in one go, the portals side by side. */
+  const writeMany = async (items: OutboxItem[]): Promise<void> => {
+    const groups = new Map<string, OutboxItem[]>();
+    for (const item of items) {
+      const list = groups.get(item.portal) ?? [];
+      list.push(copyRecord(item));
+      groups.set(item.portal, list);
+    }
+    await Promise.all([...groups].map(([memberId, versions]) => persist(memberId, versions)));
+  };
+
+  const bySeq = (a: OutboxItem, b: OutboxItem): number => a.seq - b.seq;
+
+  const repository: Omit<OutboxRepository, 'removePortal'> = {
+    async append(items) {
+      const fresh: OutboxItem[] = [];
+      const claimed = new Set<string>();
+      for (const item of items) {
+        if (item.key !== undefined) {
+          const claim = `${item.portal}\u0000${item.key}`;
+          if (portals.get(item.portal)?.byKey.has(item.key) || claimed.has(claim)) continue;
+          claimed.add(claim);
+        }
+        fresh.push(item);
+      }
+      await writeMany(fresh);
+      return fresh.map((i) => copyRecord(i));
+    },
+
+    update: (item) => writeMany([item]),
+    updateMany: (items) => writeMany(items),
+
+    get: (id) => {
+      const item = byId.get(id);
+      return item ? copyRecord(item) : undefined;
+    },
+
+    getByKey: (portal, key) => {
+      const s = portals.get(portal);
+      const id = s?.byKey.get(key);
+      const item = id === undefined ? undefined : s?.items.get(id);
+      return item ? copyRecord(item) : undefined;
+    },
+
+    pending: (portal) => {
+      const s = portals.get(portal);
+      if (!s || fences.isFenced(portal)) return [];
+      s.pendingSorted ??= [...s.pending.values()].sort(bySeq);
+      return s.pendingSorted.map((i) => copyRecord(i));
+    },
+
+    failed: (portal) => {
+      const s = portals.get(portal);
+      if (!s || fences.isFenced(portal)) return [];
+      return [...s.failed.values()].sort(bySeq).map((i) => copyRecord(i));
+    },
+
+    undelivered: () => [...byId.values()]
+      .filter((i) => !i.delivered && !fences.isFenced(i.portal) && ((i.status === 'done' && i.onDone) || (i.status === 'failed' && i.onFailed)))
+      .sort(bySeq)
+      .map((i) => copyRecord(i)),
+
+    list: (portal) => [...(portals.get(portal)?.items.values() ?? [])].sort(bySeq).map((i) => copyRecord(i)),
+
+    portalsWithPending: () => [...portals]
+      .filter(([memberId, s]) => s.pending.size > 0 && !fences.isFenced(memberId)).map(([memberId]) => memberId),
+
+    nextSeq: () => {
+      seq += 1;
+      return seq;
+    },
+  };
+
+  return {
+    repository,
+    load(memberId, item) {
+      item.portal = memberId;
+      const s = stateFor(memberId);
+      reindex(s, s.items.get(item.id), item);
+    },
+    live(memberId) {
+      prune(memberId);
+      return (portals.get(memberId)?.items ?? new Map<string, OutboxItem>()).values();
+    },
+    liveCount: (memberId) => portals.get(memberId)?.items.size ?? 0,
+    loaded: prune,
+    cutoff,
+    raiseSeq(value) {
+      seq = Math.max(seq, value);
+    },
+    forget(memberId) {
+      const s = portals.get(memberId);
+      portals.delete(memberId);
+      for (const id of s?.items.keys() ?? []) byId.delete(id);
+    },
+  };
+}
