@@ -1,10 +1,8 @@
 import { createApp, h } from 'vue';
 import { createPinia } from 'pinia';
-import { createApi, createHttp } from './api.js';
-import { setApi } from './apiContext.js';
-import { connectFrame, viewFor, type Frame } from './frame.js';
+import { viewFor, type Frame } from './frame.js';
 import { loadAppI18n } from './i18n/index.js';
-import { setPortalLinks } from './portalLinks.js';
+import { connectToPortal, showStartFailure } from './startup.js';
 import CallCardView from './views/CallCardView.vue';
 import './styles/call-card.css';
 
@@ -14,9 +12,7 @@ import './styles/call-card.css';
  * Vue, Pinia, vue-i18n and the frame SDK. The app page (main.ts) still shows the call card if Bitrix24 opens it there.
  */
 async function start(): Promise<void> {
-  const frame = await connectFrame();
-  setApi(createApi(createHttp(frame)));
-  setPortalLinks(frame);
+  const frame = await connectToPortal();
   const i18n = await loadAppI18n(frame.lang);
   const view = viewFor(frame.placement, frame.options);
   const target = document.getElementById('app');
@@ -38,11 +34,4 @@ function fitToContent(frame: Frame): void {
   if (typeof window.ResizeObserver !== 'undefined') new window.ResizeObserver(() => frame.fit()).observe(root);
 }
 
-start().catch(async (error: unknown) => {
-  const i18n = await loadAppI18n(window.navigator.language.slice(0, 2));
-  const target = document.getElementById('app');
-  if (!target) return;
-  target.setAttribute('role', 'alert');
-  target.className = 'p-4';
-  target.textContent = `${i18n.global.t('app.frameFailed')} ${error instanceof Error ? error.message : ''}`;
-});
+start().catch(showStartFailure);

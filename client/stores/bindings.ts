@@ -3,6 +3,7 @@ import { computed, readonly, ref } from 'vue';
 import type { AutoBindResponse, BindingConflict, ExtensionRow, UserRow } from '../../contract/api-shapes.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
+import { attempt } from './attempt.js';
 import { singleFlight, useDelayedLoading } from './loading.js';
 
 /** Bitrix24 users beside PBX extensions, and the user ↔ extension bindings between them. */
@@ -46,68 +47,53 @@ export const useBindingsStore = defineStore('bindings', () => {
    */
   async function saveBindings(changes: { userId: number; extension: string | null }[]): Promise<boolean> {
     if (changes.length === 0) return true;
-    busy.value = true;
     savingCount.value = changes.length;
-    try {
-      const answer = await useApi().saveBindings({ bindings: changes });
-      conflicts.value = answer.conflicts;
-      error.value = null;
-      if (answer.applied) await reload();
-      return answer.applied;
-    } catch (e) {
-      error.value = toUserError(e);
-      return false;
-    } finally {
-      busy.value = false;
-      savingCount.value = 0;
-    }
+    const applied = await applyThenReload(() => useApi().saveBindings({ bindings: changes }));
+    savingCount.value = 0;
+    return applied;
   }
 
   /** Asks the server which pairs auto-binding would make (by e-mail, then by Bitrix24 inner phone) without saving. */
   async function previewAutoBind(): Promise<void> {
-    busy.value = true;
-    try {
+    await attempt(error, async () => {
       if (!loaded.value) await load();
       preview.value = await useApi().autoBind(true);
-      error.value = null;
-    } catch (e) {
-      error.value = toUserError(e);
-    } finally {
-      busy.value = false;
-    }
+    }, busy);
   }
 
   async function applyAutoBind(): Promise<boolean> {
-    busy.value = true;
-    try {
+    return applyThenReload(async () => {
       const answer = await useApi().autoBind(false);
-      conflicts.value = answer.conflicts;
       preview.value = null;
-      error.value = null;
-      await reload();
-      return answer.applied;
-    } catch (e) {
-      error.value = toUserError(e);
-      return false;
-    } finally {
-      busy.value = false;
-    }
+      return answer;
+    }, 'always');
+  }
+
+  /**
+   * Sends a change of bindings, keeps the conflicts the server found, and reloads the lists ('always' after any
+   * answer, else only when it applied). The reload comes after the error line is cleared, so a failed reload shows.
+   * True when applied.
+   */
+  async function applyThenReload(
+    send: () => Promise<{ applied: boolean; conflicts: BindingConflict[] }>,
+    reloadWhen: 'always' | 'applied' = 'applied',
+  ): Promise<boolean> {
+    busy.value = true;
+    const answer = await attempt(error, send);
+    if (answer) conflicts.value = answer.conflicts;
+    if (answer && (answer.applied || reloadWhen === 'always')) await reload();
+    busy.value = false;
+    return answer?.applied ?? false;
   }
 
   /** Sets when an employee's call card opens; the row shows the new mode once the server saved it. */
   async function saveCardMode(userId: number, mode: UserRow['cardMode']): Promise<boolean> {
-    busy.value = true;
-    try {
+    const saved = await attempt(error, async () => {
       await useApi().saveCardModes({ modes: [{ userId, mode }] });
       users.value = users.value.map((user) => (user.id === userId ? { ...user, cardMode: mode } : user));
-      error.value = null;
       return true;
-    } catch (e) {
-      error.value = toUserError(e);
-      return false;
-    } finally {
-      busy.value = false;
-    }
+    }, busy);
+    return saved ?? false;
   }
 
   function discardPreview(): void {

@@ -3,6 +3,7 @@ import { readonly, ref } from 'vue';
 import type { ContactSyncRow, PhonebookRow, ResyncResponse } from '../../contract/api-shapes.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
+import { attempt } from './attempt.js';
 import { singleFlight, useDelayedLoading } from './loading.js';
 
 /** PBX phonebooks (only empty ones may become the sync target) and the state of the contact sync. */
@@ -34,43 +35,29 @@ export const usePhonebooksStore = defineStore('phonebooks', () => {
 
   /** Re-syncs everything synced so far; progress and counts follow in `resync` until it is done. */
   async function startResync(): Promise<void> {
-    try {
-      resync.value = await useApi().resyncContacts();
-      error.value = null;
-      if (resync.value.running) pollResync();
-    } catch (e) {
-      error.value = toUserError(e);
-    }
+    const started = await attempt(error, () => useApi().resyncContacts());
+    if (!started) return;
+    resync.value = started;
+    if (started.running) pollResync();
   }
 
   const load = singleFlight(() =>
-    track(async () => {
-      try {
-        const api = useApi();
-        const [books, rows] = await Promise.all([api.phonebooks(), api.contactSync()]);
-        phonebooks.value = books;
-        syncRows.value = rows;
-        loaded.value = true;
-        error.value = null;
-      } catch (e) {
-        error.value = toUserError(e);
-      }
-    }),
+    track(() => attempt(error, async () => {
+      const api = useApi();
+      const [books, rows] = await Promise.all([api.phonebooks(), api.contactSync()]);
+      phonebooks.value = books;
+      syncRows.value = rows;
+      loaded.value = true;
+    })),
   );
 
   async function create(name: string): Promise<PhonebookRow | null> {
-    creating.value = true;
-    try {
+    const created = await attempt(error, async () => {
       const book = await useApi().createPhonebook(name);
       phonebooks.value = [...phonebooks.value.filter((row) => row.id !== book.id), book];
-      error.value = null;
       return book;
-    } catch (e) {
-      error.value = toUserError(e);
-      return null;
-    } finally {
-      creating.value = false;
-    }
+    }, creating);
+    return created ?? null;
   }
 
   return {

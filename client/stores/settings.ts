@@ -5,6 +5,7 @@ import { AxiosError } from 'axios';
 import type { PbxTestRequest } from '../api.js';
 import { useApi } from '../apiContext.js';
 import { toUserError, type UserError } from '../errors.js';
+import { attempt } from './attempt.js';
 import { singleFlight, useDelayedLoading } from './loading.js';
 
 /** Portal settings: read, save (admins), test the PBX connection, disconnect. */
@@ -19,29 +20,18 @@ export const useSettingsStore = defineStore('settings', () => {
   const { loading, track } = useDelayedLoading();
 
   const load = singleFlight(() =>
-    track(async () => {
-      try {
-        settings.value = await useApi().settings();
-        error.value = null;
-      } catch (e) {
-        error.value = toUserError(e);
-      }
-    }),
+    track(() => attempt(error, async () => {
+      settings.value = await useApi().settings();
+    })),
   );
 
   /** Returns true when saved; the server answers with the stored (masked) settings. */
   async function save(update: SettingsUpdate): Promise<boolean> {
-    saving.value = true;
-    try {
+    const saved = await attempt(saveError, async () => {
       settings.value = await useApi().saveSettings(update);
-      saveError.value = null;
       return true;
-    } catch (e) {
-      saveError.value = toUserError(e);
-      return false;
-    } finally {
-      saving.value = false;
-    }
+    }, saving);
+    return saved ?? false;
   }
 
   // A refused test (400: no secret saved for this address…) still answers in the PbxTestResponse shape.
@@ -77,18 +67,12 @@ export const useSettingsStore = defineStore('settings', () => {
   }
 
   async function disconnect(): Promise<boolean> {
-    saving.value = true;
-    try {
+    const disconnected = await attempt(saveError, async () => {
       await useApi().disconnect();
       settings.value = await useApi().settings();
-      saveError.value = null;
       return true;
-    } catch (e) {
-      saveError.value = toUserError(e);
-      return false;
-    } finally {
-      saving.value = false;
-    }
+    }, saving);
+    return disconnected ?? false;
   }
 
   return {
