@@ -152,6 +152,11 @@ describe.skipIf(!CAN_RUN)('accessibility of every placement and page (browser, a
     const root = await browser.context.newPage();
     await root.goto(`${demo.stack.server.url}/`);
     await root.getByRole('heading', { name: 'PBX connector for Bitrix24' }).waitFor();
+    // Issue 12 point 11: outside Bitrix24 the root page says what the app is and what to do.
+    expect(await root.getByText(/connects a Yeastar P-Series PBX to Bitrix24 CRM/).count()).toBe(1);
+    await root.getByRole('heading', { name: 'Install it in your Bitrix24' }).waitFor();
+    expect(await root.getByRole('listitem').filter({ hasText: 'Initial installation path' }).textContent()).toContain('/install');
+    await screenshot(root, 'root-page');
     findings.push(...(await seriousFindings(root, 'root page')));
     await root.close();
 
