@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { RestrictionParams } from '@bitrix24/b24jssdk';
 import type { Config } from './config.js';
+import { APP_SCOPES } from './bitrix/scopes.js';
 import { startWarnings } from './start-warnings.js';
 import { createLogger, type Logger } from './log.js';
 import { lockDataDir, openStore, resolveSecretKey, type DataDirLock } from './store/index.js';
@@ -99,7 +100,7 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     handlerUrl: `${config.publicUrl}/`,
     installerUrl: `${config.publicUrl}/install`,
     eventsUrl: `${config.publicUrl}/b24/events`,
-    scopes: 'crm, telephony, user_basic, placement, im, task',
+    scopes: APP_SCOPES.join(', '),
   }, 'Bitrix24 app URLs: paste the handler and installer URLs into the app settings');
   for (const warning of startWarnings(config)) log.warn({ code: warning.code }, warning.message);
 

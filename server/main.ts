@@ -1,3 +1,4 @@
+import { APP_SCOPES } from './bitrix/scopes.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './index.js';
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     + `  Handler URL (app page):   ${config.publicUrl}/\n`
     + `  Installer URL:            ${config.publicUrl}/install\n`
     + `  Install event handler:    ${config.publicUrl}/b24/events\n`
-    + `  Scopes:                   crm, telephony, user_basic, placement, im\n\n`
+    + `  Scopes:                   ${APP_SCOPES.join(', ')}\n\n`
     + startWarnings(config).map((w) => `  Warning: ${w.message}\n`).join(''),
   );
   let stopping = false;

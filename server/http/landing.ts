@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { APP_SCOPES } from '../bitrix/scopes.js';
 import { escapeHtml } from './client-files.js';
 
 /**
@@ -41,7 +42,7 @@ employees call from Bitrix24, and contacts reach the PBX phonebook. It runs insi
 <li>Type: <b>server application with a user interface</b>.</li>
 <li>Your handler path: ${url('/')}</li>
 <li>Initial installation path: ${url('/install')}</li>
-<li>Permissions: <code>crm</code>, <code>telephony</code>, <code>user_basic</code>, <code>placement</code>, <code>im</code>.</li>
+<li>Permissions: ${APP_SCOPES.map((s) => `<code>${s}</code>`).join(', ')}.</li>
 <li>Save, put the Application ID and key into <code>B24_CLIENT_ID</code> and <code>B24_CLIENT_SECRET</code> on this server, restart it.</li>
 <li>Open the application in Bitrix24: it installs itself, then asks for the PBX address.</li>
 </ol>

@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startWarnings } from '../../../server/start-warnings.js';
+import { DEFAULT_APP_SCOPES } from '../../emulators/bitrix24/scopes.js';
 import { captureLogs } from '../../support/log-capture.js';
 import { freePort, startTestServer, tempDataDir, testConfig } from './server-under-test.js';
 
@@ -37,6 +38,8 @@ describe('GET / opened in a browser, not in Bitrix24', () => {
     expect(page).toContain('Local application');
     expect(page).toContain('<code>https://pbx.example.com/</code>');
     expect(page).toContain('<code>https://pbx.example.com/install</code>');
+    // Every permission a full registration has (missed-call tasks need `task`): an admin copying the list misses none.
+    for (const scope of DEFAULT_APP_SCOPES) expect(page).toContain(`<code>${scope}</code>`);
     expect(page).not.toContain('id="app"');
     expect(page).not.toContain('not HTTPS');
     // An old browser without Sec-Fetch-* headers, typing the address: the same page.
