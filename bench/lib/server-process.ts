@@ -1,13 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../test/emulators/bitrix24/harness.js';
+import { pathToFileURL } from 'node:url';
+import { freePort, loopbackServerEnv, REPO_ROOT, spawnServer } from '../../test/support/spawn-server.js';
 import type { ProbeMemory, ProbeQuestion } from './probe.js';
 import { parseMetrics } from './stats.js';
 
@@ -34,21 +31,6 @@ export interface ServerProcessOptions {
   cpuProfileDir?: string;
 }
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(REPO_ROOT, 'server', 'main.ts');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startServerProcess(env: Record<string, string> = {}, opts: ServerProcessOptions = {}): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pbxb24-bench-'));
   const port = await freePort();
@@ -57,21 +39,18 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
   // /metrics is served only with the operator's token (METRICS_TOKEN), as in production.
   const metricsToken = randomBytes(24).toString('hex');
   const log = createWriteStream(logFile);
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const probe = pathToFileURL(join(REPO_ROOT, 'bench', 'lib', 'probe.ts')).href;
   const profile = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [];
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', ...profile, '--import', tsxLoader, '--import', probe, MAIN], {
-    cwd: REPO_ROOT,
+  const child = spawnServer({
+    ...loopbackServerEnv(join(dataDir, 'data'), port),
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', PBX_ALLOW_LOOPBACK: '1',
+    METRICS_TOKEN: metricsToken,
+    ...env,
+  }, {
+    nodeArgs: ['--expose-gc', ...profile],
+    preload: [probe],
     // fd 3: the IPC channel of bench/lib/probe.ts.
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env: {
-      ...process.env,
-      PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, DATA_DIR: join(dataDir, 'data'),
-      B24_CLIENT_ID: DEFAULT_CLIENT_ID, B24_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', PBX_ALLOW_LOOPBACK: '1', B24_ALLOW_LOOPBACK: '1',
-      METRICS_TOKEN: metricsToken,
-      ...env,
-    },
   });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

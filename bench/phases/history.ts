@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../server/log.js';
 import { nodeFs, type StoreFs } from '../../server/store/fs.js';
 import { openStore } from '../../server/store/index.js';
-import type { CallRecord } from '../../server/store/records.js';
+import { HISTORY_PORTAL, storedCall, timeCallEventPuts } from '../lib/call-history-workload.js';
 import { atMost, distribution, info, type ResultRow } from '../lib/stats.js';
 
 /**
@@ -13,17 +13,6 @@ import { atMost, distribution, info, type ResultRow } from '../lib/stats.js';
  * on) and with fdatasync replaced by nothing (the store's own cost: index, serialize, write). The target is judged on
  * the durable figure: that is what a call event waits for before the product moves on.
  */
-const PORTAL = 'bench';
-
-function call(i: number, phase: CallRecord['phase']): CallRecord {
-  const at = 1_700_000_000_000 + i * 1000;
-  return {
-    portal: PORTAL, pbxCallId: `pbx-${i}`, direction: 'inbound', external: `+1555${String(i).padStart(7, '0')}`,
-    extensions: ['1001', '1002'], shownTo: [7], answeredBy: '1001', userId: 7, startedAt: at, answeredAt: at + 5000,
-    endedAt: at + 65_000, talkSeconds: 60, result: 'answered', b24CallId: `externalCall.${i}`, origin: 'pbx',
-    crm: { entityType: 'CONTACT', entityId: i % 5000 }, recordingState: 'attached', phase, updatedAt: at + 70_000,
-  };
-}
 
 /** node:fs, except that fdatasync returns at once: what the store costs without waiting for the disk. */
 const noSyncFs: StoreFs = {
@@ -39,12 +28,12 @@ const noSyncFs: StoreFs = {
 };
 
 async function seedJournal(dir: string, stored: number): Promise<void> {
-  await mkdir(join(dir, 'portals', PORTAL), { recursive: true });
-  const journal = await open(join(dir, 'portals', PORTAL, 'calls.jsonl'), 'w');
-  await journal.write(`${JSON.stringify({ journal: 'calls', schemaVersion: 1, portal: PORTAL })}\n`);
+  await mkdir(join(dir, 'portals', HISTORY_PORTAL), { recursive: true });
+  const journal = await open(join(dir, 'portals', HISTORY_PORTAL, 'calls.jsonl'), 'w');
+  await journal.write(`${JSON.stringify({ journal: 'calls', schemaVersion: 1, portal: HISTORY_PORTAL })}\n`);
   for (let start = 0; start < stored; start += 5000) {
     const lines: string[] = [];
-    for (let i = start; i < Math.min(stored, start + 5000); i += 1) lines.push(JSON.stringify(call(i, 'logged')));
+    for (let i = start; i < Math.min(stored, start + 5000); i += 1) lines.push(JSON.stringify(storedCall(i, 'logged')));
     await journal.write(`${lines.join('\n')}\n`);
   }
   await journal.close();
@@ -54,18 +43,11 @@ async function putLatencies(dir: string, stored: number, fs: StoreFs): Promise<{
   const t0 = performance.now();
   const store = await openStore({ dataDir: dir, secretKey: 'b'.repeat(64), log: createLogger('silent'), fs });
   const loadMs = performance.now() - t0;
-  const puts: number[] = [];
   try {
-    // Each event of a live call rewrites its record: ringing, answered, ended, logged …
-    for (let i = 0; i < 2000; i += 1) {
-      const started = performance.now();
-      await store.calls.put({ ...call(stored + (i % 100), i % 4 === 3 ? 'logged' : 'live'), updatedAt: i });
-      puts.push(performance.now() - started);
-    }
+    return { loadMs, puts: await timeCallEventPuts(store.calls, stored) };
   } finally {
     await store.close();
   }
-  return { loadMs, puts };
 }
 
 export async function measureHistory(log: (line: string) => void, stored = 100_000): Promise<ResultRow[]> {

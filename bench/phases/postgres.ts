@@ -3,6 +3,7 @@ import { openPostgresStore } from '../../server/store/postgres/index.js';
 import type { CallRecord } from '../../server/store/records.js';
 import type { Store } from '../../server/store/types.js';
 import { startPostgres } from '../../test/support/postgres.js';
+import { HISTORY_PORTAL, storedCall, timeCallEventPuts } from '../lib/call-history-workload.js';
 import { atMost, distribution, info, type ResultRow } from '../lib/stats.js';
 import pg from 'pg';
 
@@ -12,18 +13,7 @@ import pg from 'pg';
  * postgresql via test/support/postgres.ts; a local socket-free loopback TCP connection). Same workload and target as
  * the file store's history phase (bench/phases/history.ts), so the two rows compare.
  */
-const PORTAL = 'bench';
 const KEY = 'b'.repeat(64);
-
-function call(i: number, phase: CallRecord['phase']): CallRecord {
-  const at = 1_700_000_000_000 + i * 1000;
-  return {
-    portal: PORTAL, pbxCallId: `pbx-${i}`, direction: 'inbound', external: `+1555${String(i).padStart(7, '0')}`,
-    extensions: ['1001', '1002'], shownTo: [7], answeredBy: '1001', userId: 7, startedAt: at, answeredAt: at + 5000,
-    endedAt: at + 65_000, talkSeconds: 60, result: 'answered', b24CallId: `externalCall.${i}`, origin: 'pbx',
-    crm: { entityType: 'CONTACT', entityId: i % 5000 }, recordingState: 'attached', phase, updatedAt: at + 70_000,
-  };
-}
 
 /** 5,000 rows per statement, from one jsonb array: seeding is not what is measured. */
 async function seed(url: string, stored: number): Promise<void> {
@@ -32,12 +22,12 @@ async function seed(url: string, stored: number): Promise<void> {
   try {
     for (let start = 0; start < stored; start += 5000) {
       const batch: CallRecord[] = [];
-      for (let i = start; i < Math.min(stored, start + 5000); i += 1) batch.push(call(i, 'logged'));
+      for (let i = start; i < Math.min(stored, start + 5000); i += 1) batch.push(storedCall(i, 'logged'));
       await client.query(
         `INSERT INTO calls (member_id, pbx_call_id, started_at, phase, b24_call_id, external, entity_type, entity_id, record, updated_at)
          SELECT $1, r->>'pbxCallId', (r->>'startedAt')::bigint, r->>'phase', r->>'b24CallId', r->>'external',
                 r->'crm'->>'entityType', (r->'crm'->>'entityId')::bigint, r, (r->>'updatedAt')::bigint
-         FROM jsonb_array_elements($2::jsonb) AS r`, [PORTAL, JSON.stringify(batch)]);
+         FROM jsonb_array_elements($2::jsonb) AS r`, [HISTORY_PORTAL, JSON.stringify(batch)]);
     }
     await client.query('ANALYZE calls');
   } finally {
@@ -58,13 +48,7 @@ export async function measurePostgres(log: (line: string) => void, stored = 100_
     const t0 = performance.now();
     store = await openPostgresStore({ databaseUrl: url, secretKey: KEY, log: quiet });
     const loadMs = performance.now() - t0;
-    const puts: number[] = [];
-    // Each event of a live call rewrites its record: ringing, answered, ended, logged …
-    for (let i = 0; i < 2000; i += 1) {
-      const started = performance.now();
-      await store.calls.put({ ...call(stored + (i % 100), i % 4 === 3 ? 'logged' : 'live'), updatedAt: i });
-      puts.push(performance.now() - started);
-    }
+    const puts = await timeCallEventPuts(store.calls, stored);
     const d = distribution(puts);
     log(`postgres: seeded ${stored} calls in ${seedMs.toFixed(0)} ms; open (load) ${loadMs.toFixed(0)} ms; put p50 ${d.p50.toFixed(2)} p99 ${d.p99.toFixed(2)} max ${d.max.toFixed(2)}`);
     const section = `PostgreSQL store, ${stored.toLocaleString('en')} calls stored`;

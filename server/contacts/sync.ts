@@ -9,6 +9,7 @@
  * It runs after the call, never in its way: every failure ends as a visible entry in the ContactSyncRepository,
  * nothing is thrown to the caller.
  */
+import type { ResyncResponse } from '../../contract/api-shapes.js';
 import type { BitrixClients } from '../bitrix/types.js';
 import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
@@ -24,22 +25,8 @@ export type CrmChange = 'update' | 'delete';
 /** What one sync did, for the re-sync counts. */
 export type SyncOutcome = 'written' | 'unchanged' | 'rewritten' | 'removed' | 'skipped' | 'failed' | 'none';
 
-export interface ResyncProgress {
-  running: boolean;
-  total: number;
-  done: number;
-  /** Updated on the PBX because the CRM record changed. */
-  written: number;
-  unchanged: number;
-  /** Written again because the entry had been deleted on the PBX. */
-  rewritten: number;
-  /** Removed from the phonebook: the CRM record is gone or no longer has a name or a phone. */
-  removed: number;
-  skipped: number;
-  failed: number;
-  startedAt: number;
-  finishedAt: number | null;
-}
+/** A re-sync's progress and counts as the admin's page shows them (contract/api-shapes.ts); a run has always started. */
+export type ResyncProgress = Omit<ResyncResponse, 'startedAt'> & { startedAt: number };
 
 export interface ContactSync {
   /**

@@ -1,18 +1,10 @@
 import type { OutboxItem } from '../store/records.js';
 
-/** What a producer (calls/, contacts/, portals/) hands the outbox. */
-export interface NewOutboxItem {
-  portal: string;
-  group: string;
-  method: string;
-  params: Record<string, unknown>;
-  key?: string;
-  onDone?: string;
-  onFailed?: string;
-  meta?: Record<string, unknown>;
+/** What a producer (calls/, contacts/, portals/) hands the outbox: the item's own fields, the queue's state left out. */
+export type NewOutboxItem = Pick<OutboxItem, 'portal' | 'group' | 'method' | 'params' | 'key' | 'onDone' | 'onFailed' | 'meta'> & {
   /** Client-chosen id, so later items in the same enqueue can reference it with `ref(id, ...)`. */
   id?: string;
-}
+};
 
 /** A parameter value standing for a field of an earlier item's result. */
 export interface ResultRef {

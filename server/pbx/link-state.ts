@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { createDebouncedWrite } from '../debounced-write.js';
 import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import { replaceFile } from '../store/document.js';
@@ -39,7 +40,6 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number; l
   /** False while the file on disk is damaged: it must not become the .bak of the next write. */
   let primaryGood = true;
   let dirty = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   /** One write of the file at a time. */
   const writes = createKeyedSerial();
 
@@ -58,14 +58,11 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number; l
     });
   }
 
+  const debounced = createDebouncedWrite(debounceMs, () => writeInTurn().catch(() => undefined));
+
   function schedule(): void {
     dirty = true;
-    if (timer !== undefined) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void writeInTurn().catch(() => undefined);
-    }, debounceMs);
-    timer.unref?.();
+    debounced.request();
   }
 
   async function read(file: string): Promise<{ ok: true; data: LinkStateData } | { ok: false; missing: boolean }> {
@@ -127,8 +124,7 @@ export function createLinkStateFile(path: string, opts: { debounceMs?: number; l
       schedule();
     },
     async flush() {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      debounced.cancel();
       await writeInTurn();
     },
   };

@@ -1,19 +1,14 @@
 import { z } from 'zod';
 import { badRequest } from '../errors.js';
+import type { Portal } from '../store/records.js';
 
-/** What an install gives us, from either the installer POST or the ONAPPINSTALL event, in our words. */
-export interface InstallGrant {
-  memberId: string;
-  domain: string;
-  clientEndpoint: string;
-  serverEndpoint: string;
-  applicationToken: string;
-  accessToken: string;
-  refreshToken: string;
-  expiresInSeconds: number;
-  scope: string;
-  status: string;
-}
+/**
+ * What an install gives us, from either the installer POST or the ONAPPINSTALL event, in our words: the portal's
+ * own fields, with the token's lifetime as Bitrix24 gives it (the store keeps when it expires).
+ */
+export type InstallGrant = Pick<Portal,
+  'memberId' | 'domain' | 'clientEndpoint' | 'serverEndpoint' | 'applicationToken' | 'accessToken' | 'refreshToken' | 'scope' | 'status'
+> & { expiresInSeconds: number };
 
 const nonEmpty = z.string().trim().min(1);
 const seconds = z.coerce.number().int().positive().max(86_400 * 30).catch(3600);

@@ -2,7 +2,7 @@ import { copyRecord } from './copy.js';
 import type { PortalFences } from './fences.js';
 import type { CallRecord, CrmEntityType } from './records.js';
 import { TimeIndex } from './sorted-index.js';
-import type { CallsRepository } from './types.js';
+import type { CallsRepository, MemoryIndexBackend, PortalMemoryIndex } from './types.js';
 
 const DEFAULT_PAGE = 50;
 
@@ -86,25 +86,13 @@ function recentCalls(s: CallIndexes | undefined, limit: number, before?: number)
     .map((r) => copyRecord(r));
 }
 
-/** What one store adds to the shared index: where a call's new version is written. */
-export interface CallsBackend {
-  /** Throws when the portal may not be written at all, before memory changes (the file store's fences). */
-  refuse?(memberId: string): void;
+export interface CallsBackend extends MemoryIndexBackend {
   /** Writes one call's new version; a throw puts memory back as it was. */
   save(record: CallRecord): Promise<void>;
 }
 
-export interface CallIndex {
-  /** The repository over this index; removePortal stays with each store (what it deletes differs). */
-  repository: Omit<CallsRepository, 'removePortal'>;
-  /** Puts one loaded call into the index (a later version of the same call replaces the earlier). */
-  load(memberId: string, record: CallRecord): void;
-  /** The portal's current calls (the file store's compaction writes these). */
-  live(memberId: string): IterableIterator<CallRecord>;
-  liveCount(memberId: string): number;
-  /** Forgets the portal's calls, its open ones included. */
-  forget(memberId: string): void;
-}
+/** `forget` drops the portal's open calls too. */
+export type CallIndex = PortalMemoryIndex<CallRecord, CallsRepository>;
 
 /**
  * Every portal's calls in memory and the reads over them, shared by the file store (store/calls.ts) and the

@@ -1,7 +1,7 @@
 import { copyRecord } from './copy.js';
 import type { PortalFences } from './fences.js';
 import type { OutboxItem } from './records.js';
-import type { OutboxRepository } from './types.js';
+import type { MemoryIndexBackend, OutboxRepository, PortalMemoryIndex } from './types.js';
 
 /**
  * Done items are kept this long (their results feed `$ref`s of later items; their keys keep enqueue idempotent),
@@ -22,32 +22,22 @@ interface PortalOutbox {
   pendingSorted: OutboxItem[] | undefined;
 }
 
-/** What one store adds to the shared index: where versions are written, and what else a prune clears. */
-export interface OutboxBackend {
-  /** Throws when the portal may not be written at all, before memory changes (the file store's fences). */
-  refuse?(memberId: string): void;
+/** Besides the write: what else a prune clears. */
+export interface OutboxBackend extends MemoryIndexBackend {
   /** Writes one portal's new versions; a throw puts memory back as it was. */
   save(memberId: string, versions: OutboxItem[]): Promise<void>;
   /** Called after the periodic in-memory prune, with the cutoff used (the PostgreSQL store deletes those rows). */
   pruned?(before: number): void;
 }
 
-export interface OutboxIndex {
-  /** The repository over this index; removePortal stays with each store (what it deletes differs). */
-  repository: Omit<OutboxRepository, 'removePortal'>;
-  /** Puts one loaded item into the index (a later version of the same id replaces the earlier). */
-  load(memberId: string, item: OutboxItem): void;
-  /** The portal's live items, its expired done items dropped first (the file store's compaction writes these). */
-  live(memberId: string): IterableIterator<OutboxItem>;
-  liveCount(memberId: string): number;
+/** `live` drops the portal's expired done items first. */
+export interface OutboxIndex extends PortalMemoryIndex<OutboxItem, OutboxRepository> {
   /** After a portal's journal is replayed: its expired done items are dropped (store/portal-journals.ts). */
   loaded(memberId: string): void;
   /** The oldest done time still kept. */
   cutoff(): number;
   /** Raises the sequence to at least `seq` (the PostgreSQL store reads the highest from its table). */
   raiseSeq(seq: number): void;
-  /** Forgets the portal's items. */
-  forget(memberId: string): void;
 }
 
 /**

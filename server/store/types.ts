@@ -84,6 +84,28 @@ export interface OutboxRepository {
 }
 
 /** What POST /api/repair did: the files started afresh (and the names they were kept under), and what still fences. */
+/**
+ * The in-memory side both stores share for one kind of record (store/call-index.ts, store/outbox-index.ts): the
+ * repository over it, and what each store does to it as it loads, compacts and removes a portal.
+ */
+export interface PortalMemoryIndex<Item, Repository> {
+  /** The repository over this index; removePortal stays with each store (what it deletes differs). */
+  repository: Omit<Repository, 'removePortal'>;
+  /** Puts one loaded record into the index (a later version of the same record replaces the earlier). */
+  load(memberId: string, item: Item): void;
+  /** The portal's current records (the file store's compaction writes these). */
+  live(memberId: string): IterableIterator<Item>;
+  liveCount(memberId: string): number;
+  /** Forgets the portal's records. */
+  forget(memberId: string): void;
+}
+
+/** What one store adds to a shared index: where new versions are written, and its fence before any change. */
+export interface MemoryIndexBackend {
+  /** Throws when the portal may not be written at all, before memory changes (the file store's fences). */
+  refuse?(memberId: string): void;
+}
+
 export interface RepairResult {
   repaired: { file: FencedFile; keptAs: string }[];
   /** Fences a repair cannot lift (a re-install, or the operator, must). */

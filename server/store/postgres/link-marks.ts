@@ -1,3 +1,4 @@
+import { createDebouncedWrite } from '../../debounced-write.js';
 import type { Logger } from '../../log.js';
 import type { LinkMarksStore } from '../types.js';
 import type { PgContext } from './db.js';
@@ -12,7 +13,6 @@ export function createPgLinkMarks(ctx: PgContext, log: Logger, debounceMs = 1_00
   const marks = new Map<string, number>();
   const dirty = new Set<string>();
   const forgotten = new Set<string>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> = Promise.resolve();
 
   const write = async (): Promise<void> => {
@@ -39,6 +39,7 @@ export function createPgLinkMarks(ctx: PgContext, log: Logger, debounceMs = 1_00
     });
     return run;
   };
+  const debounced = createDebouncedWrite(debounceMs, () => flushNow().catch(() => undefined));
 
   return {
     async load() {
@@ -51,12 +52,7 @@ export function createPgLinkMarks(ctx: PgContext, log: Logger, debounceMs = 1_00
       marks.set(memberId, at);
       forgotten.delete(memberId);
       dirty.add(memberId);
-      if (timer !== undefined) return;
-      timer = setTimeout(() => {
-        timer = undefined;
-        void flushNow().catch(() => undefined);
-      }, debounceMs);
-      timer.unref?.();
+      debounced.request();
     },
     forget(memberId) {
       marks.delete(memberId);
@@ -68,8 +64,7 @@ export function createPgLinkMarks(ctx: PgContext, log: Logger, debounceMs = 1_00
     legacyWebhookKey: () => undefined,
     dropLegacyWebhookKey: () => undefined,
     async flush() {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      debounced.cancel();
       await flushNow();
     },
   };

@@ -1,24 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../../server/config.js';
 import { createLogger } from '../../../server/log.js';
 import { startServer, type RunningServer, type StartOptions } from '../../../server/index.js';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, runningOAuthServers } from '../../emulators/bitrix24/harness.js';
+import { runningOAuthServers } from '../../emulators/bitrix24/harness.js';
+import { loopbackServerEnv } from '../../support/spawn-server.js';
 
-/** A free loopback port, so PUBLIC_URL is known before the server listens (Bitrix24 needs it at install). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+/** Tests import the port helper from here, beside the rest of the server-under-test set-up. */
+export { freePort } from '../../support/spawn-server.js';
 
 export async function tempDataDir(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pbxb24-foundation-'));
@@ -42,14 +32,8 @@ function trustedOAuthServer(env: Record<string, string>): Record<string, string>
 /** Everything on loopback: the emulated portals (B24_ALLOW_LOOPBACK) and the OAuth server of the running emulator. */
 export function testConfig(dataDir: string, port: number, env: Record<string, string> = {}): Config {
   return loadConfig({
-    B24_ALLOW_LOOPBACK: '1',
+    ...loopbackServerEnv(dataDir, port),
     ...trustedOAuthServer(env),
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATA_DIR: dataDir,
-    B24_CLIENT_ID: DEFAULT_CLIENT_ID,
-    B24_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     OUTBOX_MAX_ATTEMPTS: '50',
     ...env,
