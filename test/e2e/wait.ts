@@ -17,7 +17,7 @@ export async function eventually<T>(check: () => Promise<T | null | undefined | 
 
 /** Waits until the first element of `locator` has text (textContent, trimmed) matching `pattern`, and returns it. */
 export function expectText(locator: Locator, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  return waitForText(async () => ((await locator.first().textContent({ timeout: 1_000 }).catch(() => '')) ?? '').trim(), pattern, timeoutMs);
+  return waitForText(async (waitMs) => ((await locator.first().textContent({ timeout: waitMs }).catch(() => '')) ?? '').trim(), pattern, timeoutMs);
 }
 
 /**
@@ -25,13 +25,14 @@ export function expectText(locator: Locator, pattern: RegExp, timeoutMs = 15_000
  * concatenated text nodes.
  */
 export function expectLaidOutText(locator: Locator, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  return waitForText(async () => (await locator.first().innerText({ timeout: 1_000 }).catch(() => '')).replace(/\s+/g, ' ').trim(), pattern, timeoutMs);
+  return waitForText(async (waitMs) => (await locator.first().innerText({ timeout: waitMs }).catch(() => '')).replace(/\s+/g, ' ').trim(), pattern, timeoutMs);
 }
 
-async function waitForText(read: () => Promise<string>, pattern: RegExp, timeoutMs: number): Promise<string> {
+/** `read` may wait up to the time left for its element to appear (a slow page is not an empty one). */
+async function waitForText(read: (waitMs: number) => Promise<string>, pattern: RegExp, timeoutMs: number): Promise<string> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const text = await read();
+    const text = await read(Math.max(1_000, until - Date.now()));
     if (pattern.test(text)) return text;
     if (Date.now() > until) throw new Error(`expected ${String(pattern)} in: ${text.slice(0, 500)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
