@@ -6,37 +6,17 @@
  * Before: unnamed inbound/outbound checkboxes, icon buttons and radio groups; red/grey badges and grey help text under
  * the contrast ratio; no favicon.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, Page } from 'playwright-core';
-import { startDemo, type Demo } from '../emulators/demo.js';
+import type { Demo } from '../emulators/demo.js';
 import { startParentWindow } from '../emulators/parent-window/page.js';
 import { collectPageErrors, seriousFindings, type Finding } from './axe.js';
-import { appFrame, hasChromium, launchBrowser, screenshot, SKIP_REASON } from './browser.js';
-import { clientBuilt } from './stub-api.js';
+import { appFrame, screenshot } from './browser.js';
+import { startDemoInBrowser, type Browser } from './demo-in-browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { eventually } from './wait.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`not in time: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const CAN_RUN = browserTestsCanRun();
 
 function report(findings: Finding[]): string {
   return findings.map((f) => `${f.where}: [${f.impact}] ${f.rule} — ${f.help}:\n  ${f.targets.join('\n  ')}`).join('\n');
@@ -45,15 +25,14 @@ function report(findings: Finding[]): string {
 describe.skipIf(!CAN_RUN)('accessibility of every placement and page (browser, axe-core)', () => {
   let demo: Demo;
   let parent: { url: string; close(): Promise<void> };
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let browser: Browser;
   let pageErrors: string[];
   const findings: Finding[] = [];
 
   beforeAll(async () => {
-    demo = await startDemo({ port: await freePort(), pbxSpeed: 1000, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    ({ demo, browser } = await startDemoInBrowser());
     const { stack } = demo;
     parent = await startParentWindow({ appUrl: stack.server.url, mintToken: (memberId, userId) => stack.b24.frameToken(memberId, userId) });
-    browser = await launchBrowser();
     pageErrors = collectPageErrors(browser.context);
     // A logged call with a recording, so the timeline, the call card and Activity have rows to audit.
     const { memberId, contact } = stack.portal;

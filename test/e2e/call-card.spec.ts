@@ -9,38 +9,18 @@
  * what this asserts is that the card shows the state its data holds, and that its talk timer ticks by itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Frame, Locator, Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 import { startParentWindow } from '../emulators/parent-window/page.js';
-import { appFrame, assertNoSecrets, hasChromium, launchBrowser, screenshot, SKIP_REASON, watchApi, type ApiResponseSeen } from './browser.js';
+import { appFrame, assertNoSecrets, launchBrowser, screenshot, watchApi, type ApiResponseSeen } from './browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { eventually, expectLaidOutText } from './wait.js';
+import { connectPbx, frameApiKeepingTokens } from './frame-api.js';
 import { startStack, type Stack } from './stack.js';
-import { clientBuilt } from './stub-api.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
+const CAN_RUN = browserTestsCanRun();
 
 const MARIA = { name: 'Maria', lastName: 'Garcia', phone: '+15550199887' };
 const STRANGER = '+15550177001';
-
-async function eventually<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function expectText(locator: Locator, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    // innerText: the text as laid out for a person (block elements apart), not the DOM's concatenated text nodes.
-    const text = (await locator.first().innerText({ timeout: timeoutMs }).catch(() => '')).replace(/\s+/g, ' ').trim();
-    if (pattern.test(text)) return text;
-    if (Date.now() > until) throw new Error(`expected ${String(pattern)} in: ${text.slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 interface LiveRow { id: string; live: boolean; answeredAt: number | null; b24CallId: string | null; talkSeconds: number }
 
@@ -53,27 +33,12 @@ describe.skipIf(!CAN_RUN)('the call card (issue 12 point 5, browser, real server
   let bob = 0;
   let maria = 0;
 
-  /** One frame token per employee, as one open frame keeps its token: polling with a fresh token each time would be
-   * the "many new sign-ins" the product rate-limits (issue 10 point 6) and answer 429. */
-  const tokens = new Map<number, Promise<{ accessToken: string }>>();
-
-  /** Calls the product's /api as a frame user, the way the app in the browser does. */
-  async function frameApi(userId: number, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    let minted = tokens.get(userId);
-    if (!minted) tokens.set(userId, (minted = stack.b24.frameToken(stack.portal.memberId, userId)));
-    const token = await minted;
-    const response = await fetch(`${stack.server.url}/api${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token.accessToken}`, 'x-member-id': stack.portal.memberId, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const answer: unknown = await response.json();
-    if (!response.ok) throw new Error(`${method} /api${path} answered ${response.status}: ${JSON.stringify(answer)}`);
-    return answer;
-  }
+  /** The product's /api as a frame user, keeping one token per employee like an open frame. */
+  let frameApi: ReturnType<typeof frameApiKeepingTokens>;
 
   beforeAll(async () => {
     stack = await startStack();
+    frameApi = frameApiKeepingTokens(stack);
     parent = await startParentWindow({ appUrl: stack.server.url, mintToken: (memberId, userId) => stack.b24.frameToken(memberId, userId) });
     browser = await launchBrowser();
     seen = watchApi(browser.context);
@@ -81,11 +46,7 @@ describe.skipIf(!CAN_RUN)('the call card (issue 12 point 5, browser, real server
     alice = agents[0]?.id ?? 0;
     bob = agents[1]?.id ?? 0;
     // What an admin does in settings, done through the same API: connect the PBX, bind users by e-mail (Alice → 1001).
-    await frameApi(adminId, 'PUT', '/settings', {
-      enabled: true,
-      pbx: { baseUrl: stack.pbx.url, clientId: stack.pbx.clientId, clientSecret: stack.pbx.clientSecret, events: 'websocket' },
-    });
-    await eventually(async () => ((await frameApi(adminId, 'GET', '/status')) as { pbx: { state: string } }).pbx.state === 'connected');
+    await connectPbx(stack);
     await frameApi(adminId, 'POST', '/bindings/auto', { dryRun: false });
     // Maria is Bob's customer: Bob is responsible, and Alice (who takes the call) may read her record.
     maria = await stack.b24.seedCrm(memberId, 'CONTACT', {
@@ -143,15 +104,15 @@ describe.skipIf(!CAN_RUN)('the call card (issue 12 point 5, browser, real server
     const { page, frame } = await openCard(cardOptions(callId, MARIA.phone, { type: 'CONTACT', id: maria }));
     const card = frame.locator('[data-testid="call-card-view"]');
     const name = frame.locator('[data-testid="caller-name"]');
-    await expectText(name, /^Maria Garcia$/);
+    await expectLaidOutText(name, /^Maria Garcia$/);
     expect(await name.getAttribute('href')).toMatch(new RegExp(`/crm/contact/details/${maria}/$`));
-    await expectText(frame.locator('[data-testid="caller"]'), /^Contact Maria Garcia Responsible: Bob Jones$/i);
-    await expectText(frame.locator('[data-testid="open-deal"]'), /Website redesign.*Stage: Preparing documents.*\$5,200\.00/);
-    await expectText(frame.locator('[data-testid="open-activity"]'), /Call.*Send the proposal.*Due .*2099/);
+    await expectLaidOutText(frame.locator('[data-testid="caller"]'), /^Contact Maria Garcia Responsible: Bob Jones$/i);
+    await expectLaidOutText(frame.locator('[data-testid="open-deal"]'), /Website redesign.*Stage: Preparing documents.*\$5,200\.00/);
+    await expectLaidOutText(frame.locator('[data-testid="open-activity"]'), /Call.*Send the proposal.*Due .*2099/);
     // This call has ended: its state and talk time lead; the earlier call is the one listed under "Last calls".
-    await expectText(frame.locator('[data-testid="call-state"]'), /^Ended · talk time 0:42$/);
+    await expectLaidOutText(frame.locator('[data-testid="call-state"]'), /^Ended · talk time 0:42$/);
     expect(await frame.locator('[data-testid="call-row"]').count()).toBe(1);
-    await expectText(frame.locator('[data-testid="call-row"]'), /Inbound call.*Answered.*answered by Alice Smith \(1001\).*talk time 0:05/);
+    await expectLaidOutText(frame.locator('[data-testid="call-row"]'), /Inbound call.*Answered.*answered by Alice Smith \(1001\).*talk time 0:05/);
     // Who is calling comes first, before the PBX details and the lists.
     const order = await card.evaluate((root) => ['caller', 'call-state', 'pbx-details', 'open-items', 'call-row']
       .map((id) => root.querySelector(`[data-testid="${id}"]`)?.getBoundingClientRect().top ?? -1));
@@ -162,7 +123,7 @@ describe.skipIf(!CAN_RUN)('the call card (issue 12 point 5, browser, real server
     // Clicking the name asks the portal, through the SDK's frame protocol, to open the record in its slider.
     await name.click();
     const slider = page.locator('[data-testid="parent-slider"]');
-    await expectText(slider.locator('[data-testid="parent-slider-page"]'), new RegExp(`^/crm/contact/details/${maria}/$`));
+    await expectLaidOutText(slider.locator('[data-testid="parent-slider-page"]'), new RegExp(`^/crm/contact/details/${maria}/$`));
     const sent = await page.evaluate(() => (window as unknown as { parentWindow: { commands: { command: string; params: { path?: string } }[]; sliders: { path: string; url: string }[] } }).parentWindow);
     const openPath = sent.commands.filter((c) => c.command === 'openPath');
     expect(openPath).toHaveLength(1);
@@ -180,14 +141,14 @@ describe.skipIf(!CAN_RUN)('the call card (issue 12 point 5, browser, real server
     const callId = await registeredCall(STRANGER, 1);
     const { page, frame } = await openCard(cardOptions(callId, STRANGER, null));
     const unknown = frame.locator('[data-testid="create-record"]');
-    await expectText(unknown, /^Unknown caller This number is not in the CRM yet\..*Create contact Create lead$/);
+    await expectLaidOutText(unknown, /^Unknown caller This number is not in the CRM yet\..*Create contact Create lead$/);
     await screenshot(page, 'call-card-unknown');
     const before = (await stack.b24.listCrm(memberId, 'CONTACT')).length;
     await unknown.getByRole('button', { name: 'Create contact' }).click();
 
     const name = frame.locator('[data-testid="caller-name"]');
-    await expectText(name, new RegExp(`^Automatic New Contact -\\${STRANGER}$`));
-    await expectText(frame.locator('[data-testid="caller-responsible"]'), /^Responsible: Alice Smith$/);
+    await expectLaidOutText(name, new RegExp(`^Automatic New Contact -\\${STRANGER}$`));
+    await expectLaidOutText(frame.locator('[data-testid="caller-responsible"]'), /^Responsible: Alice Smith$/);
     expect(await frame.locator('[data-testid="create-record"]').count()).toBe(0);
     const contacts = await stack.b24.listCrm(memberId, 'CONTACT');
     expect(contacts).toHaveLength(before + 1);
@@ -211,16 +172,16 @@ describe.skipIf(!CAN_RUN)('the call card (issue 12 point 5, browser, real server
     const crm = { type: 'CONTACT', id: maria };
 
     const ringing = await openCard(cardOptions(callId, MARIA.phone, crm));
-    await expectText(ringing.frame.locator('[data-testid="call-state"]'), /^Ringing$/);
+    await expectLaidOutText(ringing.frame.locator('[data-testid="call-state"]'), /^Ringing$/);
     await screenshot(ringing.page, 'call-card-ringing');
     await ringing.page.close();
 
-    await eventually(async () => (await productCall(MARIA.phone, callId))?.answeredAt, 20_000);
+    await eventually(async () => (await productCall(MARIA.phone, callId))?.answeredAt, 'the call answered');
     const talking = await openCard(cardOptions(callId, MARIA.phone, crm));
     const state = talking.frame.locator('[data-testid="call-state"]');
-    const first = await expectText(state, /^Talking \d+:\d{2}$/);
+    const first = await expectLaidOutText(state, /^Talking \d+:\d{2}$/);
     // The timer ticks in the card itself, without a new answer from the server.
-    await expectText(state, new RegExp(`^Talking (?!${first.slice('Talking '.length)}$)\\d+:\\d{2}$`), 5_000);
+    await expectLaidOutText(state, new RegExp(`^Talking (?!${first.slice('Talking '.length)}$)\\d+:\\d{2}$`), 5_000);
     await screenshot(talking.page, 'call-card-talking');
     await talking.page.close();
 
@@ -230,7 +191,7 @@ describe.skipIf(!CAN_RUN)('the call card (issue 12 point 5, browser, real server
       return row && !row.live ? row : null;
     });
     const after = await openCard(cardOptions(callId, MARIA.phone, crm));
-    await expectText(after.frame.locator('[data-testid="call-state"]'), new RegExp(`^Ended · talk time 0:0${ended.talkSeconds}$`));
+    await expectLaidOutText(after.frame.locator('[data-testid="call-state"]'), new RegExp(`^Ended · talk time 0:0${ended.talkSeconds}$`));
     await screenshot(after.page, 'call-card-ended');
     await after.page.close();
   }, 120_000);

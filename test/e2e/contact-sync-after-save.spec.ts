@@ -5,29 +5,18 @@
  * test/e2e/screenshots/contact-sync-after-save.png.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Frame, Locator } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import { startParentWindow } from '../emulators/parent-window/page.js';
-import { hasChromium, launchBrowser, screenshot, SKIP_REASON } from './browser.js';
+import { launchBrowser, screenshot } from './browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { expectText } from './wait.js';
 import { connectPbx, frameApi } from './frame-api.js';
 import { startStack, type Stack } from './stack.js';
-import { clientBuilt } from './stub-api.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
+const CAN_RUN = browserTestsCanRun();
 
 /** A CRM contact with a phone but no name: the manual's rule skips it (a PBX contact needs a name). */
 const NAMELESS_PHONE = '+15550177001';
-
-async function expectText(locator: Locator, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < until) {
-    last = (await locator.textContent().catch(() => '')) ?? '';
-    if (pattern.test(last)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`expected ${String(pattern)}, saw: ${last.slice(0, 400)}`);
-}
 
 describe.skipIf(!CAN_RUN)('contact sync after Save (browser)', () => {
   let stack: Stack;

@@ -4,43 +4,22 @@
  * the click-to-call button goes through Bitrix24's telephony event to the product, which dials through the PBX; the
  * controls speak the page's language (en/ru/zh, like the app frame). Screenshot: test/e2e/screenshots/demo-controls-ru.png.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startDemo, type Demo } from '../emulators/demo.js';
-import { appFrame, hasChromium, launchBrowser, screenshot, SKIP_REASON } from './browser.js';
-import { clientBuilt } from './stub-api.js';
+import type { Demo } from '../emulators/demo.js';
+import { appFrame, screenshot } from './browser.js';
+import { startDemoInBrowser, type Browser } from './demo-in-browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { eventually } from './wait.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`${what}: not in time`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('the demo controls (browser)', () => {
   let demo: Demo;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let browser: Browser;
 
   beforeAll(async () => {
-    demo = await startDemo({ port: await freePort(), pbxSpeed: 1000, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    browser = await launchBrowser();
+    ({ demo, browser } = await startDemoInBrowser());
   }, 60_000);
 
   afterAll(async () => {

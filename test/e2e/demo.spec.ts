@@ -3,35 +3,21 @@
  * admin, the call landing in John Doe's "Calls" tab. UPDATE_DEMO_SCREENSHOT=1 also refreshes docs/screenshots/demo.png.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemo, type Demo } from '../emulators/demo.js';
-import { appFrame, hasChromium, launchBrowser, screenshot, SCREENSHOTS, SKIP_REASON } from './browser.js';
-import { clientBuilt } from './stub-api.js';
+import type { Demo } from '../emulators/demo.js';
+import { appFrame, screenshot, SCREENSHOTS } from './browser.js';
+import { startDemoInBrowser, type Browser } from './demo-in-browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('the demo page (browser)', () => {
   let demo: Demo;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let browser: Browser;
 
   beforeAll(async () => {
-    demo = await startDemo({ port: await freePort(), pbxSpeed: 1000, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent' });
-    browser = await launchBrowser();
+    ({ demo, browser } = await startDemoInBrowser());
   }, 60_000);
 
   afterAll(async () => {

@@ -7,13 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startParentWindow } from '../emulators/parent-window/page.js';
 import { join } from 'node:path';
-import { appFrame, hasChromium, launchBrowser, screenshot, SCREENSHOTS, SKIP_REASON } from './browser.js';
+import { appFrame, launchBrowser, screenshot, SCREENSHOTS } from './browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
 import { startStack, type Stack } from './stack.js';
-import { clientBuilt } from './stub-api.js';
-import { connectPbx } from './admin-api.js';
+import { connectPbx } from './frame-api.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
+const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('dialogs open where the admin looks (browser)', () => {
   let stack: Stack;

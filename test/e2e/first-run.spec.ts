@@ -6,36 +6,16 @@
  * UPDATE_DOCS_SCREENSHOTS=1 also refreshes docs/screenshots/settings.png.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, Locator } from 'playwright-core';
-import { startDemo, type Demo } from '../emulators/demo.js';
-import { appFrame, hasChromium, launchBrowser, screenshot, SCREENSHOTS, SKIP_REASON } from './browser.js';
-import { clientBuilt } from './stub-api.js';
+import type { Demo } from '../emulators/demo.js';
+import { appFrame, screenshot, SCREENSHOTS } from './browser.js';
+import { startDemoInBrowser, type Browser } from './demo-in-browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { eventually } from './wait.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`not in time: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const CAN_RUN = browserTestsCanRun();
 
 /** A step of the checklist is ticked: its mark says ✓ and a screen reader hears "done". */
 async function expectTicked(frame: Frame, step: 'connect' | 'bind' | 'defaultLine' | 'testCall', timeoutMs = 20_000): Promise<void> {
@@ -50,11 +30,10 @@ async function text(locator: Locator): Promise<string> {
 
 describe.skipIf(!CAN_RUN)('a new admin completes the first-run checklist from the demo (browser)', () => {
   let demo: Demo;
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let browser: Browser;
 
   beforeAll(async () => {
-    demo = await startDemo({ port: await freePort(), pbxSpeed: 1000, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', fresh: true });
-    browser = await launchBrowser();
+    ({ demo, browser } = await startDemoInBrowser({ fresh: true }));
   }, 60_000);
 
   afterAll(async () => {

@@ -4,11 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startParentWindow } from '../emulators/parent-window/page.js';
-import { appFrame, hasChromium, launchBrowser, screenshot, SKIP_REASON } from './browser.js';
-import { clientBuilt, startStubApi, type StubApi } from './stub-api.js';
+import { appFrame, launchBrowser, screenshot } from './browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { startStubApi, type StubApi } from './stub-api.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
+const CAN_RUN = browserTestsCanRun();
 
 const now = Date.UTC(2026, 10, 20, 10, 0);
 const call = {

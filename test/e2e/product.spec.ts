@@ -6,20 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, Page } from 'playwright-core';
 import { startParentWindow } from '../emulators/parent-window/page.js';
-import { appFrame, assertNoSecrets, hasChromium, launchBrowser, screenshot, SKIP_REASON, watchApi, type ApiResponseSeen } from './browser.js';
+import { appFrame, assertNoSecrets, launchBrowser, screenshot, watchApi, type ApiResponseSeen } from './browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { eventually, expectText } from './wait.js';
 import { startStack, type Stack } from './stack.js';
-import { clientBuilt } from './stub-api.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emulators)', () => {
   let stack: Stack;
@@ -138,7 +130,7 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
   it("an inbound call shows up in the contact's timeline tab with a playable recording", async () => {
     const { memberId, contact, agents } = stack.portal;
     await stack.pbx.scenario('inbound-answered', { from: contact.phone, to: '1001', record: true, talkSeconds: 3, wait: true });
-    await eventually(async () => (await stack.b24.calls(memberId)).some((c) => c.crmEntityId === contact.id && c.records.length > 0), 30_000);
+    await eventually(async () => (await stack.b24.calls(memberId)).some((c) => c.crmEntityId === contact.id && c.records.length > 0), 'the call logged with its recording', 30_000);
 
     const alice = agents[0]?.id ?? 0;
     const { page, frame } = await open(alice, 'CRM_CONTACT_DETAIL_TAB', { ID: String(contact.id) });
@@ -149,7 +141,7 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     await row.getByRole('button', { name: 'Play recording' }).click();
     const audio = row.locator('audio');
     await audio.waitFor();
-    await eventually(async () => audio.evaluate((el) => (el as HTMLAudioElement).readyState >= 1 && (el as HTMLAudioElement).duration > 0), 10_000);
+    await eventually(async () => audio.evaluate((el) => (el as HTMLAudioElement).readyState >= 1 && (el as HTMLAudioElement).duration > 0), 'the recording playable', 10_000);
     const duration = await audio.evaluate((el) => (el as HTMLAudioElement).duration);
     expect(duration).toBeGreaterThan(1);
     await screenshot(page, 'timeline-tab');
@@ -230,14 +222,3 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     assertNoSecrets(seen, stack.secrets);
   });
 });
-
-async function expectText(locator: import('playwright-core').Locator, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last: string;
-  for (;;) {
-    last = (await locator.first().textContent({ timeout: timeoutMs }).catch(() => '')) ?? '';
-    if (pattern.test(last.trim()) || pattern.test(last)) return;
-    if (Date.now() > until) throw new Error(`expected ${String(pattern)} in: ${last.slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -8,24 +8,14 @@
  * "Connected" for 100 s after the PBX froze; a call stayed "In progress" until Refresh.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Frame, Locator, Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 import { startParentWindow } from '../emulators/parent-window/page.js';
-import { appFrame, assertNoSecrets, hasChromium, launchBrowser, screenshot, SKIP_REASON, watchApi, type ApiResponseSeen } from './browser.js';
+import { appFrame, assertNoSecrets, launchBrowser, screenshot, watchApi, type ApiResponseSeen } from './browser.js';
+import { browserTestsCanRun } from './browser-ready.js';
+import { expectText } from './wait.js';
 import { startStack, type Stack } from './stack.js';
-import { clientBuilt } from './stub-api.js';
 
-const CAN_RUN = hasChromium && clientBuilt();
-if (!CAN_RUN) console.warn(hasChromium ? 'browser tests skipped: the client is not built (npm run build)' : SKIP_REASON);
-
-async function expectText(locator: Locator, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const text = ((await locator.first().textContent({ timeout: 1_000 }).catch(() => '')) ?? '').trim();
-    if (pattern.test(text)) return text;
-    if (Date.now() > until) throw new Error(`expected ${String(pattern)} in: ${text.slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('saving and live state (browser, real server, both emulators)', () => {
   let stack: Stack;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChecklistResponse } from '../../contract/api-shapes.js';
-import { connectPbx, frameApi } from '../e2e/admin-api.js';
+import { connectPbx, frameApi } from '../e2e/frame-api.js';
 import { startStack, type Stack } from '../e2e/stack.js';
 
 describe('GET /api/checklist, PUT /api/checklist/default-line', () => {

@@ -1,5 +1,6 @@
 import type { Bitrix24Emulator } from '../emulators/bitrix24/harness.js';
 import type { YeastarEmulator } from '../emulators/yeastar/harness.js';
+import type { Stack } from './stack.js';
 
 /**
  * Every secret the emulators issued or were configured with, and a scan of captured output for any of them.
@@ -46,5 +47,16 @@ export function findLeaks(secrets: SecretSet, texts: { source: string; text: str
       }
     }
   }
+  return leaks;
+}
+
+/**
+ * The leak check a stack-based suite ends with: every secret the emulators issued (and `extra`) looked for in the
+ * server's log and in every /api answer of the file's runs, read before the stack stops; then the stack stops.
+ */
+export async function closeStackFindingLeaks(stack: Stack, opts: { pbxs?: YeastarEmulator[]; extra?: Record<string, string> } = {}): Promise<Leak[]> {
+  const secrets = await issuedSecrets(stack.b24, opts.pbxs ?? [stack.pbx], opts.extra);
+  const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'api answers', text: stack.answers.join('\n') }]);
+  await stack.close();
   return leaks;
 }

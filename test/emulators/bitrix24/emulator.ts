@@ -296,30 +296,13 @@ export class Bitrix24Cloud {
       const auth = this.events.eventAuth(portal, { userId: admin.ID, withRefresh: true, withServerEndpoint: true });
       installEvent = await this.events.deliver(handler, 'ONAPPINSTALL', { VERSION: '1', ACTIVE: 'Y', INSTALLED: 'Y', LANGUAGE_ID: lang }, auth, null);
     }
-    const installerUrl = new URL(opts.installerUrl ?? `${appUrl}/install`);
-    installerUrl.searchParams.set('DOMAIN', portal.domain);
-    installerUrl.searchParams.set('PROTOCOL', '0');
-    installerUrl.searchParams.set('LANG', lang);
-    installerUrl.searchParams.set('APP_SID', randomHex(16));
-    const t = issueTokens(this.state, portal, admin.ID, 'frame');
-    const page = await postForm(
-      installerUrl.toString(),
-      [
-        ['AUTH_ID', t.accessToken],
-        ['AUTH_EXPIRES', String(t.expiresIn)],
-        ['REFRESH_ID', t.refreshToken],
-        ['SERVER_ENDPOINT', serverEndpointOf(this.state)],
-        ['member_id', portal.memberId],
-        ['status', 'L'],
-        ['PLACEMENT', 'DEFAULT'],
-        ['PLACEMENT_OPTIONS', '{}'],
-        ['APPLICATION_TOKEN', portal.applicationToken],
-        ['APPLICATION_SCOPE', this.state.config.appScopes.join(',')],
-      ],
-      this.state.config.deliveryTimeoutMs,
-    );
+    // The installer page gets the frame data of the DEFAULT placement plus the app's token and scopes.
+    const { page, url } = await this.postFrameData(portal, admin.ID, opts.installerUrl ?? `${appUrl}/install`, lang, 'DEFAULT', {}, [
+      ['APPLICATION_TOKEN', portal.applicationToken],
+      ['APPLICATION_SCOPE', this.state.config.appScopes.join(',')],
+    ]);
     return {
-      installerPage: { status: page.status ?? 0, body: page.error ?? page.body, url: installerUrl.toString() },
+      installerPage: { status: page.status ?? 0, body: page.error ?? page.body, url },
       installEvent,
       adminUserId: admin.ID,
     };
@@ -342,12 +325,23 @@ export class Bitrix24Cloud {
     if (!binding) throw new RestError('EMULATOR_NO_PLACEMENT', `No handler bound for ${placement}`, 404);
     const user = portal.users.get(input.userId);
     if (!user || !user.ACTIVE) throw new RestError('EMULATOR_NO_USER', `No active user ${input.userId}`, 404);
-    const url = new URL(binding.handler);
+    const { page, url, accessToken } = await this.postFrameData(portal, user.ID, binding.handler, input.lang ?? portal.langId, placement, input.options ?? {});
+    return { status: page.status ?? 0, body: page.error ?? page.body, url, accessToken };
+  }
+
+  /**
+   * What Bitrix24 sends a page it opens in the app's frame: query DOMAIN, PROTOCOL, LANG, APP_SID; body the user's fresh
+   * frame tokens, SERVER_ENDPOINT, member_id, status, PLACEMENT and PLACEMENT_OPTIONS (a JSON string), then `extra`.
+   */
+  private async postFrameData(
+    portal: Portal, userId: number, handler: string, lang: string, placement: string, options: Record<string, unknown>, extra: [string, string][] = [],
+  ): Promise<{ page: EventDelivery; url: string; accessToken: string }> {
+    const url = new URL(handler);
     url.searchParams.set('DOMAIN', portal.domain);
     url.searchParams.set('PROTOCOL', '0');
-    url.searchParams.set('LANG', input.lang ?? portal.langId);
+    url.searchParams.set('LANG', lang);
     url.searchParams.set('APP_SID', randomHex(16));
-    const t = issueTokens(this.state, portal, user.ID, 'frame');
+    const t = issueTokens(this.state, portal, userId, 'frame');
     const page = await postForm(
       url.toString(),
       [
@@ -358,11 +352,12 @@ export class Bitrix24Cloud {
         ['member_id', portal.memberId],
         ['status', 'L'],
         ['PLACEMENT', placement],
-        ['PLACEMENT_OPTIONS', JSON.stringify(input.options ?? {})],
+        ['PLACEMENT_OPTIONS', JSON.stringify(options)],
+        ...extra,
       ],
       this.state.config.deliveryTimeoutMs,
     );
-    return { status: page.status ?? 0, body: page.error ?? page.body, url: url.toString(), accessToken: t.accessToken };
+    return { page, url: url.toString(), accessToken: t.accessToken };
   }
 
   /** What BX24.installFinish() / $b24.installFinish() does: from now on events are delivered. */

@@ -11,6 +11,7 @@
  * (what Bitrix24 itself sends at install), never through this harness.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from '../stop-child.js';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type {
@@ -110,12 +111,7 @@ export class Bitrix24Emulator {
 
   async stop(): Promise<void> {
     running.delete(this);
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(this.child);
   }
 
   createPortal(opts: { memberId?: string; host?: string; domain?: string; plan?: 'standard' | 'enterprise'; region?: string; langId?: string } = {}): Promise<PortalInfo> {

@@ -4,7 +4,7 @@ import type { SettingsResponse, StatusResponse } from '../../../contract/api-sha
 import { signWebhookBody } from '../../../server/pbx/yeastar/webhook.js';
 import { freePort } from '../foundation/server-under-test.js';
 import { badEncoding, formEncode, hostileValue, randomKey, seededRng, type FuzzRequest, type Rng } from '../../support/fuzz.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 
 /**
@@ -57,10 +57,7 @@ describe('abuse: hostile input changes nothing', () => {
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx], { 'webhook secret of B': webhookSecretOf(b) });
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
-    await stack.close();
-    expect(leaks).toEqual([]);
+    expect(await closeStackFindingLeaks(stack, { extra: { 'webhook secret of B': webhookSecretOf(b) } })).toEqual([]);
   });
 
   async function send(req: FuzzRequest): Promise<{ status: number; text: string }> {
@@ -360,10 +357,7 @@ describe('abuse: the PBX address on a server whose operator did not allow loopba
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
-    await stack.close();
-    expect(leaks).toEqual([]);
+    expect(await closeStackFindingLeaks(stack)).toEqual([]);
   });
 
   it('refuses this host (loopback) and private ranges with 400 and a hint naming the setting; nothing saved', async () => {

@@ -6,43 +6,26 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../server/index.js';
-import { wireParts } from '../../../server/index.js';
-import { startBitrix24Emulator, type Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
-import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
-import { eventually, freePort, startTestServer, tempDataDir, testConfig } from '../foundation/server-under-test.js';
+import type { Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
+import type { YeastarEmulator } from '../../emulators/yeastar/harness.js';
+import { eventually } from '../foundation/server-under-test.js';
+import { startInstalledServer, type InstalledServer } from '../support/installed-server.js';
 
 describe('auto-create in the call flow', () => {
   let b24: Bitrix24Emulator;
   let pbx: YeastarEmulator;
   let server: RunningServer;
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let product: InstalledServer;
+  let api: InstalledServer['api'];
   let memberId = '';
-  let token = '';
-
-  async function api(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${server.url}/api${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'x-member-id': memberId, 'content-type': 'application/json' },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: response.status, body: await response.json() as unknown };
-  }
 
   beforeAll(async () => {
-    [b24, pbx] = await Promise.all([startBitrix24Emulator({ rateLimit: false }), startYeastarEmulator({ speed: 1000 })]);
-    data = await tempDataDir();
-    const port = await freePort();
-    server = await startTestServer(testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1' }), { parts: wireParts });
-    memberId = (await b24.createPortal()).memberId;
-    await b24.install(memberId, { appUrl: server.url });
-    await b24.finishInstall(memberId);
-    token = (await b24.frameToken(memberId, 1)).accessToken;
+    product = await startInstalledServer();
+    ({ b24, pbx, server, memberId, api } = product);
   }, 60_000);
 
   afterAll(async () => {
-    await server?.close();
-    await Promise.all([b24?.stop(), pbx?.stop()]);
-    await data?.remove();
+    await product?.close();
   }, 30_000);
 
   it('binds the screen pop of an unknown caller to the contact it creates, once per number', async () => {

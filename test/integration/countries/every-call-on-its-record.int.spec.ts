@@ -13,11 +13,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../server/index.js';
-import { wireParts } from '../../../server/index.js';
 import type { SettingsResponse } from '../../../contract/api-shapes.js';
-import { startBitrix24Emulator, type Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
-import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
-import { eventually, freePort, startTestServer, tempDataDir, testConfig } from '../foundation/server-under-test.js';
+import type { Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
+import type { YeastarEmulator } from '../../emulators/yeastar/harness.js';
+import { eventually } from '../foundation/server-under-test.js';
+import { startInstalledServer, type InstalledServer } from '../support/installed-server.js';
 import { COUNTRY_CASES } from './cases.js';
 
 /** The emulator's OWNER_TYPE_ID of a contact (crm.enum.ownertype). */
@@ -27,38 +27,21 @@ describe('every call on its record, in every country, auto-create off', () => {
   let b24: Bitrix24Emulator;
   let pbx: YeastarEmulator;
   let server: RunningServer;
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let product: InstalledServer;
+  let api: InstalledServer['api'];
   let memberId = '';
-  let token = '';
   let agent = 0;
   let phonebookId = '';
 
-  async function api(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const response = await fetch(`${server.url}/api${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'x-member-id': memberId, 'content-type': 'application/json' },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: response.status, body: await response.json() as unknown };
-  }
-
   beforeAll(async () => {
-    [b24, pbx] = await Promise.all([startBitrix24Emulator({ rateLimit: false }), startYeastarEmulator({ speed: 1000 })]);
-    data = await tempDataDir();
-    const port = await freePort();
-    server = await startTestServer(testConfig(data.dir, port, { PBX_ALLOW_LOOPBACK: '1' }), { parts: wireParts });
     // A portal bought in Russia whose admin reads Bitrix24 in English: the licence tells the country, not the language.
-    memberId = (await b24.createPortal({ region: 'ru', langId: 'en' })).memberId;
-    await b24.install(memberId, { appUrl: server.url });
-    await b24.finishInstall(memberId);
-    token = (await b24.frameToken(memberId, 1)).accessToken;
+    product = await startInstalledServer({ region: 'ru', langId: 'en' });
+    ({ b24, pbx, server, memberId, api } = product);
     agent = (await b24.addUser(memberId, { name: 'Olga', lastName: 'Petrova', email: 'alice@example.com' })).id;
   }, 60_000);
 
   afterAll(async () => {
-    await server?.close();
-    await Promise.all([b24?.stop(), pbx?.stop()]);
-    await data?.remove();
+    await product?.close();
   }, 30_000);
 
   it('shows the portal\'s licence region as the default country on first setup', async () => {

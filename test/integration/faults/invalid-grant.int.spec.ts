@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusResponse } from '../../../contract/api-shapes.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, callLogReport, expectEachLoggedOnce } from '../../support/calls.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 
 /**
@@ -25,10 +25,7 @@ describe('faults: invalid_grant on one portal', () => {
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'api answers', text: stack.answers.join('\n') }]);
-    await stack.close();
-    expect(leaks).toEqual([]);
+    expect(await closeStackFindingLeaks(stack)).toEqual([]);
   });
 
   it('shows the portal as needing re-install, leaves the other portal unaffected, and logs the waiting calls once after the re-install', async () => {

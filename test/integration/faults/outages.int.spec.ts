@@ -3,7 +3,7 @@ import { defaultBackoff } from '../../../server/outbox/retry-policy.js';
 import type { StatusResponse } from '../../../contract/api-shapes.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 
 /**
@@ -35,10 +35,7 @@ describe('faults: the PBX link cut and Bitrix24 down for a stretch of calls', ()
   afterAll(async () => {
     if (!stack) return;
     // Nothing the emulators issued may appear in a log line or an /api answer of this file's runs.
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'api answers', text: stack.answers.join('\n') }]);
-    await stack.close();
-    expect(leaks).toEqual([]);
+    expect(await closeStackFindingLeaks(stack)).toEqual([]);
   });
 
   const call = async (n: number): Promise<string> => (await stack.pbx.scenario('inbound-answered', {

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { SettingsResponse } from '../../../contract/api-shapes.js';
 import { portalDirName } from '../../../server/store/layout.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack } from '../../support/stack.js';
 
 /**
@@ -66,10 +66,7 @@ describe('faults: the disk', () => {
 
   afterAll(async () => {
     for (const stack of stacks) {
-      const secrets = await issuedSecrets(stack.b24, [stack.pbx], { SECRET_KEY });
-      const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
-      await stack.close();
-      expect(leaks).toEqual([]);
+      expect(await closeStackFindingLeaks(stack, { extra: { SECRET_KEY } })).toEqual([]);
     }
     for (const dir of mounts) {
       execFileSync('umount', [dir]);

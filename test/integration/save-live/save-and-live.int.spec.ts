@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingsResponse, StatusResponse } from '../../../contract/api-shapes.js';
 import { startYeastarEmulator, type YeastarEmulator } from '../../emulators/yeastar/harness.js';
 import { eventually } from '../foundation/server-under-test.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 
 /**
@@ -35,10 +35,8 @@ describe('save tests first; status and calls are live per portal', () => {
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx, ownPbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'api answers', text: stack.answers.join('\n') }]);
+    const leaks = await closeStackFindingLeaks(stack, { pbxs: [stack.pbx, ownPbx] });
     await ownPbx?.stop();
-    await stack.close();
     expect(leaks).toEqual([]);
   });
 

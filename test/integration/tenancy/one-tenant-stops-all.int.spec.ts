@@ -5,7 +5,7 @@ import type { SettingsResponse, StatusResponse } from '../../../contract/api-sha
 import { portalDirName } from '../../../server/store/layout.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { EMPTY_REPORT, expectEachLoggedOnce } from '../../support/calls.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 import { startYeastarEmulator } from '../../emulators/yeastar/harness.js';
 
@@ -71,10 +71,7 @@ describe('tenancy: one tenant cannot stop the server for all', () => {
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'api answers', text: stack.answers.join('\n') }]);
-    await stack.close();
-    expect(leaks).toEqual([]);
+    expect(await closeStackFindingLeaks(stack)).toEqual([]);
   });
 
   it('(i) a PBX secret typed as "enc:v1:AAAA" is stored sealed: the server restarts and the secret reads back exact', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallsPage } from '../../../contract/api-shapes.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { CANARY_BODY, startCanary, startHostileProxy, type Canary, type HostileProxy } from '../../support/hostile-upstream.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 
 /**
@@ -32,9 +32,7 @@ describe('tenancy: a PBX cannot make the server fetch another host as a recordin
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
-    await stack.close();
+    const leaks = await closeStackFindingLeaks(stack);
     await Promise.all([proxy.close(), canary.close()]);
     expect(leaks).toEqual([]);
   });
@@ -134,9 +132,7 @@ describe('tenancy: IPv6 forms of this host are refused as the PBX address', () =
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
-    await stack.close();
+    const leaks = await closeStackFindingLeaks(stack);
     await canary.close();
     expect(leaks).toEqual([]);
   });

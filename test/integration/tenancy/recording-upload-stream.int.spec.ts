@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProductParts } from '../../../server/parts.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { fastPartsOptions } from '../../support/product-options.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 
 /**
@@ -25,10 +25,7 @@ describe('tenancy: a large recording streams from the PBX to Bitrix24', () => {
 
   afterAll(async () => {
     if (!stack) return;
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
-    await stack.close();
-    expect(leaks).toEqual([]);
+    expect(await closeStackFindingLeaks(stack)).toEqual([]);
   });
 
   it('goes through the upload URL (multipart, streamed), arrives whole and once', async () => {

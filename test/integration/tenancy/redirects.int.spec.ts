@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../foundation/server-under-test.js';
 import { startCanary, type Canary } from '../../support/hostile-upstream.js';
-import { findLeaks, issuedSecrets } from '../../support/secrets.js';
+import { closeStackFindingLeaks } from '../../support/secrets.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 
 /**
@@ -29,9 +29,7 @@ describe('tenancy: no outbound client follows a redirect to another host', () =>
   afterAll(async () => {
     if (!stack) return;
     await stack.b24.setFault(tenant.memberId, null).catch(() => undefined);
-    const secrets = await issuedSecrets(stack.b24, [stack.pbx]);
-    const leaks = findLeaks(secrets, [{ source: 'server log', text: await stack.logs() }, { source: 'answers', text: stack.answers.join('\n') }]);
-    await stack.close();
+    const leaks = await closeStackFindingLeaks(stack);
     await canary.close();
     expect(leaks).toEqual([]);
   });

@@ -7,7 +7,7 @@ import type { BatchCommand, BatchResult, BitrixClient, BitrixClients } from '../
 import type { Logger } from '../../../server/log.js';
 import type { PbxAdapter, PbxContact, PbxPhonebook } from '../../../server/pbx/adapter.js';
 import { DEFAULT_SETTINGS, type ContactSyncEntry, type PortalSettings } from '../../../server/store/records.js';
-import type { ContactSyncRepository } from '../../../server/store/types.js';
+import type { ContactSyncRepository, Store } from '../../../server/store/types.js';
 
 export const silentLog: Logger = pino({ level: 'silent' });
 
@@ -148,4 +148,17 @@ export class FakePhonebookPbx {
       },
     };
   }
+}
+
+/** A store holding only the portal's settings and contact-sync marks; any other repository throws when a test touches it. */
+export function storeWith(settings: PortalSettings): Store {
+  const unused = new Proxy({}, { get: () => { throw new Error('not used'); } }) as never;
+  return {
+    settings: { get: () => settings, put: async () => undefined, clear: async () => undefined },
+    contactSync: new MemoryContactSync(),
+    portals: unused, bindings: unused, calls: unused, outbox: unused, fences: unused, missedCallTasks: unused,
+    repairPortal: unused,
+    removePortal: async () => undefined,
+    close: async () => undefined,
+  };
 }

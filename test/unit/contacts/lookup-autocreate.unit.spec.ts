@@ -3,8 +3,7 @@ import { createAutoCreator } from '../../../server/contacts/autocreate.js';
 import { createCrmContacts } from '../../../server/contacts/index.js';
 import { createCrmLookup, preferredRecord } from '../../../server/contacts/lookup.js';
 import type { CrmRef, PortalSettings } from '../../../server/store/records.js';
-import type { Store } from '../../../server/store/types.js';
-import { FakeCrm, MemoryContactSync, clientsOf, settingsWith, silentLog } from './fakes.js';
+import { FakeCrm, clientsOf, settingsWith, silentLog, storeWith } from './fakes.js';
 
 const PORTAL = 'portal-1';
 const NUMBER = '+79001234567';
@@ -15,18 +14,6 @@ function autoOn(patch: Partial<PortalSettings['autoCreate']> = {}): PortalSettin
     defaultCountry: 'RU',
     autoCreate: { enabled: true, inbound: true, outbound: false, entityType: 'CONTACT', namePrefix: 'Automatic New Contact -', ...patch },
   });
-}
-
-function storeWith(settings: PortalSettings): Store {
-  const unused = new Proxy({}, { get: () => { throw new Error('not used'); } }) as never;
-  return {
-    settings: { get: () => settings, put: async () => undefined, clear: async () => undefined },
-    contactSync: new MemoryContactSync(),
-    portals: unused, bindings: unused, calls: unused, outbox: unused, fences: unused, missedCallTasks: unused,
-    repairPortal: unused,
-    removePortal: async () => undefined,
-    close: async () => undefined,
-  };
 }
 
 describe('preferredRecord', () => {

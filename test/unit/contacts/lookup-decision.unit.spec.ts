@@ -6,23 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createCrmContacts } from '../../../server/contacts/index.js';
-import type { PortalSettings } from '../../../server/store/records.js';
-import type { Store } from '../../../server/store/types.js';
-import { FakeCrm, MemoryContactSync, clientsOf, settingsWith, silentLog } from './fakes.js';
+import { FakeCrm, clientsOf, settingsWith, silentLog, storeWith } from './fakes.js';
 
 const PORTAL = 'portal-1';
-
-function storeWith(settings: PortalSettings): Store {
-  const unused = new Proxy({}, { get: () => { throw new Error('not used'); } }) as never;
-  return {
-    settings: { get: () => settings, put: async () => undefined, clear: async () => undefined },
-    contactSync: new MemoryContactSync(),
-    portals: unused, bindings: unused, calls: unused, outbox: unused, fences: unused, missedCallTasks: unused,
-    repairPortal: unused,
-    removePortal: async () => undefined,
-    close: async () => undefined,
-  };
-}
 
 describe('lookup before the register', () => {
   const autoOff = settingsWith({ enabled: true, defaultCountry: 'RU' });

@@ -1,56 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../server/config.js';
-import type { CallEvent, PbxAdapter, PbxLinkStatus } from '../../../server/pbx/adapter.js';
+import { describe, expect, it } from 'vitest';
+import type { CallEvent } from '../../../server/pbx/adapter.js';
 import { createPbxSupervisor } from '../../../server/pbx/supervisor.js';
-import { DEFAULT_SETTINGS } from '../../../server/store/records.js';
-import { memoryStore, portal } from '../../integration/pbx/memory-store.js';
-
-/** A PBX adapter driven by the test: its status, its live events and what its call history answers. */
-function fakeAdapter() {
-  let status: PbxLinkStatus = { state: 'disabled' };
-  const statusListeners = new Set<(s: PbxLinkStatus) => void>();
-  const eventListeners = new Set<(e: CallEvent) => void>();
-  const ctl = {
-    history: [] as CallEvent[],
-    searches: [] as number[],
-    setStatus(next: PbxLinkStatus) {
-      status = next;
-      for (const l of statusListeners) l(next);
-    },
-    emit(e: CallEvent) {
-      for (const l of eventListeners) l(e);
-    },
-  };
-  const adapter: PbxAdapter = {
-    connect: async () => ctl.setStatus({ state: 'connected' }),
-    disconnect: async () => ctl.setStatus({ state: 'disabled' }),
-    status: () => status,
-    onCallEvent: (l) => {
-      eventListeners.add(l);
-      return () => eventListeners.delete(l);
-    },
-    onStatus: (l) => {
-      statusListeners.add(l);
-      return () => statusListeners.delete(l);
-    },
-    testConnection: async () => undefined,
-    listExtensions: async () => [],
-    dial: async () => ({ pbxCallId: 'x' }),
-    downloadRecording: async () => { throw new Error('unused'); },
-    searchCdr: async (since) => {
-      ctl.searches.push(since);
-      return ctl.history;
-    },
-    listPhonebooks: async () => [],
-    createPhonebook: async (name) => ({ id: '1', name, contactCount: 0 }),
-    upsertContact: async () => '1',
-  };
-  return { adapter, ctl };
-}
+import { fakeAdapter, storeWithEnabledPortal, supervisorEnvironmentPerTest } from './fake-adapter.js';
 
 const cdr = (id: string, at: number, result: 'answered' | 'missed'): CallEvent => ({
   portal: 'm1', pbxCallId: id, at, kind: 'cdr', direction: 'inbound', external: '555', extensions: [],
@@ -59,22 +10,14 @@ const cdr = (id: string, at: number, result: 'answered' | 'missed'): CallEvent =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('PBX supervisor gap recovery', () => {
-  let dataDir: string;
-  beforeEach(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'pbx-sup-unit-'));
-  });
-  afterEach(async () => {
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const environment = supervisorEnvironmentPerTest('pbx-sup-unit-');
 
   function setup() {
-    const store = memoryStore();
-    void store.portals.put(portal('m1'));
-    store.setSettings('m1', { ...DEFAULT_SETTINGS, enabled: true, pbx: { baseUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', events: 'websocket', webhookSecret: '' } });
+    const store = storeWithEnabledPortal();
     const fake = fakeAdapter();
     const delivered: CallEvent[] = [];
     const sup = createPbxSupervisor({
-      store, log: pino({ level: 'silent' }), config: loadConfig({ DATA_DIR: dataDir, PBX_ALLOW_LOOPBACK: '1' }),
+      store, ...environment.current(),
       createAdapter: () => fake.adapter, onCallEvent: (e) => {
         delivered.push(e);
       },

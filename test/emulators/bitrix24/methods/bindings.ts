@@ -4,7 +4,7 @@
  * https://apidocs.bitrix24.com/api-reference/widgets/placement-bind.html, …/placement-get.html, …/placement-unbind.html
  */
 import { RestError, accessDenied, argumentError } from '../errors.js';
-import { isRecord, pick, pickInt, pickString } from '../params.js';
+import { isRecord, pick, pickInt, pickString, type Params } from '../params.js';
 import type { Portal } from '../state.js';
 import { ok, type MethodTable } from './types.js';
 
@@ -28,6 +28,15 @@ const missingArgument = (name: string): RestError =>
 
 function isAdmin(portal: Portal, userId: number): boolean {
   return portal.users.get(userId)?.ADMIN === true;
+}
+
+/** What placement.bind and placement.unbind both check first: an admin calls, PLACEMENT (any case) is given. */
+function placementArguments(portal: Portal, params: Params, userId: number): { placement: string; handler: string | undefined } {
+  if (!isAdmin(portal, userId)) throw accessDenied('Access denied! Application administrator permissions required');
+  const placement = pickString(params, 'PLACEMENT', 'placement')?.toUpperCase();
+  const handler = pickString(params, 'HANDLER', 'handler');
+  if (!placement) throw missingArgument('PLACEMENT');
+  return { placement, handler };
 }
 
 function validHandler(handler: string | undefined): handler is string {
@@ -84,10 +93,7 @@ export const bindingMethods: MethodTable = {
   'placement.bind': {
     appContextOnly: true,
     run: ({ portal, params, auth }) => {
-      if (!isAdmin(portal, auth.userId)) throw accessDenied('Access denied! Application administrator permissions required');
-      const placement = pickString(params, 'PLACEMENT', 'placement')?.toUpperCase();
-      const handler = pickString(params, 'HANDLER', 'handler');
-      if (!placement) throw missingArgument('PLACEMENT');
+      const { placement, handler } = placementArguments(portal, params, auth.userId);
       if (!KNOWN_PLACEMENTS.has(placement)) throw new RestError('ERROR_PLACEMENT_NOT_FOUND', 'Placement not found', 400);
       if (!validHandler(handler)) throw missingArgument('HANDLER');
       const userId = pickInt(params, 'USER_ID') ?? 0;
@@ -124,10 +130,7 @@ export const bindingMethods: MethodTable = {
   'placement.unbind': {
     appContextOnly: true,
     run: ({ portal, params, auth }) => {
-      if (!isAdmin(portal, auth.userId)) throw accessDenied('Access denied! Application administrator permissions required');
-      const placement = pickString(params, 'PLACEMENT', 'placement')?.toUpperCase();
-      const handler = pickString(params, 'HANDLER', 'handler');
-      if (!placement) throw missingArgument('PLACEMENT');
+      const { placement, handler } = placementArguments(portal, params, auth.userId);
       const before = portal.placements.length;
       portal.placements = portal.placements.filter((p) => !(p.placement === placement && (handler === undefined || p.handler === handler)));
       return ok({ count: before - portal.placements.length });

@@ -7,30 +7,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
-import { callRest, installedPortal, resultOf, startCloud, startFakeApp, type FakeApp } from './helpers.js';
+import { callRest, installedPortal, resultOf, startCloudAndApp, stopCloudAndApp, type FakeApp } from './helpers.js';
 
 let cloud: Bitrix24Cloud;
 let app: FakeApp;
 
 beforeAll(async () => {
-  cloud = await startCloud({ rateLimit: false });
-  app = await startFakeApp();
+  ({ cloud, app } = await startCloudAndApp());
 });
 
-afterAll(async () => {
-  await cloud.stop();
-  await app.close();
-});
-
-async function setup() {
-  const { portal, adminToken } = await installedPortal(cloud, app);
-  const rest = (method: string, params: Record<string, unknown> = {}) => callRest(portal.clientEndpoint, method, { auth: adminToken, ...params });
-  return { portal, rest };
-}
+afterAll(() => stopCloudAndApp(cloud, app));
 
 describe('crm.duplicate.findbycomm', () => {
   it('matches phones by digits, keys results by type, refuses bad arguments', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'A', PHONE: [{ VALUE: '+7 (495) 123-45-67', VALUE_TYPE: 'WORK' }] });
     const lead = cloud.seedCrm(portal.memberId, 'LEAD', { TITLE: 'L', PHONE: [{ VALUE: '74951234567', VALUE_TYPE: 'MOBILE' }] });
     const found = await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: ['+74951234567'] });
@@ -48,7 +38,7 @@ describe('crm.duplicate.findbycomm', () => {
   // Bitrix24 keeps a phone as typed and compares digits: `8 (912) …` and `+7 912 …` are two numbers to it (pitfalls.md
   // #10, asterlink `search_format`). The product's own lookup must send the national form to find such a record.
   it('does not equate a national form with the international one', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Ivan', PHONE: [{ VALUE: '8 (912) 345-67-89', VALUE_TYPE: 'MOBILE' }] });
     expect((await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: ['+79123456789'] })).body.result).toEqual([]);
     expect((await rest('crm.duplicate.findbycomm', { type: 'PHONE', values: ['+79123456789', '89123456789'] })).body.result).toEqual({ CONTACT: [contact] });
@@ -57,7 +47,7 @@ describe('crm.duplicate.findbycomm', () => {
 
 describe('legacy CRM', () => {
   it('adds, gets, updates multifields by the documented rules, lists with select and paging', async () => {
-    const { rest } = await setup();
+    const { rest } = await installedPortal(cloud, app);
     const id = (await rest('crm.contact.add', { fields: { NAME: 'Eve', PHONE: [{ VALUE: '+1 555 0100', VALUE_TYPE: 'WORK' }, { VALUE: '+1 555 0101', VALUE_TYPE: 'MOBILE' }] } })).body.result;
     expect(typeof id).toBe('number');
     const got = resultOf(await rest('crm.contact.get', { id }));
@@ -89,7 +79,7 @@ describe('legacy CRM', () => {
 
 describe('users', () => {
   it('filters by ACTIVE and UF_PHONE_INNER and pages by 50', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     for (let i = 0; i < 60; i += 1) cloud.addUser(portal.memberId, { name: `U${i}`, innerPhone: String(200 + i), active: i !== 3 });
     const ext = await rest('user.get', { FILTER: { UF_PHONE_INNER: '205' } });
     expect((ext.body.result as { NAME: string; UF_PHONE_INNER: string }[]).map((u) => [u.NAME, u.UF_PHONE_INNER])).toEqual([['U5', '205']]);
@@ -109,7 +99,7 @@ describe('users', () => {
 
 describe('events and placements', () => {
   it('binds, lists and unbinds; placement.bind needs an administrator', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     expect((await rest('event.bind', { event: 'onExternalCallStart', handler: `${app.url}/e` })).body.result).toBe(true);
     expect((await rest('event.bind', { event: 'ONNOTHING', handler: `${app.url}/e` })).body.error).toBe('ERROR_EVENT_NOT_FOUND');
     expect((await rest('event.get')).body.result).toEqual([{ event: 'ONEXTERNALCALLSTART', handler: `${app.url}/e`, auth_type: '0', offline: 0 }]);
@@ -127,7 +117,7 @@ describe('events and placements', () => {
   });
 
   it('opens a bound widget the way Bitrix24 loads it: a form POST with the frame data', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     await rest('placement.bind', { PLACEMENT: 'CALL_CARD', HANDLER: `${app.url}/placement/call-card`, TITLE: 'Card' });
     const agent = cloud.addUser(portal.memberId, { name: 'Ann' });
     const opened = await cloud.openPlacement(portal.memberId, { userId: agent.id, placement: 'CALL_CARD', options: { CALL_ID: 'externalCall.x.1', PHONE_NUMBER: '+15550001' } });
@@ -143,7 +133,7 @@ describe('events and placements', () => {
   });
 
   it('records notifications and timeline comments', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'N' });
     expect(typeof (await rest('im.notify.system.add', { USER_ID: 1, MESSAGE: 'No extension bound' })).body.result).toBe('number');
     expect(typeof (await rest('crm.timeline.comment.add', { fields: { ENTITY_TYPE: 'contact', ENTITY_ID: contact, COMMENT: 'hi' } })).body.result).toBe('number');
@@ -156,7 +146,7 @@ describe('events and placements', () => {
 
 describe('crm.item', () => {
   it('adds with fm, updates fm by n-keys and ids (typeId required), lists camelCase items', async () => {
-    const { rest } = await setup();
+    const { rest } = await installedPortal(cloud, app);
     const added = resultOf(await rest('crm.item.add', {
       entityTypeId: 3,
       fields: { name: 'Ivy', lastName: 'Item', fm: [{ typeId: 'PHONE', valueType: 'WORK', value: '+1 555 700 0001' }, { valueType: 'WORK', value: 'ignored' }] },
@@ -180,7 +170,7 @@ describe('crm.item', () => {
 
 describe('CRM change events', () => {
   it('sends ONCRMCONTACTADD/UPDATE to bound handlers for UI (control) and REST changes, only once installed', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     await rest('event.bind', { event: 'ONCRMCONTACTUPDATE', handler: `${app.url}/crm` });
     await rest('event.bind', { event: 'ONCRMCONTACTADD', handler: `${app.url}/crm` });
     const id = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Evented' });

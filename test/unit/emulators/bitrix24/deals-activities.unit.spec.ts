@@ -9,32 +9,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchCommandLine } from '../../../../server/bitrix/query.js';
 import { openItemsCommands, readOpenItems, readStageNames, stageNameCommands } from '../../../../server/contacts/open-items.js';
 import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
-import { callRest, installedPortal, resultOf, startCloud, startFakeApp, type FakeApp } from './helpers.js';
+import { installedPortal, resultOf, startCloudAndApp, stopCloudAndApp, type FakeApp } from './helpers.js';
 
 let cloud: Bitrix24Cloud;
 let app: FakeApp;
 
 beforeAll(async () => {
-  cloud = await startCloud({ rateLimit: false });
-  app = await startFakeApp();
+  ({ cloud, app } = await startCloudAndApp());
 });
 
-afterAll(async () => {
-  await cloud.stop();
-  await app.close();
-});
-
-async function setup() {
-  const { portal, adminToken } = await installedPortal(cloud, app);
-  const rest = (method: string, params: Record<string, unknown> = {}) => callRest(portal.clientEndpoint, method, { auth: adminToken, ...params });
-  return { portal, rest };
-}
+afterAll(() => stopCloudAndApp(cloud, app));
 
 const phone = (value: string) => [{ VALUE: value, VALUE_TYPE: 'WORK' }];
 
 describe('crm.deal.*', () => {
   it('adds a deal in stage NEW, open; a final stage closes it; CONTACT_IDS sets CONTACT_ID and is not returned', async () => {
-    const { rest } = await setup();
+    const { rest } = await installedPortal(cloud, app);
     const id = (await rest('crm.deal.add', { fields: { TITLE: 'Renewal', CONTACT_IDS: [5, 6], OPPORTUNITY: 1200, CURRENCY_ID: 'EUR' } })).body.result;
     expect(typeof id).toBe('number');
     const deal = resultOf(await rest('crm.deal.get', { id }));
@@ -52,7 +42,7 @@ describe('crm.deal.*', () => {
   });
 
   it('lists by CONTACT_ID / COMPANY_ID and CLOSED with select; seedCrm makes deals too; deals never answer a phone search', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Ann', PHONE: phone('+15550100') });
     const open = cloud.seedCrm(portal.memberId, 'DEAL', { TITLE: 'Open one', CONTACT_ID: contact, STAGE_ID: 'PREPARATION', OPPORTUNITY: '50', PHONE: phone('+15550100') });
     cloud.seedCrm(portal.memberId, 'DEAL', { TITLE: 'Closed one', CONTACT_ID: contact, CLOSED: 'Y' });
@@ -69,7 +59,7 @@ describe('crm.deal.*', () => {
 
 describe('crm.activity.list for open items', () => {
   it('filters by owner and COMPLETED, gives DEADLINE (START_TIME; END_TIME for a task), honours select and order', async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Ann', PHONE: phone('+15550111') });
     const lead = cloud.seedCrm(portal.memberId, 'LEAD', { TITLE: 'L', PHONE: phone('+15550112') });
     const comms = [{ VALUE: '+15550111' }];
@@ -93,7 +83,7 @@ describe('crm.activity.list for open items', () => {
   });
 
   it("answers the product's call-card batch (deals + activities in one request) the way open-items reads it", async () => {
-    const { portal, rest } = await setup();
+    const { portal, rest } = await installedPortal(cloud, app);
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Bo', PHONE: phone('+15550122') });
     const deal = cloud.seedCrm(portal.memberId, 'DEAL', { TITLE: 'Upgrade', CONTACT_ID: contact, STAGE_ID: 'EXECUTING', OPPORTUNITY: '990.5', CURRENCY_ID: 'EUR' });
     cloud.seedCrm(portal.memberId, 'DEAL', { TITLE: 'Lost', CONTACT_ID: contact, STAGE_ID: 'LOSE' });
@@ -116,7 +106,7 @@ describe('crm.activity.list for open items', () => {
 
 describe('crm.status.* (deal stages)', () => {
   it('lists the default stages per pipeline with semantics; add prefixes a pipeline stage; update renames', async () => {
-    const { rest } = await setup();
+    const { rest } = await installedPortal(cloud, app);
     const general = (await rest('crm.status.list', { filter: { ENTITY_ID: 'DEAL_STAGE' } })).body.result as Record<string, string>[];
     expect(general.map((s) => s.STATUS_ID)).toEqual(['NEW', 'PREPARATION', 'PREPAYMENT_INVOICE', 'EXECUTING', 'FINAL_INVOICE', 'WON', 'LOSE', 'APOLOGY']);
     expect(general.find((s) => s.STATUS_ID === 'WON')).toMatchObject({ NAME: 'Deal won', SEMANTICS: 'S', CATEGORY_ID: '0', ENTITY_ID: 'DEAL_STAGE' });

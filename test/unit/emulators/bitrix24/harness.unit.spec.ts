@@ -2,39 +2,24 @@
  * The harness starts the emulator as its own process; the core flow works through the URLs Bitrix24 would
  * send (client_endpoint, server_endpoint) and the control API records what happened.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../../../emulators/bitrix24/harness.js';
-
-interface Received {
-  path: string;
-  body: URLSearchParams;
-}
+import { startFakeApp, type AppRequest, type FakeApp } from './helpers.js';
 
 let emulator: Bitrix24Emulator;
-let app: Server;
+let app: FakeApp;
 let appUrl: string;
-const received: Received[] = [];
+let received: AppRequest[];
 
 beforeAll(async () => {
   emulator = await startBitrix24Emulator({ accessTokenTtlSec: 3600 });
-  app = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', body: new URLSearchParams(Buffer.concat(chunks).toString()) });
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
-  appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  app = await startFakeApp();
+  ({ url: appUrl, received } = app);
 });
 
 afterAll(async () => {
   await emulator.stop();
-  await new Promise<void>((resolve) => app.close(() => resolve()));
+  await app.close();
 });
 
 async function rest(endpoint: string, method: string, params: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {

@@ -36,6 +36,17 @@ export async function startFakeApp(): Promise<FakeApp> {
   };
 }
 
+/** The emulator and the fake app a test file shares: started in its beforeAll, stopped in its afterAll. */
+export async function startCloudAndApp(config: Partial<EmulatorConfig> = { rateLimit: false }): Promise<{ cloud: Bitrix24Cloud; app: FakeApp }> {
+  const cloud = await startCloud(config);
+  return { cloud, app: await startFakeApp() };
+}
+
+export async function stopCloudAndApp(cloud: Bitrix24Cloud | undefined, app: FakeApp | undefined): Promise<void> {
+  await cloud?.stop();
+  await app?.close();
+}
+
 export async function startCloud(config: Partial<EmulatorConfig> = {}): Promise<Bitrix24Cloud> {
   const cloud = new Bitrix24Cloud(config);
   cloud.controlHandler = controlHandler(cloud);
@@ -70,13 +81,14 @@ export function resultOf(answer: RestAnswer): Record<string, unknown> {
   return r as Record<string, unknown>;
 }
 
-/** A portal with the app installed and finished, and an app token of the admin. */
+/** A portal with the app installed and finished, an app token of the admin, and `rest` calling the portal as the admin. */
 export async function installedPortal(cloud: Bitrix24Cloud, app: FakeApp, plan: 'standard' | 'enterprise' = 'standard') {
   const portal = await cloud.createPortal({ plan });
   await cloud.install(portal.memberId, { appUrl: app.url });
   cloud.finishInstall(portal.memberId);
   const adminToken = cloud.frameToken(portal.memberId, 1).accessToken;
-  return { portal, adminToken };
+  const rest = (method: string, params: Record<string, unknown> = {}): Promise<RestAnswer> => callRest(portal.clientEndpoint, method, { auth: adminToken, ...params });
+  return { portal, adminToken, rest };
 }
 
 /** A minimal valid WAV: RIFF header, fmt chunk, 4 bytes of silence. */

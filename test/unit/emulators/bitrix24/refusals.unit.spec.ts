@@ -5,20 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
-import { callRest, installedPortal, resultOf, startCloud, startFakeApp, type FakeApp } from './helpers.js';
+import { callRest, installedPortal, resultOf, startCloud, startCloudAndApp, stopCloudAndApp, type FakeApp } from './helpers.js';
 
 let cloud: Bitrix24Cloud;
 let app: FakeApp;
 
 beforeAll(async () => {
-  cloud = await startCloud({ rateLimit: false });
-  app = await startFakeApp();
+  ({ cloud, app } = await startCloudAndApp());
 });
 
-afterAll(async () => {
-  await cloud.stop();
-  await app.close();
-});
+afterAll(() => stopCloudAndApp(cloud, app));
 
 describe('authentication', () => {
   it('answers 401 NO_AUTH_FOUND without a token, with an unknown one, and with another portal\'s', async () => {

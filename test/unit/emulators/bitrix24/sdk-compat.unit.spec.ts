@@ -6,20 +6,16 @@
 import { B24OAuth } from '@bitrix24/b24jssdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
-import { startCloud, startFakeApp, type FakeApp } from './helpers.js';
+import { startCloudAndApp, stopCloudAndApp, type FakeApp } from './helpers.js';
 
 let cloud: Bitrix24Cloud;
 let app: FakeApp;
 
 beforeAll(async () => {
-  cloud = await startCloud({ rateLimit: true });
-  app = await startFakeApp();
+  ({ cloud, app } = await startCloudAndApp({ rateLimit: true }));
 });
 
-afterAll(async () => {
-  await cloud.stop();
-  await app.close();
-});
+afterAll(() => stopCloudAndApp(cloud, app));
 
 async function sdkForInstalledPortal() {
   const portal = await cloud.createPortal();

@@ -8,25 +8,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
-import { callRest, installedPortal, startCloud, startFakeApp, type FakeApp } from './helpers.js';
+import { callRest, installedPortal, startCloudAndApp, stopCloudAndApp, type FakeApp } from './helpers.js';
 
 let cloud: Bitrix24Cloud;
 let app: FakeApp;
 
 beforeAll(async () => {
-  cloud = await startCloud({ rateLimit: false });
-  app = await startFakeApp();
+  ({ cloud, app } = await startCloudAndApp());
 });
 
-afterAll(async () => {
-  await cloud.stop();
-  await app.close();
-});
+afterAll(() => stopCloudAndApp(cloud, app));
 
 describe('tasks', () => {
   it('adds a task bound to a CRM record, comments and completes it; refuses missing fields and unknown records', async () => {
-    const { portal, adminToken } = await installedPortal(cloud, app);
-    const rest = (method: string, params: Record<string, unknown>) => callRest(portal.clientEndpoint, method, { auth: adminToken, ...params });
+    const { portal, rest } = await installedPortal(cloud, app);
     const agent = cloud.addUser(portal.memberId, { name: 'Anna', email: 'anna@example.test' }).id;
     const contact = cloud.seedCrm(portal.memberId, 'CONTACT', { NAME: 'Carl', PHONE: [{ VALUE: '+14155550177', VALUE_TYPE: 'WORK' }] });
 
@@ -47,10 +42,10 @@ describe('tasks', () => {
   });
 
   it('a user who is neither creator, responsible nor admin may not complete or comment the task', async () => {
-    const { portal, adminToken } = await installedPortal(cloud, app);
+    const { portal, rest } = await installedPortal(cloud, app);
     const agent = cloud.addUser(portal.memberId, { name: 'Anna', email: 'anna2@example.test' }).id;
     const outsider = cloud.addUser(portal.memberId, { name: 'Olaf', email: 'olaf@example.test' }).id;
-    const added = await callRest(portal.clientEndpoint, 'tasks.task.add', { auth: adminToken, fields: { TITLE: 'Call back', RESPONSIBLE_ID: agent } });
+    const added = await rest('tasks.task.add', { fields: { TITLE: 'Call back', RESPONSIBLE_ID: agent } });
     const taskId = (added.body.result as { task: { id: string } }).task.id;
     const outsiderToken = cloud.frameToken(portal.memberId, outsider).accessToken;
     const refused = await callRest(portal.clientEndpoint, 'tasks.task.complete', { auth: outsiderToken, taskId });

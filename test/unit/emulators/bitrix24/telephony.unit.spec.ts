@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
-import { callRest, installedPortal, resultOf, startCloud, startFakeApp, tinyWav, type FakeApp } from './helpers.js';
+import { callRest, installedPortal, resultOf, startCloudAndApp, stopCloudAndApp, tinyWav, type FakeApp } from './helpers.js';
 
 let cloud: Bitrix24Cloud;
 let app: FakeApp;
@@ -15,8 +15,7 @@ let files: Server;
 let filesUrl: string;
 
 beforeAll(async () => {
-  cloud = await startCloud({ rateLimit: false });
-  app = await startFakeApp();
+  ({ cloud, app } = await startCloudAndApp());
   files = createServer((req, res) => {
     if (req.url === '/rec.wav') {
       res.writeHead(200, { 'content-type': 'audio/wav' });
@@ -31,8 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await cloud.stop();
-  await app.close();
+  await stopCloudAndApp(cloud, app);
   await new Promise<void>((resolve) => files.close(() => resolve()));
 });
 

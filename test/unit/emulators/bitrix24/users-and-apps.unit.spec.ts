@@ -10,20 +10,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_ID, type Bitrix24Cloud } from '../../../emulators/bitrix24/emulator.js';
-import { callRest, installedPortal, startCloud, startFakeApp, type FakeApp } from './helpers.js';
+import { callRest, installedPortal, startCloudAndApp, stopCloudAndApp, type FakeApp } from './helpers.js';
 
 let cloud: Bitrix24Cloud;
 let app: FakeApp;
 
 beforeAll(async () => {
-  cloud = await startCloud({ rateLimit: false });
-  app = await startFakeApp();
+  ({ cloud, app } = await startCloudAndApp());
 });
 
-afterAll(async () => {
-  await cloud.stop();
-  await app.close();
-});
+afterAll(() => stopCloudAndApp(cloud, app));
 
 const OTHER_APP = 'local.otherapp000000001.00000002';
 
