@@ -47,6 +47,11 @@ export interface LinkLifecycleOptions {
   /** Why webhook links cannot run now (their key is unavailable: webhook-routing.ts), undefined when they can. */
   webhookKeyProblem: () => string | undefined;
   recovery: { marginMs: number; tailMs: number; retryMs: number; webhookSweepMs: number };
+  /**
+   * True while this instance owns the portal (server/cluster/ownership.ts): its link is opened only then, closed as
+   * soon as it is not, and refuses every new connection meanwhile (one PBX link per portal, ever).
+   */
+  owns: (memberId: string) => boolean;
 }
 
 interface OpenLink extends Link {
@@ -99,7 +104,11 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
   }
 
   function openLink(memberId: string, settings: PbxConnectionSettings, fingerprint: string): OpenLink {
-    const adapter = opts.createAdapter(memberId, settings, { log, addressPolicy: opts.addressPolicy });
+    const addressPolicy = {
+      ...opts.addressPolicy,
+      refuseConnect: () => (opts.owns(memberId) ? undefined : new PbxError('PBX_CLOSED', `this instance no longer owns portal ${memberId}: no connection to its PBX`)),
+    };
+    const adapter = opts.createAdapter(memberId, settings, { log, addressPolicy });
     // Each needs the other: recovery delivers what it reads back, a delivery that failed is retried by recovery
     // (called only once events flow, after both exist).
     const delivery = createCallDelivery({
@@ -107,7 +116,7 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
       onCdrFailed: (event) => recovery.holdForRetry(event),
     });
     const recovery = createGapRecovery({
-      memberId, adapter, delivery, state, log, ...opts.recovery,
+      memberId, adapter, delivery, state, log, ...opts.recovery, owns: () => opts.owns(memberId),
       newestCallAt: () => store.calls.listRecent(memberId, { limit: 1 })[0]?.startedAt,
     });
     const link: OpenLink = {
@@ -128,8 +137,19 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
   }
 
   async function reconcileNow(memberId: string): Promise<void> {
-    const wanted = started ? wantedSettings(memberId) : undefined;
     const existing = links.get(memberId);
+    if (started && !opts.owns(memberId)) {
+      // Another instance runs this portal: the link closes (its coverage mark written for the new owner to resume
+      // from), and the mark is kept, unlike a disabled portal's.
+      if (existing) {
+        await closeLink(existing);
+        await state.flush();
+        log.info({ portal: memberId }, 'PBX link closed: another instance owns the portal now');
+      }
+      parked.set(memberId, { state: 'disabled', lastError: 'The PBX link of this portal runs on another instance of the connector.' });
+      return;
+    }
+    const wanted = started ? wantedSettings(memberId) : undefined;
     const keyProblem = opts.webhookKeyProblem();
     if (wanted?.events === 'webhook' && keyProblem !== undefined) {
       store.fences.add(memberId, { file: 'webhook.key', repair: 'operator', reason: keyProblem });
