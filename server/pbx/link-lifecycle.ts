@@ -123,10 +123,19 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
       memberId, fingerprint, settings, adapter, delivery, recovery, unsubscribe: [], closed: false,
       isClosed: () => link.closed,
     };
-    link.unsubscribe.push(adapter.onCallEvent((event) => delivery.deliver(event)));
+    // What a socket still hands us once the portal is not ours (an instance woken from a pause, a link closing after
+    // its lease was given up) is left to the owner: handling it would look the caller up in Bitrix24 from here. The
+    // owner reads those calls back from the PBX's history (gap recovery from the coverage mark).
+    link.unsubscribe.push(adapter.onCallEvent((event) => {
+      if (opts.owns(memberId)) delivery.deliver(event);
+    }));
     const control = adapter.inboundControl;
     const onHeld = opts.onHeldCall;
-    if (control && onHeld) link.unsubscribe.push(control.onHeldCall((call) => onHeld(control, call)));
+    if (control && onHeld) {
+      link.unsubscribe.push(control.onHeldCall((call) => {
+        if (opts.owns(memberId)) onHeld(control, call);
+      }));
+    }
     link.unsubscribe.push(adapter.onStatus((status) => {
       if (link.closed) return;
       if (status.state === 'connected') void recovery.recover();
