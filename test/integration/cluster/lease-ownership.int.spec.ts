@@ -216,4 +216,27 @@ describe('portal leases on PostgreSQL', () => {
     }
     expect(epochs).toEqual([epochs[0], (epochs[0] ?? 0) + 1, (epochs[0] ?? 0) + 2]);
   }, 90_000);
+
+  // Last in the file: it stops the shared PostgreSQL server for a while.
+  it('a database outage: owns() turns false and live work stops by the deadline, nothing crashes, and the leases come back with a new epoch', async () => {
+    const url = await cluster.createDatabase();
+    const portals = await portalsIn(url, 2);
+    const a = await member(url, 'a');
+    await a.ownership.start();
+    const before = new Map(portals.map((p) => [p, a.ownership.epoch(p) ?? -1]));
+    await cluster.pause();
+    try {
+      await until('live work stopped for every portal', () => portals.every((p) => a.events.includes(`-${p}`)));
+      for (const p of portals) expect(a.ownership.owns(p)).toBe(false);
+      expect(a.ownership.stats().owned).toBe(0);
+    } finally {
+      await cluster.start();
+    }
+    await until('the portals are owned again', () => portals.every((p) => a.ownership.owns(p)));
+    for (const p of portals) {
+      // Taken again, not renewed: whatever the instance wrote with the old epoch is refused from now on.
+      expect(a.ownership.epoch(p)).toBe((before.get(p) ?? 0) + 1);
+      expect(a.events.filter((e) => e.startsWith(`+${p}@`))).toHaveLength(2);
+    }
+  }, 90_000);
 });
