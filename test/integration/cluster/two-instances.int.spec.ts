@@ -37,6 +37,8 @@ describe('two instances on one database', () => {
     const config = testConfig(data.dir, await freePort(), {
       PBX_ALLOW_LOOPBACK: '1', B24_OAUTH_SERVER: `${b24.url}/rest/`,
       DATABASE_URL: databaseUrl, SECRET_KEY, INSTANCE_ID: name, LEASE_TTL_MS: TTL_MS, METRICS_TOKEN,
+      // Writes stay pending (not parked) through the Bitrix24 outage of the last case.
+      OUTBOX_MAX_ATTEMPTS: '1000',
     });
     const server = await startProduct(config, captureLogs().log);
     running.set(name, server);
@@ -164,5 +166,33 @@ describe('two instances on one database', () => {
     expect(Number(/^pbx_connector_lease_changes_total\{instance="b"\} (\d+)$/m.exec(metrics)?.[1])).toBe(4);
     // a left the heartbeat table as it closed.
     expect(metrics).toMatch(/^pbx_connector_cluster_instances 1$/m);
+  }, 180_000);
+
+  it('the new owner resumes the former owner\'s pending Bitrix24 writes from the database and sends each once', async () => {
+    const b = running.get('b');
+    if (!b) throw new Error('the earlier cases run first');
+    const c = await startInstance('c');
+    await eventually(async () => (await health(b)).owned === 2 && (await health(c)).owned === 2, 30_000, 100);
+    await eventually(async () => (await socketsPerPbx()).every((n) => n === 1), 20_000, 100);
+    const ofC = tenants.filter((t) => c.services.parts.pbxStatus(t.memberId).state === 'connected');
+    expect(ofC).toHaveLength(2);
+
+    // Bitrix24 down: the calls' writes wait in c's outbox (and in the database).
+    await b24.setFault('*', { kind: 'http503' });
+    const calls = await callOnEveryPortal(3);
+    await eventually(() => ofC.every((t) => c.services.store.outbox.pending(t.memberId).length > 0), 20_000, 100);
+    const pendingOfC = new Map(ofC.map((t) => [t.memberId, c.services.store.outbox.pending(t.memberId).map((i) => i.id)]));
+    // b loaded its memory before these were written: only the take-over's reload can show them to it.
+    for (const t of ofC) expect(b.services.store.outbox.pending(t.memberId)).toEqual([]);
+
+    await c.close();
+    running.delete('c');
+    await eventually(async () => (await health(b)).owned === 4, 30_000, 100);
+    for (const t of ofC) {
+      const seen = new Set(b.services.store.outbox.list(t.memberId).map((i) => i.id));
+      for (const id of pendingOfC.get(t.memberId) ?? []) expect(seen.has(id)).toBe(true);
+    }
+    await b24.setFault('*', null);
+    for (const t of tenants) expect(await expectEachLoggedOnce(b24, t.memberId, [calls.get(t.memberId) ?? ''], 30_000, 1_000)).toEqual(EMPTY_REPORT);
   }, 180_000);
 });
