@@ -43,7 +43,9 @@ export const wireParts: PartsFactory = (core) => createProductParts(core);
  * has read (or made up) anything in it.
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const root = opts.log ?? createLogger(config.logLevel);
+  // Several instances may share a database: every line says which one wrote it (one instance on files needs no name).
+  const log = config.databaseUrl !== undefined ? root.child({ instance: config.instanceId }) : root;
   const lock = await lockDataDir(config.dataDir, log);
   try {
     return await startLocked(config, opts, log, lock);

@@ -464,6 +464,9 @@ export class CallsService {
   }
 
   private async onTimer(portal: string, pbxCallId: string, stale: boolean): Promise<void> {
+    // A timer that fires on an instance woken from a pause, before it learnt the portal is another's: the new owner
+    // re-armed the call's timer from the store; nothing is done for it here.
+    if (this.deps.owns && !this.deps.owns(portal)) return;
     const record = this.deps.calls.get(portal, pbxCallId);
     const state = record ? this.stateOf(record) : undefined;
     if (!state) return;

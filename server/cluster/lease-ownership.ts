@@ -67,7 +67,8 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
   const clock = opts.clock ?? monotonicClock;
   const marginMs = opts.marginMs ?? Math.max(100, Math.round(ttlMs / 5));
   const scanEveryMs = Math.max(100, Math.round(ttlMs / 3));
-  const log = opts.log.child({ part: 'cluster', instance: instanceId });
+  // The composition root's log names the instance already (server/index.ts).
+  const log = opts.log.child({ part: 'cluster' });
   const pool = new pg.Pool({
     connectionString: opts.databaseUrl, max: 2,
     // A lease query that hangs (the database's port blocked) must end before the lease does.
