@@ -145,7 +145,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       await calls.service.resumePortal(memberId);
       await supervisor.reconcile(memberId);
     },
-    // The link first: CDRs in its settle window are handled (and written with this instance's epoch) as it closes.
+    // The link first (no new event for the portal's calls), then their timers. What the closing link still held is
+    // not handled here (owns() is already false): the new owner reads those calls back from the PBX's history.
     stopPortal: async (memberId) => {
       await supervisor.reconcile(memberId);
       calls.service.stopPortal(memberId);
