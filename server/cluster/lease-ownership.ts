@@ -243,9 +243,22 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
       scanTimer?.cancel();
       deadlineTimer?.cancel();
       await scanning;
+      // Every portal's live work stopped first (side by side), then every lease released in one statement: a stop
+      // while the database is unreachable costs one timeout, not one per portal (the leases then run out by themselves).
       const all = [...held].filter(([, lease]) => !lease.releasing);
-      await Promise.all(all.map(([memberId, lease]) => release(memberId, lease)));
+      for (const [, lease] of all) {
+        lease.releasing = true;
+        changes += 1;
+      }
+      await Promise.all(all.map(([memberId]) => perPortal.run(memberId, () => tell(lostListeners, [memberId], listenerFailed(memberId)))));
       await perPortal.idle();
+      const still = all.filter(([memberId, lease]) => held.get(memberId) === lease);
+      await releaseLeases(pool, instanceId, still.map(([memberId, lease]) => ({ memberId, epoch: lease.epoch })))
+        .catch((err: unknown) => log.warn({ err }, 'portal leases not released; they run out by themselves'));
+      for (const [memberId] of still) {
+        held.delete(memberId);
+        opts.fencing?.setEpoch(memberId, undefined);
+      }
       await leaveCluster(pool, instanceId).catch((err: unknown) => log.warn({ err }, 'instance row not removed; it is forgotten after an hour'));
       await pool.end().catch(() => undefined);
     },
