@@ -229,9 +229,11 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
     stats: () => ({ owned: [...held.values()].filter((l) => !l.releasing).length, leaseChanges: changes, instances }),
     async start() {
       await scan();
+      // Renewal runs from now on, before the first portals' live work is awaited: starting hundreds of links may take
+      // longer than a lease lasts.
+      scheduleScan(scanEveryMs);
       // The first portals' live work is started before start() returns, as a single instance's is.
       await perPortal.idle();
-      scheduleScan(scanEveryMs);
     },
     portalAdded() {
       // Soon rather than at once: an install lands on any instance, and its portal row must be committed first.
