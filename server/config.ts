@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -42,6 +44,16 @@ const envSchema = z.object({
    */
   DATABASE_URL: z.string().trim().optional().transform((v) => (v === '' ? undefined : v))
     .refine((v) => v === undefined || /^postgres(?:ql)?:\/\/[^\s]+$/.test(v), 'DATABASE_URL: a postgres:// or postgresql:// URL'),
+  /**
+   * This instance's name among several sharing one DATABASE_URL (logs, /metrics, the lease owner column); default
+   * `<host>:<pid>:<4 hex>`, unique per process so a restarted instance never mistakes its predecessor's leases for its own.
+   */
+  INSTANCE_ID: z.string().trim().min(1).max(200).regex(/^[\w.:@-]+$/, 'INSTANCE_ID: letters, digits and . : @ - _').optional(),
+  /**
+   * How long a portal lease lasts without renewal (server/cluster/): renewed every third of it; a dead instance's
+   * portals are taken by another within about this long. Below 1 s the renewal cannot keep up with a busy database.
+   */
+  LEASE_TTL_MS: z.coerce.number().int().min(1_000).max(300_000).default(10_000),
   /** Outbox: attempts before an item is parked as failed. */
   OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
   /**
@@ -75,6 +87,9 @@ export type Config = Readonly<{
   outboxMaxAttempts: number;
   /** postgres://… (secret): the PostgreSQL store; undefined: the file store in dataDir. */
   databaseUrl: string | undefined;
+  /** Unique per process unless INSTANCE_ID names it (server/cluster/ownership.ts). */
+  instanceId: string;
+  leaseTtlMs: number;
   /** Bearer token /metrics requires; undefined: /metrics is not served. Secret. */
   metricsToken: string | undefined;
   frameAncestors: readonly string[];
@@ -108,6 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     b24AllowLoopback: e.B24_ALLOW_LOOPBACK,
     outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
     databaseUrl: e.DATABASE_URL,
+    instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`,
+    leaseTtlMs: e.LEASE_TTL_MS,
     metricsToken: e.METRICS_TOKEN,
     frameAncestors: Object.freeze([...e.FRAME_ANCESTORS]),
   });

@@ -12,6 +12,8 @@ import { createBitrixClients } from './bitrix/client.js';
 import { createApp } from './http/app.js';
 import type { FrameAuthTuning } from './http/middleware/frame-auth.js';
 import { createProductParts } from './parts.js';
+import { createLeaseOwnership } from './cluster/lease-ownership.js';
+import { singleInstanceOwnership, type Ownership } from './cluster/ownership.js';
 import type { CoreServices, PartsFactory, ProductParts } from './parts-types.js';
 
 export interface StartOptions {
@@ -42,7 +44,9 @@ export const wireParts: PartsFactory = (core) => createProductParts(core);
  * has read (or made up) anything in it.
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? createLogger(config.logLevel);
+  const root = opts.log ?? createLogger(config.logLevel);
+  // Several instances may share a database: every line says which one wrote it (one instance on files needs no name).
+  const log = config.databaseUrl !== undefined ? root.child({ instance: config.instanceId }) : root;
   const lock = await lockDataDir(config.dataDir, log);
   try {
     return await startLocked(config, opts, log, lock);
@@ -56,12 +60,25 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
   const secretKey = await resolveSecretKey(config.dataDir, config.secretKey, log);
   const store = await openStore({ dataDir: config.dataDir, secretKey, log, ...(config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl } : {}) });
   const clients = createBitrixClients({ store, config, log: log.child({ part: 'bitrix' }), restriction: opts.bitrixRestriction });
+  const ownership = createOwnership(config, store, log);
   const outbox = createOutbox({
     store, clients, log: log.child({ part: 'outbox' }), maxAttempts: config.outboxMaxAttempts,
     ...(opts.outboxBackoff ? { backoff: opts.outboxBackoff } : {}),
+    owns: (portal) => ownership.owns(portal),
   });
-  const core: CoreServices = { config, log, store, clients, outbox };
+  const core: CoreServices = { config, log, store, clients, outbox, ownership };
   const parts = await (opts.parts ?? wireParts)(core);
+  // A portal's live work runs where its lease is (design §6): started once the lease is held, on the durable state
+  // the former owner left; stopped before the lease is given up, so its PBX link is closed before another opens one.
+  ownership.onGained(async (memberId) => {
+    await store.database?.reloadPortal(memberId);
+    outbox.resume(memberId);
+    await parts.startPortal?.(memberId);
+  });
+  ownership.onLost(async (memberId) => {
+    await parts.stopPortal?.(memberId);
+    await outbox.stopPortal(memberId);
+  });
 
   const background = new Set<Promise<unknown>>();
   const app = createApp({
@@ -70,11 +87,14 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     ...(parts.crmEvents ? { crmEvents: parts.crmEvents } : {}),
     pbxStatus: (memberId) => parts.pbxStatus(memberId),
     onPortalRemoved: (memberId) => parts.onPortalRemoved(memberId),
-    onPortalInstalled: (memberId) => parts.onPortalInstalled?.(memberId),
+    onPortalInstalled: (memberId) => {
+      ownership.portalAdded(memberId);
+      return parts.onPortalInstalled?.(memberId);
+    },
     apiRouters: parts.apiRouters,
     ...(parts.agentApiRouters ? { agentApiRouters: parts.agentApiRouters } : {}),
     rootRouters: parts.rootRouters,
-    gauges: parts.gauges,
+    gauges: { ...parts.gauges, cluster: () => ({ instanceId: ownership.instanceId, ...ownership.stats() }) },
     frameAuthTtlMs: opts.frameAuthTtlMs,
     frameAuth: opts.frameAuth,
     track: (work) => {
@@ -85,6 +105,7 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
 
   outbox.start();
   await parts.start();
+  await ownership.start();
   const server: Server = app.listen(config.port, config.host);
   // Idle keep-alive connections are closed by the client (reverse proxy, Bitrix24), not by us: a server that closes
   // one while the client is writing a new request on it makes the client read ECONNRESET (a 502 at a proxy). Node's
@@ -112,6 +133,8 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
         server.closeIdleConnections();
       });
       await Promise.allSettled([...background]);
+      // Links closed and leases released before the store closes: another instance takes the portals at once.
+      await ownership.close();
       await parts.stop();
       await outbox.stop();
       await store.close();
@@ -121,4 +144,17 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     return closing;
   };
   return { url, close, services: { ...core, parts } };
+}
+
+/**
+ * With PostgreSQL, portals are owned through leases (several instances may share the database); with the file store
+ * this one instance owns every portal.
+ */
+function createOwnership(config: Config, store: Awaited<ReturnType<typeof openStore>>, log: Logger): Ownership {
+  if (config.databaseUrl !== undefined && store.database) {
+    return createLeaseOwnership({ databaseUrl: config.databaseUrl, instanceId: config.instanceId, ttlMs: config.leaseTtlMs, log, fencing: store.database });
+  }
+  return singleInstanceOwnership(config.instanceId, () => store.portals.list().map((p) => p.memberId), (err) => {
+    log.error({ err }, 'starting or stopping a portal\'s live work failed');
+  });
 }

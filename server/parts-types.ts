@@ -13,6 +13,7 @@ import type { TelephonyEventHandlers } from './calls/types.js';
 import type { PbxLinkStatus } from './pbx/adapter.js';
 import type { RuntimeGauges } from './http/health.js';
 import type { CrmChangeEvents } from './contacts/types.js';
+import type { Ownership } from './cluster/ownership.js';
 
 /** What the core (store, Bitrix24 clients, outbox) hands to the parts built on top of it. */
 export interface CoreServices {
@@ -21,6 +22,8 @@ export interface CoreServices {
   store: Store;
   clients: PortalBitrixClients;
   outbox: Outbox;
+  /** Which portals this instance runs (server/cluster/); absent: every portal (tests that wire parts by hand). */
+  ownership?: Pick<Ownership, 'owns'>;
 }
 
 /** What the PBX supervisor, calls service and contacts give back to the HTTP app. */
@@ -39,6 +42,13 @@ export interface ProductParts {
   gauges: RuntimeGauges;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * This instance took the portal over (server/cluster/): its open calls resume and its PBX link opens. Optional:
+   * parts without per-portal live work leave it out.
+   */
+  startPortal?(memberId: string): Promise<void>;
+  /** Another instance owns the portal now (or this one stops): its PBX link closes and its call timers stop. */
+  stopPortal?(memberId: string): Promise<void>;
 }
 
 export type PartsFactory = (core: CoreServices) => ProductParts | Promise<ProductParts>;

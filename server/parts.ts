@@ -47,6 +47,8 @@ export type WiredProductParts = ProductParts & { supervisor: PbxSupervisor; call
  */
 export function createProductParts(core: CoreServices, opts: PartsOptions = {}): WiredProductParts {
   const { store, log, config, clients, outbox } = core;
+  // Every send for a portal asks this at the moment of sending (server/cluster/ownership.ts).
+  const owns = (portal: string): boolean => core.ownership?.owns(portal) ?? true;
   const holder: { calls?: CallsPart } = {};
   const router = new InboundRouter({ log, store, clients, normalizePhone });
   const supervisor = createPbxSupervisor({
@@ -54,12 +56,14 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     // The PBX brand is chosen here, the one place that knows it: generic pbx/ code never imports pbx/yeastar/.
     ...yeastarBrand(opts.yeastarTimings),
     ...opts.supervisor,
+    owns,
     onCallEvent: (event) => holder.calls?.service.handleEvent(event),
     onHeldCall: (control, call) => {
       void router.route(control, call);
     },
   });
-  const adapterFor = (portal: string) => supervisor.adapter(portal);
+  // A PBX request goes out on the owner's link only: a woken former owner still holding a link gets none.
+  const adapterFor = (portal: string) => (owns(portal) ? supervisor.adapter(portal) : undefined);
   const contacts = createCrmContacts({ store, clients, adapterFor, log });
   const bitrixTransport = createBitrixTransport(config, log.child({ part: 'bitrix' }));
   const calls = createCallsService({
@@ -68,6 +72,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     // The upload URL comes from Bitrix24's answer: its connection follows the B24_ALLOW_* address policy.
     uploader: createRecordingUploader(bitrixTransport.agents),
     ...(opts.calls ? { options: opts.calls } : {}),
+    owns,
   });
   holder.calls = calls;
   const userNames = createUserNames({ clients, log });
@@ -134,6 +139,17 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       await supervisor.stop();
       calls.stop();
       await contacts.sync.idle();
+    },
+    // Calls first, as at start: their interrupted intents are redone before the link brings new events.
+    startPortal: async (memberId) => {
+      await calls.service.resumePortal(memberId);
+      await supervisor.reconcile(memberId);
+    },
+    // The link first (no new event for the portal's calls), then their timers. What the closing link still held is
+    // not handled here (owns() is already false): the new owner reads those calls back from the PBX's history.
+    stopPortal: async (memberId) => {
+      await supervisor.reconcile(memberId);
+      calls.service.stopPortal(memberId);
     },
   };
 }

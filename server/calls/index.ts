@@ -43,6 +43,8 @@ export interface CallsPartDeps {
    */
   uploader?: RecordingUploader;
   options?: Partial<CallsOptions> & { recordings?: Partial<RecordingOptions>; clickToCallDedupMs?: number };
+  /** Whether this instance runs the portal's calls (server/cluster/ownership.ts). Default: every portal. */
+  owns?: (portal: string) => boolean;
 }
 
 export interface CallsPart {
@@ -84,6 +86,7 @@ export function createCallsService(deps: CallsPartDeps): CallsPart {
     normalizePhone,
     ...(missedCallTasks ? { afterLogged: (record: CallRecord) => missedCallTasks.onCallLogged(record) } : {}),
     ...(deps.options ? { options: deps.options } : {}),
+    ...(deps.owns ? { owns: deps.owns } : {}),
   });
   holder.service = service;
   // Now, not in start(): startServer starts the outbox before the parts, and the outbox re-tells stored results at start.

@@ -167,6 +167,16 @@ export class RecordingAttacher {
     }
   }
 
+  /** Another instance owns the portal now: its retry timers stop here (the new owner resumes pending recordings). */
+  stopPortal(portal: string): void {
+    const prefix = jobKey(portal, '');
+    for (const [key, timer] of this.retries) {
+      if (!key.startsWith(prefix)) continue;
+      clearTimeout(timer);
+      this.retries.delete(key);
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     for (const t of this.retries.values()) clearTimeout(t);

@@ -60,6 +60,11 @@ export interface CallsServiceDeps {
   afterLogged?(record: CallRecord): Promise<void>;
   options?: Partial<CallsOptions>;
   now?: () => number;
+  /**
+   * Whether this instance runs the portal's calls (server/cluster/ownership.ts): start() resumes only owned portals'
+   * open calls; a portal taken over later is resumed with resumePortal(). Default: every portal.
+   */
+  owns?: (portal: string) => boolean;
 }
 
 /** What record.machine holds: the machine's state and the intents not yet carried out. */
@@ -99,6 +104,8 @@ export class CallsService {
   private readonly dialing = new Map<string, Promise<void>>();
   private stopped = false;
   private handlersRegistered = false;
+  /** Portals whose open calls were resumed (and whose timers run) here; forgotten when another instance takes one. */
+  private readonly resumed = new Set<string>();
 
   constructor(private readonly deps: CallsServiceDeps) {
     this.log = deps.log.child({ part: 'calls' });
@@ -457,6 +464,9 @@ export class CallsService {
   }
 
   private async onTimer(portal: string, pbxCallId: string, stale: boolean): Promise<void> {
+    // A timer that fires on an instance woken from a pause, before it learnt the portal is another's: the new owner
+    // re-armed the call's timer from the store; nothing is done for it here.
+    if (this.deps.owns && !this.deps.owns(portal)) return;
     const record = this.deps.calls.get(portal, pbxCallId);
     const state = record ? this.stateOf(record) : undefined;
     if (!state) return;
@@ -470,9 +480,39 @@ export class CallsService {
     await this.apply(portal, pbxCallId, { kind: 'cdrWaitElapsed', at: this.now(), stale });
   }
 
+  /**
+   * This instance took the portal over (server/cluster/): its open calls and pending recordings are resumed as after
+   * a restart. Once per take-over: a second call (the start and the ownership both asking) does nothing.
+   */
+  async resumePortal(portal: string): Promise<void> {
+    if (this.stopped || this.resumed.has(portal)) return;
+    this.resumed.add(portal);
+    await this.resumeCalls((record) => record.portal === portal, [portal]);
+  }
+
+  /** Another instance owns the portal now: its call timers stop here (the new owner re-arms them from the store). */
+  stopPortal(portal: string): void {
+    this.resumed.delete(portal);
+    const prefix = callKey(portal, '');
+    for (const [key, timer] of this.timers) {
+      if (!key.startsWith(prefix)) continue;
+      clearTimeout(timer);
+      this.timers.delete(key);
+    }
+    this.deps.recordings.stopPortal(portal);
+  }
+
   /** After a restart: redo intents a crash interrupted, re-arm the CDR waits, resume pending recordings. */
   private async resume(): Promise<void> {
-    const open = this.deps.calls.listOpen();
+    const owns = this.deps.owns ?? (() => true);
+    const portals = this.deps.portals.list().map((p) => p.memberId).filter(owns);
+    for (const portal of portals) this.resumed.add(portal);
+    for (const record of this.deps.calls.listOpen()) if (owns(record.portal)) this.resumed.add(record.portal);
+    await this.resumeCalls((record) => owns(record.portal), portals);
+  }
+
+  private async resumeCalls(which: (record: CallRecord) => boolean, portals: string[]): Promise<void> {
+    const open = this.deps.calls.listOpen().filter(which);
     for (const record of open) {
       const state = this.stateOf(record);
       if (!state) continue;
@@ -491,8 +531,8 @@ export class CallsService {
       }
     }
     if (open.length > 0) this.log.info({ calls: open.length }, 'resumed open calls');
-    for (const portal of this.deps.portals.list()) {
-      for (const record of this.deps.calls.listRecent(portal.memberId, { limit: 500 })) {
+    for (const portal of portals) {
+      for (const record of this.deps.calls.listRecent(portal, { limit: 500 })) {
         if (record.recordingState === 'pending' && record.recording && record.phase === 'logged') {
           this.deps.recordings.attach({ portal: record.portal, pbxCallId: record.pbxCallId, recording: record.recording });
         }

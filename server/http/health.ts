@@ -9,6 +9,8 @@ import { processEventLoopDelay, type EventLoopDelay } from './event-loop.js';
 export interface RuntimeGauges {
   callsInFlight(): number;
   pbxLinksUp(): number;
+  /** This instance among several (server/cluster/): portals it owns, lease changes, live instances seen. */
+  cluster?(): { instanceId: string; owned: number; leaseChanges: number; instances: number };
 }
 
 export interface HealthDeps {
@@ -57,8 +59,27 @@ export function renderMetrics(deps: HealthDeps, database?: DatabaseHealth): stri
     metric('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use, bytes', (deps.heapUsedBytes ?? (() => process.memoryUsage().heapUsed))()),
     metric('pbxb24_store_postgres', 'gauge', 'Store kind: 1 PostgreSQL (DATABASE_URL), 0 the file store in DATA_DIR', deps.store.database ? 1 : 0),
     ...(database ? [metric('pbxb24_store_database_up', 'gauge', 'PostgreSQL store reachable (1) or not (0) at this scrape', database.reachable ? 1 : 0)] : []),
+    clusterGauges(deps.gauges),
     eventLoopGauges(deps.eventLoop ?? processEventLoopDelay()),
   ].join('');
+}
+
+/** The names the cluster contract fixed (/work/wt/s4-cluster-contract.md), labelled with this instance's id. */
+function clusterGauges(gauges: RuntimeGauges): string {
+  const cluster = gauges.cluster?.();
+  if (!cluster) return '';
+  const label = `{instance="${cluster.instanceId.replace(/["\\\n]/g, '_')}"}`;
+  return [
+    '# HELP pbx_connector_portals_owned Portals whose live work (PBX link, outbox) runs on this instance',
+    '# TYPE pbx_connector_portals_owned gauge',
+    `pbx_connector_portals_owned${label} ${cluster.owned}`,
+    '# HELP pbx_connector_lease_changes_total Portal leases this instance took or gave up',
+    '# TYPE pbx_connector_lease_changes_total counter',
+    `pbx_connector_lease_changes_total${label} ${cluster.leaseChanges}`,
+    '# HELP pbx_connector_cluster_instances Instances alive on the database (heartbeat younger than the lease TTL)',
+    '# TYPE pbx_connector_cluster_instances gauge',
+    `pbx_connector_cluster_instances ${cluster.instances}`,
+  ].join('\n') + '\n';
 }
 
 /** Event-loop delay of the last completed slice (event-loop.ts), in seconds: a gauge per quantile, since it is a window. */
@@ -81,13 +102,15 @@ export function healthRouter(deps: HealthDeps): express.Router {
   const now = deps.now ?? Date.now;
   router.get('/healthz', async (_req: Request, res: Response) => {
     const uptimeSeconds = Math.round((now() - deps.startedAt) / 1000);
+    const cluster = deps.gauges.cluster?.();
+    const instance = cluster ? { instance: cluster.instanceId, owned: cluster.owned } : {};
     if (!deps.store.database) {
-      res.json({ ok: true, uptimeSeconds, store: 'file' });
+      res.json({ ok: true, uptimeSeconds, store: 'file', ...instance });
       return;
     }
     // An unreachable database makes the instance unhealthy (503): it can neither persist a call event nor take work.
     const database = await deps.store.database.check();
-    res.status(database.reachable ? 200 : 503).json({ ok: database.reachable, uptimeSeconds, store: 'postgres', database });
+    res.status(database.reachable ? 200 : 503).json({ ok: database.reachable, uptimeSeconds, store: 'postgres', database, ...instance });
   });
   router.get('/metrics', async (req: Request, res: Response) => {
     // Not served without a token: the public port is the internet's, and the figures (portals, calls, errors) are not.

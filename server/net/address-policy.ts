@@ -18,6 +18,11 @@ export interface AddressPolicy {
   allowPrivate: boolean;
   /** Replaces DNS (tests). */
   lookup?: (host: string) => Promise<{ address: string; family: number }[]>;
+  /**
+   * Asked before every new connection (guarded-http.ts): an error refuses it. The PBX link of a portal this instance
+   * no longer owns (server/cluster/) opens no socket, even from a reconnect timer that fires after a pause.
+   */
+  refuseConnect?: () => Error | undefined;
 }
 
 /**

@@ -39,6 +39,12 @@ function checkedConnection(
   connect: () => Duplex | null | undefined,
 ): Duplex | null | undefined {
   const literal = literalHost(options);
+  const gate = policy.refuseConnect?.();
+  if (gate !== undefined) {
+    if (!callback) throw gate;
+    callback(gate, undefined as unknown as Duplex);
+    return undefined;
+  }
   if (literal !== undefined) {
     try {
       guard.checkAddress(literal, policy);

@@ -26,13 +26,15 @@ export interface CreateOutboxOptions {
   operationLimitBackoff?: (attempt: number) => number;
   /** How often a portal waiting for a reinstall is looked at again (ms). Default 30 s. */
   reinstallRecheckMs?: number;
+  /** Whether this instance sends the portal's items now (server/cluster/ownership.ts). Default: every portal. */
+  owns?: (portal: string) => boolean;
 }
 
 /**
  * Every Bitrix24 write of the product: persisted first, then sent by the portal's worker, retried with backoff,
  * ordered per group, batched when several are due, parked (never dropped) when it cannot succeed.
  */
-export function createOutbox(opts: CreateOutboxOptions): Outbox & { resume(portal: string): void } {
+export function createOutbox(opts: CreateOutboxOptions): Outbox & { resume(portal: string): void; stopPortal(portal: string): Promise<void> } {
   const { store, log } = opts;
   const now = opts.now ?? Date.now;
   const delivery = new Delivery(store, log);
@@ -50,6 +52,7 @@ export function createOutbox(opts: CreateOutboxOptions): Outbox & { resume(porta
         operationLimitBackoff: opts.operationLimitBackoff ?? defaultOperationLimitBackoff,
         reinstallRecheckMs: opts.reinstallRecheckMs ?? 30_000,
         countRequest: (p) => requests.set(p, (requests.get(p) ?? 0) + 1),
+        owns: opts.owns ?? (() => true),
       });
       workers.set(portal, worker);
     }
@@ -178,6 +181,13 @@ export function createOutbox(opts: CreateOutboxOptions): Outbox & { resume(porta
     /** Looks at the portal again now (after a reinstall cleared needsReinstall). */
     resume: (portal) => {
       if (started) workerFor(portal).resume();
+    },
+    /** Another instance takes the portal over: its worker stops, its sends out are answered and recorded first. */
+    async stopPortal(portal) {
+      const worker = workers.get(portal);
+      if (!worker) return;
+      workers.delete(portal);
+      await worker.stop();
     },
     start() {
       if (started) return;

@@ -38,6 +38,8 @@ export interface Outbox {
   idle(portal: string, timeoutMs?: number): Promise<void>;
   /** Looks at the portal again now, forgetting a wait (after a re-install cleared needsReinstall). Optional: additive. */
   resume?(portal: string): void;
+  /** Stops the portal's worker (another instance owns the portal now: server/cluster/). Optional: additive. */
+  stopPortal?(portal: string): Promise<void>;
   start(): void;
   stop(): Promise<void>;
 }

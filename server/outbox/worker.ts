@@ -20,6 +20,11 @@ export interface WorkerDeps {
   /** How often a portal waiting for a reinstall is looked at again. */
   reinstallRecheckMs: number;
   countRequest: (portal: string) => void;
+  /**
+   * True while this instance owns the portal (server/cluster/ownership.ts): asked before anything is sent, at the
+   * moment of sending, so an owner that lost its lease (a pause, a network cut) sends nothing more.
+   */
+  owns: (portal: string) => boolean;
 }
 
 type Step = { kind: 'sent' } | { kind: 'idle' } | { kind: 'full' } | { kind: 'wait'; at: number };
@@ -113,6 +118,8 @@ export class PortalWorker {
     for (;;) {
       this.again = false;
       if (this.stopped) return;
+      // Another instance sends this portal's items; the ownership wakes the worker when this one takes it over.
+      if (!this.deps.owns(this.portal)) return;
       const portal = this.deps.store.portals.get(this.portal);
       if (portal?.needsReinstall) {
         // Items stay pending; sending would only fail again until an admin reinstalls (resume() or the recheck).
@@ -181,6 +188,7 @@ export class PortalWorker {
 
   private async sendOne(command: PlannedCommand | undefined): Promise<Outcome[]> {
     if (!command) return [];
+    if (!this.deps.owns(this.portal)) return [{ kind: 'untouched', item: command.item }];
     const client = this.deps.clients.forPortal(this.portal);
     this.deps.countRequest(this.portal);
     try {
@@ -192,6 +200,7 @@ export class PortalWorker {
   }
 
   private async sendBatch(commands: PlannedCommand[]): Promise<Outcome[]> {
+    if (!this.deps.owns(this.portal)) return commands.map((c): Outcome => ({ kind: 'untouched', item: c.item }));
     const client = this.deps.clients.forPortal(this.portal);
     this.deps.countRequest(this.portal);
     let answer;

@@ -53,6 +53,8 @@ export interface GapRecoveryOptions {
   retryMs: number;
   /** When the newest call stored for the portal started (the look-back when the marks were lost). */
   newestCallAt: () => number | undefined;
+  /** False once this instance no longer owns the portal (server/cluster/): a pass then reads and delivers nothing. */
+  owns?: () => boolean;
 }
 
 export function createGapRecovery(opts: GapRecoveryOptions): GapRecovery {
@@ -82,7 +84,8 @@ export function createGapRecovery(opts: GapRecoveryOptions): GapRecovery {
     return Math.max(newest, Date.now() - 24 * 60 * 60_000);
   }
 
-  const connected = (): boolean => !closed && adapter.status().state === 'connected';
+  const owned = opts.owns ?? (() => true);
+  const connected = (): boolean => !closed && owned() && adapter.status().state === 'connected';
 
   /** Moves the coverage mark, never past a call still waiting to be handled. */
   function cover(at: number): void {
@@ -109,6 +112,7 @@ export function createGapRecovery(opts: GapRecoveryOptions): GapRecovery {
 
   /** One pass over the history since the mark; false when it stopped because the link closed. */
   async function pass(): Promise<boolean> {
+    if (!owned()) return false;
     const covered = state.coveredUntil(memberId) ?? lostMarkFallback();
     const startedAt = Date.now();
     const settledBefore = startedAt - tailMs;
@@ -124,7 +128,7 @@ export function createGapRecovery(opts: GapRecoveryOptions): GapRecovery {
     // Calls held back by a failed delivery are read again now; a new failure holds the mark again.
     heldBefore = undefined;
     const events = await adapter.searchCdr(since);
-    if (closed) return false;
+    if (closed || !owned()) return false;
     let fresh = 0;
     let tooRecent = 0;
     for (const event of events) {

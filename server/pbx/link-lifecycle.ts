@@ -47,6 +47,11 @@ export interface LinkLifecycleOptions {
   /** Why webhook links cannot run now (their key is unavailable: webhook-routing.ts), undefined when they can. */
   webhookKeyProblem: () => string | undefined;
   recovery: { marginMs: number; tailMs: number; retryMs: number; webhookSweepMs: number };
+  /**
+   * True while this instance owns the portal (server/cluster/ownership.ts): its link is opened only then, closed as
+   * soon as it is not, and refuses every new connection meanwhile (one PBX link per portal, ever).
+   */
+  owns: (memberId: string) => boolean;
 }
 
 interface OpenLink extends Link {
@@ -99,7 +104,11 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
   }
 
   function openLink(memberId: string, settings: PbxConnectionSettings, fingerprint: string): OpenLink {
-    const adapter = opts.createAdapter(memberId, settings, { log, addressPolicy: opts.addressPolicy });
+    const addressPolicy = {
+      ...opts.addressPolicy,
+      refuseConnect: () => (opts.owns(memberId) ? undefined : new PbxError('PBX_CLOSED', `this instance no longer owns portal ${memberId}: no connection to its PBX`)),
+    };
+    const adapter = opts.createAdapter(memberId, settings, { log, addressPolicy });
     // Each needs the other: recovery delivers what it reads back, a delivery that failed is retried by recovery
     // (called only once events flow, after both exist).
     const delivery = createCallDelivery({
@@ -107,17 +116,26 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
       onCdrFailed: (event) => recovery.holdForRetry(event),
     });
     const recovery = createGapRecovery({
-      memberId, adapter, delivery, state, log, ...opts.recovery,
+      memberId, adapter, delivery, state, log, ...opts.recovery, owns: () => opts.owns(memberId),
       newestCallAt: () => store.calls.listRecent(memberId, { limit: 1 })[0]?.startedAt,
     });
     const link: OpenLink = {
       memberId, fingerprint, settings, adapter, delivery, recovery, unsubscribe: [], closed: false,
       isClosed: () => link.closed,
     };
-    link.unsubscribe.push(adapter.onCallEvent((event) => delivery.deliver(event)));
+    // What a socket still hands us once the portal is not ours (an instance woken from a pause, a link closing after
+    // its lease was given up) is left to the owner: handling it would look the caller up in Bitrix24 from here. The
+    // owner reads those calls back from the PBX's history (gap recovery from the coverage mark).
+    link.unsubscribe.push(adapter.onCallEvent((event) => {
+      if (opts.owns(memberId)) delivery.deliver(event);
+    }));
     const control = adapter.inboundControl;
     const onHeld = opts.onHeldCall;
-    if (control && onHeld) link.unsubscribe.push(control.onHeldCall((call) => onHeld(control, call)));
+    if (control && onHeld) {
+      link.unsubscribe.push(control.onHeldCall((call) => {
+        if (opts.owns(memberId)) onHeld(control, call);
+      }));
+    }
     link.unsubscribe.push(adapter.onStatus((status) => {
       if (link.closed) return;
       if (status.state === 'connected') void recovery.recover();
@@ -128,8 +146,19 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
   }
 
   async function reconcileNow(memberId: string): Promise<void> {
-    const wanted = started ? wantedSettings(memberId) : undefined;
     const existing = links.get(memberId);
+    if (started && !opts.owns(memberId)) {
+      // Another instance runs this portal: the link closes (its coverage mark written for the new owner to resume
+      // from), and the mark is kept, unlike a disabled portal's.
+      if (existing) {
+        await closeLink(existing);
+        await state.flush();
+        log.info({ portal: memberId }, 'PBX link closed: another instance owns the portal now');
+      }
+      parked.set(memberId, { state: 'disabled', lastError: 'The PBX link of this portal runs on another instance of the connector.' });
+      return;
+    }
+    const wanted = started ? wantedSettings(memberId) : undefined;
     const keyProblem = opts.webhookKeyProblem();
     if (wanted?.events === 'webhook' && keyProblem !== undefined) {
       store.fences.add(memberId, { file: 'webhook.key', repair: 'operator', reason: keyProblem });

@@ -48,6 +48,8 @@ export interface PbxSupervisorOptions {
   lookup?: AddressPolicy['lookup'];
   /** Defaults to DATA_DIR/pbx-links.json. */
   statePath?: string;
+  /** Whether this instance runs the portal's link (server/cluster/ownership.ts). Default: every portal. */
+  owns?: (memberId: string) => boolean;
 }
 
 export interface PbxSupervisor {
@@ -83,6 +85,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     store: opts.store, log, state, addressPolicy, createAdapter: opts.createAdapter,
     onCallEvent: opts.onCallEvent, ...(opts.onHeldCall ? { onHeldCall: opts.onHeldCall } : {}),
     webhookKeyProblem: () => webhooks.problem(),
+    owns: opts.owns ?? (() => true),
     recovery: {
       marginMs: opts.recoveryMarginMs ?? 2 * 60_000, tailMs,
       retryMs: opts.recoveryRetryMs ?? 15_000, webhookSweepMs: opts.webhookSweepMs ?? 5 * 60_000,

@@ -123,6 +123,12 @@ export interface StoreDatabase {
    * Undefined (the default): the portal's writes are not fenced (one instance).
    */
   setEpoch(memberId: string, epoch: number | undefined): void;
+  /**
+   * Reads the portal's owner data again from the database into memory (outbox items, calls, contact sync, missed-call
+   * tasks, the PBX link mark): a new owner (server/cluster/) resumes what the former owner left, not what this
+   * instance saw when it opened the store.
+   */
+  reloadPortal(memberId: string): Promise<void>;
 }
 
 /**

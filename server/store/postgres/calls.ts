@@ -16,6 +16,8 @@ const UPSERT = `
 
 export interface PgCallsStore extends CallsRepository {
   load(): Promise<void>;
+  /** Replaces the portal's calls in memory with the table's (a new owner takes the portal over: cluster/). */
+  reload(memberId: string): Promise<void>;
 }
 
 /**
@@ -45,6 +47,13 @@ export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): P
         'SELECT member_id, record FROM calls ORDER BY member_id, started_at, pbx_call_id');
       for (const { member_id: memberId, record } of rows) index.load(memberId, record);
     },
+
+    reload: (memberId) => ctx.serial(`calls\u0000${memberId}`, async () => {
+      const { rows } = await ctx.pool.query<{ record: CallRecord }>(
+        'SELECT record FROM calls WHERE member_id = $1 ORDER BY started_at, pbx_call_id', [memberId]);
+      index.forget(memberId);
+      for (const { record } of rows) index.load(memberId, record);
+    }),
 
     async removePortal(portal) {
       await ctx.serial(`calls\u0000${portal}`, () => ctx.pool.query('DELETE FROM calls WHERE member_id = $1', [portal]));

@@ -18,7 +18,8 @@ type Queryable = Pick<pg.Pool, 'query'>;
 interface DocumentTable<T> {
   /** Used as the write queue's name: writes of one kind and portal reach the database in order. */
   name: string;
-  loadAll(db: Queryable): Promise<Map<string, T>>;
+  /** Every portal's documents, or only this portal's. */
+  loadAll(db: Queryable, memberId?: string): Promise<Map<string, T>>;
   /** Writes what differs between prev and next; throws PORTAL_LEASE_LOST when the fencing guard refused it. */
   write(ctx: PgContext, memberId: string, prev: T | undefined, next: T): Promise<void>;
   remove(db: Queryable, memberId: string): Promise<void>;
@@ -31,6 +32,15 @@ export class PgPortalDocuments<T extends Record<string, unknown>> implements Por
 
   async load(): Promise<void> {
     for (const [memberId, doc] of await this.table.loadAll(this.ctx.pool)) this.docs.set(memberId, doc);
+  }
+
+  /** Replaces the portal's document in memory with the table's (cluster/: a new owner takes the portal over). */
+  reload(memberId: string): Promise<void> {
+    return this.ctx.serial(`${this.table.name}\u0000${memberId}`, async () => {
+      const doc = (await this.table.loadAll(this.ctx.pool, memberId)).get(memberId);
+      if (doc === undefined) this.docs.delete(memberId);
+      else this.docs.set(memberId, doc);
+    });
   }
 
   data(memberId: string): T | undefined {
@@ -168,8 +178,9 @@ type ContactDoc = { entries: Record<string, ContactSyncEntry> };
 
 export const contactSyncTable: DocumentTable<ContactDoc> = {
   name: 'contact-sync',
-  async loadAll(db) {
-    const { rows } = await db.query<{ member_id: string; entry: ContactSyncEntry }>('SELECT member_id, entry FROM contact_sync');
+  async loadAll(db, memberId) {
+    const { rows } = await db.query<{ member_id: string; entry: ContactSyncEntry }>(
+      `SELECT member_id, entry FROM contact_sync${memberId === undefined ? '' : ' WHERE member_id = $1'}`, memberId === undefined ? [] : [memberId]);
     const docs = new Map<string, ContactDoc>();
     for (const { member_id: memberId, entry } of rows) {
       const doc = docs.get(memberId) ?? { entries: {} };
@@ -196,8 +207,9 @@ type MissedDoc = { open: Record<string, MissedCallTaskEntry> };
 
 export const missedCallTasksTable: DocumentTable<MissedDoc> = {
   name: 'missed-call-tasks',
-  async loadAll(db) {
-    const { rows } = await db.query<{ member_id: string; phone: string; entry: MissedCallTaskEntry }>('SELECT member_id, phone, entry FROM missed_call_tasks');
+  async loadAll(db, memberId) {
+    const { rows } = await db.query<{ member_id: string; phone: string; entry: MissedCallTaskEntry }>(
+      `SELECT member_id, phone, entry FROM missed_call_tasks${memberId === undefined ? '' : ' WHERE member_id = $1'}`, memberId === undefined ? [] : [memberId]);
     const docs = new Map<string, MissedDoc>();
     for (const { member_id: memberId, phone, entry } of rows) {
       const doc = docs.get(memberId) ?? { open: {} };

@@ -91,6 +91,11 @@ async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions,
         }
       },
       setEpoch: (memberId, epoch) => ctx.setEpoch(memberId, epoch),
+      reloadPortal: async (memberId) => {
+        await Promise.all([
+          outbox.reload(memberId), calls.reload(memberId), contactDocs.reload(memberId), missedDocs.reload(memberId), linkMarks.reload(memberId),
+        ]);
+      },
     },
     // Only a sealed PBX secret that does not open can fence a portal here (there are no files to be damaged):
     // the repair starts its settings afresh, as the file store does with settings.json.

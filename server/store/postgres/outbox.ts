@@ -20,6 +20,11 @@ const UPSERT = `
 
 export interface PgOutboxStore extends OutboxRepository {
   load(): Promise<void>;
+  /**
+   * Replaces the portal's items in memory with the table's: what the former owner enqueued, sent and parked since
+   * this instance loaded them (cluster/: a new owner resumes the portal's pending writes).
+   */
+  reload(memberId: string): Promise<void>;
 }
 
 /**
@@ -54,6 +59,15 @@ export function createPgOutboxRepository(ctx: PgContext, fences: PortalFences, n
       const max = await ctx.pool.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM outbox');
       index.raiseSeq(toNumber(max.rows[0]?.seq ?? 0));
     },
+
+    reload: (memberId) => ctx.serial(`outbox\u0000${memberId}`, async () => {
+      const { rows } = await ctx.pool.query<{ item: OutboxItem; seq: string }>(
+        'SELECT item, seq FROM outbox WHERE member_id = $1 ORDER BY seq', [memberId]);
+      index.forget(memberId);
+      for (const { item } of rows) index.load(memberId, item);
+      // Items enqueued by other instances carry their sequence numbers: ours must follow them.
+      index.raiseSeq(rows.reduce((max, r) => Math.max(max, toNumber(r.seq)), 0));
+    }),
 
     async removePortal(portal) {
       await ctx.serial(`outbox\u0000${portal}`, () => ctx.pool.query('DELETE FROM outbox WHERE member_id = $1', [portal]));

@@ -136,7 +136,7 @@ describe('migrate-store: a file store moved into PostgreSQL through the real pro
     };
     const metrics = async (): Promise<string> => (await fetch(`${stack.config.publicUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     const up = await health();
-    expect(up).toMatchObject({ status: 200, body: { ok: true, store: 'postgres', database: { reachable: true, schemaVersion: 1 } } });
+    expect(up).toMatchObject({ status: 200, body: { ok: true, store: 'postgres', database: { reachable: true, schemaVersion: 2 } } });
     expect(await metrics()).toMatch(/^pbxb24_store_postgres 1$[\s\S]*^pbxb24_store_database_up 1$/m);
     await cluster.pause();
     const down = await health();

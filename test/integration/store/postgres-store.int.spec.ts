@@ -38,7 +38,7 @@ describe('PostgreSQL store', () => {
     const again = await open(url);
     expect(again.portals.get('m1')?.accessToken).toBe('access-m1-SECRET2');
     await again.close();
-    expect(await sql<{ version: number; name: string }>(url, 'SELECT version, name FROM schema_migrations ORDER BY version')).toEqual([{ version: 1, name: 'initial' }]);
+    expect(await sql<{ version: number; name: string }>(url, 'SELECT version, name FROM schema_migrations ORDER BY version')).toEqual([{ version: 1, name: 'initial' }, { version: 2, name: 'cluster' }]);
   }, 60_000);
 
   it('refuses a database whose schema is newer than this release, naming the versions', async () => {
@@ -115,7 +115,7 @@ describe('PostgreSQL store', () => {
     expect(config.databaseUrl).toBe(url);
     const store = await openStore({ dataDir: '/nonexistent', secretKey: TEST_KEY, log: captureLog().log, ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}) });
     expect(store.database?.kind).toBe('postgres');
-    expect(await store.database?.check()).toEqual({ reachable: true, schemaVersion: 1 });
+    expect(await store.database?.check()).toEqual({ reachable: true, schemaVersion: 2 });
     await store.close();
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toBeUndefined();
     expect(loadConfig({}).databaseUrl).toBeUndefined();
