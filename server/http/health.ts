@@ -70,15 +70,15 @@ function clusterGauges(gauges: RuntimeGauges): string {
   if (!cluster) return '';
   const label = `{instance="${cluster.instanceId.replace(/["\\\n]/g, '_')}"}`;
   return [
-    '# HELP pbx_connector_portals_owned Portals whose live work (PBX link, outbox) runs on this instance',
-    '# TYPE pbx_connector_portals_owned gauge',
-    `pbx_connector_portals_owned${label} ${cluster.owned}`,
-    '# HELP pbx_connector_lease_changes_total Portal leases this instance took or gave up',
-    '# TYPE pbx_connector_lease_changes_total counter',
-    `pbx_connector_lease_changes_total${label} ${cluster.leaseChanges}`,
-    '# HELP pbx_connector_cluster_instances Instances alive on the database (heartbeat younger than the lease TTL)',
-    '# TYPE pbx_connector_cluster_instances gauge',
-    `pbx_connector_cluster_instances ${cluster.instances}`,
+    '# HELP pbxb24_portals_owned Portals whose live work (PBX link, outbox) runs on this instance',
+    '# TYPE pbxb24_portals_owned gauge',
+    `pbxb24_portals_owned${label} ${cluster.owned}`,
+    '# HELP pbxb24_lease_changes_total Portal leases this instance took or gave up',
+    '# TYPE pbxb24_lease_changes_total counter',
+    `pbxb24_lease_changes_total${label} ${cluster.leaseChanges}`,
+    '# HELP pbxb24_cluster_instances Instances alive on the database (heartbeat younger than the lease TTL)',
+    '# TYPE pbxb24_cluster_instances gauge',
+    `pbxb24_cluster_instances ${cluster.instances}`,
   ].join('\n') + '\n';
 }
 

@@ -161,11 +161,11 @@ describe('two instances on one database', () => {
     const calls = await callOnEveryPortal(2);
     for (const t of tenants) expect(await expectEachLoggedOnce(b24, t.memberId, [calls.get(t.memberId) ?? ''], 30_000, 500)).toEqual(EMPTY_REPORT);
     const metrics = await (await fetch(`${b.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-    expect(metrics).toMatch(/^pbx_connector_portals_owned\{instance="b"\} 4$/m);
+    expect(metrics).toMatch(/^pbxb24_portals_owned\{instance="b"\} 4$/m);
     // b took two portals when it joined and two when a left.
-    expect(Number(/^pbx_connector_lease_changes_total\{instance="b"\} (\d+)$/m.exec(metrics)?.[1])).toBe(4);
+    expect(Number(/^pbxb24_lease_changes_total\{instance="b"\} (\d+)$/m.exec(metrics)?.[1])).toBe(4);
     // a left the heartbeat table as it closed.
-    expect(metrics).toMatch(/^pbx_connector_cluster_instances 1$/m);
+    expect(metrics).toMatch(/^pbxb24_cluster_instances 1$/m);
   }, 180_000);
 
   it('the new owner resumes the former owner\'s pending Bitrix24 writes from the database and sends each once', async () => {
