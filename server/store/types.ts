@@ -1,3 +1,5 @@
+import type { Pool } from 'pg';
+import type { ClusterNotifier } from '../cluster/notify.js';
 import type { Fence, FencedFile, PortalFences } from './fences.js';
 import type {
   Binding, CallRecord, CardMode, ContactSyncEntry, CrmEntityType, MissedCallTaskEntry, OutboxItem, Portal, PortalSettings,
@@ -101,6 +103,18 @@ export interface StoreDatabase {
    * Undefined (the default): the portal's writes are not fenced (one instance).
    */
   setEpoch(memberId: string, epoch: number | undefined): void;
+  /** This instance among those sharing the database (its application_name there). */
+  instanceId: string;
+  /** The store's pool, for the cluster's own tables (portal_work, portal_buckets: server/cluster/). */
+  pool: Pool;
+  /** The LISTEN link (cluster/notify.ts). */
+  notifier: ClusterNotifier;
+  /** Every reload caused by another instance's write, received so far, has finished (tests). */
+  settled(): Promise<void>;
+  /** Reads the portal's row again now (e.g. under the token lock: another instance may have just refreshed). */
+  reloadPortal(memberId: string): Promise<void>;
+  /** Runs `task` as the only holder of (purpose, portal) across every instance (a PostgreSQL advisory lock). */
+  withPortalLock<T>(memberId: string, purpose: string, task: () => Promise<T>): Promise<T>;
 }
 
 /**

@@ -16,6 +16,15 @@ const UPSERT = `
 
 export interface PgCallsStore extends CallsRepository {
   load(): Promise<void>;
+  /**
+   * Reads these calls again (another instance wrote them), or every call changed since `since` (the database's
+   * clock; after the LISTEN link was down). Portals this instance owns are skipped: it is their only writer, and its memory may hold
+   * a write still on its way to the database.
+   */
+  reload(keys: { memberId: string; key: string }[]): Promise<void>;
+  reloadSince(since: Date): Promise<void>;
+  /** Drops the portal's calls from memory (another instance removed the portal). */
+  forget(memberId: string): void;
 }
 
 /**
@@ -50,5 +59,23 @@ export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): P
       await ctx.serial(`calls\u0000${portal}`, () => ctx.pool.query('DELETE FROM calls WHERE member_id = $1', [portal]));
       index.forget(portal);
     },
+
+    async reload(keys) {
+      const wanted = keys.filter((k) => ctx.epoch(k.memberId) === null);
+      if (wanted.length === 0) return;
+      const { rows } = await ctx.pool.query<{ member_id: string; record: CallRecord }>(
+        `SELECT c.member_id, c.record FROM calls c
+         JOIN unnest($1::text[], $2::text[]) AS k(member_id, pbx_call_id) USING (member_id, pbx_call_id)`,
+        [wanted.map((k) => k.memberId), wanted.map((k) => k.key)]);
+      for (const { member_id: memberId, record } of rows) if (ctx.epoch(memberId) === null) index.load(memberId, record);
+    },
+
+    async reloadSince(since) {
+      const { rows } = await ctx.pool.query<{ member_id: string; record: CallRecord }>(
+        'SELECT member_id, record FROM calls WHERE changed_at >= $1 ORDER BY member_id, started_at, pbx_call_id', [since]);
+      for (const { member_id: memberId, record } of rows) if (ctx.epoch(memberId) === null) index.load(memberId, record);
+    },
+
+    forget: (memberId) => index.forget(memberId),
   };
 }
