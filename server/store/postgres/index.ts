@@ -129,7 +129,7 @@ async function openWith(
       reloadPortal: async (memberId) => {
         await portals.refresh(() => portalsDoc.reload(memberId));
       },
-      withPortalLock: (memberId, purpose, task) => withAdvisoryLock(pool, `${purpose}\u0000${memberId}`, task),
+      withPortalLock: (memberId, purpose, task) => withAdvisoryLock(pool, `${purpose}:${memberId}`, task),
     },
     // Only a sealed PBX secret that does not open can fence a portal here (there are no files to be damaged):
     // the repair starts its settings afresh, as the file store does with settings.json.
