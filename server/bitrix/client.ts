@@ -13,7 +13,8 @@ import { markNeedsReinstall, needsReinstallError, refreshPortalTokens, storedTok
 import { batchCommandLine } from './query.js';
 import { asRecord, readBatchAnswer, sdkStatus } from './answers.js';
 import { expectedAppCode, FRAME_CHECK_BATCH, readFrameCheck, type FrameProfile } from './frame-check.js';
-import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket } from './coalesce.js';
+import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket, type RateBucket } from './coalesce.js';
+import { SharedTokenBucket } from './shared-bucket.js';
 import { createBitrixTransport } from './guarded-transport.js';
 import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
 
@@ -305,15 +306,18 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
   const coalescers = new Map<string, PortalCoalescer>();
   // The portal's bucket outlives its coalescer and SDK instance (forget() after a reinstall): Bitrix24's own bucket
   // does not empty because we rebuilt ours.
-  const buckets = new Map<string, TokenBucket>();
-  function bucketFor(memberId: string): TokenBucket | undefined {
+  const buckets = new Map<string, RateBucket>();
+  function bucketFor(memberId: string): RateBucket | undefined {
     const existing = buckets.get(memberId);
     if (existing) return existing;
     const portal = store.portals.get(memberId);
     if (!portal) return undefined;
     const { rateLimit } = restrictionFor(planForPortal(config, portal), opts.restriction);
     if (!rateLimit) return undefined;
-    const bucket = new TokenBucket(rateLimit.burstLimit, rateLimit.drainRate, now);
+    // Several instances on one database share the portal's bucket: Bitrix24 meters the portal, not our process.
+    const bucket = store.database
+      ? new SharedTokenBucket(store.database.pool, memberId, rateLimit.burstLimit, rateLimit.drainRate, log)
+      : new TokenBucket(rateLimit.burstLimit, rateLimit.drainRate, now);
     buckets.set(memberId, bucket);
     return bucket;
   }

@@ -84,11 +84,28 @@ CREATE TABLE portal_work (
 );
 CREATE INDEX portal_work_pending ON portal_work (member_id, id) WHERE state = 'pending';
 
--- A portal's Bitrix24 rate bucket shared by every instance (bitrix/cluster-bucket.ts): the level of Bitrix24's
--- leaky bucket as we have filled it, drained by time, taken in one UPDATE so two instances never both take the last
--- token.
+-- A portal's Bitrix24 rate bucket shared by every instance (bitrix/shared-bucket.ts): the level of Bitrix24's
+-- leaky bucket (https://apidocs.bitrix24.com/limits.html) as our instances together have filled it, drained by the
+-- database's clock. take_portal_token takes one request's room under the row lock, so two instances never both
+-- take the last of it; it answers 0 (taken) or the milliseconds until there is room.
 CREATE TABLE portal_buckets (
   member_id text PRIMARY KEY,
   level     double precision NOT NULL DEFAULT 0,
   at        timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+
+CREATE FUNCTION take_portal_token(p_member text, p_burst double precision, p_drain double precision) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  lvl double precision;
+BEGIN
+  INSERT INTO portal_buckets (member_id) VALUES (p_member) ON CONFLICT DO NOTHING;
+  SELECT greatest(0, level - extract(epoch FROM clock_timestamp() - at) * p_drain) INTO lvl
+    FROM portal_buckets WHERE member_id = p_member FOR UPDATE;
+  IF lvl + 1 <= p_burst THEN
+    UPDATE portal_buckets SET level = lvl + 1, at = clock_timestamp() WHERE member_id = p_member;
+    RETURN 0;
+  END IF;
+  UPDATE portal_buckets SET level = lvl, at = clock_timestamp() WHERE member_id = p_member;
+  RETURN greatest(1, ceil((lvl + 1 - p_burst) * 1000 / p_drain))::integer;
+END $$;
