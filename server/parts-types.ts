@@ -13,6 +13,7 @@ import type { TelephonyEventHandlers } from './calls/types.js';
 import type { PbxLinkStatus } from './pbx/adapter.js';
 import type { RuntimeGauges } from './http/health.js';
 import type { CrmChangeEvents } from './contacts/types.js';
+import type { Ownership } from './cluster/ownership-types.js';
 
 /** What the core (store, Bitrix24 clients, outbox) hands to the parts built on top of it. */
 export interface CoreServices {
@@ -21,6 +22,11 @@ export interface CoreServices {
   store: Store;
   clients: PortalBitrixClients;
   outbox: Outbox;
+  /**
+   * Which portals this instance runs live work for (cluster/ownership.ts, PostgreSQL leases). Absent: with one
+   * instance every portal; on PostgreSQL, until leases are wired, the portals whose PBX link this instance holds.
+   */
+  ownership?: Ownership;
 }
 
 /** What the PBX supervisor, calls service and contacts give back to the HTTP app. */

@@ -5,6 +5,8 @@ import { createRecordingUploader } from './bitrix/recording-upload.js';
 import { restAsUser, type UserAuth } from './bitrix/as-user.js';
 import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';
+import { handTelephonyToOwner } from './calls/telephony-handover.js';
+import { createPortalWork } from './cluster/portal-work.js';
 import { normalizePhone } from './phone.js';
 import type { ContactsApiDeps } from './http/api/route-support.js';
 import { createCrmContacts } from './contacts/index.js';
@@ -70,6 +72,16 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     ...(opts.calls ? { options: opts.calls } : {}),
   });
   holder.calls = calls;
+  const { database } = store;
+  const { ownership } = core;
+  // Live work that lands on an instance not owning the portal goes to the owner (cluster/portal-work.ts).
+  const portalWork = createPortalWork({
+    log,
+    ...(database ? { database: { pool: database.pool, notifier: database.notifier, instanceId: database.instanceId } } : {}),
+    owns: (memberId) => (ownership ? ownership.owns(memberId) : !database || supervisor.adapter(memberId) !== undefined),
+    epoch: (memberId) => ownership?.epoch(memberId),
+  });
+  ownership?.onGained(() => portalWork.sweep().catch(() => undefined));
   const userNames = createUserNames({ clients, log });
   // Reads judged by Bitrix24's rights go out with the employee's own frame token (issue 10 point 7).
   const restAs = (user: UserAuth) => restAsUser(user, { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret, transport: bitrixTransport });
@@ -91,7 +103,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   return {
     supervisor,
     calls,
-    telephonyEvents: calls.telephony,
+    telephonyEvents: handTelephonyToOwner(calls.telephony, portalWork),
     crmEvents: { crmChanged: (portal, crm, change) => contacts.sync.crmChanged(portal, crm, change) },
     pbxStatus: (memberId) => supervisor.status(memberId),
     onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
@@ -131,6 +143,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       await supervisor.start();
     },
     stop: async () => {
+      await portalWork.stop();
       await supervisor.stop();
       calls.stop();
       await contacts.sync.idle();
