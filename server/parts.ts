@@ -7,6 +7,7 @@ import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';
 import { handTelephonyToOwner } from './calls/telephony-handover.js';
 import { createPortalWork } from './cluster/portal-work.js';
+import { remotePbxAdapter, serveRemotePbx } from './pbx/remote-adapter.js';
 import { normalizePhone } from './phone.js';
 import type { ContactsApiDeps } from './http/api/route-support.js';
 import { createCrmContacts } from './contacts/index.js';
@@ -75,13 +76,22 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   const { database } = store;
   const { ownership } = core;
   // Live work that lands on an instance not owning the portal goes to the owner (cluster/portal-work.ts).
+  const owns = (memberId: string): boolean => (ownership ? ownership.owns(memberId) : !database || supervisor.adapter(memberId) !== undefined);
   const portalWork = createPortalWork({
     log,
     ...(database ? { database: { pool: database.pool, notifier: database.notifier, instanceId: database.instanceId } } : {}),
-    owns: (memberId) => (ownership ? ownership.owns(memberId) : !database || supervisor.adapter(memberId) !== undefined),
+    owns,
     epoch: (memberId) => ownership?.epoch(memberId),
   });
   ownership?.onGained(() => portalWork.sweep().catch(() => undefined));
+  serveRemotePbx(portalWork, adapterFor);
+  /** The /api's view of the PBX: the link here, or, on another instance's portal, requests handed to its owner. */
+  const apiAdapterFor = (portal: string) => {
+    const here = supervisor.adapter(portal);
+    if (here || !database || owns(portal)) return here;
+    const settings = store.settings.get(portal);
+    return settings.enabled && settings.pbx ? remotePbxAdapter(portal, portalWork) : undefined;
+  };
   const userNames = createUserNames({ clients, log });
   // Reads judged by Bitrix24's rights go out with the employee's own frame token (issue 10 point 7).
   const restAs = (user: UserAuth) => restAsUser(user, { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret, transport: bitrixTransport });
@@ -89,7 +99,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   const openItems = createOpenItems({ restAs, log: log.child({ part: 'open-items' }) });
 
   const apiDeps: ContactsApiDeps = {
-    store, clients, log, config, requireAdmin, adapterFor,
+    store, clients, log, config, requireAdmin, adapterFor: apiAdapterFor,
     onSettingsChanged: (portal) => supervisor.reconcile(portal),
     webhookPath: (portal) => supervisor.webhookPath(portal),
     testConnection: (settings) => supervisor.testConnection(settings),

@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import type { ErrorCode } from '../../contract/error-codes.js';
 import { ERROR_CODES } from '../../contract/error-codes.js';
 import type { Logger } from '../log.js';
+import { PbxError } from '../pbx/adapter.js';
 import type { ClusterNotifier } from './notify.js';
 
 /**
@@ -67,9 +68,12 @@ function errorFromRow(stored: StoredError | null, memberId: string): AppError {
   return isErrorCode(code) ? new AppError(code, message, stored?.status ?? 500) : new AppError('INTERNAL', message, 502);
 }
 
+/** An error's code (AppError, PbxError) and its message without the code prefix both put in front of it. */
 function errorToRow(err: unknown): StoredError {
-  if (err instanceof AppError) return { code: err.code, message: err.message, status: err.status };
-  return { message: err instanceof Error ? err.message : String(err), status: 500 };
+  const message = (err instanceof Error ? err.message : String(err)).replace(/^[A-Z_]+: /, '');
+  if (err instanceof AppError) return { code: err.code, message, status: err.status };
+  if (err instanceof PbxError) return { code: err.code, message, status: 502 };
+  return { message, status: 500 };
 }
 
 const ownerUnreachable = (memberId: string): AppError => new AppError('PORTAL_OWNER_UNREACHABLE',

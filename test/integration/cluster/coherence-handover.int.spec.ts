@@ -58,4 +58,16 @@ describe('live work handed to the instance holding the PBX link', () => {
     // The owner stored the dial under Bitrix24's CALL_ID: no second call was registered for it.
     expect((await b24.calls(tenant.memberId)).map((c) => c.callId)).toEqual([callId]);
   }, 60_000);
+
+  it('the /api on the instance without the link reads the PBX through the other\'s link, never logging in itself', async () => {
+    const { pbx } = two.stack;
+    const loginsBefore = (await pbx.tokens()).getTokenCalls;
+    const onB = await two.api('b', tenant, 'admin', 'GET', '/extensions');
+    expect(onB.status, onB.text).toBe(200);
+    const onA = await two.api('a', tenant, 'admin', 'GET', '/extensions');
+    expect(onB.body).toEqual(onA.body);
+    expect((onB.body as { number: string }[]).map((e) => e.number)).toContain('1001');
+    expect((await pbx.tokens()).getTokenCalls).toBe(loginsBefore);
+    expect(await pbx.sockets()).toHaveLength(1);
+  }, 60_000);
 });

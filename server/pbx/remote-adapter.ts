@@ -1,0 +1,72 @@
+import { PBX_ERROR_CODES } from '../../contract/error-codes.js';
+import type { PortalWork } from '../cluster/portal-work.js';
+import { AppError } from '../errors.js';
+import { PbxError, type PbxAdapter } from './adapter.js';
+
+/**
+ * The PBX as seen from an instance that does not hold the portal's link (several instances on PostgreSQL): each
+ * request goes to the owner as portal work (cluster/portal-work.ts) and runs on the owner's own adapter. Yeastar
+ * allows 8 API tokens per PBX, so an instance without the link must never log in itself. Only what the app's /api
+ * asks is offered (extensions, dial, phonebooks and their contacts, the connection test); the link itself (events,
+ * recordings) stays with the owner.
+ */
+
+const METHODS = [
+  'testConnection', 'listExtensions', 'dial', 'listPhonebooks', 'createPhonebook', 'upsertContact', 'contactExists', 'deleteContact',
+] as const;
+type ForwardedMethod = (typeof METHODS)[number];
+const KIND = 'pbx.request';
+
+const isForwarded = (method: unknown): method is ForwardedMethod => (METHODS as readonly unknown[]).includes(method);
+const isPbxCode = (code: string): code is (typeof PBX_ERROR_CODES)[number] => (PBX_ERROR_CODES as readonly string[]).includes(code);
+
+/** The owner's handler: runs one forwarded method on its own adapter. */
+export function serveRemotePbx(work: PortalWork, adapterFor: (portal: string) => PbxAdapter | undefined): void {
+  work.handle(KIND, async (portal, input) => {
+    const method = input.method;
+    if (!isForwarded(method)) throw new AppError('BAD_REQUEST', `not a PBX request another instance may hand over: ${String(method)}`, 400);
+    const args = Array.isArray(input.args) ? input.args as unknown[] : [];
+    const adapter = adapterFor(portal);
+    if (!adapter) throw new AppError('PBX_NOT_CONNECTED', 'the PBX is not connected: save and enable the PBX settings first', 409);
+    switch (method) {
+      case 'testConnection': return adapter.testConnection();
+      case 'listExtensions': return adapter.listExtensions();
+      case 'dial': return adapter.dial(String(args[0]), String(args[1]));
+      case 'listPhonebooks': return adapter.listPhonebooks();
+      case 'createPhonebook': return adapter.createPhonebook(String(args[0]));
+      case 'upsertContact': return adapter.upsertContact(String(args[0]), args[1] as Parameters<PbxAdapter['upsertContact']>[1], args[2] === undefined ? undefined : String(args[2]));
+      case 'contactExists': return adapter.contactExists ? adapter.contactExists(String(args[0])) : true;
+      case 'deleteContact': return adapter.deleteContact?.(String(args[0]));
+    }
+  });
+}
+
+/** An adapter for the portal whose every request runs on the owner; the owner's PbxError comes back as one. */
+export function remotePbxAdapter(portal: string, work: PortalWork): PbxAdapter {
+  const ask = async <T>(method: ForwardedMethod, ...args: unknown[]): Promise<T> => {
+    try {
+      return await work.run(portal, KIND, { method, args }) as T;
+    } catch (err) {
+      if (err instanceof AppError && isPbxCode(err.code)) throw new PbxError(err.code, err.message.replace(/^[A-Z_]+: /, ''));
+      throw err;
+    }
+  };
+  const notHere = (what: string): PbxError => new PbxError('PBX_UNREACHABLE', `${what} runs on the instance that holds the portal's PBX link`);
+  return {
+    connect: () => Promise.resolve(),
+    disconnect: () => Promise.resolve(),
+    status: () => ({ state: 'connected' }),
+    onCallEvent: () => () => undefined,
+    onStatus: () => () => undefined,
+    testConnection: () => ask('testConnection'),
+    listExtensions: () => ask('listExtensions'),
+    dial: (extension, number) => ask('dial', extension, number),
+    downloadRecording: () => Promise.reject(notHere('a recording download')),
+    searchCdr: () => Promise.reject(notHere('the call history search')),
+    listPhonebooks: () => ask('listPhonebooks'),
+    createPhonebook: (name) => ask('createPhonebook', name),
+    upsertContact: (phonebookId, contact, existingId) => ask('upsertContact', phonebookId, contact, existingId),
+    contactExists: (id) => ask('contactExists', id),
+    deleteContact: (id) => ask('deleteContact', id),
+  };
+}
