@@ -7,7 +7,7 @@ import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';
 import { handTelephonyToOwner } from './calls/telephony-handover.js';
 import { createPortalWork } from './cluster/portal-work.js';
-import { remotePbxAdapter, serveRemotePbx } from './pbx/remote-adapter.js';
+import { remoteLinkStatus, remotePbxAdapter, serveRemotePbx } from './pbx/remote-adapter.js';
 import { normalizePhone } from './phone.js';
 import type { ContactsApiDeps } from './http/api/route-support.js';
 import { createCrmContacts } from './contacts/index.js';
@@ -84,7 +84,14 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     epoch: (memberId) => ownership?.epoch(memberId),
   });
   ownership?.onGained(() => portalWork.sweep().catch(() => undefined));
-  serveRemotePbx(portalWork, adapterFor);
+  serveRemotePbx(portalWork, adapterFor, (memberId) => supervisor.status(memberId));
+  const ownersStatus = remoteLinkStatus(portalWork);
+  /** The PBX link's status here, or as the portal's owner reports it. */
+  const linkStatus = (memberId: string) => {
+    if (!database || owns(memberId)) return supervisor.status(memberId);
+    const settings = store.settings.get(memberId);
+    return settings.enabled && settings.pbx ? ownersStatus(memberId) : supervisor.status(memberId);
+  };
   /** The /api's view of the PBX: the link here, or, on another instance's portal, requests handed to its owner. */
   const apiAdapterFor = (portal: string) => {
     const here = supervisor.adapter(portal);
@@ -115,14 +122,14 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     calls,
     telephonyEvents: handTelephonyToOwner(calls.telephony, portalWork),
     crmEvents: { crmChanged: (portal, crm, change) => contacts.sync.crmChanged(portal, crm, change) },
-    pbxStatus: (memberId) => supervisor.status(memberId),
+    pbxStatus: linkStatus,
     onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
     onPortalInstalled: (memberId) => supervisor.reconcile(memberId),
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
       contactSyncRouter({ store, sync: contacts.sync, adapterFor, requireAdmin }),
       cardModesRouter({ store, requireAdmin }),
-      checklistRouter({ store, pbxStatus: (memberId) => supervisor.status(memberId), requireAdmin }),
+      checklistRouter({ store, pbxStatus: linkStatus, requireAdmin }),
       callsApiRouter({
         calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),

@@ -134,10 +134,14 @@ export function createPortalWork(opts: PortalWorkOptions): PortalWork {
 
   notifier.onPortalWork((signal) => claimQuietly(signal.memberId));
 
+  let swept = 0;
   const sweep = async (): Promise<void> => {
     const { rows } = await pool.query<{ member_id: string }>(
       `SELECT DISTINCT member_id FROM portal_work WHERE state = 'pending' AND deadline_at > now()`);
     for (const { member_id: memberId } of rows) await claim(memberId);
+    // Answered rows are kept a while for the operator (who asked, who ran it, how it ended), then deleted.
+    swept += 1;
+    if (swept % 30 === 0) await pool.query(`DELETE FROM portal_work WHERE deadline_at < now() - interval '1 hour'`);
   };
   const sweeper = setInterval(() => {
     sweep().catch(() => undefined);

@@ -1,7 +1,8 @@
 import { PBX_ERROR_CODES } from '../../contract/error-codes.js';
 import type { PortalWork } from '../cluster/portal-work.js';
 import { AppError } from '../errors.js';
-import { PbxError, type PbxAdapter } from './adapter.js';
+import { z } from 'zod';
+import { PbxError, type PbxAdapter, type PbxLinkStatus } from './adapter.js';
 
 /**
  * The PBX as seen from an instance that does not hold the portal's link (several instances on PostgreSQL): each
@@ -16,12 +17,44 @@ const METHODS = [
 ] as const;
 type ForwardedMethod = (typeof METHODS)[number];
 const KIND = 'pbx.request';
+const STATUS = 'pbx.status';
+/** How long an owner's link status is shown before it is asked again (the app polls /api/status). */
+const STATUS_TTL_MS = 2_000;
 
 const isForwarded = (method: unknown): method is ForwardedMethod => (METHODS as readonly unknown[]).includes(method);
 const isPbxCode = (code: string): code is (typeof PBX_ERROR_CODES)[number] => (PBX_ERROR_CODES as readonly string[]).includes(code);
 
-/** The owner's handler: runs one forwarded method on its own adapter. */
-export function serveRemotePbx(work: PortalWork, adapterFor: (portal: string) => PbxAdapter | undefined): void {
+const linkState = z.enum(['disabled', 'connecting', 'connected', 'auth_failed', 'unreachable']);
+const statusAnswer = z.object({ state: linkState, lastError: z.string().optional(), lastEventAt: z.number().optional(), connectedAt: z.number().optional() });
+
+/**
+ * The PBX link's status as its owner sees it, for an instance without the link: /api/status is synchronous, so it
+ * answers the owner's last answer (asked again after 2 s, in the background), and `connecting` until there is one.
+ */
+export function remoteLinkStatus(work: PortalWork): (portal: string) => PbxLinkStatus {
+  const known = new Map<string, { status: PbxLinkStatus; at: number }>();
+  const asking = new Set<string>();
+  return (portal) => {
+    const cached = known.get(portal);
+    if ((!cached || Date.now() - cached.at > STATUS_TTL_MS) && !asking.has(portal)) {
+      asking.add(portal);
+      void work.run(portal, STATUS, {})
+        .then((answer) => {
+          const parsed = statusAnswer.safeParse(answer);
+          if (parsed.success) known.set(portal, { status: parsed.data, at: Date.now() });
+        }, () => known.set(portal, { status: { state: 'unreachable', lastError: 'the instance holding the PBX link did not answer' }, at: Date.now() }))
+        .finally(() => asking.delete(portal));
+    }
+    return cached?.status ?? { state: 'connecting' };
+  };
+}
+
+/** The owner's handlers: one forwarded method on its own adapter, and its link's status. */
+export function serveRemotePbx(work: PortalWork, adapterFor: (portal: string) => PbxAdapter | undefined, statusOf: (portal: string) => PbxLinkStatus): void {
+  work.handle(STATUS, (portal) => {
+    const { state, lastError, lastEventAt, connectedAt } = statusOf(portal);
+    return Promise.resolve({ state, lastError, lastEventAt, connectedAt });
+  });
   work.handle(KIND, async (portal, input) => {
     const method = input.method;
     if (!isForwarded(method)) throw new AppError('BAD_REQUEST', `not a PBX request another instance may hand over: ${String(method)}`, 400);

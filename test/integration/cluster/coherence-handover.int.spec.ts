@@ -69,5 +69,7 @@ describe('live work handed to the instance holding the PBX link', () => {
     expect((onB.body as { number: string }[]).map((e) => e.number)).toContain('1001');
     expect((await pbx.tokens()).getTokenCalls).toBe(loginsBefore);
     expect(await pbx.sockets()).toHaveLength(1);
+    // B's status shows the link as its holder sees it: connected.
+    await eventually(async () => ((await two.api('b', tenant, 'admin', 'GET', '/status')).body as { pbx?: { state?: string } }).pbx?.state === 'connected', 10_000, 100);
   }, 60_000);
 });
