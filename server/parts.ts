@@ -84,6 +84,13 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     epoch: (memberId) => ownership?.epoch(memberId),
   });
   ownership?.onGained(() => portalWork.sweep().catch(() => undefined));
+  // Settings saved (or the app re-installed, or removed) through another instance: the owner's link follows them.
+  // Only the owner: another instance reconciling would open a second link to the PBX.
+  database?.onRemoteChange((change) => {
+    if ((change.kind === 'settings' || change.kind === 'portal') && owns(change.memberId)) {
+      void Promise.resolve(supervisor.reconcile(change.memberId)).catch((err: unknown) => log.warn({ err, portal: change.memberId }, 'could not apply another instance\'s change to the PBX link'));
+    }
+  });
   serveRemotePbx(portalWork, adapterFor, (memberId) => supervisor.status(memberId));
   const ownersStatus = remoteLinkStatus(portalWork);
   /** The PBX link's status here, or as the portal's owner reports it. */
@@ -107,7 +114,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
 
   const apiDeps: ContactsApiDeps = {
     store, clients, log, config, requireAdmin, adapterFor: apiAdapterFor,
-    onSettingsChanged: (portal) => supervisor.reconcile(portal),
+    // With leases only the owner opens or closes the link; the others' saves reach it through store_changed.
+    onSettingsChanged: (portal) => (!ownership || ownership.owns(portal) ? supervisor.reconcile(portal) : undefined),
     webhookPath: (portal) => supervisor.webhookPath(portal),
     testConnection: (settings) => supervisor.testConnection(settings),
     forgetPortal: (portal) => {

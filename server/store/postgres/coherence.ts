@@ -38,6 +38,8 @@ export interface Coherence {
   resync(since: Date): Promise<void>;
   /** Every reload started so far has finished (tests, close). */
   settled(): Promise<void>;
+  /** Told after another instance's change of a portal document (portal, settings, bindings) is in memory. */
+  onApplied(listener: (change: StoreChange) => void): void;
 }
 
 /**
@@ -47,6 +49,10 @@ export interface Coherence {
  */
 export function createCoherence(parts: CoherentParts, log: Logger): Coherence {
   const running = new Set<Promise<unknown>>();
+  const applied: ((change: StoreChange) => void)[] = [];
+  const tell = (change: StoreChange) => (): void => {
+    for (const listener of applied) listener(change);
+  };
   const calls = new Map<string, { memberId: string; key: string }>();
   const outboxIds = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -93,11 +99,11 @@ export function createCoherence(parts: CoherentParts, log: Logger): Coherence {
       const { memberId } = change;
       switch (change.kind) {
         case 'portal':
-          return track(reloadPortal(memberId), change.kind, memberId);
+          return track(reloadPortal(memberId).then(tell(change)), change.kind, memberId);
         case 'settings':
-          return track(parts.settingsDocs.reload(memberId).then(() => parts.settings.forget(memberId)), change.kind, memberId);
+          return track(parts.settingsDocs.reload(memberId).then(() => parts.settings.forget(memberId)).then(tell(change)), change.kind, memberId);
         case 'bindings':
-          return track(parts.bindingsDocs.reload(memberId), change.kind, memberId);
+          return track(parts.bindingsDocs.reload(memberId).then(tell(change)), change.kind, memberId);
         case 'contact-sync':
           return track(parts.contactDocs.reload(memberId), change.kind, memberId);
         case 'missed-call-tasks':
@@ -122,6 +128,8 @@ export function createCoherence(parts: CoherentParts, log: Logger): Coherence {
       ]);
       for (const memberId of ids) parts.settings.forget(memberId);
     },
+
+    onApplied: (listener) => void applied.push(listener),
 
     async settled() {
       while (running.size > 0 || timer !== undefined) {

@@ -126,6 +126,7 @@ async function openWith(
       pool,
       notifier,
       settled: () => coherence.settled(),
+      onRemoteChange: (listener) => coherence.onApplied(listener),
       reloadPortal: async (memberId) => {
         await portals.refresh(() => portalsDoc.reload(memberId));
       },

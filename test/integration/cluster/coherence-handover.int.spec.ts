@@ -72,4 +72,12 @@ describe('live work handed to the instance holding the PBX link', () => {
     // B's status shows the link as its holder sees it: connected.
     await eventually(async () => ((await two.api('b', tenant, 'admin', 'GET', '/status')).body as { pbx?: { state?: string } }).pbx?.state === 'connected', 10_000, 100);
   }, 60_000);
+
+  it('the PBX switched off through the instance without the link closes the link on the other', async () => {
+    const { pbx } = two.stack;
+    const off = await two.api('b', tenant, 'admin', 'PUT', '/settings', { enabled: false });
+    expect(off.status, off.text).toBe(200);
+    await eventually(async () => ((await two.api('a', tenant, 'admin', 'GET', '/status')).body as { pbx?: { state?: string } }).pbx?.state === 'disabled', 15_000, 100);
+    await eventually(async () => (await pbx.sockets()).length === 0, 15_000, 100);
+  }, 60_000);
 });
