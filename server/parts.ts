@@ -5,9 +5,7 @@ import { createRecordingUploader } from './bitrix/recording-upload.js';
 import { restAsUser, type UserAuth } from './bitrix/as-user.js';
 import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';
-import { handTelephonyToOwner } from './calls/telephony-handover.js';
-import { createPortalWork } from './cluster/portal-work.js';
-import { remoteLinkStatus, remotePbxAdapter, serveRemotePbx } from './pbx/remote-adapter.js';
+import { createClusterHandover } from './cluster/handover.js';
 import { normalizePhone } from './phone.js';
 import type { ContactsApiDeps } from './http/api/route-support.js';
 import { createCrmContacts } from './contacts/index.js';
@@ -73,39 +71,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     ...(opts.calls ? { options: opts.calls } : {}),
   });
   holder.calls = calls;
-  const { database } = store;
-  const { ownership } = core;
-  // Live work that lands on an instance not owning the portal goes to the owner (cluster/portal-work.ts).
-  const owns = (memberId: string): boolean => (ownership ? ownership.owns(memberId) : !database || supervisor.adapter(memberId) !== undefined);
-  const portalWork = createPortalWork({
-    log,
-    ...(database ? { database: { pool: database.pool, notifier: database.notifier, instanceId: database.instanceId } } : {}),
-    owns,
-    epoch: (memberId) => ownership?.epoch(memberId),
-  });
-  ownership?.onGained(() => portalWork.sweep().catch(() => undefined));
-  // Settings saved (or the app re-installed, or removed) through another instance: the owner's link follows them.
-  // Only the owner: another instance reconciling would open a second link to the PBX.
-  database?.onRemoteChange((change) => {
-    if ((change.kind === 'settings' || change.kind === 'portal') && owns(change.memberId)) {
-      void Promise.resolve(supervisor.reconcile(change.memberId)).catch((err: unknown) => log.warn({ err, portal: change.memberId }, 'could not apply another instance\'s change to the PBX link'));
-    }
-  });
-  serveRemotePbx(portalWork, adapterFor, (memberId) => supervisor.status(memberId));
-  const ownersStatus = remoteLinkStatus(portalWork);
-  /** The PBX link's status here, or as the portal's owner reports it. */
-  const linkStatus = (memberId: string) => {
-    if (!database || owns(memberId)) return supervisor.status(memberId);
-    const settings = store.settings.get(memberId);
-    return settings.enabled && settings.pbx ? ownersStatus(memberId) : supervisor.status(memberId);
-  };
-  /** The /api's view of the PBX: the link here, or, on another instance's portal, requests handed to its owner. */
-  const apiAdapterFor = (portal: string) => {
-    const here = supervisor.adapter(portal);
-    if (here || !database || owns(portal)) return here;
-    const settings = store.settings.get(portal);
-    return settings.enabled && settings.pbx ? remotePbxAdapter(portal, portalWork) : undefined;
-  };
+  // Several instances: what lands here for a portal another instance owns goes to that owner (cluster/handover.ts).
+  const cluster = createClusterHandover({ store, log, supervisor, telephony: calls.telephony, ...(core.ownership ? { ownership: core.ownership } : {}) });
   const userNames = createUserNames({ clients, log });
   // Reads judged by Bitrix24's rights go out with the employee's own frame token (issue 10 point 7).
   const restAs = (user: UserAuth) => restAsUser(user, { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret, transport: bitrixTransport });
@@ -113,9 +80,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   const openItems = createOpenItems({ restAs, log: log.child({ part: 'open-items' }) });
 
   const apiDeps: ContactsApiDeps = {
-    store, clients, log, config, requireAdmin, adapterFor: apiAdapterFor,
-    // With leases only the owner opens or closes the link; the others' saves reach it through store_changed.
-    onSettingsChanged: (portal) => (!ownership || ownership.owns(portal) ? supervisor.reconcile(portal) : undefined),
+    store, clients, log, config, requireAdmin, adapterFor: (portal) => cluster.apiAdapterFor(portal),
+    onSettingsChanged: (portal) => cluster.settingsChanged(portal),
     webhookPath: (portal) => supervisor.webhookPath(portal),
     testConnection: (settings) => supervisor.testConnection(settings),
     forgetPortal: (portal) => {
@@ -128,16 +94,16 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   return {
     supervisor,
     calls,
-    telephonyEvents: handTelephonyToOwner(calls.telephony, portalWork),
+    telephonyEvents: cluster.telephonyEvents,
     crmEvents: { crmChanged: (portal, crm, change) => contacts.sync.crmChanged(portal, crm, change) },
-    pbxStatus: linkStatus,
+    pbxStatus: (memberId) => cluster.linkStatus(memberId),
     onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
     onPortalInstalled: (memberId) => supervisor.reconcile(memberId),
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
       contactSyncRouter({ store, sync: contacts.sync, adapterFor, requireAdmin }),
       cardModesRouter({ store, requireAdmin }),
-      checklistRouter({ store, pbxStatus: linkStatus, requireAdmin }),
+      checklistRouter({ store, pbxStatus: (memberId) => cluster.linkStatus(memberId), requireAdmin }),
       callsApiRouter({
         calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),
@@ -168,7 +134,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       await supervisor.start();
     },
     stop: async () => {
-      await portalWork.stop();
+      await cluster.stop();
       await supervisor.stop();
       calls.stop();
       await contacts.sync.idle();
