@@ -79,6 +79,7 @@ export const KEY_BY_CODE: Record<ErrorCode, string> = {
   STORE_SCHEMA_NEWER: SERVER_FAULT,
   MIGRATION_INVALID: SERVER_FAULT,
   PORTAL_LEASE_LOST: SERVER_FAULT,
+  PORTAL_OWNER_UNREACHABLE: 'cluster.errors.ownerUnreachable',
 };
 
 /** Codes whose server words name what to fix (the field, the phonebook): shown under our message. */

@@ -79,6 +79,8 @@ export const ERROR_CODES = [
   'STORE_SCHEMA_NEWER',
   'MIGRATION_INVALID',
   'PORTAL_LEASE_LOST',
+  // several instances on one database: live work handed to the portal's owner (server/cluster/portal-work.ts)
+  'PORTAL_OWNER_UNREACHABLE',
 ] as const;
 
 export type PbxErrorCode = (typeof PBX_ERROR_CODES)[number];

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { z } from 'zod';
+import { defaultInstanceId } from './cluster/instance-id.js';
 
 /**
  * Configuration is read once, here, from the environment; everything else receives the frozen object.
@@ -48,7 +47,7 @@ const envSchema = z.object({
    * This instance's name among several sharing one DATABASE_URL (logs, /metrics, the lease owner column); default
    * `<host>:<pid>:<4 hex>`, unique per process so a restarted instance never mistakes its predecessor's leases for its own.
    */
-  INSTANCE_ID: z.string().trim().min(1).max(200).regex(/^[\w.:@-]+$/, 'INSTANCE_ID: letters, digits and . : @ - _').optional(),
+  INSTANCE_ID: z.string().trim().min(1).max(63).regex(/^[\w.:@-]+$/, 'INSTANCE_ID: letters, digits and . : @ - _').optional(),
   /**
    * How long a portal lease lasts without renewal (server/cluster/): renewed every third of it; a dead instance's
    * portals are taken by another within about this long. Below 1 s the renewal cannot keep up with a busy database.
@@ -123,7 +122,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     b24AllowLoopback: e.B24_ALLOW_LOOPBACK,
     outboxMaxAttempts: e.OUTBOX_MAX_ATTEMPTS,
     databaseUrl: e.DATABASE_URL,
-    instanceId: e.INSTANCE_ID ?? `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`,
+    instanceId: e.INSTANCE_ID ?? defaultInstanceId(),
     leaseTtlMs: e.LEASE_TTL_MS,
     metricsToken: e.METRICS_TOKEN,
     frameAncestors: Object.freeze([...e.FRAME_ANCESTORS]),

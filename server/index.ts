@@ -58,7 +58,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
 async function startLocked(config: Config, opts: StartOptions, log: Logger, lock: DataDirLock): Promise<RunningServer> {
   const secretKey = await resolveSecretKey(config.dataDir, config.secretKey, log);
-  const store = await openStore({ dataDir: config.dataDir, secretKey, log, ...(config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl } : {}) });
+  const store = await openStore({
+    dataDir: config.dataDir, secretKey, log, instanceId: config.instanceId,
+    ...(config.databaseUrl !== undefined ? { databaseUrl: config.databaseUrl } : {}),
+  });
   const clients = createBitrixClients({ store, config, log: log.child({ part: 'bitrix' }), restriction: opts.bitrixRestriction });
   const ownership = createOwnership(config, store, log);
   const outbox = createOutbox({
@@ -87,9 +90,9 @@ async function startLocked(config: Config, opts: StartOptions, log: Logger, lock
     ...(parts.crmEvents ? { crmEvents: parts.crmEvents } : {}),
     pbxStatus: (memberId) => parts.pbxStatus(memberId),
     onPortalRemoved: (memberId) => parts.onPortalRemoved(memberId),
-    onPortalInstalled: (memberId) => {
-      ownership.portalAdded(memberId);
-      return parts.onPortalInstalled?.(memberId);
+    onPortalInstalled: async (memberId) => {
+      await ownership.portalAdded(memberId);
+      await parts.onPortalInstalled?.(memberId);
     },
     apiRouters: parts.apiRouters,
     ...(parts.agentApiRouters ? { agentApiRouters: parts.agentApiRouters } : {}),

@@ -22,8 +22,8 @@ export interface CoreServices {
   store: Store;
   clients: PortalBitrixClients;
   outbox: Outbox;
-  /** Which portals this instance runs (server/cluster/); absent: every portal (tests that wire parts by hand). */
-  ownership?: Pick<Ownership, 'owns'>;
+  /** Which portals this instance runs live work for (server/cluster/: PostgreSQL leases); absent: every portal (tests that wire parts by hand). */
+  ownership?: Ownership;
 }
 
 /** What the PBX supervisor, calls service and contacts give back to the HTTP app. */

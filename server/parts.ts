@@ -5,6 +5,7 @@ import { createRecordingUploader } from './bitrix/recording-upload.js';
 import { restAsUser, type UserAuth } from './bitrix/as-user.js';
 import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';
+import { createClusterHandover } from './cluster/handover.js';
 import { normalizePhone } from './phone.js';
 import type { ContactsApiDeps } from './http/api/route-support.js';
 import { createCrmContacts } from './contacts/index.js';
@@ -75,6 +76,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     owns,
   });
   holder.calls = calls;
+  // Several instances: what lands here for a portal another instance owns goes to that owner (cluster/handover.ts).
+  const cluster = createClusterHandover({ store, log, supervisor, telephony: calls.telephony, ...(core.ownership ? { ownership: core.ownership } : {}) });
   const userNames = createUserNames({ clients, log });
   // Reads judged by Bitrix24's rights go out with the employee's own frame token (issue 10 point 7).
   const restAs = (user: UserAuth) => restAsUser(user, { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret, transport: bitrixTransport });
@@ -82,8 +85,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   const openItems = createOpenItems({ restAs, log: log.child({ part: 'open-items' }) });
 
   const apiDeps: ContactsApiDeps = {
-    store, clients, log, config, requireAdmin, adapterFor,
-    onSettingsChanged: (portal) => supervisor.reconcile(portal),
+    store, clients, log, config, requireAdmin, adapterFor: (portal) => cluster.apiAdapterFor(portal),
+    onSettingsChanged: (portal) => cluster.settingsChanged(portal),
     webhookPath: (portal) => supervisor.webhookPath(portal),
     testConnection: (settings) => supervisor.testConnection(settings),
     forgetPortal: (portal) => {
@@ -96,16 +99,16 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   return {
     supervisor,
     calls,
-    telephonyEvents: calls.telephony,
+    telephonyEvents: cluster.telephonyEvents,
     crmEvents: { crmChanged: (portal, crm, change) => contacts.sync.crmChanged(portal, crm, change) },
-    pbxStatus: (memberId) => supervisor.status(memberId),
+    pbxStatus: (memberId) => cluster.linkStatus(memberId),
     onPortalRemoved: (memberId) => supervisor.reconcile(memberId),
     onPortalInstalled: (memberId) => supervisor.reconcile(memberId),
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
       contactSyncRouter({ store, sync: contacts.sync, adapterFor, requireAdmin }),
       cardModesRouter({ store, requireAdmin }),
-      checklistRouter({ store, pbxStatus: (memberId) => supervisor.status(memberId), requireAdmin }),
+      checklistRouter({ store, pbxStatus: (memberId) => cluster.linkStatus(memberId), requireAdmin }),
       callsApiRouter({
         calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),
@@ -136,6 +139,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       await supervisor.start();
     },
     stop: async () => {
+      await cluster.stop();
       await supervisor.stop();
       calls.stop();
       await contacts.sync.idle();

@@ -9,11 +9,12 @@ import type { Portal } from '../store/records.js';
 import type { Store } from '../store/types.js';
 import { BitrixError, type BatchCommand, type BatchResult, type BitrixClient, type BitrixClients } from './types.js';
 import { toBitrixError } from './errors.js';
-import { markNeedsReinstall, needsReinstallError, refreshPortalTokens } from './oauth.js';
+import { markNeedsReinstall, needsReinstallError, refreshPortalTokens, storedTokenAnswer, type TokenAnswer } from './oauth.js';
 import { batchCommandLine } from './query.js';
 import { asRecord, readBatchAnswer, sdkStatus } from './answers.js';
 import { expectedAppCode, FRAME_CHECK_BATCH, readFrameCheck, type FrameProfile } from './frame-check.js';
-import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket } from './coalesce.js';
+import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket, type RateBucket } from './coalesce.js';
+import { SharedTokenBucket } from './shared-bucket.js';
 import { createBitrixTransport } from './guarded-transport.js';
 import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
 
@@ -111,7 +112,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
   const { store, config, log } = opts;
   const now = opts.now ?? Date.now;
   const transports = new Map<string, Transport>();
-  const refreshes = new Map<string, Promise<unknown>>();
+  const refreshes = new Map<string, Promise<TokenAnswer>>();
   const requests = new Map<string, number>();
   const errors = new Map<string, number>();
   const credentials = { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret };
@@ -141,13 +142,42 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     return portal;
   }
 
+  /** The refresh token each portal's SDK instance holds (the one it would spend). */
+  const held = new Map<string, string>();
+
+  const refreshNow = (portal: Portal): Promise<TokenAnswer> => refreshPortalTokens({
+    store, log, credentials, portal, now, timeoutMs: opts.timeoutMs, onRequest: () => bump(requests, portal.memberId), transport: guarded,
+  });
+
+  /**
+   * Bitrix24 refresh tokens are single-use: with several instances on one database (store.database), one refresher
+   * at a time per portal across all of them (an advisory lock), and the row read again under the lock. When its
+   * refresh token is no longer the one this instance holds, another instance (or a re-install) already rotated it:
+   * those tokens are used, and nothing is sent to the OAuth server (a second refresh with the spent token would be
+   * refused as invalid_grant and mark the portal for reinstall).
+   */
+  async function refreshAcrossInstances(memberId: string): Promise<TokenAnswer> {
+    const database = store.database;
+    if (!database) return refreshNow(requirePortal(memberId));
+    return database.withPortalLock(memberId, 'oauth-refresh', async () => {
+      await database.reloadPortalRecord(memberId);
+      const portal = requirePortal(memberId);
+      const mine = held.get(memberId);
+      if (mine !== undefined && portal.refreshToken !== '' && portal.refreshToken !== mine) {
+        log.info({ portal: memberId }, 'Bitrix24 tokens were already refreshed by another instance: using them');
+        return storedTokenAnswer(portal, portal.accessToken, portal.refreshToken, Math.floor(portal.expiresAt / 1000));
+      }
+      return refreshNow(portal);
+    });
+  }
+
   /** Single flight per portal: many concurrent expired calls → one refresh, one rotation persisted. */
-  function singleFlightRefresh(memberId: string) {
+  function singleFlightRefresh(memberId: string): Promise<TokenAnswer> {
     const running = refreshes.get(memberId);
-    if (running) return running as ReturnType<typeof refreshPortalTokens>;
-    const portal = requirePortal(memberId);
-    const started = refreshPortalTokens({
-      store, log, credentials, portal, now, timeoutMs: opts.timeoutMs, onRequest: () => bump(requests, memberId), transport: guarded,
+    if (running) return running;
+    const started = refreshAcrossInstances(memberId).then((answer) => {
+      held.set(memberId, answer.refresh_token);
+      return answer;
     });
     refreshes.set(memberId, started);
     started.finally(() => refreshes.delete(memberId)).catch(() => undefined);
@@ -190,6 +220,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     // Our refresh instead of the SDK's: it reads the refresh token from the store (the latest rotation), persists
     // the new pair before the SDK uses it, and turns invalid_grant into a terminal "needs reinstall".
     auth.setCustomRefreshAuth(() => singleFlightRefresh(portal.memberId));
+    held.set(portal.memberId, portal.refreshToken);
     const http = new HttpV2(auth, null, restriction);
     countRequests(http, portal.memberId);
     return { http, plan, builtFrom: transportKey(portal) };
@@ -275,15 +306,18 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
   const coalescers = new Map<string, PortalCoalescer>();
   // The portal's bucket outlives its coalescer and SDK instance (forget() after a reinstall): Bitrix24's own bucket
   // does not empty because we rebuilt ours.
-  const buckets = new Map<string, TokenBucket>();
-  function bucketFor(memberId: string): TokenBucket | undefined {
+  const buckets = new Map<string, RateBucket>();
+  function bucketFor(memberId: string): RateBucket | undefined {
     const existing = buckets.get(memberId);
     if (existing) return existing;
     const portal = store.portals.get(memberId);
     if (!portal) return undefined;
     const { rateLimit } = restrictionFor(planForPortal(config, portal), opts.restriction);
     if (!rateLimit) return undefined;
-    const bucket = new TokenBucket(rateLimit.burstLimit, rateLimit.drainRate, now);
+    // Several instances on one database share the portal's bucket: Bitrix24 meters the portal, not our process.
+    const bucket = store.database
+      ? new SharedTokenBucket(store.database.pool, memberId, rateLimit.burstLimit, rateLimit.drainRate, log)
+      : new TokenBucket(rateLimit.burstLimit, rateLimit.drainRate, now);
     buckets.set(memberId, bucket);
     return bucket;
   }

@@ -35,7 +35,16 @@ export interface DirectSender {
  * formed only once a token is there, so a request that has to wait for its token still leaves with everything that
  * arrived during the wait (forming it first and waiting after left later arrivals for the next token).
  */
-export class TokenBucket {
+/** What the coalescer needs of a portal's bucket: this process's own (TokenBucket) or the cluster's (shared-bucket.ts). */
+export interface RateBucket {
+  /** Milliseconds until a token is there (0: now, and take() may be called in the same tick). */
+  waitMs(): number;
+  take(): void;
+  giveBack(): void;
+  acquire(): Promise<void>;
+}
+
+export class TokenBucket implements RateBucket {
   private tokens: number;
   private last: number;
 
@@ -118,7 +127,7 @@ export class PortalCoalescer implements DirectSender {
     /** A merged command failed (the direct sender counts its own errors; these it never saw as errors). */
     private readonly onCommandError: (method: string) => void = () => undefined,
     private readonly maxInFlight = MAX_IN_FLIGHT,
-    private readonly bucket?: TokenBucket,
+    private readonly bucket?: RateBucket,
   ) {}
 
   call(method: string, params: Record<string, unknown>): Promise<unknown> {

@@ -122,17 +122,32 @@ export async function refreshPortalTokens(args: {
     updatedAt: nowMs,
   });
   log.info({ portal: portal.memberId }, 'Bitrix24 tokens refreshed and persisted');
+  return storedTokenAnswer({
+    ...portal,
+    scope: typeof data.scope === 'string' ? data.scope : portal.scope,
+    status: typeof data.status === 'string' ? data.status : portal.status,
+  }, data.access_token, data.refresh_token, expires, expiresIn);
+}
+
+/**
+ * The SDK's refresh answer for tokens already stored: another instance refreshed them while this one waited for
+ * the portal's refresh lock (bitrix/client.ts). The REST base stays the one stored at install: a refresh answer
+ * must not move us to another host.
+ */
+export function storedTokenAnswer(
+  portal: Pick<Portal, 'clientEndpoint' | 'serverEndpoint' | 'memberId' | 'scope' | 'status' | 'domain'>,
+  accessToken: string, refreshToken: string, expires: number, expiresIn = 3600,
+): TokenAnswer {
   return {
-    access_token: data.access_token,
-    refresh_token: data.refresh_token,
+    access_token: accessToken,
+    refresh_token: refreshToken,
     expires: String(expires),
     expires_in: String(expiresIn),
-    // The REST base stays the one stored at install: a refresh answer must not move us to another host.
     client_endpoint: portal.clientEndpoint,
     server_endpoint: portal.serverEndpoint,
     member_id: portal.memberId,
-    scope: typeof data.scope === 'string' ? data.scope : portal.scope,
-    status: typeof data.status === 'string' ? data.status : portal.status,
+    scope: portal.scope,
+    status: portal.status,
     domain: portal.domain,
   };
 }

@@ -85,7 +85,6 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
   let changes = 0;
   let closed = false;
   let scanTimer: { cancel(): void } | undefined;
-  let nextScanAt = Infinity;
   let deadlineTimer: { cancel(): void } | undefined;
   let scanning: Promise<void> | undefined;
   let failing = false;
@@ -213,9 +212,7 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
   function scheduleScan(ms: number): void {
     scanTimer?.cancel();
     if (closed) return;
-    nextScanAt = clock.now() + ms;
     scanTimer = clock.setTimeout(() => {
-      nextScanAt = Infinity;
       void scan().finally(() => scheduleScan(scanEveryMs));
     }, ms);
   }
@@ -235,9 +232,13 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
       // The first portals' live work is started before start() returns, as a single instance's is.
       await perPortal.idle();
     },
-    portalAdded() {
-      // Soon rather than at once: an install lands on any instance, and its portal row must be committed first.
-      if (!closed && nextScanAt !== Infinity && nextScanAt - clock.now() > 200) scheduleScan(200);
+    async portalAdded() {
+      // At once (the install's portal row is committed before this is called): the admin's next step, saving the PBX
+      // settings, must find the portal owned here (or by another instance) so that its link opens with the save.
+      if (closed) return;
+      await scanning;
+      await scan();
+      await perPortal.idle();
     },
     async close() {
       if (closed) return;

@@ -20,8 +20,8 @@ export interface Ownership {
   stats(): { owned: number; leaseChanges: number; instances: number };
   /** Takes the first leases (PostgreSQL: one scan, awaited with its listeners) and keeps them from then on. */
   start(): Promise<void>;
-  /** A portal was installed: the file store owns it at once, the lease scan looks for it now rather than later. */
-  portalAdded(memberId: string): void;
+  /** A portal was installed: the file store owns it at once, the lease scan looks for it now (resolves after it). */
+  portalAdded(memberId: string): Promise<void>;
   close(): Promise<void>;   // releases every lease (closing live work first)
 }
 
@@ -71,8 +71,8 @@ export function singleInstanceOwnership(instanceId: string, portals: () => strin
       started = true;
       await Promise.all(portals().map((memberId) => gain(memberId)));
     },
-    portalAdded(memberId) {
-      if (started) void gain(memberId);
+    async portalAdded(memberId) {
+      if (started) await gain(memberId);
     },
     async close() {
       started = false;

@@ -22,8 +22,8 @@ export interface StoreParts {
   outbox: OutboxRepository;
 }
 
-type Composed = Pick<Store, 'fences' | 'portals' | 'bindings' | 'calls' | 'contactSync' | 'missedCallTasks' | 'outbox' | 'removePortal'>
-  & { settings: ReturnType<typeof createSettingsRepository> };
+type Composed = Pick<Store, 'fences' | 'bindings' | 'calls' | 'contactSync' | 'missedCallTasks' | 'outbox' | 'removePortal'>
+  & { settings: ReturnType<typeof createSettingsRepository>; portals: ReturnType<typeof createPortalsRepository> };
 
 /**
  * The repositories both stores build the same way over their documents (sealing, defaults, fences), with every

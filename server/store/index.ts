@@ -37,12 +37,17 @@ export interface OpenStoreOptions {
   fs?: StoreFs;
   /** Clock for the outbox's done-item retention. */
   now?: () => number;
+  /** PostgreSQL store: this instance's id among those sharing the database (cluster/instance-id.ts by default). */
+  instanceId?: string;
 }
 
 /** The store the configuration names: PostgreSQL when a database URL is given, else the file store in DATA_DIR. */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   if (opts.databaseUrl !== undefined) {
-    return openPostgresStore({ databaseUrl: opts.databaseUrl, secretKey: opts.secretKey, log: opts.log, ...(opts.now ? { now: opts.now } : {}) });
+    return openPostgresStore({
+      databaseUrl: opts.databaseUrl, secretKey: opts.secretKey, log: opts.log,
+      ...(opts.now ? { now: opts.now } : {}), ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
+    });
   }
   return openFileStore(opts);
 }

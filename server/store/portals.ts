@@ -23,7 +23,16 @@ export interface PortalsDocument {
  * whole data directory (an operator error, not one tenant's damage): that still stops the start with
  * SECRET_KEY_MISMATCH, as before, rather than fencing every tenant and letting re-installs seal with the wrong key.
  */
-export function createPortalsRepository(doc: PortalsDocument, box: SecretBox, fences: PortalFences, log: Logger): PortalsRepository {
+export interface PortalsStore extends PortalsRepository {
+  /**
+   * Another instance wrote portal rows (PostgreSQL store): `reload` reads them into the document and answers their
+   * member ids, which are then opened again. In the repository's queue, so a reload never lands between this
+   * instance's own write and the memory update after it.
+   */
+  refresh(reload: () => Promise<string[]>): Promise<string[]>;
+}
+
+export function createPortalsRepository(doc: PortalsDocument, box: SecretBox, fences: PortalFences, log: Logger): PortalsStore {
   const plain = new Map<string, Portal>();
   /** Per portal: the fields that did not open, with their ciphertext as stored. */
   const unopened = new Map<string, Map<PortalSecretField, string>>();
@@ -82,7 +91,27 @@ export function createPortalsRepository(doc: PortalsDocument, box: SecretBox, fe
     }
   };
 
+  /** Opens the portal's record as the document holds it now (written by another instance). */
+  const reopen = (memberId: string): void => {
+    const stored = doc.data.portals[memberId];
+    const opened = stored ? openPortal(box, stored) : undefined;
+    if (opened) plain.set(memberId, opened.plain);
+    else plain.delete(memberId);
+    if (!opened || opened.unopened.length === 0) {
+      if (unopened.delete(memberId)) fences.lift(memberId, DOCUMENT);
+      return;
+    }
+    unopened.set(memberId, new Map(opened.unopened.map((u) => [u.field, u.stored])));
+    const fields = opened.unopened.map((u) => u.field).join(', ');
+    fences.add(memberId, { file: DOCUMENT, repair: 'reinstall', reason: `${fields} ${opened.unopened.length === 1 ? 'does' : 'do'} not open` });
+  };
+
   return {
+    refresh: (reload) => serial.run(DOCUMENT, async () => {
+      const ids = await reload();
+      for (const memberId of ids) reopen(memberId);
+      return ids;
+    }),
     get: (memberId) => {
       const portal = plain.get(memberId);
       return portal ? structuredClone(portal) : undefined;

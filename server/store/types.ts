@@ -1,3 +1,5 @@
+import type { Pool } from 'pg';
+import type { ClusterNotifier, StoreChange } from '../cluster/notify.js';
 import type { Fence, FencedFile, PortalFences } from './fences.js';
 import type {
   Binding, CallRecord, CardMode, ContactSyncEntry, CrmEntityType, MissedCallTaskEntry, OutboxItem, Portal, PortalSettings,
@@ -129,6 +131,23 @@ export interface StoreDatabase {
    * instance saw when it opened the store.
    */
   reloadPortal(memberId: string): Promise<void>;
+  /** This instance among those sharing the database (its application_name there). */
+  instanceId: string;
+  /** The store's pool, for the cluster's own tables (portal_work, portal_buckets: server/cluster/). */
+  pool: Pool;
+  /** The LISTEN link (cluster/notify.ts). */
+  notifier: ClusterNotifier;
+  /** Every reload caused by another instance's write, received so far, has finished (tests). */
+  settled(): Promise<void>;
+  /**
+   * Told once another instance's change of a portal's record, settings or bindings is in this instance's memory
+   * (the portal's owner reconciles its PBX link after a settings save that another instance answered).
+   */
+  onRemoteChange(listener: (change: StoreChange) => void): void;
+  /** Reads the portal's row again now (e.g. under the token lock: another instance may have just refreshed). */
+  reloadPortalRecord(memberId: string): Promise<void>;
+  /** Runs `task` as the only holder of (purpose, portal) across every instance (a PostgreSQL advisory lock). */
+  withPortalLock<T>(memberId: string, purpose: string, task: () => Promise<T>): Promise<T>;
 }
 
 /**

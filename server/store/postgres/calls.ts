@@ -17,7 +17,16 @@ const UPSERT = `
 export interface PgCallsStore extends CallsRepository {
   load(): Promise<void>;
   /** Replaces the portal's calls in memory with the table's (a new owner takes the portal over: cluster/). */
-  reload(memberId: string): Promise<void>;
+  reloadPortal(memberId: string): Promise<void>;
+  /**
+   * Reads these calls again (another instance wrote them), or every call changed since `since` (the database's
+   * clock; after the LISTEN link was down). Portals this instance owns are skipped: it is their only writer, and its memory may hold
+   * a write still on its way to the database.
+   */
+  reload(keys: { memberId: string; key: string }[]): Promise<void>;
+  reloadSince(since: Date): Promise<void>;
+  /** Drops the portal's calls from memory (another instance removed the portal). */
+  forget(memberId: string): void;
 }
 
 /**
@@ -48,7 +57,7 @@ export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): P
       for (const { member_id: memberId, record } of rows) index.load(memberId, record);
     },
 
-    reload: (memberId) => ctx.serial(`calls\u0000${memberId}`, async () => {
+    reloadPortal: (memberId) => ctx.serial(`calls\u0000${memberId}`, async () => {
       const { rows } = await ctx.pool.query<{ record: CallRecord }>(
         'SELECT record FROM calls WHERE member_id = $1 ORDER BY started_at, pbx_call_id', [memberId]);
       index.forget(memberId);
@@ -59,5 +68,23 @@ export function createPgCallsRepository(ctx: PgContext, fences: PortalFences): P
       await ctx.serial(`calls\u0000${portal}`, () => ctx.pool.query('DELETE FROM calls WHERE member_id = $1', [portal]));
       index.forget(portal);
     },
+
+    async reload(keys) {
+      const wanted = keys.filter((k) => ctx.epoch(k.memberId) === null);
+      if (wanted.length === 0) return;
+      const { rows } = await ctx.pool.query<{ member_id: string; record: CallRecord }>(
+        `SELECT c.member_id, c.record FROM calls c
+         JOIN unnest($1::text[], $2::text[]) AS k(member_id, pbx_call_id) USING (member_id, pbx_call_id)`,
+        [wanted.map((k) => k.memberId), wanted.map((k) => k.key)]);
+      for (const { member_id: memberId, record } of rows) if (ctx.epoch(memberId) === null) index.load(memberId, record);
+    },
+
+    async reloadSince(since) {
+      const { rows } = await ctx.pool.query<{ member_id: string; record: CallRecord }>(
+        'SELECT member_id, record FROM calls WHERE changed_at >= $1 ORDER BY member_id, started_at, pbx_call_id', [since]);
+      for (const { member_id: memberId, record } of rows) if (ctx.epoch(memberId) === null) index.load(memberId, record);
+    },
+
+    forget: (memberId) => index.forget(memberId),
   };
 }

@@ -49,8 +49,15 @@ export function toNumber(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-export function createPool(databaseUrl: string): pg.Pool {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+/**
+ * `applicationName`: the instance id (cluster/notify.ts applicationName): the store_changed trigger reports it as the
+ * writer, so an instance ignores the notifications of its own writes.
+ */
+export function createPool(databaseUrl: string, applicationName?: string): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000,
+    ...(applicationName !== undefined ? { application_name: applicationName } : {}),
+  });
   // An idle client's error (the server restarted) must not crash the process: the pool drops the client and the
   // next query opens a new one. Queries in flight get their own error.
   pool.on('error', () => undefined);
@@ -65,5 +72,28 @@ export function redactUrl(databaseUrl: string): string {
     return url.toString();
   } catch {
     return 'postgres://(unparseable URL)';
+  }
+}
+
+/**
+ * Runs `task` while this session holds the advisory lock named `name` (hashed to a 64-bit key by PostgreSQL's
+ * hashtextextended): one holder across every instance sharing the database. A session lock on one pool client,
+ * released when the task ends, failed or not; the client is dropped instead of returned if the unlock fails, so a
+ * lock can never stay behind on a pooled connection. If the database link breaks, the server ends the session and
+ * with it the lock.
+ */
+export async function withAdvisoryLock<T>(pool: pg.Pool, name: string, task: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [name]);
+  } catch (err) {
+    client.release(true);
+    throw err;
+  }
+  try {
+    return await task();
+  } finally {
+    const unlocked = await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]).then(() => true, () => false);
+    client.release(!unlocked);
   }
 }

@@ -14,11 +14,14 @@ import type { PgContext } from './db.js';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
+/** Every portal ($1 NULL) or one. */
+const FOR_MEMBER = '($1::text IS NULL OR member_id = $1)';
+
 /** How one kind of per-portal document maps to its table. */
 interface DocumentTable<T> {
   /** Used as the write queue's name: writes of one kind and portal reach the database in order. */
   name: string;
-  /** Every portal's documents, or only this portal's. */
+  /** Every portal's document, or only `memberId`'s (a reload after another instance wrote it). */
   loadAll(db: Queryable, memberId?: string): Promise<Map<string, T>>;
   /** Writes what differs between prev and next; throws PORTAL_LEASE_LOST when the fencing guard refused it. */
   write(ctx: PgContext, memberId: string, prev: T | undefined, next: T): Promise<void>;
@@ -34,13 +37,34 @@ export class PgPortalDocuments<T extends Record<string, unknown>> implements Por
     for (const [memberId, doc] of await this.table.loadAll(this.ctx.pool)) this.docs.set(memberId, doc);
   }
 
-  /** Replaces the portal's document in memory with the table's (cluster/: a new owner takes the portal over). */
+  /**
+   * Reads the portal's document again (another instance wrote it). In the portal's write queue: a reload never
+   * lands between this instance's own write and the memory update that follows it.
+   */
   reload(memberId: string): Promise<void> {
     return this.ctx.serial(`${this.table.name}\u0000${memberId}`, async () => {
       const doc = (await this.table.loadAll(this.ctx.pool, memberId)).get(memberId);
-      if (doc === undefined) this.docs.delete(memberId);
-      else this.docs.set(memberId, doc);
+      if (doc) this.docs.set(memberId, doc);
+      else this.docs.delete(memberId);
     });
+  }
+
+  /** Reads every document again (after the LISTEN link was down: what changed meanwhile is unknown). */
+  async reloadAll(): Promise<void> {
+    const fresh = await this.table.loadAll(this.ctx.pool);
+    for (const memberId of new Set([...this.docs.keys(), ...fresh.keys()])) {
+      await this.ctx.serial(`${this.table.name}\u0000${memberId}`, () => {
+        const doc = fresh.get(memberId);
+        if (doc) this.docs.set(memberId, doc);
+        else this.docs.delete(memberId);
+        return Promise.resolve();
+      });
+    }
+  }
+
+  /** Drops the portal's document from memory (the portal was removed by another instance). */
+  forget(memberId: string): void {
+    this.docs.delete(memberId);
   }
 
   data(memberId: string): T | undefined {
@@ -84,6 +108,23 @@ export class PgPortalsDocument implements PortalsDocument {
     this.current = { portals: Object.fromEntries(rows.map((r) => [r.member_id, r.record])) };
   }
 
+  /**
+   * Reads portal rows again (another instance wrote them; all of them when `memberId` is absent). In the write
+   * queue: never between this instance's own write and its memory update. Returns the member ids read.
+   */
+  reload(memberId?: string): Promise<string[]> {
+    return this.queue.run('portals', async () => {
+      const { rows } = await this.ctx.pool.query<{ member_id: string; record: Portal }>(
+        'SELECT member_id, record FROM portals WHERE $1::text IS NULL OR member_id = $1', [memberId ?? null]);
+      const portals = memberId === undefined ? {} : { ...this.current.portals };
+      if (memberId !== undefined) delete portals[memberId];
+      for (const row of rows) portals[row.member_id] = row.record;
+      const touched = new Set([...Object.keys(this.current.portals), ...Object.keys(portals)]);
+      this.current = { portals };
+      return memberId === undefined ? [...touched] : [memberId];
+    });
+  }
+
   mutate(change: (current: { portals: Record<string, Portal> }) => { portals: Record<string, Portal> }): Promise<void> {
     return this.queue.run('portals', async () => {
       const prev = this.current.portals;
@@ -109,8 +150,9 @@ export class PgPortalsDocument implements PortalsDocument {
 /** Settings are an admin's write (any instance answers the API): not fenced by the lease epoch. */
 export const settingsTable: DocumentTable<{ settings?: PortalSettings }> = {
   name: 'settings',
-  async loadAll(db) {
-    const { rows } = await db.query<{ member_id: string; settings: PortalSettings }>('SELECT member_id, settings FROM portal_settings');
+  async loadAll(db, memberId) {
+    const { rows } = await db.query<{ member_id: string; settings: PortalSettings }>(
+      `SELECT member_id, settings FROM portal_settings WHERE ${FOR_MEMBER}`, [memberId ?? null]);
     return new Map(rows.map((r) => [r.member_id, { settings: r.settings }]));
   },
   async write(ctx, memberId, _prev, next) {
@@ -132,9 +174,9 @@ type BindingsDoc = { bindings: Binding[]; cardModes?: Record<string, CardMode> }
 /** Bindings are an admin's write too (PUT /api/bindings, auto-bind): not fenced. */
 export const bindingsTable: DocumentTable<BindingsDoc> = {
   name: 'bindings',
-  async loadAll(db) {
+  async loadAll(db, memberId) {
     const { rows } = await db.query<{ member_id: string; bindings: Binding[]; card_modes: Record<string, CardMode> }>(
-      'SELECT member_id, bindings, card_modes FROM portal_bindings');
+      `SELECT member_id, bindings, card_modes FROM portal_bindings WHERE ${FOR_MEMBER}`, [memberId ?? null]);
     return new Map(rows.map((r) => [r.member_id, { bindings: r.bindings, cardModes: r.card_modes }]));
   },
   async write(ctx, memberId, _prev, next) {
@@ -180,7 +222,7 @@ export const contactSyncTable: DocumentTable<ContactDoc> = {
   name: 'contact-sync',
   async loadAll(db, memberId) {
     const { rows } = await db.query<{ member_id: string; entry: ContactSyncEntry }>(
-      `SELECT member_id, entry FROM contact_sync${memberId === undefined ? '' : ' WHERE member_id = $1'}`, memberId === undefined ? [] : [memberId]);
+      `SELECT member_id, entry FROM contact_sync WHERE ${FOR_MEMBER}`, [memberId ?? null]);
     const docs = new Map<string, ContactDoc>();
     for (const { member_id: memberId, entry } of rows) {
       const doc = docs.get(memberId) ?? { entries: {} };
@@ -209,7 +251,7 @@ export const missedCallTasksTable: DocumentTable<MissedDoc> = {
   name: 'missed-call-tasks',
   async loadAll(db, memberId) {
     const { rows } = await db.query<{ member_id: string; phone: string; entry: MissedCallTaskEntry }>(
-      `SELECT member_id, phone, entry FROM missed_call_tasks${memberId === undefined ? '' : ' WHERE member_id = $1'}`, memberId === undefined ? [] : [memberId]);
+      `SELECT member_id, phone, entry FROM missed_call_tasks WHERE ${FOR_MEMBER}`, [memberId ?? null]);
     const docs = new Map<string, MissedDoc>();
     for (const { member_id: memberId, phone, entry } of rows) {
       const doc = docs.get(memberId) ?? { open: {} };

@@ -5,7 +5,10 @@ import { composeStore, repairFences } from '../compose.js';
 import { createPortalFences } from '../fences.js';
 import type { Store } from '../types.js';
 import { createPgCallsRepository } from './calls.js';
-import { createPool, PgContext, redactUrl } from './db.js';
+import { createPool, PgContext, redactUrl, withAdvisoryLock } from './db.js';
+import { createCoherence } from './coherence.js';
+import { applicationName, startClusterNotifier, type ClusterNotifier, type StoreChange } from '../../cluster/notify.js';
+import { defaultInstanceId } from '../../cluster/instance-id.js';
 import {
   bindingsTable, contactSyncTable, missedCallTasksTable, PgPortalDocuments, PgPortalsDocument, settingsTable,
 } from './documents.js';
@@ -18,6 +21,10 @@ export interface OpenPostgresStoreOptions {
   secretKey: string;
   log: Logger;
   now?: () => number;
+  /** This instance among those sharing the database (default: cluster/instance-id.ts). */
+  instanceId?: string;
+  /** Reconnect backoff of the LISTEN link (tests shorten it). */
+  listenBackoff?: { initialMs: number; maxMs: number };
 }
 
 /** /healthz must answer quickly even when the database hangs. */
@@ -32,10 +39,20 @@ const HEALTH_TIMEOUT_MS = 2_000;
  */
 export async function openPostgresStore(opts: OpenPostgresStoreOptions): Promise<Store> {
   const log = opts.log.child({ part: 'store', store: 'postgres' });
-  const pool = createPool(opts.databaseUrl);
+  const instanceId = opts.instanceId ?? defaultInstanceId();
+  const pool = createPool(opts.databaseUrl, applicationName(instanceId));
+  let notifier: ClusterNotifier | undefined;
   try {
-    return await openWith(pool, opts, log);
+    const version = await migrate(pool, log);
+    // Listening starts before anything is loaded: a write another instance commits during the load is announced
+    // after this point and read again once the load is done.
+    notifier = await startClusterNotifier({
+      databaseUrl: opts.databaseUrl, instanceId, log,
+      ...(opts.listenBackoff ? { backoffInitialMs: opts.listenBackoff.initialMs, backoffMaxMs: opts.listenBackoff.maxMs } : {}),
+    });
+    return await openWith(pool, notifier, version, opts, log);
   } catch (err) {
+    await notifier?.close();
     await pool.end().catch(() => undefined);
     if (err instanceof AppError) throw err;
     const reason = err instanceof Error ? err.message : String(err);
@@ -43,8 +60,16 @@ export async function openPostgresStore(opts: OpenPostgresStoreOptions): Promise
   }
 }
 
-async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions, log: Logger): Promise<Store> {
-  const version = await migrate(pool, log);
+async function openWith(
+  pool: PgContext['pool'], notifier: ClusterNotifier, version: number, opts: OpenPostgresStoreOptions, log: Logger,
+): Promise<Store> {
+  // Changes announced while the records load are applied once they are loaded.
+  const early: StoreChange[] = [];
+  const sink: { apply?: (change: StoreChange) => void } = {};
+  notifier.onStoreChanged((change) => {
+    if (sink.apply) sink.apply(change);
+    else early.push(change);
+  });
   const ctx = new PgContext(pool);
   const now = opts.now ?? Date.now;
   const fences = createPortalFences(now);
@@ -69,7 +94,13 @@ async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions,
     },
   );
   const { portals, settings } = store;
-  log.info({ schemaVersion: version, portals: portals.list().length }, 'PostgreSQL store open');
+  const coherence = createCoherence({
+    portalsDoc, portals, settingsDocs, settings, bindingsDocs, contactDocs, missedDocs, calls, outbox, linkMarks,
+  }, log.child({ part: 'coherence' }));
+  sink.apply = (change) => coherence.changed(change);
+  for (const change of early.splice(0)) coherence.changed(change);
+  notifier.onResync((since) => coherence.resync(since));
+  log.info({ schemaVersion: version, portals: portals.list().length, instanceId: notifier.instanceId }, 'PostgreSQL store open');
 
   return {
     ...store,
@@ -93,9 +124,18 @@ async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions,
       setEpoch: (memberId, epoch) => ctx.setEpoch(memberId, epoch),
       reloadPortal: async (memberId) => {
         await Promise.all([
-          outbox.reload(memberId), calls.reload(memberId), contactDocs.reload(memberId), missedDocs.reload(memberId), linkMarks.reload(memberId),
+          outbox.reloadPortal(memberId), calls.reloadPortal(memberId), contactDocs.reload(memberId), missedDocs.reload(memberId), linkMarks.reload(memberId),
         ]);
       },
+      instanceId: notifier.instanceId,
+      pool,
+      notifier,
+      settled: () => coherence.settled(),
+      onRemoteChange: (listener) => coherence.onApplied(listener),
+      reloadPortalRecord: async (memberId) => {
+        await portals.refresh(() => portalsDoc.reload(memberId));
+      },
+      withPortalLock: (memberId, purpose, task) => withAdvisoryLock(pool, `${purpose}:${memberId}`, task),
     },
     // Only a sealed PBX secret that does not open can fence a portal here (there are no files to be damaged):
     // the repair starts its settings afresh, as the file store does with settings.json.
@@ -108,6 +148,8 @@ async function openWith(pool: PgContext['pool'], opts: OpenPostgresStoreOptions,
       return '(deleted from the database)';
     }),
     async close() {
+      await notifier.close();
+      await coherence.settled();
       await Promise.all([portalsDoc.settled(), ctx.idle()]);
       await linkMarks.flush().catch(() => undefined);
       await pool.end();

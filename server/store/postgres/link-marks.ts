@@ -9,7 +9,12 @@ import type { PgContext } from './db.js';
  * file version (a mark only ever moves forward; a lost last second is recovered from the PBX's call history) and
  * each write is guarded by the portal's lease epoch. The legacy webhook key never lived in the database.
  */
-export function createPgLinkMarks(ctx: PgContext, log: Logger, debounceMs = 1_000): LinkMarksStore & { reload(memberId: string): Promise<void> } {
+export interface PgLinkMarks extends LinkMarksStore {
+  /** Reads the portal's mark again (another instance moved it), or every mark; a mark only moves forward. */
+  reload(memberId?: string): Promise<void>;
+}
+
+export function createPgLinkMarks(ctx: PgContext, log: Logger, debounceMs = 1_000): PgLinkMarks {
   const marks = new Map<string, number>();
   const dirty = new Set<string>();
   const forgotten = new Set<string>();
@@ -47,10 +52,9 @@ export function createPgLinkMarks(ctx: PgContext, log: Logger, debounceMs = 1_00
       for (const row of rows) marks.set(row.member_id, Number(row.covered_until));
     },
     async reload(memberId) {
-      const { rows } = await ctx.pool.query<{ covered_until: string }>('SELECT covered_until FROM pbx_link_marks WHERE member_id = $1', [memberId]);
-      const stored = rows[0] === undefined ? undefined : Number(rows[0].covered_until);
-      // The former owner's mark: this instance's own (older) one must not hide the time it covered since.
-      if (stored !== undefined && stored > (marks.get(memberId) ?? 0)) marks.set(memberId, stored);
+      const { rows } = await ctx.pool.query<{ member_id: string; covered_until: string }>(
+        'SELECT member_id, covered_until FROM pbx_link_marks WHERE $1::text IS NULL OR member_id = $1', [memberId ?? null]);
+      for (const row of rows) marks.set(row.member_id, Math.max(marks.get(row.member_id) ?? 0, Number(row.covered_until)));
     },
     coveredUntil: (memberId) => marks.get(memberId),
     setCoveredUntil(memberId, at) {

