@@ -170,7 +170,7 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
     const { doubles, samples } = await links.stop();
 
     expect(wokeAt - stoppedAt).toBeGreaterThan(LEASE_TTL_MS);
-    const acts = await actsAfterLoss(stack, victim, lost, wokeAt);
+    const acts = await actsAfterLoss(stack, victim, lost, { lostAt: stoppedAt, from: wokeAt });
     expect(acts.notTakenOver, 'lost portals whose takeover the audit never saw').toEqual([]);
     expect(acts.sends, 'requests the woken instance sent for portals it had lost').toEqual([]);
     expect(acts.pbxRequests, 'PBX requests tagged with the woken instance').toEqual([]);
@@ -206,7 +206,7 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
     await expectOwnedAgain(liveIds(), OWNED_AGAIN_BOUND_MS);
     const { doubles } = await links.stop();
 
-    const acts = await actsAfterLoss(stack, victim, lost, cutAt);
+    const acts = await actsAfterLoss(stack, victim, lost, { lostAt: cutAt, from: cutAt });
     expect(acts.notTakenOver, 'lost portals whose takeover the audit never saw').toEqual([]);
     expect(acts.sends, 'requests the cut-off instance sent for portals another instance had taken over').toEqual([]);
     expect(acts.pbxRequests, 'PBX requests tagged with the cut-off instance after the takeover').toEqual([]);

@@ -4,8 +4,8 @@ import type { Instance } from './instance.js';
 /**
  * What an instance that lost portals did for them afterwards: every request it sent to their Bitrix24 portal or PBX
  * (its own journal, outbound-tag.ts), every PBX request the emulator saw with its tag, every row it changed for them
- * (the write audit, audit.ts). The window for a portal opens when another instance took the lease over (or at
- * `from`, if later) and closes when the instance itself legitimately took the lease back (a new epoch), if it did.
+ * (the write audit, audit.ts). The window for a portal opens when another instance first wrote its lease after the
+ * loss (took it over; or at `from`, if later) and closes when the instance itself legitimately took the lease back (a new epoch), if it did.
  * Fencing holds when all three lists are empty.
  */
 export interface AfterLoss {
@@ -23,17 +23,21 @@ interface LeaseChange {
   at: Date;
 }
 
-export async function actsAfterLoss(stack: ClusterStack, victim: Instance, lost: readonly ClusterPortal[], from: number): Promise<AfterLoss> {
+/** `lostAt`: when the instance was frozen or cut off; `from`: when to start judging (its wake-up, or `lostAt`). */
+export async function actsAfterLoss(
+  stack: ClusterStack, victim: Instance, lost: readonly ClusterPortal[], times: { lostAt: number; from: number },
+): Promise<AfterLoss> {
+  const { lostAt, from } = times;
   const changes = await stack.query<LeaseChange>(
     `SELECT member_id, app, row_data->>'owner' AS owner, at FROM fault_audit
      WHERE tbl = 'portal_leases' AND member_id = ANY($1) AND at >= $2 ORDER BY id`,
-    [lost.map((p) => p.memberId), new Date(from - 60_000)],
+    [lost.map((p) => p.memberId), new Date(lostAt)],
   );
   const windows = new Map<string, { open: number; close: number }>();
   const notTakenOver: string[] = [];
   for (const p of lost) {
     const mine = changes.filter((c) => c.member_id === p.memberId);
-    const taken = mine.find((c) => c.owner !== victim.id && c.app !== victim.id && c.at.getTime() >= from - stack.leaseTtlMs * 2);
+    const taken = mine.find((c) => c.owner !== victim.id && c.app !== victim.id);
     if (!taken) {
       notTakenOver.push(p.memberId);
       continue;
