@@ -26,8 +26,9 @@ const LOGGED_WITHIN_MS = 30_000;
 
 let stack: ClusterStack;
 
+/** Instances that can hold leases: their process runs (not killed, not stopped), whether the front uses them or not. */
 function liveIds(): Set<string> {
-  return new Set(stack.up().map((i) => i.id));
+  return new Set(stack.alive().map((i) => i.id));
 }
 
 function ownersOf(leases: readonly Lease[], live: ReadonlySet<string>): Map<string, string[]> {
@@ -58,7 +59,7 @@ async function expectOwnedAgain(live: ReadonlySet<string>, boundMs: number): Pro
 async function biggestOwner(): Promise<{ instance: Instance; portals: ClusterPortal[] }> {
   const by = ownersOf(await stack.leases(), liveIds());
   const [owner, members] = [...by.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? ['', []];
-  const instance = stack.up().find((i) => i.id === owner);
+  const instance = stack.alive().find((i) => i.id === owner);
   expect(instance, `no live instance holds a lease (portal_leases: ${JSON.stringify(await stack.leases())})`).toBeDefined();
   if (!instance) throw new Error('unreachable');
   return { instance, portals: stack.portals.filter((p) => members.includes(p.memberId)) };
@@ -112,7 +113,7 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
     await expectOwnedAgain(liveIds(), OWNED_AGAIN_BOUND_MS * 2);
     await expectOneLinkPerPbx();
     // Every instance reached PostgreSQL through its own proxy (the network-cut case relies on it).
-    for (const i of stack.up()) expect(i.proxy.forwarded, `${i.id} never used its database proxy`).toBeGreaterThan(0);
+    for (const i of stack.alive()) expect(i.proxy.forwarded, `${i.id} never used its database proxy`).toBeGreaterThan(0);
   }, 60_000);
 
   it('SIGKILL of the owner of most portals in the middle of calls: every call logged exactly once with its recording, every portal owned again within the bound', async () => {
@@ -125,24 +126,26 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
     ]);
     await waitRegistered(calls);
 
-    stack.markDown(victim);
-    await victim.kill();
-    // The calls end while their owner is dead: the new owner must log them from the durable state and the PBX.
-    await Promise.all(calls.map((c) => c.portal.pbx.continue(c.callId)));
+    try {
+      stack.markDown(victim);
+      await victim.kill();
+      // The calls end while their owner is dead: the new owner must log them from the durable state and the PBX.
+      await Promise.all(calls.map((c) => c.portal.pbx.continue(c.callId)));
 
-    const survivors = liveIds();
-    await expectOwnedAgain(survivors, OWNED_AGAIN_BOUND_MS);
-    await expectLoggedOnce(calls);
-    await expectOneLinkPerPbx();
+      const survivors = liveIds();
+      await expectOwnedAgain(survivors, OWNED_AGAIN_BOUND_MS);
+      await expectLoggedOnce(calls);
+      await expectOneLinkPerPbx();
 
-    // /metrics of the survivors: together they own every portal, and each counted the lease changes it made.
-    const owned = await Promise.all(stack.up().map((i) => metricValue(i, 'pbx_connector_portals_owned')));
-    expect(owned.reduce<number>((n, v) => n + (v ?? 0), 0), `portals_owned per survivor: ${JSON.stringify(owned)}`).toBe(PORTALS);
-    const changes = await Promise.all(stack.up().map((i) => metricValue(i, 'pbx_connector_lease_changes_total')));
-    expect(changes.reduce<number>((n, v) => n + (v ?? 0), 0)).toBeGreaterThanOrEqual(victims.length);
-
-    // Back to three instances for the next cases: a fresh one joins (the dead one's id is not reused).
-    await stack.addInstance('fault-d');
+      // /metrics of the survivors: together they own every portal, and each counted the lease changes it made.
+      const owned = await Promise.all(stack.alive().map((i) => metricValue(i, 'pbx_connector_portals_owned')));
+      expect(owned.reduce<number>((n, v) => n + (v ?? 0), 0), `portals_owned per survivor: ${JSON.stringify(owned)}`).toBe(PORTALS);
+      const changes = await Promise.all(stack.alive().map((i) => metricValue(i, 'pbx_connector_lease_changes_total')));
+      expect(changes.reduce<number>((n, v) => n + (v ?? 0), 0)).toBeGreaterThanOrEqual(victims.length);
+    } finally {
+      // Back to three instances for the next cases: a fresh one joins (the dead one's id is not reused).
+      if (victim.exited) await stack.addInstance('fault-d');
+    }
   }, 120_000);
 
   it('SIGSTOP of an owner past its lease, takeover, SIGCONT: the woken instance sends and writes nothing for the portals it lost, no PBX has two live links', async () => {
@@ -150,36 +153,39 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
     const held = await Promise.all(lost.slice(0, 3).map((p) => startCall(p, 'talking')));
     await waitRegistered(held);
     const links = watchLinks(stack);
+    try {
+      stack.markDown(victim);
+      const stoppedAt = Date.now();
+      victim.pause();
+      const rest = new Set([...liveIds()].filter((id) => id !== victim.id));
+      await expectOwnedAgain(rest, OWNED_AGAIN_BOUND_MS);
+      // Calls go on under the new owners while the old one is frozen: the held ones end, new ones come and end.
+      await Promise.all(held.map((c) => c.portal.pbx.continue(c.callId)));
+      const during = await Promise.all(lost.slice(0, 2).map((p) => startCall(p, 'none')));
+      await expectLoggedOnce([...held, ...during]);
 
-    stack.markDown(victim);
-    const stoppedAt = Date.now();
-    victim.pause();
-    const rest = new Set([...liveIds()].filter((id) => id !== victim.id));
-    await expectOwnedAgain(rest, OWNED_AGAIN_BOUND_MS);
-    // Calls go on under the new owners while the old one is frozen: the held ones end, new ones come and end.
-    await Promise.all(held.map((c) => c.portal.pbx.continue(c.callId)));
-    const during = await Promise.all(lost.slice(0, 2).map((p) => startCall(p, 'none')));
-    await expectLoggedOnce([...held, ...during]);
+      const wokeAt = Date.now();
+      expect(wokeAt - stoppedAt).toBeGreaterThan(LEASE_TTL_MS);
+      victim.resume();
+      // A woken owner needs one look at its clock to know; give it two lease periods to do anything it should not.
+      const after = await Promise.all(lost.slice(0, 2).map((p) => startCall(p, 'none')));
+      await new Promise((r) => setTimeout(r, LEASE_TTL_MS * 2));
+      await expectLoggedOnce(after);
+      const { doubles, samples } = await links.stop();
+      expect(samples).toBeGreaterThan(5);
 
-    const wokeAt = Date.now();
-    victim.resume();
-    // A woken owner needs one look at its clock to know; give it two lease periods to do anything it should not.
-    const after = await Promise.all(lost.slice(0, 2).map((p) => startCall(p, 'none')));
-    await new Promise((r) => setTimeout(r, LEASE_TTL_MS * 2));
-    await expectLoggedOnce(after);
-    const { doubles, samples } = await links.stop();
-
-    expect(wokeAt - stoppedAt).toBeGreaterThan(LEASE_TTL_MS);
-    const acts = await actsAfterLoss(stack, victim, lost, { lostAt: stoppedAt, from: wokeAt });
-    expect(acts.notTakenOver, 'lost portals whose takeover the audit never saw').toEqual([]);
-    expect(acts.sends, 'requests the woken instance sent for portals it had lost').toEqual([]);
-    expect(acts.pbxRequests, 'PBX requests tagged with the woken instance').toEqual([]);
-    expect(acts.writes, 'rows the woken instance changed for portals it had lost').toEqual([]);
-    expect(samples).toBeGreaterThan(5);
-    expect(doubles, 'PBXs with two live links').toEqual([]);
-    // Its frozen link was closed or stayed silent: after the settle, one link per PBX again.
-    await expectOneLinkPerPbx();
-    stack.markUp(victim);
+      // Every kind of act at once, so a failure names all of them.
+      const acts = await actsAfterLoss(stack, victim, lost, { lostAt: stoppedAt, from: wokeAt });
+      expect({ ...acts, doubleLinks: doubles }, `what ${victim.id} did after it woke for the ${lost.length} portals it lost`).toEqual({
+        sends: [], pbxRequests: [], writes: [], notTakenOver: [], doubleLinks: [],
+      });
+      // Its frozen link was closed or stayed silent: after the settle, one link per PBX again.
+      await expectOneLinkPerPbx();
+    } finally {
+      await links.stop();
+      if (victim.paused) victim.resume();
+      stack.markUp(victim);
+    }
   }, 120_000);
 
   it('network cut between one instance and the database past its lease, then restored: no double sends, no lost calls', async () => {
@@ -187,33 +193,35 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
     const calls = await Promise.all(lost.slice(0, 3).map((p, n) => startCall(p, n === 0 ? 'ringing' : 'talking')));
     await waitRegistered(calls);
     const links = watchLinks(stack);
-
     const cutAt = Date.now();
-    victim.proxy.cut();
-    const rest = new Set([...liveIds()].filter((id) => id !== victim.id));
-    // The instance still answers HTTP (only its database is gone), so the front keeps it: requests it gets must not
-    // make it act for portals it can no longer prove it owns.
-    await expectOwnedAgain(rest, OWNED_AGAIN_BOUND_MS);
-    await Promise.all(calls.map((c) => c.portal.pbx.continue(c.callId)));
-    const during = await Promise.all(lost.slice(0, 2).map((p) => startCall(p, 'none')));
-    // Longer than the lease in all, then the road to the database comes back.
-    await new Promise((r) => setTimeout(r, Math.max(0, cutAt + LEASE_TTL_MS * 2 - Date.now())));
-    victim.proxy.restore();
+    try {
+      victim.proxy.cut();
+      const rest = new Set([...liveIds()].filter((id) => id !== victim.id));
+      // The instance still answers HTTP (only its database is gone), so the front keeps it: requests it gets must not
+      // make it act for portals it can no longer prove it owns.
+      await expectOwnedAgain(rest, OWNED_AGAIN_BOUND_MS);
+      await Promise.all(calls.map((c) => c.portal.pbx.continue(c.callId)));
+      const during = await Promise.all(lost.slice(0, 2).map((p) => startCall(p, 'none')));
+      // Longer than the lease in all, then the road to the database comes back.
+      await new Promise((r) => setTimeout(r, Math.max(0, cutAt + LEASE_TTL_MS * 2 - Date.now())));
+      victim.proxy.restore();
 
-    await expectLoggedOnce([...calls, ...during]);
-    const after = await Promise.all(stack.portals.slice(0, 3).map((p) => startCall(p, 'none')));
-    await expectLoggedOnce(after);
-    await expectOwnedAgain(liveIds(), OWNED_AGAIN_BOUND_MS);
-    const { doubles } = await links.stop();
+      await expectLoggedOnce([...calls, ...during]);
+      const after = await Promise.all(stack.portals.slice(0, 3).map((p) => startCall(p, 'none')));
+      await expectLoggedOnce(after);
+      await expectOwnedAgain(liveIds(), OWNED_AGAIN_BOUND_MS);
+      const { doubles } = await links.stop();
 
-    const acts = await actsAfterLoss(stack, victim, lost, { lostAt: cutAt, from: cutAt });
-    expect(acts.notTakenOver, 'lost portals whose takeover the audit never saw').toEqual([]);
-    expect(acts.sends, 'requests the cut-off instance sent for portals another instance had taken over').toEqual([]);
-    expect(acts.pbxRequests, 'PBX requests tagged with the cut-off instance after the takeover').toEqual([]);
-    expect(acts.writes, 'rows the cut-off instance changed for portals another instance had taken over').toEqual([]);
-    expect(doubles, 'PBXs with two live links').toEqual([]);
-    await expectOneLinkPerPbx();
-    // It is back: /healthz of the cut-off instance answers again once its database is reachable.
-    await eventually(async () => (await fetch(`${victim.url}/healthz`)).ok, 15_000, 200);
+      const acts = await actsAfterLoss(stack, victim, lost, { lostAt: cutAt, from: cutAt });
+      expect({ ...acts, doubleLinks: doubles }, `what ${victim.id} did for the ${lost.length} portals taken over while it was cut off`).toEqual({
+        sends: [], pbxRequests: [], writes: [], notTakenOver: [], doubleLinks: [],
+      });
+      await expectOneLinkPerPbx();
+      // It is back: /healthz of the cut-off instance answers again once its database is reachable.
+      await eventually(async () => (await fetch(`${victim.url}/healthz`)).ok, 15_000, 200);
+    } finally {
+      await links.stop();
+      victim.proxy.restore();
+    }
   }, 120_000);
 });

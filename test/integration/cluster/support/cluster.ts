@@ -49,6 +49,8 @@ export interface ClusterStack {
   addInstance(id: string): Promise<Instance>;
   /** Instances that run and are put behind the front. */
   up(): Instance[];
+  /** Instances whose process runs (neither exited nor stopped), behind the front or not: the ones that can own. */
+  alive(): Instance[];
   markDown(instance: Instance): void;
   markUp(instance: Instance): void;
   leases(): Promise<Lease[]>;
@@ -132,6 +134,7 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterStack> 
       return instance;
     },
     up,
+    alive: () => instances.filter((i) => !i.exited && !i.paused),
     markDown(instance) {
       down.add(instance);
       refreshFront();

@@ -29,6 +29,8 @@ export interface Instance {
   readonly logFile: string;
   /** Set once it exited (SIGKILL or stop). */
   readonly exited: boolean;
+  /** Between pause() (SIGSTOP) and resume() (SIGCONT). */
+  readonly paused: boolean;
   kill(): Promise<void>;
   pause(): void;
   resume(): void;
@@ -82,6 +84,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     stderr = (stderr + c.toString()).slice(-4000);
   });
   let exited = false;
+  let paused = false;
   const exit = new Promise<void>((resolve) => child.once('exit', () => {
     exited = true;
     resolve();
@@ -111,15 +114,21 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     get exited() {
       return exited;
     },
+    get paused() {
+      return paused;
+    },
     kill,
     pause() {
+      paused = true;
       child.kill('SIGSTOP');
     },
     resume() {
+      paused = false;
       child.kill('SIGCONT');
     },
     async stop() {
       if (exited) return;
+      paused = false;
       child.kill('SIGCONT');
       child.stdin?.end();
       const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
