@@ -64,8 +64,34 @@ interface PlacedCall {
   callId: string;
 }
 
-/** How many PBX calls Bitrix24 shows registered once and finished once, twice (or more), or not at all. */
-async function countLogged(b24: Bitrix24Emulator, calls: readonly PlacedCall[]): Promise<{ once: number; twice: number; missing: number }> {
+interface LoggedCount {
+  once: number;
+  twice: number;
+  /** Registered once, not finished (yet). */
+  unfinished: number;
+  /** Never registered. */
+  missing: number;
+}
+
+/**
+ * Counts until every call is logged once, or the count stops moving for `quietMs` (a loaded instance's outbox may
+ * still be draining when the PBXs are idle): a late call is told apart from a lost one, and the drain time is kept.
+ */
+async function countUntilSettled(b24: Bitrix24Emulator, calls: readonly PlacedCall[], quietMs: number, maxMs: number): Promise<LoggedCount & { settleSeconds: number }> {
+  const started = Date.now();
+  let last = await countLogged(b24, calls);
+  let lastChange = Date.now();
+  while (last.once < calls.length && Date.now() - lastChange < quietMs && Date.now() - started < maxMs) {
+    await sleep(3000);
+    const next = await countLogged(b24, calls);
+    if (next.once !== last.once || next.twice !== last.twice) lastChange = Date.now();
+    last = next;
+  }
+  return { ...last, settleSeconds: (Date.now() - started) / 1000 };
+}
+
+/** How many PBX calls Bitrix24 shows registered once and finished once, twice (or more), unfinished, or not at all. */
+async function countLogged(b24: Bitrix24Emulator, calls: readonly PlacedCall[]): Promise<LoggedCount> {
   const registers = (await b24.requests({ method: 'telephony.externalCall.register' })).filter((r) => r.httpStatus === 200 && r.error === null);
   const finishes = (await b24.requests({ method: 'telephony.externalCall.finish' })).filter((r) => r.httpStatus === 200 && r.error === null);
   const finishCount = new Map<string, number>();
@@ -77,6 +103,7 @@ async function countLogged(b24: Bitrix24Emulator, calls: readonly PlacedCall[]):
   for (const c of calls) byPortal.set(c.portal.memberId, [...(byPortal.get(c.portal.memberId) ?? []), c]);
   let once = 0;
   let twice = 0;
+  let unfinished = 0;
   let missing = 0;
   await inPool([...byPortal.entries()], 16, async ([memberId, placed]) => {
     const cards = await b24.calls(memberId);
@@ -86,10 +113,11 @@ async function countLogged(b24: Bitrix24Emulator, calls: readonly PlacedCall[]):
       const fins = mine.reduce((n, c) => n + (finishCount.get(c.callId) ?? 0), 0);
       if (regs === 1 && fins === 1 && mine.length === 1) once += 1;
       else if (regs > 1 || fins > 1 || mine.length > 1) twice += 1;
+      else if (regs === 1) unfinished += 1;
       else missing += 1;
     }
   });
-  return { once, twice, missing };
+  return { once, twice, unfinished, missing };
 }
 
 export async function measureCluster(log: (line: string) => void, opts: ClusterBenchOptions): Promise<ResultRow[]> {
@@ -156,7 +184,7 @@ export async function measureCluster(log: (line: string) => void, opts: ClusterB
     sampling = false;
     await Promise.all(samplers);
     const ends = await Promise.all(watched.map(async (w) => ({ ...w, end: await w.server.memory() })));
-    const logged = await countLogged(emulator, placed);
+    const logged = await countUntilSettled(emulator, placed, 20_000, 180_000);
 
     const section = `${portals.length} portals across 2 instances (PostgreSQL), 1 call/portal in ${opts.seconds} s`;
     const rows: ResultRow[] = [];
@@ -168,10 +196,11 @@ export async function measureCluster(log: (line: string) => void, opts: ClusterB
       rows.push(atMost(section, `instance ${name}: event-loop delay p99`, p99, 'ms', 50, `worst of ${sample.sliceP99.size} 10-s slices`));
     });
     rows.push(exactly(section, 'calls logged exactly once', logged.once, `of ${placed.length}`, placed.length,
-      `${logged.twice} twice, ${logged.missing} not logged (one register and one finish per PBX call)`));
+      `${logged.twice} twice, ${logged.unfinished} registered but not finished, ${logged.missing} never registered; counted until settled, `
+      + `${logged.settleSeconds.toFixed(0)} s after the PBXs were idle + 15 s (one register and one finish per PBX call)`));
     rows.push(info(section, 'new instance took its share', shareSeconds, 's', `B started → both report every portal owned (${String(owned[0])} + ${String(owned[1])})`));
     log(`cluster: RSS ${rows.filter((r) => r.unit === 'MB').map((r) => r.value.toFixed(0)).join(' / ')} MB; loop p99 `
-      + `${watched.map((w) => [...w.sample.sliceP99.values()].map((v) => v.toFixed(1)).join(' ')).join(' | ')}; logged once ${logged.once} of ${placed.length}`);
+      + `${watched.map((w) => [...w.sample.sliceP99.values()].map((v) => v.toFixed(1)).join(' ')).join(' | ')}; logged once ${logged.once} of ${placed.length} (${logged.twice} twice, ${logged.unfinished} unfinished, ${logged.missing} never registered)`);
     return rows;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
