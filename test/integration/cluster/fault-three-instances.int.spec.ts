@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../foundation/server-under-test.js';
 import { isLogged, isRegistered, ledger, once, startCall, type TrackedCall } from './support/calls.js';
 import { startCluster, type ClusterPortal, type ClusterStack, type Lease } from './support/cluster.js';
-import { actsAfterLoss, watchLinks } from './support/fencing.js';
+import { actsAfterLoss, actsBeforeLoss, watchLinks } from './support/fencing.js';
 import type { Instance } from './support/instance.js';
 
 /**
@@ -174,7 +174,10 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
       const { doubles, samples } = await links.stop();
       expect(samples).toBeGreaterThan(5);
 
-      // Every kind of act at once, so a failure names all of them.
+      // The journal, the PBX's log and the audit saw this instance act for these portals while it owned them...
+      const before = await actsBeforeLoss(stack, victim, lost, stoppedAt);
+      expect(Math.min(before.sends, before.pbxRequests, before.writes), JSON.stringify(before)).toBeGreaterThan(0);
+      // ...and nothing after it woke; every kind of act at once, so a failure names all of them.
       const acts = await actsAfterLoss(stack, victim, lost, { lostAt: stoppedAt, from: wokeAt });
       expect({ ...acts, doubleLinks: doubles }, `what ${victim.id} did after it woke for the ${lost.length} portals it lost`).toEqual({
         sends: [], pbxRequests: [], writes: [], notTakenOver: [], doubleLinks: [],
@@ -212,6 +215,8 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
       await expectOwnedAgain(liveIds(), OWNED_AGAIN_BOUND_MS);
       const { doubles } = await links.stop();
 
+      const before = await actsBeforeLoss(stack, victim, lost, cutAt);
+      expect(Math.min(before.sends, before.pbxRequests, before.writes), JSON.stringify(before)).toBeGreaterThan(0);
       const acts = await actsAfterLoss(stack, victim, lost, { lostAt: cutAt, from: cutAt });
       expect({ ...acts, doubleLinks: doubles }, `what ${victim.id} did for the ${lost.length} portals taken over while it was cut off`).toEqual({
         sends: [], pbxRequests: [], writes: [], notTakenOver: [], doubleLinks: [],

@@ -78,6 +78,22 @@ export async function actsAfterLoss(
 }
 
 /**
+ * The same three sources before the loss, so that empty lists after it mean something: the instance did send to those
+ * portals (its journal), was seen by their PBXs with its tag, and wrote their rows (the audit) while it owned them.
+ */
+export async function actsBeforeLoss(stack: ClusterStack, victim: Instance, lost: readonly ClusterPortal[], lostAt: number): Promise<{ sends: number; pbxRequests: number; writes: number }> {
+  const tag = `fault-instance/${victim.id}`;
+  const sends = (await victim.outbound()).filter((r) => r.at < lostAt && lost.some((p) => r.url.startsWith(`${p.pbx.url}/`))).length;
+  let pbxRequests = 0;
+  for (const p of lost) pbxRequests += (await p.pbx.requests()).filter((r) => r.at < lostAt && (r.userAgent ?? '').includes(tag)).length;
+  const [row] = await stack.query<{ n: string }>(
+    'SELECT count(*) AS n FROM fault_audit WHERE app = $1 AND member_id = ANY($2) AND at < $3',
+    [victim.id, lost.map((p) => p.memberId), new Date(lostAt)],
+  );
+  return { sends, pbxRequests, writes: Number(row?.n ?? 0) };
+}
+
+/**
  * Samples every PBX's sockets until stopped and keeps the samples where one PBX had two live links: two sockets that
  * both carried a message from the product within `liveWindowMs` (the test's heartbeat is 500 ms). A socket of a
  * frozen process stays open but silent, so it does not count as live.
