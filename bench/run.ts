@@ -3,12 +3,13 @@
  * process) against the Bitrix24 emulator (2 req/s, burst 50 per portal) and the Yeastar emulator, prints ONE table with
  * the date and machine, and writes it to bench/results.json. Not part of `npm test`.
  *
- * Env: BENCH_ONLY=assets,events,history,latency,requests,sustained,routing,tenants,tenants1000 (default all); BENCH_RUNS
+ * Env: BENCH_ONLY=assets,events,history,latency,requests,sustained,routing,tenants,tenants1000,postgres,cluster (default all); BENCH_RUNS
  * (default 3): runs of each latency and memory phase, the table shows the worst run and the spread and judges the target
  * on the worst (bench/lib/runs.ts); BENCH_SECONDS (default 60) for the sustained and many-tenant runs; BENCH_TENANTS
  * (default 200); BENCH_LOG_LEVEL for the server (default warn); BENCH_HEAP_DIR: heap snapshots of the many-tenant
  * servers go there (read them with `npx tsx bench/heap-summary.ts a.heapsnapshot b.heapsnapshot`); BENCH_CPU_PROF: a
- * folder for the latency servers' V8 CPU profiles. A partial run merges its phases into results.json.
+ * folder for the latency servers' V8 CPU profiles; BENCH_CLUSTER_PORTALS (default 1000): portals of the two-instance
+ * PostgreSQL phase. A partial run merges its phases into results.json.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import { startServerProcess, type ServerProcess } from './lib/server-process.js'
 import { combineRuns, mergePhases, previousPhases, type PhaseResult } from './lib/runs.js';
 import { renderMarkdown, renderTable, type ResultRow } from './lib/stats.js';
 import { measureAssets } from './phases/assets.js';
+import { measureCluster } from './phases/cluster.js';
 import { measureEvents } from './phases/events.js';
 import { measureHistory } from './phases/history.js';
 import { measurePostgres } from './phases/postgres.js';
@@ -30,10 +32,10 @@ import { measureRoutingDelay } from './phases/routing.js';
 import { measureSustained } from './phases/sustained.js';
 import { measureTenants } from './phases/tenants.js';
 
-const PHASES = ['assets', 'events', 'history', 'latency', 'requests', 'sustained', 'routing', 'tenants', 'tenants1000', 'postgres'] as const;
+const PHASES = ['assets', 'events', 'history', 'latency', 'requests', 'sustained', 'routing', 'tenants', 'tenants1000', 'postgres', 'cluster'] as const;
 type Phase = (typeof PHASES)[number];
 /** Latency and memory phases: a single run of them on this machine is a sample, not a figure. */
-const REPEATED: ReadonlySet<Phase> = new Set(['history', 'latency', 'sustained', 'routing', 'tenants', 'tenants1000']);
+const REPEATED: ReadonlySet<Phase> = new Set(['history', 'latency', 'sustained', 'routing', 'tenants', 'tenants1000', 'cluster']);
 const only = new Set((process.env.BENCH_ONLY ?? PHASES.join(',')).split(',').map((s) => s.trim()));
 const unknown = [...only].filter((p) => !(PHASES as readonly string[]).includes(p));
 if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown phase(s) ${unknown.join(', ')}; known: ${PHASES.join(', ')}`);
@@ -112,6 +114,8 @@ const PHASE_RUNS: Record<Phase, () => Promise<ResultRow[]>> = {
   tenants1000: () => withStack(1000, ({ b24, fleet, server }) => measureTenants(b24, server, fleet.pbxes, log, {
     seconds, periodMs: Math.max(60_000, seconds * 1000), rssLimitMb: 500, label: 'tenants-1000', ...(heapDir ? { heapSnapshotDir: heapDir } : {}),
   })),
+  // Issue 14: 1,000 portals across two instances on one PostgreSQL; one call per portal in the minute.
+  cluster: () => measureCluster(log, { portals: Number(process.env.BENCH_CLUSTER_PORTALS ?? 1000), seconds: Math.max(60, seconds) }),
 };
 
 async function main(): Promise<void> {
