@@ -58,6 +58,7 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     ...yeastarBrand(opts.yeastarTimings),
     ...opts.supervisor,
     owns,
+    holds: (portal) => core.ownership?.holds(portal) ?? true,
     onCallEvent: (event) => holder.calls?.service.handleEvent(event),
     onHeldCall: (control, call) => {
       void router.route(control, call);

@@ -25,13 +25,13 @@ export interface ClusterBenchOptions {
 }
 
 const MB = 2 ** 20;
-const OWNED = 'pbx_connector_portals_owned';
+const OWNED = 'pbxb24_portals_owned';
 
 function portOf(server: ServerProcess): number {
   return Number(new URL(server.url).port);
 }
 
-/** Portals this instance reports owning (`pbx_connector_portals_owned{instance="…"}`); NaN when not reported. */
+/** Portals this instance reports owning (`pbxb24_portals_owned{instance="…"}`); NaN when not reported. */
 async function ownedBy(server: ServerProcess): Promise<number> {
   const metrics = await server.metrics();
   const key = [...metrics.keys()].find((k) => k === OWNED || k.startsWith(`${OWNED}{`));

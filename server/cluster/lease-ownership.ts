@@ -98,6 +98,11 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
     return lease !== undefined && !lease.releasing && clock.now() < lease.validUntil;
   };
 
+  const holds = (memberId: string): boolean => {
+    const lease = held.get(memberId);
+    return lease !== undefined && clock.now() < lease.validUntil;
+  };
+
   function gain(memberId: string, epoch: number, validUntil: number): void {
     held.set(memberId, { epoch, validUntil, releasing: false });
     changes += 1;
@@ -220,6 +225,7 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
   return {
     instanceId,
     owns,
+    holds,
     epoch: (memberId) => held.get(memberId)?.epoch,
     onGained: (listener) => { gainedListeners.push(listener); },
     onLost: (listener) => { lostListeners.push(listener); },

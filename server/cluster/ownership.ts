@@ -11,6 +11,11 @@ export interface Ownership {
   readonly instanceId: string;
   /** True while this instance holds a live, locally unexpired lease on the portal (always true without PostgreSQL). */
   owns(memberId: string): boolean;
+  /**
+   * True while the lease is still this instance's, also while it is being given up (its live work stopping): closing
+   * the link may then still tidy up at the PBX (revoke its tokens). False once the lease is lost or run out locally.
+   */
+  holds(memberId: string): boolean;
   /** The portal's current lease epoch held by this instance, or undefined. */
   epoch(memberId: string): number | undefined;
   /** Called after a lease is taken (start live work) / before it is given up or when it is found lost (stop it). */
@@ -63,6 +68,7 @@ export function singleInstanceOwnership(instanceId: string, portals: () => strin
   return {
     instanceId,
     owns: () => true,
+    holds: () => true,
     epoch: () => 0,
     onGained: (listener) => { gained.push(listener); },
     onLost: (listener) => { lost.push(listener); },

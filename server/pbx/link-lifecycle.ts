@@ -52,6 +52,12 @@ export interface LinkLifecycleOptions {
    * soon as it is not, and refuses every new connection meanwhile (one PBX link per portal, ever).
    */
   owns: (memberId: string) => boolean;
+  /**
+   * True while the portal's lease is still this instance's, also while it is given up gracefully: the closing link may
+   * still revoke its PBX tokens then. Every PBX request and connection is refused once it is false (a woken former
+   * owner sends nothing, not even over a kept-alive socket).
+   */
+  holds: (memberId: string) => boolean;
 }
 
 interface OpenLink extends Link {
@@ -106,7 +112,7 @@ export function createLinkLifecycle(opts: LinkLifecycleOptions): LinkLifecycle {
   function openLink(memberId: string, settings: PbxConnectionSettings, fingerprint: string): OpenLink {
     const addressPolicy = {
       ...opts.addressPolicy,
-      refuseConnect: () => (opts.owns(memberId) ? undefined : new PbxError('PBX_CLOSED', `this instance no longer owns portal ${memberId}: no connection to its PBX`)),
+      refuseConnect: () => (opts.holds(memberId) ? undefined : new PbxError('PBX_CLOSED', `this instance no longer owns portal ${memberId}: nothing is sent to its PBX`)),
     };
     const adapter = opts.createAdapter(memberId, settings, { log, addressPolicy });
     // Each needs the other: recovery delivers what it reads back, a delivery that failed is retried by recovery

@@ -50,6 +50,8 @@ export interface PbxSupervisorOptions {
   statePath?: string;
   /** Whether this instance runs the portal's link (server/cluster/ownership.ts). Default: every portal. */
   owns?: (memberId: string) => boolean;
+  /** Whether the portal's lease is still this instance's while it is given up (link-lifecycle.ts). Default: owns. */
+  holds?: (memberId: string) => boolean;
 }
 
 export interface PbxSupervisor {
@@ -86,6 +88,7 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     onCallEvent: opts.onCallEvent, ...(opts.onHeldCall ? { onHeldCall: opts.onHeldCall } : {}),
     webhookKeyProblem: () => webhooks.problem(),
     owns: opts.owns ?? (() => true),
+    holds: opts.holds ?? opts.owns ?? (() => true),
     recovery: {
       marginMs: opts.recoveryMarginMs ?? 2 * 60_000, tailMs,
       retryMs: opts.recoveryRetryMs ?? 15_000, webhookSweepMs: opts.webhookSweepMs ?? 5 * 60_000,

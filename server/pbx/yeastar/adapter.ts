@@ -95,6 +95,7 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
   const agents = opts.addressPolicy ? pbxAgents(opts.addressPolicy) : undefined;
   const transport = opts.transport ?? createHttpTransport({
     baseUrl: settings.baseUrl, userAgent, timeoutMs: t.requestTimeoutMs, ...(agents ? { agents } : {}),
+    ...(opts.addressPolicy?.refuseConnect ? { refuse: opts.addressPolicy.refuseConnect } : {}),
     ...(opts.maxRecordingBytes !== undefined ? { maxStreamBytes: opts.maxRecordingBytes } : {}),
   });
   const tokens = createTokenManager({

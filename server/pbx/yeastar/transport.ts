@@ -48,6 +48,8 @@ export interface HttpTransportOptions {
   timeoutMs?: number;
   /** Agents that apply the address policy on every connection (the SSRF guard); Node's defaults when absent. */
   agents?: GuardedAgents;
+  /** Asked before every request, on a new or a kept-alive socket: an error refuses it (address-policy.ts refuseConnect). */
+  refuse?: () => Error | undefined;
   /** Largest JSON answer read. */
   maxJsonBytes?: number;
   /** Largest file streamed (a recording). */
@@ -132,6 +134,8 @@ export function createHttpTransport(opts: HttpTransportOptions): PbxTransport {
 
   /** The timer bounds the wait for the answer; `done()` stops it (after the body, or at the headers for a stream). */
   function send(req: PbxHttpRequest, accept: string): Promise<{ res: IncomingMessage; done: () => void }> {
+    const refused = opts.refuse?.();
+    if (refused) return Promise.reject(refused);
     let url: URL;
     try {
       url = pbxUrl(opts.baseUrl, req.path, req.query);

@@ -138,9 +138,9 @@ describe('three instances on one PostgreSQL: no call lost or sent twice when one
       await expectOneLinkPerPbx();
 
       // /metrics of the survivors: together they own every portal, and each counted the lease changes it made.
-      const owned = await Promise.all(stack.alive().map((i) => metricValue(i, 'pbx_connector_portals_owned')));
+      const owned = await Promise.all(stack.alive().map((i) => metricValue(i, 'pbxb24_portals_owned')));
       expect(owned.reduce<number>((n, v) => n + (v ?? 0), 0), `portals_owned per survivor: ${JSON.stringify(owned)}`).toBe(PORTALS);
-      const changes = await Promise.all(stack.alive().map((i) => metricValue(i, 'pbx_connector_lease_changes_total')));
+      const changes = await Promise.all(stack.alive().map((i) => metricValue(i, 'pbxb24_lease_changes_total')));
       expect(changes.reduce<number>((n, v) => n + (v ?? 0), 0)).toBeGreaterThanOrEqual(victims.length);
     } finally {
       // Back to three instances for the next cases: a fresh one joins (the dead one's id is not reused).
