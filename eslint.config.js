@@ -23,17 +23,18 @@ const never = {
   root: forbidModule('(?:parts|parts-types|main|index)', 'the composition root wires the parts; the parts do not import it back.'),
 };
 const serverCommon = [never.client, never.yeastar, never.config, never.root];
-const parts = ['store', 'bitrix', 'pbx', 'calls', 'contacts', 'outbox', 'portals', 'http'];
+const parts = ['store', 'bitrix', 'pbx', 'calls', 'contacts', 'outbox', 'portals', 'cluster', 'http'];
 
 /** Per part: which other parts it must not import, and why (design §2 "must not"). */
 const partRules = {
   store: { forbidden: parts.filter((p) => p !== 'store'), why: 'store/ is the bottom layer: every part uses it, it uses none (shared call words live in server/domain/).' },
-  bitrix: { forbidden: ['pbx', 'calls', 'contacts', 'outbox', 'portals', 'http'], why: 'bitrix/ is the Bitrix24 REST client and its wire format: it knows nothing of PBX events or of the parts that use it.' },
-  pbx: { forbidden: ['bitrix', 'calls', 'contacts', 'outbox', 'portals', 'http'], why: 'pbx/ knows nothing of Bitrix24 or of the call logic: it hands normalized CallEvents to whoever the composition root wires.' },
-  outbox: { forbidden: ['pbx', 'calls', 'contacts', 'portals', 'http'], why: 'outbox/ delivers Bitrix24 writes; it knows nothing of who queued them.' },
-  portals: { forbidden: ['calls', 'contacts', 'http'], typeOnly: ['pbx'], why: 'portals/ holds tenants, tokens, settings and status; it never calls the PBX (its types only) nor the call logic.' },
-  contacts: { forbidden: ['calls', 'outbox', 'portals', 'http'], why: 'contacts/ answers lookups for calls/; it never reaches back into calls/ or the HTTP edge.' },
-  calls: { forbidden: ['portals', 'http', 'net'], why: 'calls/ turns events into intents and never makes HTTP calls itself: Bitrix24 goes through outbox/ and bitrix/, the PBX through its adapter.' },
+  bitrix: { forbidden: ['pbx', 'calls', 'contacts', 'outbox', 'portals', 'cluster', 'http'], why: 'bitrix/ is the Bitrix24 REST client and its wire format: it knows nothing of PBX events or of the parts that use it.' },
+  pbx: { forbidden: ['bitrix', 'calls', 'contacts', 'outbox', 'portals', 'cluster', 'http'], why: 'pbx/ knows nothing of Bitrix24 or of the call logic: it hands normalized CallEvents to whoever the composition root wires.' },
+  outbox: { forbidden: ['pbx', 'calls', 'contacts', 'portals', 'cluster', 'http'], why: 'outbox/ delivers Bitrix24 writes; it knows nothing of who queued them.' },
+  portals: { forbidden: ['calls', 'contacts', 'cluster', 'http'], typeOnly: ['pbx'], why: 'portals/ holds tenants, tokens, settings and status; it never calls the PBX (its types only) nor the call logic.' },
+  contacts: { forbidden: ['calls', 'outbox', 'portals', 'cluster', 'http'], why: 'contacts/ answers lookups for calls/; it never reaches back into calls/ or the HTTP edge.' },
+  calls: { forbidden: ['portals', 'cluster', 'http', 'net'], why: 'calls/ turns events into intents and never makes HTTP calls itself: Bitrix24 goes through outbox/ and bitrix/, the PBX through its adapter.' },
+  cluster: { forbidden: ['bitrix', 'contacts', 'outbox', 'portals', 'http'], why: 'cluster/ decides which instance runs a portal and hands work to that owner; it reaches the PBX and the telephony handlers through their interfaces, and the composition root wires it to the parts, which never import it.' },
   http: { forbidden: [], why: '' },
 };
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultInstanceId } from './cluster/instance-id.js';
+import { defaultInstanceId } from './instance-id.js';
 
 /**
  * Configuration is read once, here, from the environment; everything else receives the frozen object.

@@ -1,8 +1,8 @@
-import { handTelephonyToOwner } from '../calls/telephony-handover.js';
+import { handTelephonyToOwner } from './telephony-handover.js';
 import type { TelephonyEventHandlers } from '../calls/types.js';
 import type { Logger } from '../log.js';
 import type { PbxAdapter, PbxLinkStatus } from '../pbx/adapter.js';
-import { remoteLinkStatus, remotePbxAdapter, serveRemotePbx } from '../pbx/remote-adapter.js';
+import { remoteLinkStatus, remotePbxAdapter, serveRemotePbx } from './remote-pbx.js';
 import type { PbxSupervisor } from '../pbx/supervisor.js';
 import type { Store } from '../store/types.js';
 import type { Ownership } from './ownership.js';

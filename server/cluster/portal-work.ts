@@ -4,7 +4,7 @@ import type { ErrorCode } from '../../contract/error-codes.js';
 import { ERROR_CODES } from '../../contract/error-codes.js';
 import type { Logger } from '../log.js';
 import { PbxError } from '../pbx/adapter.js';
-import type { ClusterNotifier } from './notify.js';
+import type { ClusterNotifier } from '../store/postgres/notify.js';
 
 /**
  * Live work of a portal handed to the instance that owns it (issue 14, design §6). Any instance answers HTTP, but

@@ -37,7 +37,7 @@ export interface OpenStoreOptions {
   fs?: StoreFs;
   /** Clock for the outbox's done-item retention. */
   now?: () => number;
-  /** PostgreSQL store: this instance's id among those sharing the database (cluster/instance-id.ts by default). */
+  /** PostgreSQL store: this instance's id among those sharing the database (server/instance-id.ts by default). */
   instanceId?: string;
 }
 

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { ClusterNotifier, StoreChange } from '../cluster/notify.js';
+import type { ClusterNotifier, StoreChange } from './postgres/notify.js';
 import type { Fence, FencedFile, PortalFences } from './fences.js';
 import type {
   Binding, CallRecord, CardMode, ContactSyncEntry, CrmEntityType, MissedCallTaskEntry, OutboxItem, Portal, PortalSettings,
@@ -135,7 +135,7 @@ export interface StoreDatabase {
   instanceId: string;
   /** The store's pool, for the cluster's own tables (portal_work, portal_buckets: server/cluster/). */
   pool: Pool;
-  /** The LISTEN link (cluster/notify.ts). */
+  /** The LISTEN link (store/postgres/notify.ts). */
   notifier: ClusterNotifier;
   /** Every reload caused by another instance's write, received so far, has finished (tests). */
   settled(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { StoreChange } from '../../cluster/notify.js';
+import type { StoreChange } from './notify.js';
 import type { Logger } from '../../log.js';
 import type { PortalsStore } from '../portals.js';
 import type { SettingsStore } from '../settings.js';
@@ -43,7 +43,7 @@ export interface Coherence {
 }
 
 /**
- * Keeps this instance's memory in step with what other instances write (server/cluster/notify.ts): a document-shaped
+ * Keeps this instance's memory in step with what other instances write (store/postgres/notify.ts): a document-shaped
  * record is read again whole for its portal (in the portal's write queue), calls and outbox items one row each,
  * batched. A portal that another instance removed is dropped from memory here too.
  */

@@ -50,7 +50,7 @@ export function toNumber(value: unknown): number {
 }
 
 /**
- * `applicationName`: the instance id (cluster/notify.ts applicationName): the store_changed trigger reports it as the
+ * `applicationName`: the instance id (notify.ts applicationName): the store_changed trigger reports it as the
  * writer, so an instance ignores the notifications of its own writes.
  */
 export function createPool(databaseUrl: string, applicationName?: string): pg.Pool {

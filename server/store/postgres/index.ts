@@ -7,8 +7,8 @@ import type { Store } from '../types.js';
 import { createPgCallsRepository } from './calls.js';
 import { createPool, PgContext, redactUrl, withAdvisoryLock } from './db.js';
 import { createCoherence } from './coherence.js';
-import { applicationName, startClusterNotifier, type ClusterNotifier, type StoreChange } from '../../cluster/notify.js';
-import { defaultInstanceId } from '../../cluster/instance-id.js';
+import { applicationName, startClusterNotifier, type ClusterNotifier, type StoreChange } from './notify.js';
+import { defaultInstanceId } from '../../instance-id.js';
 import {
   bindingsTable, contactSyncTable, missedCallTasksTable, PgPortalDocuments, PgPortalsDocument, settingsTable,
 } from './documents.js';
@@ -21,7 +21,7 @@ export interface OpenPostgresStoreOptions {
   secretKey: string;
   log: Logger;
   now?: () => number;
-  /** This instance among those sharing the database (default: cluster/instance-id.ts). */
+  /** This instance among those sharing the database (default: server/instance-id.ts). */
   instanceId?: string;
   /** Reconnect backoff of the LISTEN link (tests shorten it). */
   listenBackoff?: { initialMs: number; maxMs: number };

@@ -8,7 +8,7 @@ import { captureLog, makeCall, makePortal, TEST_KEY } from '../../unit/store/hel
 
 /**
  * Two PostgreSQL stores on one database, as two instances hold them: each keeps every record in memory, so what one
- * writes must reach the other's memory through NOTIFY store_changed (server/cluster/notify.ts), including what was
+ * writes must reach the other's memory through NOTIFY store_changed (server/store/postgres/notify.ts), including what was
  * written while the other's LISTEN link was down.
  */
 

@@ -49,6 +49,10 @@ const wrong: [file: string, code: string, says: string][] = [
   ['server/portals/probe.ts', "import { PbxError } from '../pbx/adapter.js';", 'portals/ may import only types of pbx/'],
   ['server/portals/probe.ts', "import type { FrameUser } from '../http/context.js';", 'http/ is the outer edge'],
   ['server/http/api/probe.ts', "import { api } from '../../../client/api.js';", 'server code never imports client/'],
+  ['server/pbx/probe.ts', "import type { PortalWork } from '../cluster/portal-work.js';", 'pbx/ must not import cluster/'],
+  ['server/calls/probe.ts', "import type { Ownership } from '../cluster/ownership.js';", 'calls/ must not import cluster/'],
+  ['server/cluster/probe.ts', "import { findByPhone } from '../bitrix/crm.js';", 'cluster/ must not import bitrix/'],
+  ['server/cluster/probe.ts', "import { portalOf } from '../http/api/route-support.js';", 'http/ is the outer edge'],
   ['server/domain/probe.ts', "import type { CallEvent } from '../pbx/adapter.js';", 'shared modules'],
   ['server/probe.ts', "import type { Store } from './store/types.js';", 'shared modules'],
 ];
@@ -63,6 +67,7 @@ const allowed: [file: string, code: string][] = [
   ['server/pbx/yeastar/probe.ts', "import { createYeastarAdapter } from './adapter.js';"],
   ['server/parts.ts', "import { callsApiRouter } from './http/api/calls.js';\nimport { createYeastarAdapter } from './pbx/yeastar/adapter.js';"],
   ['server/main.ts', "import { loadConfig } from './config.js';"],
+  ['server/cluster/probe.ts', "import type { PbxAdapter } from '../pbx/adapter.js';\nimport type { TelephonyEventHandlers } from '../calls/types.js';\nimport type { Store } from '../store/types.js';"],
 ];
 
 describe('part boundaries held by lint (eslint.config.js)', () => {

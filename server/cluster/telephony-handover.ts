@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { PortalWork } from '../cluster/portal-work.js';
-import type { ExternalCallbackStart, ExternalCallStart, TelephonyEventHandlers } from './types.js';
+import type { PortalWork } from './portal-work.js';
+import type { ExternalCallbackStart, ExternalCallStart, TelephonyEventHandlers } from '../calls/types.js';
 
 /**
  * Click-to-call and callback requests from Bitrix24 reach whichever instance Bitrix24 called, but only the portal's

@@ -1,8 +1,8 @@
 import { PBX_ERROR_CODES } from '../../contract/error-codes.js';
-import type { PortalWork } from '../cluster/portal-work.js';
+import type { PortalWork } from './portal-work.js';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
-import { PbxError, type PbxAdapter, type PbxLinkStatus } from './adapter.js';
+import { PbxError, type PbxAdapter, type PbxLinkStatus } from '../pbx/adapter.js';
 
 /**
  * The PBX as seen from an instance that does not hold the portal's link (several instances on PostgreSQL): each

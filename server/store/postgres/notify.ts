@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { z } from 'zod';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 
 /**
  * The instance's one LISTEN connection to the shared database (design §6, docs/cluster.md): `store_changed` tells
