@@ -1,4 +1,4 @@
-import { copyRecord } from './copy.js';
+import { copyRecord, copyThroughIndex } from './copy.js';
 import type { PortalFences } from './fences.js';
 import type { CallRecord, CrmEntityType } from './records.js';
 import { TimeIndex } from './sorted-index.js';
@@ -117,9 +117,7 @@ export function createCallIndex(fences: PortalFences, backend: CallsBackend): Ca
 
     getByB24CallId: (portal, b24CallId) => {
       const s = portals.get(portal);
-      const id = s?.byB24.get(b24CallId);
-      const r = id === undefined ? undefined : s?.byId.get(id);
-      return r ? copyRecord(r) : undefined;
+      return copyThroughIndex(s?.byB24, s?.byId, b24CallId);
     },
 
     async put(record) {

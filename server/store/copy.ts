@@ -22,3 +22,10 @@ function copy(value: unknown): unknown {
   for (const [k, v] of Object.entries(value)) out[k] = copy(v);
   return out;
 }
+
+/** A copy of the record a secondary index (e.g. Bitrix24's CALL_ID, an outbox key) points at, if both are there. */
+export function copyThroughIndex<T>(index: ReadonlyMap<string, string> | undefined, records: ReadonlyMap<string, T> | undefined, key: string): T | undefined {
+  const id = index?.get(key);
+  const found = id === undefined ? undefined : records?.get(id);
+  return found === undefined ? undefined : copyRecord(found);
+}

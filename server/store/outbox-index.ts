@@ -1,4 +1,4 @@
-import { copyRecord } from './copy.js';
+import { copyRecord, copyThroughIndex } from './copy.js';
 import type { PortalFences } from './fences.js';
 import type { OutboxItem } from './records.js';
 import type { MemoryIndexBackend, OutboxRepository, PortalMemoryIndex } from './types.js';
@@ -157,9 +157,7 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
 
     getByKey: (portal, key) => {
       const s = portals.get(portal);
-      const id = s?.byKey.get(key);
-      const item = id === undefined ? undefined : s?.items.get(id);
-      return item ? copyRecord(item) : undefined;
+      return copyThroughIndex(s?.byKey, s?.items, key);
     },
 
     pending: (portal) => {
