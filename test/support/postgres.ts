@@ -108,3 +108,14 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
     },
   };
 }
+
+/** Runs one statement on its own connection (a test reading or changing the database behind the store's back). */
+export async function queryRows<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}

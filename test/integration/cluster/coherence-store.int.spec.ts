@@ -1,9 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openPostgresStore } from '../../../server/store/postgres/index.js';
 import type { Store } from '../../../server/store/types.js';
 import { eventually } from '../foundation/server-under-test.js';
-import { startPostgres, type PgCluster } from '../../support/postgres.js';
+import { postgresForThisFile } from '../../support/postgres-for-file.js';
 import { captureLog, makeCall, makePortal, TEST_KEY } from '../../unit/store/helpers.js';
 
 /**
@@ -12,13 +12,7 @@ import { captureLog, makeCall, makePortal, TEST_KEY } from '../../unit/store/hel
  * written while the other's LISTEN link was down.
  */
 
-let cluster: PgCluster;
-beforeAll(async () => {
-  cluster = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await cluster.stop();
-});
+const cluster = postgresForThisFile();
 
 const logs: string[][] = [];
 const open = (url: string, instanceId: string): Promise<Store> => {

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createLeaseOwnership, type LeaseClock } from '../../../server/cluster/lease-ownership.js';
 import type { Ownership } from '../../../server/cluster/ownership.js';
 import { openPostgresStore } from '../../../server/store/postgres/index.js';
 import type { Store } from '../../../server/store/types.js';
-import { startPostgres, type PgCluster } from '../../support/postgres.js';
+import { postgresForThisFile } from '../../support/postgres-for-file.js';
+import { queryRows as sql } from '../../support/postgres.js';
 import { captureLog, makeCall, makePortal, TEST_KEY } from '../../unit/store/helpers.js';
 
 /**
@@ -15,29 +15,13 @@ import { captureLog, makeCall, makePortal, TEST_KEY } from '../../unit/store/hel
  */
 
 const TTL_MS = 3_000;
-let cluster: PgCluster;
+const cluster = postgresForThisFile();
 let cleanups: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  cluster = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await cluster.stop();
-});
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
   cleanups = [];
 });
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,32 +1,16 @@
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../server/config.js';
 import { openStore } from '../../../server/store/index.js';
 import { openPostgresStore } from '../../../server/store/postgres/index.js';
 import { readMigrations } from '../../../server/store/postgres/migrate.js';
 import type { Store } from '../../../server/store/types.js';
-import { startPostgres, type PgCluster } from '../../support/postgres.js';
+import { postgresForThisFile } from '../../support/postgres-for-file.js';
+import { queryRows as sql } from '../../support/postgres.js';
 import { captureLog, makeCall, makePortal, TEST_KEY } from '../../unit/store/helpers.js';
 
 /** What only the PostgreSQL store has: migrations under a lock, the lease-epoch fence, DATABASE_URL validation. */
 
-let cluster: PgCluster;
-beforeAll(async () => {
-  cluster = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await cluster.stop();
-});
-
-async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const cluster = postgresForThisFile();
 
 const open = (url: string): Promise<Store> => openPostgresStore({ databaseUrl: url, secretKey: TEST_KEY, log: captureLog().log });
 

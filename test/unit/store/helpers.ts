@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { afterEach, beforeEach } from 'vitest';
 import { createLogger, type Logger } from '../../../server/log.js';
 import { nodeFs, type StoreFs, type WritableHandle } from '../../../server/store/fs.js';
 import type { CallRecord, Portal } from '../../../server/store/records.js';
@@ -25,6 +26,22 @@ export function captureLog(): { log: Logger; lines: string[]; messages: () => st
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'store-test-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh empty directory for each test of the calling file, removed after it; call the returned function for its path. */
+export function tempDirForEachTest(): () => string {
+  let current: { dir: string; cleanup: () => Promise<void> } | undefined;
+  beforeEach(async () => {
+    current = await tempDir();
+  });
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return () => {
+    if (current === undefined) throw new Error('the temporary directory is used outside a test');
+    return current.dir;
+  };
 }
 
 /** A real filesystem that counts syncs and can be told to fail writes the way a full disk does (after a partial write). */

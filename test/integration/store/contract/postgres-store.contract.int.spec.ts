@@ -1,16 +1,9 @@
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
 import { openStore } from '../../../../server/store/index.js';
-import { startPostgres, type PgCluster } from '../../../support/postgres.js';
+import { postgresForThisFile } from '../../../support/postgres-for-file.js';
 import { CONTRACT_KEY, contractLog, defineStoreContract } from './store-contract.js';
 
-let cluster: PgCluster;
-beforeAll(async () => {
-  cluster = await startPostgres();
-}, 120_000);
-afterAll(async () => {
-  await cluster.stop();
-});
+const cluster = postgresForThisFile();
 
 defineStoreContract('PostgreSQL store (DATABASE_URL)', async () => {
   const url = await cluster.createDatabase();
