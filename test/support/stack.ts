@@ -69,6 +69,30 @@ export interface Stack {
 
 const CHILD = join(import.meta.dirname, 'server-process.ts');
 
+/**
+ * One /api request to the product at `baseUrl` as the tenant's admin or agent would send it from the app's frame; the
+ * body is parsed when it is JSON and kept as text otherwise (a recording).
+ */
+export async function callApiAs(baseUrl: string, tenant: Tenant, as: 'admin' | 'agent', method: string, path: string, body?: unknown): Promise<ApiAnswer> {
+  const res = await fetch(`${baseUrl}/api${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${as === 'admin' ? tenant.adminToken : tenant.agentToken}`,
+      'x-member-id': tenant.memberId,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return { status: res.status, body: parsed, text };
+}
+
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const [b24, pbx] = await Promise.all([
     startBitrix24Emulator({ rateLimit: false, ...opts.b24 }),
@@ -136,24 +160,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const url = () => (mode === 'inProcess' ? running?.url ?? '' : config.publicUrl);
 
   const api: Stack['api'] = async (tenant, as, method, path, body) => {
-    const res = await fetch(`${url()}/api${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${as === 'admin' ? tenant.adminToken : tenant.agentToken}`,
-        'x-member-id': tenant.memberId,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    answers.push(text);
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // Not JSON (a recording): keep the text.
-    }
-    return { status: res.status, body: parsed, text };
+    const answer = await callApiAs(url(), tenant, as, method, path, body);
+    answers.push(answer.text);
+    return answer;
   };
 
   let extensionSeq = 0;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { stopChild } from '../stop-child.js';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { CdrRow, CompanyContact, Extension, Phonebook } from './state.js';
+import type { CdrRow, CompanyContact, Extension, Phonebook, Recording } from './state.js';
 import type { DecisionRecord } from './inbound-control.js';
 import type {
   BurstOptions, BurstResult, DialBehavior, EmittedEvent, EventFormat, ExtensionInput, Fault, RecordedRequest,
@@ -33,18 +33,8 @@ export interface StartYeastarOptions {
   port?: number;
 }
 
-export interface RecordingInfo {
-  id: number;
-  file: string;
-  size: number;
-  timestamp: number;
-  uid: string;
-  callId: string;
-  call_from: string;
-  call_to: string;
-  call_type: string;
-  duration: number;
-}
+/** A recording as the control channel reports it: where the WAV sits on disk stays inside the emulator's process. */
+export type RecordingInfo = Omit<Recording, 'path'>;
 
 export type PhonebookInfo = Phonebook & { contactIds: number[] };
 

@@ -141,13 +141,17 @@ export class Switchboard {
     run.snapshot();
     if (calleeIsExt) run.extensionStatus(callee, 'Ringing');
     await run.pause(b.ringSeconds);
-    if (!b.calleeAnswers || run.hungUp) {
+    // The far end hangs up first, then the caller's phone: one report each, as the PBX sends them.
+    const hangUpBoth = (): void => {
       far.member_status = 'BYE';
       run.snapshot();
       ext.member_status = 'BYE';
       run.snapshot();
       run.extensionStatus(caller, 'Idle');
       if (calleeIsExt) run.extensionStatus(callee, 'Idle');
+    };
+    if (!b.calleeAnswers || run.hungUp) {
+      hangUpBoth();
       await run.leg({ from: caller, to: callee, disposition: 'NO ANSWER', callType, ringSeconds: b.ringSeconds, talkSeconds: 0, dstTrunk: calleeIsExt ? '' : DEFAULT_TRUNK });
       return;
     }
@@ -156,12 +160,7 @@ export class Switchboard {
     if (calleeIsExt) run.extensionStatus(callee, 'Busy');
     await run.pause(b.talkSeconds);
     if (b.hold) await run.holdUntilContinued();
-    far.member_status = 'BYE';
-    run.snapshot();
-    ext.member_status = 'BYE';
-    run.snapshot();
-    run.extensionStatus(caller, 'Idle');
-    if (calleeIsExt) run.extensionStatus(callee, 'Idle');
+    hangUpBoth();
     await run.leg({
       from: caller, to: callee, disposition: 'ANSWERED', callType, ringSeconds: b.ringSeconds, talkSeconds: b.talkSeconds,
       dstTrunk: calleeIsExt ? '' : DEFAULT_TRUNK, record: b.record, offsetSeconds: callerRing,

@@ -2,7 +2,7 @@ import type { RunningServer } from '../../../server/index.js';
 import { captureLogs, type LogCapture } from '../../support/log-capture.js';
 import { startPostgres, type PgCluster } from '../../support/postgres.js';
 import { startProduct } from '../../support/product-options.js';
-import { startStack, type ApiAnswer, type Stack, type StackOptions, type Tenant } from '../../support/stack.js';
+import { callApiAs, startStack, type ApiAnswer, type Stack, type StackOptions, type Tenant } from '../../support/stack.js';
 import { freePort, tempDataDir, testConfig } from '../foundation/server-under-test.js';
 
 /**
@@ -36,26 +36,7 @@ export async function startTwoInstances(opts: { b24?: StackOptions['b24'] } = {}
   const b = await startProduct(configB, captureB.log);
   const a = stack.server();
 
-  const api: TwoInstances['api'] = async (on, tenant, as, method, path, body) => {
-    const base = on === 'a' ? a.url : b.url;
-    const res = await fetch(`${base}/api${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${as === 'admin' ? tenant.adminToken : tenant.agentToken}`,
-        'x-member-id': tenant.memberId,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // Not JSON: keep the text.
-    }
-    return { status: res.status, body: parsed, text };
-  };
+  const api: TwoInstances['api'] = (on, tenant, as, method, path, body) => callApiAs(on === 'a' ? a.url : b.url, tenant, as, method, path, body);
 
   return {
     stack, a, b, api,

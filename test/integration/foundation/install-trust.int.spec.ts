@@ -55,6 +55,18 @@ describe('a new install must be confirmed by the trusted OAuth server', () => {
     return emulator.frameToken(stranger.memberId, strangerAdmin);
   }
 
+  /** ONAPPINSTALL for the stranger's portal with its own real tokens, naming the portal address the test chooses. */
+  async function strangerInstallEvent(t: { accessToken: string; refreshToken: string }, address: { domain: string; client_endpoint: string }): Promise<Response> {
+    return installEvent({
+      access_token: t.accessToken, refresh_token: t.refreshToken, member_id: stranger.memberId, application_token: stranger.applicationToken,
+      ...address,
+    });
+  }
+
+  async function errorCodeOf(res: Response): Promise<string> {
+    return ((await res.json()) as { error: string }).error;
+  }
+
   it('refuses an installer POST for an unknown member_id whose tokens the OAuth server does not know: 401, nothing stored', async () => {
     const res = await installerPost(
       { AUTH_ID: 'made-up-access', REFRESH_ID: 'made-up-refresh', member_id: 'unknown-member', APPLICATION_TOKEN: 'made-up-app', SERVER_ENDPOINT: emulator.serverEndpoint },
@@ -84,22 +96,16 @@ describe('a new install must be confirmed by the trusted OAuth server', () => {
     expect(asVictim.status).toBe(401);
     expect(await asVictim.text()).toMatch(/member_id/);
     // Loopback is allowed in tests, so only the OAuth server's answer stops this one from pointing us at a local service.
-    const elsewhere = await installEvent({
-      access_token: t.accessToken, refresh_token: t.refreshToken, member_id: stranger.memberId, application_token: stranger.applicationToken,
-      domain: '127.0.0.1:9', client_endpoint: 'http://127.0.0.1:9/rest/',
-    });
+    const elsewhere = await strangerInstallEvent(t, { domain: '127.0.0.1:9', client_endpoint: 'http://127.0.0.1:9/rest/' });
     expect(elsewhere.status).toBe(401);
     expect(server.services.store.portals.list()).toHaveLength(0);
   });
 
   it('refuses a client_endpoint on the cloud metadata address even with valid tokens and member_id (400)', async () => {
     const t = await strangerToken();
-    const viaEvent = await installEvent({
-      access_token: t.accessToken, refresh_token: t.refreshToken, member_id: stranger.memberId, application_token: stranger.applicationToken,
-      domain: stranger.domain, client_endpoint: 'http://169.254.169.254/rest/',
-    });
+    const viaEvent = await strangerInstallEvent(t, { domain: stranger.domain, client_endpoint: 'http://169.254.169.254/rest/' });
     expect(viaEvent.status).toBe(400);
-    expect(((await viaEvent.json()) as { error: string }).error).toBe('PORTAL_ADDRESS_REFUSED');
+    expect(await errorCodeOf(viaEvent)).toBe('PORTAL_ADDRESS_REFUSED');
     const viaInstaller = await installerPost(
       { AUTH_ID: t.accessToken, REFRESH_ID: t.refreshToken, member_id: stranger.memberId, APPLICATION_TOKEN: stranger.applicationToken },
       { DOMAIN: '169.254.169.254' },
@@ -127,12 +133,9 @@ describe('a new install must be confirmed by the trusted OAuth server', () => {
 
   it('refuses a metadata client_endpoint for a known portal too, even with its application token, and keeps the stored address', async () => {
     const t = await strangerToken();
-    const res = await installEvent({
-      access_token: t.accessToken, refresh_token: t.refreshToken, member_id: stranger.memberId, application_token: stranger.applicationToken,
-      domain: stranger.domain, client_endpoint: 'http://[::ffff:169.254.169.254]/rest/',
-    });
+    const res = await strangerInstallEvent(t, { domain: stranger.domain, client_endpoint: 'http://[::ffff:169.254.169.254]/rest/' });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: string }).error).toBe('PORTAL_ADDRESS_REFUSED');
+    expect(await errorCodeOf(res)).toBe('PORTAL_ADDRESS_REFUSED');
     expect(server.services.store.portals.get(stranger.memberId)?.clientEndpoint).toBe(stranger.clientEndpoint);
   });
 

@@ -1,4 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listenOnFreeLoopbackPort } from './listen.js';
 
 /**
  * The shared front the instances sit behind (PUBLIC_URL): a tiny round-robin reverse proxy, as an operator would put
@@ -73,12 +74,7 @@ export async function startFront(answerTimeoutMs = 10_000): Promise<Front> {
       res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const port = await listenOnFreeLoopbackPort(server);
   return {
     url: `http://127.0.0.1:${port}`,
     setBackends(ports) {

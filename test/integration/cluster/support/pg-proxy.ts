@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { listenOnFreeLoopbackPort } from './listen.js';
 
 /**
  * One instance's road to PostgreSQL: a TCP proxy on loopback in front of the throwaway cluster, so the test can cut
@@ -41,12 +42,7 @@ export async function startPgProxy(targetPort: number): Promise<PgProxy> {
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const port = await listenOnFreeLoopbackPort(server);
   return {
     port,
     get forwarded() {
