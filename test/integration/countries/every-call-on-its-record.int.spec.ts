@@ -11,58 +11,45 @@
  * none of the national-format records would be found (test/unit/emulators/bitrix24/crm-users.unit.spec.ts).
  * Also: the portal's licence region (`ru_…`) is the default country shown on first setup.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../../server/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SettingsResponse } from '../../../contract/api-shapes.js';
-import type { Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
-import type { YeastarEmulator } from '../../emulators/yeastar/harness.js';
 import { eventually } from '../foundation/server-under-test.js';
-import { startInstalledServer, type InstalledServer } from '../support/installed-server.js';
+import { installedServerForThisFile } from '../support/installed-server.js';
 import { COUNTRY_CASES } from './cases.js';
 
 /** The emulator's OWNER_TYPE_ID of a contact (crm.enum.ownertype). */
 const CONTACT_OWNER_TYPE = 3;
 
 describe('every call on its record, in every country, auto-create off', () => {
-  let b24: Bitrix24Emulator;
-  let pbx: YeastarEmulator;
-  let server: RunningServer;
-  let product: InstalledServer;
-  let api: InstalledServer['api'];
-  let memberId = '';
+  // A portal bought in Russia whose admin reads Bitrix24 in English: the licence tells the country, not the language.
+  const product = installedServerForThisFile({ region: 'ru', langId: 'en' });
   let agent = 0;
   let phonebookId = '';
 
   beforeAll(async () => {
-    // A portal bought in Russia whose admin reads Bitrix24 in English: the licence tells the country, not the language.
-    product = await startInstalledServer({ region: 'ru', langId: 'en' });
-    ({ b24, pbx, server, memberId, api } = product);
-    agent = (await b24.addUser(memberId, { name: 'Olga', lastName: 'Petrova', email: 'alice@example.com' })).id;
+    agent = (await product.b24.addUser(product.memberId, { name: 'Olga', lastName: 'Petrova', email: 'alice@example.com' })).id;
   }, 60_000);
 
-  afterAll(async () => {
-    await product?.close();
-  }, 30_000);
 
   it('shows the portal\'s licence region as the default country on first setup', async () => {
-    const first = (await api('GET', '/settings')).body as SettingsResponse;
+    const first = (await product.api('GET', '/settings')).body as SettingsResponse;
     expect(first).toMatchObject({ defaultCountry: 'RU', portalCountry: 'RU', autoCreate: { enabled: false } });
   });
 
   it('connects the PBX with auto-create off and contact sync on for contacts', async () => {
-    const saved = await api('PUT', '/settings', {
+    const saved = await product.api('PUT', '/settings', {
       enabled: true,
-      pbx: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: 'websocket' },
+      pbx: { baseUrl: product.pbx.url, clientId: product.pbx.clientId, clientSecret: product.pbx.clientSecret, events: 'websocket' },
       autoCreate: { enabled: false },
     });
     expect(saved.status, JSON.stringify(saved.body)).toBe(200);
-    await eventually(() => server.services.parts.pbxStatus(memberId).state === 'connected', 15_000);
-    const bound = await api('POST', '/bindings/auto', { dryRun: false });
+    await eventually(() => product.server.services.parts.pbxStatus(product.memberId).state === 'connected', 15_000);
+    const bound = await product.api('POST', '/bindings/auto', { dryRun: false });
     expect(bound.body).toMatchObject({ applied: true, pairs: [{ userId: agent, extension: '1001' }] });
-    const created = await api('POST', '/phonebooks', { name: 'From Bitrix24' });
+    const created = await product.api('POST', '/phonebooks', { name: 'From Bitrix24' });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     phonebookId = (created.body as { id: string }).id;
-    const sync = await api('PUT', '/settings', { contactSync: { enabled: true, entityType: 'CONTACT', phonebookId } });
+    const sync = await product.api('PUT', '/settings', { contactSync: { enabled: true, entityType: 'CONTACT', phonebookId } });
     expect(sync.status, JSON.stringify(sync.body)).toBe(200);
   });
 
@@ -70,34 +57,34 @@ describe('every call on its record, in every country, auto-create off', () => {
     const ids: number[] = [];
 
     it(`records typed by hand in ${country} are found for calls from the trunk's caller IDs`, async () => {
-      const set = await api('PUT', '/settings', { defaultCountry: country });
+      const set = await product.api('PUT', '/settings', { defaultCountry: country });
       expect(set.status, JSON.stringify(set.body)).toBe(200);
       for (const [i, n] of numbers.entries()) {
-        ids.push(await b24.seedCrm(memberId, 'CONTACT', {
+        ids.push(await product.b24.seedCrm(product.memberId, 'CONTACT', {
           NAME: `${country}${i}`, LAST_NAME: 'Typed', PHONE: [{ VALUE: n.typed, VALUE_TYPE: 'WORK' }],
         }));
       }
       for (const [i, n] of numbers.entries()) {
         const contactId = ids[i];
-        const placed = await pbx.scenario('inbound-answered', { from: n.callerId, to: '1001', wait: true });
-        await eventually(async () => (await b24.calls(memberId)).some((c) => c.phoneNumber === n.e164 && c.finished !== null), 15_000);
-        const call = (await b24.calls(memberId)).find((c) => c.phoneNumber === n.e164);
+        const placed = await product.pbx.scenario('inbound-answered', { from: n.callerId, to: '1001', wait: true });
+        await eventually(async () => (await product.b24.calls(product.memberId)).some((c) => c.phoneNumber === n.e164 && c.finished !== null), 15_000);
+        const call = (await product.b24.calls(product.memberId)).find((c) => c.phoneNumber === n.e164);
         // Screen pop: register named the record (the CRM binding of the call card).
         expect(call, `${n.callerId} (${placed.callId})`).toMatchObject({ crmEntityType: 'CONTACT', crmEntityId: contactId, userId: agent });
         expect(call?.registerParams).toMatchObject({ CRM_ENTITY_TYPE: 'CONTACT', CRM_ENTITY_ID: expect.toSatisfy((v: unknown) => Number(v) === contactId) });
         // Call log: the call activity finish made is on the record.
-        const activities = (await b24.crmActivity(memberId)).activities.filter((a) => a.ORIGIN_ID.includes(call?.callId ?? '-'));
+        const activities = (await product.b24.crmActivity(product.memberId)).activities.filter((a) => a.ORIGIN_ID.includes(call?.callId ?? '-'));
         expect(activities.map((a) => [a.OWNER_TYPE_ID, a.OWNER_ID])).toEqual([[CONTACT_OWNER_TYPE, contactId]]);
       }
     });
 
     it(`contact sync writes those ${country} records into the PBX phonebook`, async () => {
       await eventually(async () => {
-        const rows = (await api('GET', '/contact-sync')).body as { entityId: number; state: string }[];
+        const rows = (await product.api('GET', '/contact-sync')).body as { entityId: number; state: string }[];
         return ids.every((id) => rows.some((r) => r.entityId === id && r.state === 'synced'));
       }, 15_000);
-      const book = (await pbx.phonebooks()).find((b) => String(b.id) === phonebookId);
-      const inBook = (await pbx.companyContacts()).filter((c) => book?.contactIds.includes(Number(c.id)));
+      const book = (await product.pbx.phonebooks()).find((b) => String(b.id) === phonebookId);
+      const inBook = (await product.pbx.companyContacts()).filter((c) => book?.contactIds.includes(Number(c.id)));
       for (const [i, n] of numbers.entries()) {
         const entry = inBook.find((c) => JSON.stringify(c).includes(`${country}${i}`));
         expect(JSON.stringify(entry), n.typed).toContain(n.e164);
@@ -108,14 +95,14 @@ describe('every call on its record, in every country, auto-create off', () => {
       const first = numbers[0];
       const contactId = ids[0];
       if (!first || contactId === undefined) throw new Error('no first number');
-      await pbx.clearRequests();
-      const { callId } = await b24.clickToCall(memberId, { userId: agent, phoneNumber: first.typed, crm: { entityType: 'CONTACT', entityId: contactId } });
-      await eventually(async () => (await pbx.requests()).some((r) => r.path.includes('/call/dial')), 15_000);
-      const dial = (await pbx.requests()).filter((r) => r.path.includes('/call/dial'));
+      await product.pbx.clearRequests();
+      const { callId } = await product.b24.clickToCall(product.memberId, { userId: agent, phoneNumber: first.typed, crm: { entityType: 'CONTACT', entityId: contactId } });
+      await eventually(async () => (await product.pbx.requests()).some((r) => r.path.includes('/call/dial')), 15_000);
+      const dial = (await product.pbx.requests()).filter((r) => r.path.includes('/call/dial'));
       expect(dial.map((r) => r.body)).toEqual([expect.objectContaining({ caller: '1001', callee: dials })]);
       // The call is logged as the E.164 number on the same record, and the next country starts with no call open.
-      await eventually(async () => (await b24.calls(memberId)).find((c) => c.callId === callId)?.finished != null, 15_000);
-      await eventually(() => server.services.parts.gauges.callsInFlight() === 0, 15_000);
+      await eventually(async () => (await product.b24.calls(product.memberId)).find((c) => c.callId === callId)?.finished != null, 15_000);
+      await eventually(() => product.server.services.parts.gauges.callsInFlight() === 0, 15_000);
     });
   });
 });

@@ -2,6 +2,7 @@
  * The whole product (startServer with every part, as the composition root wires them) against both emulators, with
  * the app installed on one portal: the set-up of the integration tests that follow one call or one setting end to end.
  */
+import { afterAll, beforeAll } from 'vitest';
 import type { RunningServer } from '../../../server/index.js';
 import { wireParts } from '../../../server/index.js';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../../emulators/bitrix24/harness.js';
@@ -57,5 +58,39 @@ function installed(b24: Bitrix24Emulator, pbx: YeastarEmulator, server: RunningS
       await server.close();
       await stopEmulators();
     },
+  };
+}
+
+/**
+ * startInstalledServer for every test of the calling file: started before the first (before the file's own beforeAll,
+ * which runs next), closed after the last. Read its fields inside hooks and tests, not at the file's top level.
+ */
+export function installedServerForThisFile(portal: Parameters<typeof startInstalledServer>[0] = {}): InstalledServer {
+  let started: InstalledServer | undefined;
+  beforeAll(async () => {
+    started = await startInstalledServer(portal);
+  }, 60_000);
+  afterAll(async () => {
+    await started?.close();
+  }, 30_000);
+  const running = (): InstalledServer => {
+    if (started === undefined) throw new Error('the installed server is used before beforeAll started it');
+    return started;
+  };
+  return {
+    get b24() {
+      return running().b24;
+    },
+    get pbx() {
+      return running().pbx;
+    },
+    get server() {
+      return running().server;
+    },
+    get memberId() {
+      return running().memberId;
+    },
+    api: (method, path, body) => running().api(method, path, body),
+    close: () => running().close(),
   };
 }
