@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'vitest';
 import { startDemo, type Demo } from '../emulators/demo.js';
 import { freePort } from '../integration/foundation/server-under-test.js';
 import { launchBrowser } from './browser.js';
@@ -16,4 +17,31 @@ export async function startDemoInBrowser(opts: { fresh?: boolean } = {}): Promis
     await demo.close();
     throw error;
   }
+}
+
+/**
+ * The demo and a browser for every test of the calling file: started before the first, closed after the last (the
+ * browser first). Read `.demo` and `.browser` inside the tests.
+ */
+export function demoInBrowserForThisFile(opts: { fresh?: boolean } = {}): { readonly demo: Demo; readonly browser: Browser } {
+  let started: { demo: Demo; browser: Browser } | undefined;
+  beforeAll(async () => {
+    started = await startDemoInBrowser(opts);
+  }, 60_000);
+  afterAll(async () => {
+    await started?.browser.close();
+    await started?.demo.close();
+  }, 30_000);
+  const running = (): { demo: Demo; browser: Browser } => {
+    if (started === undefined) throw new Error('the demo is used before beforeAll started it');
+    return started;
+  };
+  return {
+    get demo() {
+      return running().demo;
+    },
+    get browser() {
+      return running().browser;
+    },
+  };
 }

@@ -4,30 +4,19 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Demo } from '../emulators/demo.js';
+import { describe, expect, it } from 'vitest';
 import { appFrame, screenshot, SCREENSHOTS } from './browser.js';
-import { startDemoInBrowser, type Browser } from './demo-in-browser.js';
+import { demoInBrowserForThisFile } from './demo-in-browser.js';
 import { browserTestsCanRun } from './browser-ready.js';
 
 const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('the demo page (browser)', () => {
-  let demo: Demo;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    ({ demo, browser } = await startDemoInBrowser());
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await demo?.close();
-  }, 30_000);
+  const opened = demoInBrowserForThisFile();
 
   it('rings the emulated PBX from a button: the call card pops up, then the call is in the contact tab', async () => {
-    const page = await browser.context.newPage();
-    await page.goto(demo.url);
+    const page = await opened.browser.context.newPage();
+    await page.goto(opened.demo.url);
     let frame = await appFrame(page);
     await frame.locator('[data-testid="link-state"]').waitFor();
     expect((await frame.locator('[data-testid="link-state"]').textContent())?.trim()).toBe('Connected');
@@ -35,9 +24,9 @@ describe.skipIf(!CAN_RUN)('the demo page (browser)', () => {
     await page.getByRole('button', { name: /John Doe calls · you answer \(stays on the line/ }).click();
     await page.waitForSelector('#app-host iframe[data-placement="CALL_CARD"]', { timeout: 15_000 });
     frame = await appFrame(page);
-    await frame.getByText(`Call with ${demo.stack.portal.contact.phone}`).waitFor();
+    await frame.getByText(`Call with ${opened.demo.stack.portal.contact.phone}`).waitFor();
     // The card leads with who is calling (issue 12 point 5): the contact's name, never "Contact #1".
-    await frame.locator('[data-testid="caller-name"]').getByText(demo.stack.portal.contact.name, { exact: true }).waitFor();
+    await frame.locator('[data-testid="caller-name"]').getByText(opened.demo.stack.portal.contact.name, { exact: true }).waitFor();
     await screenshot(page, 'demo');
     if (process.env.UPDATE_DEMO_SCREENSHOT === '1') {
       const docs = join(import.meta.dirname, '..', '..', 'docs', 'screenshots');

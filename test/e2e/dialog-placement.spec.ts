@@ -5,9 +5,9 @@
  * frame on screen (client/visibleArea.ts), wherever the parent page is scrolled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startParentWindow } from '../emulators/parent-window/page.js';
 import { join } from 'node:path';
-import { appFrame, launchBrowser, screenshot, SCREENSHOTS } from './browser.js';
+import { appFrame, screenshot, SCREENSHOTS } from './browser.js';
+import { closeInOrder, openBitrix24Window, type Browser, type ParentWindow } from './bitrix24-window.js';
 import { browserTestsCanRun } from './browser-ready.js';
 import { startStack, type Stack } from './stack.js';
 import { connectPbx } from './frame-api.js';
@@ -16,21 +16,16 @@ const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('dialogs open where the admin looks (browser)', () => {
   let stack: Stack;
-  let parent: { url: string; close(): Promise<void> };
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let parent: ParentWindow;
+  let browser: Browser;
 
   beforeAll(async () => {
     stack = await startStack();
-    parent = await startParentWindow({ appUrl: stack.server.url, mintToken: (memberId, userId) => stack.b24.frameToken(memberId, userId) });
-    browser = await launchBrowser();
+    ({ parent, browser } = await openBitrix24Window(stack));
     await connectPbx(stack);
   }, 60_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await parent?.close();
-    await stack?.close();
-  }, 30_000);
+  afterAll(() => closeInOrder(browser, parent, stack), 30_000);
 
   it('the Disconnect dialog lies inside the visible part of the Bitrix24 window, the page scrolled down', async () => {
     const page = await browser.context.newPage();

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, Page } from 'playwright-core';
-import { startParentWindow } from '../emulators/parent-window/page.js';
-import { appFrame, assertNoSecrets, launchBrowser, screenshot, watchApi, type ApiResponseSeen } from './browser.js';
+import { appFrame, assertNoSecrets, screenshot, watchApi, type ApiResponseSeen } from './browser.js';
+import { closeInOrder, openBitrix24Window, type Browser, type ParentWindow } from './bitrix24-window.js';
 import { browserTestsCanRun } from './browser-ready.js';
 import { eventually, expectText } from './wait.js';
 import { startStack, type Stack } from './stack.js';
@@ -15,8 +15,8 @@ const CAN_RUN = browserTestsCanRun();
 
 describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emulators)', () => {
   let stack: Stack;
-  let parent: { url: string; close(): Promise<void> };
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
+  let parent: ParentWindow;
+  let browser: Browser;
   let seen: ApiResponseSeen[];
   /** Console reports of the browser refusing something under the product's Content-Security-Policy. */
   const cspViolations: string[] = [];
@@ -25,11 +25,7 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
 
   beforeAll(async () => {
     stack = await startStack();
-    parent = await startParentWindow({
-      appUrl: stack.server.url,
-      mintToken: (memberId, userId) => stack.b24.frameToken(memberId, userId),
-    });
-    browser = await launchBrowser();
+    ({ parent, browser } = await openBitrix24Window(stack));
     seen = watchApi(browser.context);
     browser.context.on('console', (message) => {
       if (/content.security.policy/i.test(message.text())) cspViolations.push(message.text());
@@ -42,11 +38,7 @@ describe.skipIf(!CAN_RUN)('the app in Bitrix24 (browser, real server, both emula
     });
   }, 60_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await parent?.close();
-    await stack?.close();
-  }, 30_000);
+  afterAll(() => closeInOrder(browser, parent, stack), 30_000);
 
   async function open(userId: number, placement: string, options: Record<string, string> = {}, lang = 'en'): Promise<{ page: Page; frame: Frame }> {
     const page = await browser.context.newPage();
