@@ -283,9 +283,30 @@ export class PortalWorker {
     } else if (done.length > 0) {
       this.rateLimitStreak = 0;
     }
-    if (updates.length > 0) await this.deps.store.outbox.updateMany(updates);
+    if (updates.length > 0) await this.storeAnswers(updates);
     if (parked.length > 0) await this.park(parked);
     await deliverByGroup(done, (item) => this.deps.delivery.deliverDone(item));
+  }
+
+  /**
+   * Stores what Bitrix24 answered, trying again (at most every 2 s) while the store refuses (the database unreachable,
+   * the disk full) rather than leaving the items pending: the write was made in Bitrix24, and a pending item would be
+   * sent again at once — the fault test saw one call registered 38 times while an owner's database link was cut. The
+   * items' groups stay held meanwhile. A stopped worker or one whose portal went to another instance gives up: the items
+   * stay pending for the next owner, which sends each once more (every item carries its key).
+   */
+  private async storeAnswers(updates: OutboxItem[]): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.deps.store.outbox.updateMany(updates);
+        return;
+      } catch (err) {
+        if (this.stopped || !this.deps.owns(this.portal)) throw err;
+        const waitMs = Math.min(this.deps.backoff(attempt), 2_000);
+        this.deps.log.error({ portal: this.portal, err, items: updates.length, retryInMs: waitMs }, 'Bitrix24 answered but the answer could not be stored; storing it again later, not resending');
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
   }
 
   /** Parks items and, transitively, every pending item that needs one of their results. */
