@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { createConcurrencyLimit } from '../concurrency-limit.js';
 import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
 import type { StoreDatabase } from '../store/types.js';
@@ -37,6 +38,8 @@ export interface LeaseOwnershipOptions {
   clock?: LeaseClock;
   /** owns() turns false this long before the lease's expiry. Default a fifth of the TTL. */
   marginMs?: number;
+  /** Portals whose live work starts or stops at the same time (default 16): a hand-over of hundreds is paced. */
+  handoverConcurrency?: number;
 }
 
 interface Held {
@@ -81,6 +84,8 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
   const held = new Map<string, Held>();
   /** Listeners of one portal run in order: its live work is stopped before it is started again, never beside. */
   const perPortal = createKeyedSerial();
+  /** Starting or stopping a portal's live work, paced: taking or giving up 500 leases must not stall every other portal. */
+  const pace = createConcurrencyLimit(opts.handoverConcurrency ?? 16);
   let instances = 1;
   let changes = 0;
   let closed = false;
@@ -106,12 +111,12 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
   function gain(memberId: string, epoch: number, validUntil: number): void {
     held.set(memberId, { epoch, validUntil, releasing: false });
     changes += 1;
-    void perPortal.run(memberId, async () => {
+    void perPortal.run(memberId, () => pace.run(async () => {
       // Lost again before its turn came: nothing to start.
       if (held.get(memberId)?.epoch !== epoch) return;
       opts.fencing?.setEpoch(memberId, epoch);
       await tell(gainedListeners, [memberId, epoch], listenerFailed(memberId));
-    });
+    }));
   }
 
   /** Found lost (taken by another, run out, the portal removed): owns() is false from now; live work stops. */
@@ -120,17 +125,17 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
     held.delete(memberId);
     changes += 1;
     log.warn({ portal: memberId, epoch: lease.epoch, why }, 'portal lease lost; its live work stops');
-    void perPortal.run(memberId, async () => {
+    void perPortal.run(memberId, () => pace.run(async () => {
       await tell(lostListeners, [memberId], listenerFailed(memberId));
       if (!held.has(memberId)) opts.fencing?.setEpoch(memberId, undefined);
-    });
+    }));
   }
 
   /** Gives a lease up: live work stopped first (owns() false meanwhile, the lease still renewed), then released. */
   function release(memberId: string, lease: Held): Promise<void> {
     lease.releasing = true;
     changes += 1;
-    return perPortal.run(memberId, async () => {
+    return perPortal.run(memberId, () => pace.run(async () => {
       await tell(lostListeners, [memberId], listenerFailed(memberId));
       if (held.get(memberId) === lease) {
         try {
@@ -142,7 +147,7 @@ export function createLeaseOwnership(opts: LeaseOwnershipOptions): Ownership {
         held.delete(memberId);
       }
       if (!held.has(memberId)) opts.fencing?.setEpoch(memberId, undefined);
-    });
+    }));
   }
 
   /** Leases whose local deadline passed are lost, whatever the database would say (it may be unreachable). */
