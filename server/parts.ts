@@ -59,6 +59,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     ...opts.supervisor,
     owns,
     holds: (portal) => core.ownership?.holds(portal) ?? true,
+    // Several instances: a webhook push for a portal another instance owns goes there (cluster/webhook-handover.ts).
+    ...(core.store.database ? { handPushToOwner: (portal: string, event: unknown) => cluster.handPushToOwner(portal, event) } : {}),
     onCallEvent: (event) => holder.calls?.service.handleEvent(event),
     onHeldCall: (control, call) => {
       void router.route(control, call);

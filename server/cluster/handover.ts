@@ -7,6 +7,7 @@ import type { PbxSupervisor } from '../pbx/supervisor.js';
 import type { Store } from '../store/types.js';
 import type { Ownership } from './ownership.js';
 import { createPortalWork } from './portal-work.js';
+import { handWebhookPushesToOwner } from './webhook-handover.js';
 
 /**
  * What the product's parts look like from an instance that may not own a portal (several instances on PostgreSQL,
@@ -25,6 +26,8 @@ export interface ClusterHandover {
   linkStatus(memberId: string): PbxLinkStatus;
   /** An admin saved settings here: the link follows them if it is this instance's to run. */
   settingsChanged(memberId: string): Promise<void>;
+  /** A checked PBX webhook push for a portal another instance owns, handed to it (cluster/webhook-handover.ts). */
+  handPushToOwner(memberId: string, event: unknown): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -32,7 +35,7 @@ export function createClusterHandover(deps: {
   store: Store;
   log: Logger;
   ownership?: Ownership;
-  supervisor: Pick<PbxSupervisor, 'adapter' | 'status' | 'reconcile'>;
+  supervisor: Pick<PbxSupervisor, 'adapter' | 'status' | 'reconcile' | 'acceptPushedEvent'>;
   telephony: TelephonyEventHandlers;
 }): ClusterHandover {
   const { store, log, ownership, supervisor } = deps;
@@ -54,6 +57,7 @@ export function createClusterHandover(deps: {
   });
   serveRemotePbx(work, (memberId) => supervisor.adapter(memberId), (memberId) => supervisor.status(memberId));
   const ownersStatus = remoteLinkStatus(work);
+  const handPushToOwner = handWebhookPushesToOwner(work, (memberId, event) => supervisor.acceptPushedEvent(memberId, event), log.child({ part: 'webhook-handover' }));
   /** Whether the portal's PBX is meant to be linked: only then is there an owner's link to ask. */
   const pbxOn = (memberId: string): boolean => {
     const settings = store.settings.get(memberId);
@@ -74,6 +78,7 @@ export function createClusterHandover(deps: {
     },
     // With leases only the owner opens or closes the link; the others' saves reach it through store_changed.
     settingsChanged: (memberId) => (!ownership || ownership.owns(memberId) ? supervisor.reconcile(memberId) : Promise.resolve()),
+    handPushToOwner,
     stop: () => work.stop(),
   };
 }

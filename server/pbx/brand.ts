@@ -17,12 +17,15 @@ export interface PbxAdapterContext {
 
 export type PbxAdapterFactory = (portal: string, settings: PbxConnectionSettings, context: PbxAdapterContext) => PbxAdapter;
 
-/** The portal a webhook key belongs to, with what its push handler needs. */
-export interface WebhookTarget {
-  portal: string;
-  webhookSecret: string;
-  deliver: (event: unknown) => void;
-}
+/**
+ * The portal a webhook key belongs to, with what its push handler needs: `deliver` when its link runs here (the PBX
+ * is answered at once, the event handled after), or `handOver` when it runs on another instance (several instances
+ * on PostgreSQL): the PBX is answered only once that instance took the event, and with 503 when it did not.
+ */
+export type WebhookTarget = { portal: string; webhookSecret: string } & (
+  | { deliver: (event: unknown) => void }
+  | { handOver: (event: unknown) => Promise<void> }
+);
 
 export interface PbxWebhookDeps {
   log: Logger;

@@ -52,6 +52,11 @@ export interface PbxSupervisorOptions {
   owns?: (memberId: string) => boolean;
   /** Whether the portal's lease is still this instance's while it is given up (link-lifecycle.ts). Default: owns. */
   holds?: (memberId: string) => boolean;
+  /**
+   * Webhook mode, several instances: hands a push (its signature checked here) for a portal whose link runs on
+   * another instance to that instance, resolving once it took the event (webhook-routing.ts). Absent: refused.
+   */
+  handPushToOwner?: (memberId: string, event: unknown) => Promise<void>;
 }
 
 export interface PbxSupervisor {
@@ -71,6 +76,8 @@ export interface PbxSupervisor {
   webhookKey(memberId: string): string;
   /** `/pbx/webhook/<key>`: append to PUBLIC_URL for the URL to paste into the PBX. */
   webhookPath(memberId: string): string;
+  /** A push another instance received and checked, given to this portal's open webhook link; false when none runs here. */
+  acceptPushedEvent(memberId: string, event: unknown): boolean;
 }
 
 export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
@@ -97,6 +104,8 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   const webhooks = createWebhookRouting({
     store: opts.store, dataDir: opts.config.dataDir, log, links: () => lifecycle.links(),
     ...(opts.createWebhookRouter ? { createRouter: opts.createWebhookRouter } : {}),
+    ...(opts.owns ? { owns: opts.owns } : {}),
+    ...(opts.handPushToOwner ? { handOver: opts.handPushToOwner } : {}),
   });
   let tick: ReturnType<typeof setInterval> | undefined;
   let started = false;
@@ -131,5 +140,6 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     webhookRouter: () => webhooks.router(),
     webhookKey: (memberId) => webhooks.keyOf(memberId),
     webhookPath: (memberId) => `/pbx/webhook/${webhooks.keyOf(memberId)}`,
+    acceptPushedEvent: (memberId, event) => webhooks.acceptPushed(memberId, event),
   };
 }
