@@ -113,7 +113,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
       cardModesRouter({ store, requireAdmin }),
       checklistRouter({ store, pbxStatus: (memberId) => cluster.linkStatus(memberId), requireAdmin }),
       callsApiRouter({
-        calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
+        // A recording asked of an instance that does not own the portal is fetched with the owner's grant (cluster/).
+        calls: store.calls, bindings: store.bindings, adapterFor: (portal) => cluster.apiAdapterFor(portal), outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),

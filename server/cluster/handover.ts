@@ -8,6 +8,7 @@ import type { Store } from '../store/types.js';
 import type { Ownership } from './ownership.js';
 import { createPortalWork } from './portal-work.js';
 import { handWebhookPushesToOwner } from './webhook-handover.js';
+import { downloadThroughOwnersGrant, serveRecordingGrants } from './recording-handover.js';
 
 /**
  * What the product's parts look like from an instance that may not own a portal (several instances on PostgreSQL,
@@ -35,7 +36,7 @@ export function createClusterHandover(deps: {
   store: Store;
   log: Logger;
   ownership?: Ownership;
-  supervisor: Pick<PbxSupervisor, 'adapter' | 'status' | 'reconcile' | 'acceptPushedEvent'>;
+  supervisor: Pick<PbxSupervisor, 'adapter' | 'status' | 'reconcile' | 'acceptPushedEvent' | 'downloadGrantedRecording'>;
   telephony: TelephonyEventHandlers;
 }): ClusterHandover {
   const { store, log, ownership, supervisor } = deps;
@@ -57,6 +58,12 @@ export function createClusterHandover(deps: {
   });
   serveRemotePbx(work, (memberId) => supervisor.adapter(memberId), (memberId) => supervisor.status(memberId));
   const ownersStatus = remoteLinkStatus(work);
+  // Recordings: the owner grants, the requester downloads itself (the why: cluster/recording-handover.ts).
+  const recordingLog = log.child({ part: 'recording-handover' });
+  if (database) serveRecordingGrants(work, (memberId) => supervisor.adapter(memberId), database.secrets, recordingLog);
+  const downloadRecording = database
+    ? downloadThroughOwnersGrant(work, database.secrets, recordingLog, (memberId, ref, grant) => supervisor.downloadGrantedRecording(memberId, ref, grant))
+    : undefined;
   const handPushToOwner = handWebhookPushesToOwner(work, (memberId, event) => supervisor.acceptPushedEvent(memberId, event), log.child({ part: 'webhook-handover' }));
   /** Whether the portal's PBX is meant to be linked: only then is there an owner's link to ask. */
   const pbxOn = (memberId: string): boolean => {
@@ -70,7 +77,7 @@ export function createClusterHandover(deps: {
     apiAdapterFor(memberId) {
       const here = supervisor.adapter(memberId);
       if (here || !database || owns(memberId)) return here;
-      return pbxOn(memberId) ? remotePbxAdapter(memberId, work) : undefined;
+      return pbxOn(memberId) ? remotePbxAdapter(memberId, work, downloadRecording) : undefined;
     },
     linkStatus(memberId) {
       if (!database || owns(memberId) || !pbxOn(memberId)) return supervisor.status(memberId);

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { Logger } from '../log.js';
-import type { PbxAdapter, PbxConnectionSettings } from './adapter.js';
+import type { PbxAdapter, PbxConnectionSettings, RecordingDownload, RecordingGrant } from './adapter.js';
 import type { AddressPolicy } from './address-guard.js';
 
 /**
@@ -38,7 +38,11 @@ export interface PbxWebhookDeps {
 /** `POST /pbx/webhook/:portalKey`: checks the brand's signature and hands the event to the portal's adapter. */
 export type PbxWebhookRouterFactory = (deps: PbxWebhookDeps) => Router;
 
+/** Fetches one recording with another instance's grant (PbxAdapter.grantRecordingDownload), without logging in. */
+export type PbxGrantedDownload = (portal: string, settings: PbxConnectionSettings, grant: RecordingGrant, context: PbxAdapterContext) => Promise<RecordingDownload>;
+
 export interface PbxBrand {
   createAdapter: PbxAdapterFactory;
   createWebhookRouter: PbxWebhookRouterFactory;
+  downloadGrantedRecording: PbxGrantedDownload;
 }
