@@ -8,6 +8,7 @@ import type { Store } from '../store/types.js';
 import type { Ownership } from './ownership.js';
 import { createPortalWork } from './portal-work.js';
 import { handWebhookPushesToOwner } from './webhook-handover.js';
+import { handContactResyncToOwner, type ContactResync, type ContactResyncAnywhere } from './contact-sync-handover.js';
 import { downloadThroughOwnersGrant, serveRecordingGrants } from './recording-handover.js';
 
 /**
@@ -29,6 +30,8 @@ export interface ClusterHandover {
   settingsChanged(memberId: string): Promise<void>;
   /** A checked PBX webhook push for a portal another instance owns, handed to it (cluster/webhook-handover.ts). */
   handPushToOwner(memberId: string, event: unknown): Promise<void>;
+  /** Contact sync's re-sync, run on the owner and asked of it (cluster/contact-sync-handover.ts). */
+  contactResync: ContactResyncAnywhere;
   stop(): Promise<void>;
 }
 
@@ -38,6 +41,8 @@ export function createClusterHandover(deps: {
   ownership?: Ownership;
   supervisor: Pick<PbxSupervisor, 'adapter' | 'status' | 'reconcile' | 'acceptPushedEvent' | 'downloadGrantedRecording'>;
   telephony: TelephonyEventHandlers;
+  /** Contact sync's re-sync as it runs on the owner. */
+  contactResync: ContactResync;
 }): ClusterHandover {
   const { store, log, ownership, supervisor } = deps;
   const { database } = store;
@@ -86,6 +91,7 @@ export function createClusterHandover(deps: {
     // With leases only the owner opens or closes the link; the others' saves reach it through store_changed.
     settingsChanged: (memberId) => (!ownership || ownership.owns(memberId) ? supervisor.reconcile(memberId) : Promise.resolve()),
     handPushToOwner,
+    contactResync: handContactResyncToOwner(deps.contactResync, work),
     stop: () => work.stop(),
   };
 }
