@@ -90,7 +90,8 @@ export function createWebhookRouting(opts: WebhookRoutingOptions): WebhookRoutin
     const handOver = opts.handOver;
     if (!handOver || secret === undefined) return undefined;
     const portal = opts.store.portals.list().find((p) => keyOf(p.memberId) === key);
-    if (!portal || owns(portal.memberId)) return undefined;
+    // The same portals a link would run for (link-lifecycle.ts wantedSettings): installed, enabled, in webhook mode.
+    if (!portal || portal.uninstalledAt !== undefined || owns(portal.memberId)) return undefined;
     const settings = opts.store.settings.get(portal.memberId);
     if (!settings.enabled || settings.pbx?.events !== 'webhook') return undefined;
     return { portal: portal.memberId, webhookSecret: settings.pbx.webhookSecret, handOver: (event) => handOver(portal.memberId, event) };
