@@ -7,6 +7,7 @@ import { createCallAccess } from './calls/call-access.js';
 import { InboundRouter } from './calls/routing.js';
 import { createClusterHandover } from './cluster/handover.js';
 import { normalizePhone } from './phone.js';
+import { AppError } from './errors.js';
 import type { ContactsApiDeps } from './http/api/route-support.js';
 import { createCrmContacts } from './contacts/index.js';
 import { createOpenItems } from './contacts/open-items.js';
@@ -59,6 +60,8 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     ...opts.supervisor,
     owns,
     holds: (portal) => core.ownership?.holds(portal) ?? true,
+    // Several instances: a webhook push for a portal another instance owns goes there (cluster/webhook-handover.ts).
+    ...(core.store.database ? { handPushToOwner: (portal: string, event: unknown) => cluster.handPushToOwner(portal, event) } : {}),
     onCallEvent: (event) => holder.calls?.service.handleEvent(event),
     onHeldCall: (control, call) => {
       void router.route(control, call);
@@ -78,7 +81,17 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
   });
   holder.calls = calls;
   // Several instances: what lands here for a portal another instance owns goes to that owner (cluster/handover.ts).
-  const cluster = createClusterHandover({ store, log, supervisor, telephony: calls.telephony, ...(core.ownership ? { ownership: core.ownership } : {}) });
+  const cluster = createClusterHandover({
+    store, log, supervisor, telephony: calls.telephony, ...(core.ownership ? { ownership: core.ownership } : {}),
+    // The re-sync writes to the PBX phonebook: it runs where the link is (handed to the owner from elsewhere).
+    contactResync: {
+      start: (portal) => {
+        if (!adapterFor(portal)) throw new AppError('PBX_NOT_CONNECTED', 'the PBX is not connected: save and enable the PBX settings first', 409);
+        return contacts.sync.resyncAll(portal);
+      },
+      progress: (portal) => contacts.sync.resyncProgress(portal),
+    },
+  });
   const userNames = createUserNames({ clients, log });
   // Reads judged by Bitrix24's rights go out with the employee's own frame token (issue 10 point 7).
   const restAs = (user: UserAuth) => restAsUser(user, { clientId: config.b24ClientId, clientSecret: config.b24ClientSecret, transport: bitrixTransport });
@@ -107,11 +120,12 @@ export function createProductParts(core: CoreServices, opts: PartsOptions = {}):
     onPortalInstalled: (memberId) => supervisor.reconcile(memberId),
     apiRouters: [
       settingsRouter(apiDeps), usersRouter(apiDeps), phonebooksRouter(apiDeps),
-      contactSyncRouter({ store, sync: contacts.sync, adapterFor, requireAdmin }),
+      contactSyncRouter({ store, resync: cluster.contactResync, requireAdmin }),
       cardModesRouter({ store, requireAdmin }),
       checklistRouter({ store, pbxStatus: (memberId) => cluster.linkStatus(memberId), requireAdmin }),
       callsApiRouter({
-        calls: store.calls, bindings: store.bindings, adapterFor, outbox, access: callAccess,
+        // A recording asked of an instance that does not own the portal is fetched with the owner's grant (cluster/).
+        calls: store.calls, bindings: store.bindings, adapterFor: (portal) => cluster.apiAdapterFor(portal), outbox, access: callAccess,
         userName: (portal, userId) => userNames.nameOf(portal, userId),
       }),
       pbxTestRoute({ requireAdmin, store, supervisor }),

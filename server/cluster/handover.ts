@@ -7,6 +7,9 @@ import type { PbxSupervisor } from '../pbx/supervisor.js';
 import type { Store } from '../store/types.js';
 import type { Ownership } from './ownership.js';
 import { createPortalWork } from './portal-work.js';
+import { handWebhookPushesToOwner } from './webhook-handover.js';
+import { handContactResyncToOwner, type ContactResync, type ContactResyncAnywhere } from './contact-sync-handover.js';
+import { downloadThroughOwnersGrant, serveRecordingGrants } from './recording-handover.js';
 
 /**
  * What the product's parts look like from an instance that may not own a portal (several instances on PostgreSQL,
@@ -25,6 +28,10 @@ export interface ClusterHandover {
   linkStatus(memberId: string): PbxLinkStatus;
   /** An admin saved settings here: the link follows them if it is this instance's to run. */
   settingsChanged(memberId: string): Promise<void>;
+  /** A checked PBX webhook push for a portal another instance owns, handed to it (cluster/webhook-handover.ts). */
+  handPushToOwner(memberId: string, event: unknown): Promise<void>;
+  /** Contact sync's re-sync, run on the owner and asked of it (cluster/contact-sync-handover.ts). */
+  contactResync: ContactResyncAnywhere;
   stop(): Promise<void>;
 }
 
@@ -32,8 +39,10 @@ export function createClusterHandover(deps: {
   store: Store;
   log: Logger;
   ownership?: Ownership;
-  supervisor: Pick<PbxSupervisor, 'adapter' | 'status' | 'reconcile'>;
+  supervisor: Pick<PbxSupervisor, 'adapter' | 'status' | 'reconcile' | 'acceptPushedEvent' | 'downloadGrantedRecording'>;
   telephony: TelephonyEventHandlers;
+  /** Contact sync's re-sync as it runs on the owner. */
+  contactResync: ContactResync;
 }): ClusterHandover {
   const { store, log, ownership, supervisor } = deps;
   const { database } = store;
@@ -54,6 +63,13 @@ export function createClusterHandover(deps: {
   });
   serveRemotePbx(work, (memberId) => supervisor.adapter(memberId), (memberId) => supervisor.status(memberId));
   const ownersStatus = remoteLinkStatus(work);
+  // Recordings: the owner grants, the requester downloads itself (the why: cluster/recording-handover.ts).
+  const recordingLog = log.child({ part: 'recording-handover' });
+  if (database) serveRecordingGrants(work, (memberId) => supervisor.adapter(memberId), database.secrets, recordingLog);
+  const downloadRecording = database
+    ? downloadThroughOwnersGrant(work, database.secrets, recordingLog, (memberId, ref, grant) => supervisor.downloadGrantedRecording(memberId, ref, grant))
+    : undefined;
+  const handPushToOwner = handWebhookPushesToOwner(work, (memberId, event) => supervisor.acceptPushedEvent(memberId, event), log.child({ part: 'webhook-handover' }));
   /** Whether the portal's PBX is meant to be linked: only then is there an owner's link to ask. */
   const pbxOn = (memberId: string): boolean => {
     const settings = store.settings.get(memberId);
@@ -66,7 +82,7 @@ export function createClusterHandover(deps: {
     apiAdapterFor(memberId) {
       const here = supervisor.adapter(memberId);
       if (here || !database || owns(memberId)) return here;
-      return pbxOn(memberId) ? remotePbxAdapter(memberId, work) : undefined;
+      return pbxOn(memberId) ? remotePbxAdapter(memberId, work, downloadRecording) : undefined;
     },
     linkStatus(memberId) {
       if (!database || owns(memberId) || !pbxOn(memberId)) return supervisor.status(memberId);
@@ -74,6 +90,8 @@ export function createClusterHandover(deps: {
     },
     // With leases only the owner opens or closes the link; the others' saves reach it through store_changed.
     settingsChanged: (memberId) => (!ownership || ownership.owns(memberId) ? supervisor.reconcile(memberId) : Promise.resolve()),
+    handPushToOwner,
+    contactResync: handContactResyncToOwner(deps.contactResync, work),
     stop: () => work.stop(),
   };
 }

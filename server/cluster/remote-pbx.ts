@@ -2,14 +2,14 @@ import { PBX_ERROR_CODES } from '../../contract/error-codes.js';
 import type { PortalWork } from './portal-work.js';
 import { AppError } from '../errors.js';
 import { z } from 'zod';
-import { PbxError, type PbxAdapter, type PbxLinkStatus } from '../pbx/adapter.js';
+import { PbxError, type CallRecordingRef, type PbxAdapter, type PbxLinkStatus, type RecordingDownload } from '../pbx/adapter.js';
 
 /**
  * The PBX as seen from an instance that does not hold the portal's link (several instances on PostgreSQL): each
  * request goes to the owner as portal work (cluster/portal-work.ts) and runs on the owner's own adapter. Yeastar
  * allows 8 API tokens per PBX, so an instance without the link must never log in itself. Only what the app's /api
- * asks is offered (extensions, dial, phonebooks and their contacts, the connection test); the link itself (events,
- * recordings) stays with the owner.
+ * asks is offered (extensions, dial, phonebooks and their contacts, the connection test, and a recording through the
+ * owner's grant: cluster/recording-handover.ts); the link itself (events, the call history) stays with the owner.
  */
 
 const METHODS = [
@@ -74,8 +74,13 @@ export function serveRemotePbx(work: PortalWork, adapterFor: (portal: string) =>
   });
 }
 
-/** An adapter for the portal whose every request runs on the owner; the owner's PbxError comes back as one. */
-export function remotePbxAdapter(portal: string, work: PortalWork): PbxAdapter {
+/**
+ * An adapter for the portal whose every request runs on the owner; the owner's PbxError comes back as one.
+ * `downloadRecording`: how a recording is fetched without the link (cluster/recording-handover.ts); none: refused.
+ */
+export function remotePbxAdapter(
+  portal: string, work: PortalWork, downloadRecording?: (portal: string, ref: CallRecordingRef) => Promise<RecordingDownload>,
+): PbxAdapter {
   const ask = async <T>(method: ForwardedMethod, ...args: unknown[]): Promise<T> => {
     try {
       return await work.run(portal, KIND, { method, args }) as T;
@@ -94,7 +99,7 @@ export function remotePbxAdapter(portal: string, work: PortalWork): PbxAdapter {
     testConnection: () => ask('testConnection'),
     listExtensions: () => ask('listExtensions'),
     dial: (extension, number) => ask('dial', extension, number),
-    downloadRecording: () => Promise.reject(notHere('a recording download')),
+    downloadRecording: (ref) => (downloadRecording ? downloadRecording(portal, ref) : Promise.reject(notHere('a recording download'))),
     searchCdr: () => Promise.reject(notHere('the call history search')),
     listPhonebooks: () => ask('listPhonebooks'),
     createPhonebook: (name) => ask('createPhonebook', name),

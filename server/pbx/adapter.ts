@@ -110,6 +110,17 @@ export interface RecordingDownload {
   size?: number;
 }
 
+/**
+ * Leave for another instance to fetch one recording from the PBX itself, briefly, without logging in (several
+ * instances: only the portal's owner holds a PBX login; server/cluster/recording-handover.ts). For Yeastar: the
+ * recording's `download_resource_url` and the owner's current access token. `token` is a secret.
+ */
+export interface RecordingGrant {
+  path: string;
+  token: string;
+  filename: string;
+}
+
 export interface PbxAdapter {
   /** Opens the event link (WebSocket) or arms the webhook receiver; resolves once the first attempt settled. */
   connect(): Promise<void>;
@@ -124,6 +135,8 @@ export interface PbxAdapter {
   /** Click-to-call: the extension rings first, then the PBX dials the number. Returns the PBX call id. */
   dial(extension: string, number: string): Promise<{ pbxCallId: string }>;
   downloadRecording(ref: CallRecordingRef): Promise<RecordingDownload>;
+  /** What lets another instance download this recording without a login of its own (optional: additive). */
+  grantRecordingDownload?(ref: CallRecordingRef): Promise<RecordingGrant>;
   /** Calls that ended since `since` (epoch ms), as `cdr` events, one per call (legs already folded). */
   searchCdr(since: number): Promise<CallEvent[]>;
   listPhonebooks(): Promise<PbxPhonebook[]>;

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { Logger } from '../log.js';
-import type { PbxAdapter, PbxConnectionSettings } from './adapter.js';
+import type { PbxAdapter, PbxConnectionSettings, RecordingDownload, RecordingGrant } from './adapter.js';
 import type { AddressPolicy } from './address-guard.js';
 
 /**
@@ -17,12 +17,15 @@ export interface PbxAdapterContext {
 
 export type PbxAdapterFactory = (portal: string, settings: PbxConnectionSettings, context: PbxAdapterContext) => PbxAdapter;
 
-/** The portal a webhook key belongs to, with what its push handler needs. */
-export interface WebhookTarget {
-  portal: string;
-  webhookSecret: string;
-  deliver: (event: unknown) => void;
-}
+/**
+ * The portal a webhook key belongs to, with what its push handler needs: `deliver` when its link runs here (the PBX
+ * is answered at once, the event handled after), or `handOver` when it runs on another instance (several instances
+ * on PostgreSQL): the PBX is answered only once that instance took the event, and with 503 when it did not.
+ */
+export type WebhookTarget = { portal: string; webhookSecret: string } & (
+  | { deliver: (event: unknown) => void }
+  | { handOver: (event: unknown) => Promise<void> }
+);
 
 export interface PbxWebhookDeps {
   log: Logger;
@@ -35,7 +38,11 @@ export interface PbxWebhookDeps {
 /** `POST /pbx/webhook/:portalKey`: checks the brand's signature and hands the event to the portal's adapter. */
 export type PbxWebhookRouterFactory = (deps: PbxWebhookDeps) => Router;
 
+/** Fetches one recording with another instance's grant (PbxAdapter.grantRecordingDownload), without logging in. */
+export type PbxGrantedDownload = (portal: string, settings: PbxConnectionSettings, grant: RecordingGrant, context: PbxAdapterContext) => Promise<RecordingDownload>;
+
 export interface PbxBrand {
   createAdapter: PbxAdapterFactory;
   createWebhookRouter: PbxWebhookRouterFactory;
+  downloadGrantedRecording: PbxGrantedDownload;
 }

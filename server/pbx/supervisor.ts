@@ -3,9 +3,9 @@ import type { Router } from 'express';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
-import type { CallEvent, HeldInboundCall, InboundCallControl, PbxAdapter, PbxConnectionSettings, PbxLinkStatus } from './adapter.js';
+import { PbxError, type CallEvent, type CallRecordingRef, type HeldInboundCall, type InboundCallControl, type PbxAdapter, type PbxConnectionSettings, type PbxLinkStatus, type RecordingDownload, type RecordingGrant } from './adapter.js';
 import type { AddressPolicy } from './address-guard.js';
-import type { PbxAdapterFactory, PbxWebhookRouterFactory } from './brand.js';
+import type { PbxAdapterFactory, PbxGrantedDownload, PbxWebhookRouterFactory } from './brand.js';
 import { testPbxConnection, type PbxTestResult } from './connection-test.js';
 import { createLinkLifecycle } from './link-lifecycle.js';
 import { createLinkStateFile, type LinkStateFile } from './link-state.js';
@@ -31,6 +31,8 @@ export interface PbxSupervisorOptions {
   createAdapter: PbxAdapterFactory;
   /** The brand's `POST /pbx/webhook/:portalKey` endpoint; without it the supervisor offers no webhook router. */
   createWebhookRouter?: PbxWebhookRouterFactory;
+  /** The brand's download with another instance's grant; without it such downloads are refused. */
+  downloadGrantedRecording?: PbxGrantedDownload;
   onCallEvent: (event: CallEvent) => void | Promise<void>;
   /** Inbound calls the PBX holds for a routing decision (calls/routing.ts); told with the link's adapter. */
   onHeldCall?: (control: InboundCallControl, call: HeldInboundCall) => void;
@@ -52,6 +54,11 @@ export interface PbxSupervisorOptions {
   owns?: (memberId: string) => boolean;
   /** Whether the portal's lease is still this instance's while it is given up (link-lifecycle.ts). Default: owns. */
   holds?: (memberId: string) => boolean;
+  /**
+   * Webhook mode, several instances: hands a push (its signature checked here) for a portal whose link runs on
+   * another instance to that instance, resolving once it took the event (webhook-routing.ts). Absent: refused.
+   */
+  handPushToOwner?: (memberId: string, event: unknown) => Promise<void>;
 }
 
 export interface PbxSupervisor {
@@ -71,6 +78,13 @@ export interface PbxSupervisor {
   webhookKey(memberId: string): string;
   /** `/pbx/webhook/<key>`: append to PUBLIC_URL for the URL to paste into the PBX. */
   webhookPath(memberId: string): string;
+  /** A push another instance received and checked, given to this portal's open webhook link; false when none runs here. */
+  acceptPushedEvent(memberId: string, event: unknown): boolean;
+  /**
+   * Several instances: a recording of a portal whose link runs on another instance, fetched from the PBX here with
+   * that instance's grant (no login here), through the same address policy as the links.
+   */
+  downloadGrantedRecording(memberId: string, ref: CallRecordingRef, grant: RecordingGrant): Promise<RecordingDownload>;
 }
 
 export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
@@ -97,6 +111,8 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
   const webhooks = createWebhookRouting({
     store: opts.store, dataDir: opts.config.dataDir, log, links: () => lifecycle.links(),
     ...(opts.createWebhookRouter ? { createRouter: opts.createWebhookRouter } : {}),
+    ...(opts.owns ? { owns: opts.owns } : {}),
+    ...(opts.handPushToOwner ? { handOver: opts.handPushToOwner } : {}),
   });
   let tick: ReturnType<typeof setInterval> | undefined;
   let started = false;
@@ -131,5 +147,11 @@ export function createPbxSupervisor(opts: PbxSupervisorOptions): PbxSupervisor {
     webhookRouter: () => webhooks.router(),
     webhookKey: (memberId) => webhooks.keyOf(memberId),
     webhookPath: (memberId) => `/pbx/webhook/${webhooks.keyOf(memberId)}`,
+    acceptPushedEvent: (memberId, event) => webhooks.acceptPushed(memberId, event),
+    async downloadGrantedRecording(memberId, ref, grant) {
+      const settings = opts.store.settings.get(memberId).pbx;
+      if (!opts.downloadGrantedRecording || !settings) throw new PbxError('PBX_UNREACHABLE', 'this portal\'s PBX is not set up here');
+      return opts.downloadGrantedRecording(memberId, settings, { ...grant, filename: grant.filename || ref.filename }, { log, addressPolicy });
+    },
   };
 }

@@ -148,6 +148,26 @@ export interface StoreDatabase {
   reloadPortalRecord(memberId: string): Promise<void>;
   /** Runs `task` as the only holder of (purpose, portal) across every instance (a PostgreSQL advisory lock). */
   withPortalLock<T>(memberId: string, purpose: string, task: () => Promise<T>): Promise<T>;
+  /** The server's webhook key, one for every instance (store/webhook-key.ts loads it through this). */
+  webhookKey: SharedWebhookKey;
+  /**
+   * The store's secret box (SECRET_KEY, shared by every instance on the database): for a secret the cluster has to
+   * pass between instances through a table (a recording grant's PBX token, server/cluster/recording-handover.ts).
+   */
+  secrets: { seal(plain: string): string; open(sealed: string): string };
+}
+
+/**
+ * The webhook key kept in the database (PostgreSQL store: table server_keys, sealed like every other secret), so
+ * every instance derives the same webhook URL for a portal.
+ */
+export interface SharedWebhookKey {
+  /** The stored key; undefined when none is stored yet. Throws when it is stored but does not open (SECRET_KEY). */
+  read(): Promise<string | undefined>;
+  /** Stores `key` unless a key is stored already (another instance was first), and answers the stored one. */
+  offer(key: string): Promise<string>;
+  /** Stores `key` over whatever is stored (npm run migrate-store --force). */
+  replace(key: string): Promise<void>;
 }
 
 /**

@@ -2,13 +2,14 @@ import type { Logger } from '../../log.js';
 import {
   PbxError,
   type CallEvent, type CallRecordingRef, type PbxAdapter, type PbxConnectionSettings, type PbxContact, type PbxExtension,
-  type PbxLinkStatus, type PbxPhonebook, type RecordingDownload,
+  type PbxLinkStatus, type PbxPhonebook, type RecordingDownload, type RecordingGrant,
 } from '../adapter.js';
 import { pbxAgents, type AddressPolicy } from '../address-guard.js';
 import { foldCdrLegs, type CdrLeg } from './cdr-fold.js';
 import { cdrLegFromRow, contactBody, extensionFromRow, phonebookFromRow } from './directory.js';
 import { parseEventFrame } from './frames.js';
 import { createInboundControl } from './inbound-control.js';
+import { asRecording, logRefusedDownload } from './recording-file.js';
 import { createCallNormalizer } from './normalize.js';
 import { createYeastarRest } from './rest.js';
 import { createEventSubscriber, type SubscriberState } from './subscriber.js';
@@ -71,21 +72,6 @@ export interface YeastarAdapter extends PbxAdapter {
   acceptPushedEvent(body: unknown): void;
 }
 
-/**
- * The media type of a recording: what the PBX said, without parameters; a generic octet-stream named .wav/.mp3 is
- * taken as that audio type.
- */
-function contentTypeFor(filename: string, given: string): string {
-  const type = given.split(';')[0]?.trim().toLowerCase() ?? '';
-  if (type !== '' && type !== 'application/octet-stream') return type;
-  if (/\.wav$/i.test(filename)) return 'audio/x-wav';
-  if (/\.mp3$/i.test(filename)) return 'audio/mpeg';
-  return type || 'application/octet-stream';
-}
-
-/** `audio/<subtype>` and nothing else passes as a recording. */
-const AUDIO_TYPE = /^audio\/[a-z0-9][a-z0-9.+-]*$/;
-
 export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapter {
   const t: YeastarTimings = { ...DEFAULT_TIMINGS, ...opts.timings };
   const log = opts.log.child({ portal: opts.portal, pbx: 'yeastar' });
@@ -134,6 +120,19 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
         log.child({ pbxCallId: event.pbxCallId }).error({ err }, 'PBX call event listener failed');
       }
     }
+  }
+
+  /**
+   * recording/download gives a download_resource_url valid for 30 min, fetched with the token
+   * (https://help.yeastar.com/en/p-series-cloud-edition/developer-guide/download-a-recording-file.html).
+   */
+  async function findRecording(ref: CallRecordingRef): Promise<{ path: string; filename: string }> {
+    const env = await rest.get('recording/download', { file: ref.ref }, 'finding the recording');
+    const path = env['download_resource_url'];
+    if (typeof path !== 'string' || path === '') {
+      throw new PbxError('PBX_BAD_RESPONSE', 'finding the recording: the PBX gave no download path');
+    }
+    return { path, filename: typeof env['file'] === 'string' && env['file'] !== '' ? env['file'] : ref.filename };
   }
 
   async function loadExtensions(): Promise<void> {
@@ -259,33 +258,20 @@ export function createYeastarAdapter(opts: YeastarAdapterOptions): YeastarAdapte
       return { pbxCallId: String(callId) };
     },
     async downloadRecording(ref: CallRecordingRef): Promise<RecordingDownload> {
-      // recording/download gives a download_resource_url valid for 30 min, fetched with the token
-      // (https://help.yeastar.com/en/p-series-cloud-edition/developer-guide/download-a-recording-file.html).
-      const env = await rest.get('recording/download', { file: ref.ref }, 'finding the recording');
-      const url = env['download_resource_url'];
-      if (typeof url !== 'string' || url === '') {
-        throw new PbxError('PBX_BAD_RESPONSE', 'finding the recording: the PBX gave no download path');
-      }
+      const { path, filename } = await findRecording(ref);
       let file: Awaited<ReturnType<typeof rest.stream>>;
       try {
         // transport.ts pbxUrl keeps the download on the PBX's own origin (the token goes with it).
-        file = await rest.stream(url, 'downloading the recording');
+        file = await rest.stream(path, 'downloading the recording');
       } catch (err) {
-        if (err instanceof PbxError && (err.code === 'PBX_URL_REFUSED' || err.code === 'PBX_ADDRESS_REFUSED' || err.code === 'PBX_FILE_TOO_LARGE')) {
-          log.warn({ code: err.code, reason: err.message, file: ref.ref }, 'recording download refused');
-        }
+        logRefusedDownload(err, log, ref.ref);
         throw err;
       }
-      const filename = typeof env['file'] === 'string' && env['file'] !== '' ? env['file'] : ref.filename;
-      const contentType = contentTypeFor(filename, file.contentType);
-      // Only audio reaches a user's browser (GET /api/calls/:id/recording) or Bitrix24 (attachRecord): a PBX that
-      // answers text/html would otherwise have its page served from our origin.
-      if (!AUDIO_TYPE.test(contentType)) {
-        file.stream.destroy();
-        log.warn({ contentType: contentType.slice(0, 100), file: ref.ref }, 'recording refused: the PBX answered something that is not audio');
-        throw new PbxError('PBX_NOT_A_RECORDING', `the PBX answered ${contentType.slice(0, 100)} instead of an audio file`);
-      }
-      return { stream: file.stream, contentType, filename, ...(file.size !== undefined ? { size: file.size } : {}) };
+      return asRecording(file, filename, log, ref.ref);
+    },
+    async grantRecordingDownload(ref: CallRecordingRef): Promise<RecordingGrant> {
+      const { path, filename } = await findRecording(ref);
+      return { path, filename, token: await tokens.getToken() };
     },
     async searchCdr(since) {
       if (Date.now() - extensionsLoadedAt > t.extensionCacheMs) await loadExtensions();

@@ -1,5 +1,6 @@
 import type { PbxBrand } from '../brand.js';
 import { createYeastarAdapter, type YeastarTimings } from './adapter.js';
+import { downloadGrantedRecording } from './granted-download.js';
 import { createPbxWebhookRouter } from './webhook.js';
 
 /**
@@ -10,5 +11,6 @@ export function yeastarBrand(timings?: Partial<YeastarTimings>): PbxBrand {
   return {
     createAdapter: (portal, settings, { log, addressPolicy }) => createYeastarAdapter({ portal, settings, log, timings, addressPolicy }),
     createWebhookRouter: createPbxWebhookRouter,
+    downloadGrantedRecording,
   };
 }

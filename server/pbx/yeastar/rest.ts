@@ -63,27 +63,8 @@ export function createYeastarRest(transport: PbxTransport, tokens: TokenManager)
     async stream(path, what) {
       for (let attempt = 0; ; attempt += 1) {
         const token = await tokens.getToken();
-        const res = await transport.requestStream({ method: 'GET', path, query: { access_token: token } });
-        const type = res.contentType.toLowerCase();
-        if (res.status >= 200 && res.status < 300 && !type.includes('json')) return res;
-        // An error comes back as a small JSON envelope (or an HTTP error page): read it and say why.
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of res.stream) {
-          const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-          size += buf.length;
-          if (size > 64 * 1024) break;
-          chunks.push(buf);
-        }
-        res.stream.destroy();
-        let json: unknown;
         try {
-          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          json = undefined;
-        }
-        try {
-          unwrapEnvelope(res.status, json, what);
+          return await streamWithToken(transport, path, token, what);
         } catch (err) {
           if (err instanceof PbxError && err.code === 'PBX_TOKEN_EXPIRED' && attempt === 0) {
             tokens.invalidate(token);
@@ -91,8 +72,35 @@ export function createYeastarRest(transport: PbxTransport, tokens: TokenManager)
           }
           throw err;
         }
-        throw new PbxError('PBX_BAD_RESPONSE', `${what}: the PBX sent no file`);
       }
     },
   };
+}
+
+/**
+ * GET of a file below the base URL with the given access token, streamed: a 2xx that is not JSON is the file; an
+ * error comes back as a small JSON envelope (or an HTTP error page), read and thrown as a PbxError (PBX_TOKEN_EXPIRED
+ * included, for the caller to decide). Also used with a token another instance granted (granted-download.ts).
+ */
+export async function streamWithToken(transport: PbxTransport, path: string, token: string, what: string): Promise<PbxStreamResponse> {
+  const res = await transport.requestStream({ method: 'GET', path, query: { access_token: token } });
+  const type = res.contentType.toLowerCase();
+  if (res.status >= 200 && res.status < 300 && !type.includes('json')) return res;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.stream) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buf.length;
+    if (size > 64 * 1024) break;
+    chunks.push(buf);
+  }
+  res.stream.destroy();
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  unwrapEnvelope(res.status, json, what);
+  throw new PbxError('PBX_BAD_RESPONSE', `${what}: the PBX sent no file`);
 }

@@ -45,11 +45,24 @@ export function createPbxWebhookRouter(deps: PbxWebhookDeps): Router {
       res.status(400).json({ error: 'BAD_REQUEST', message: 'BAD_REQUEST: body is not JSON' });
       return;
     }
+    if ('handOver' in target) {
+      // The portal's link runs on another instance: the 2xx says the event is taken, so it waits for that instance;
+      // a 503 leaves the event to the PBX's retry (if it makes one) and to the link's call-history sweep.
+      target.handOver(event).then(() => {
+        res.status(200).json({ ok: true });
+      }, (err: unknown) => {
+        deps.log.warn({ portal: target.portal, code: err instanceof Error && 'code' in err ? String(err.code) : undefined },
+          'PBX webhook push not taken by the instance that runs the portal\'s link: answered 503');
+        res.status(503).json({ error: 'PORTAL_OWNER_UNREACHABLE', message: 'PORTAL_OWNER_UNREACHABLE: the event was not taken; send it again later' });
+      });
+      return;
+    }
+    const { deliver } = target;
     // Answer first: the PBX only needs a 2xx; the work happens after.
     res.status(200).json({ ok: true });
     setImmediate(() => {
       try {
-        target.deliver(event);
+        deliver(event);
       } catch (err) {
         deps.log.error({ err, portal: target.portal }, 'PBX webhook event could not be handled');
       }

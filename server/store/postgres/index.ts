@@ -15,6 +15,7 @@ import {
 import { createPgLinkMarks } from './link-marks.js';
 import { migrate, schemaVersion } from './migrate.js';
 import { createPgOutboxRepository } from './outbox.js';
+import { createPgWebhookKey } from './server-keys.js';
 
 export interface OpenPostgresStoreOptions {
   databaseUrl: string;
@@ -136,6 +137,8 @@ async function openWith(
         await portals.refresh(() => portalsDoc.reload(memberId));
       },
       withPortalLock: (memberId, purpose, task) => withAdvisoryLock(pool, `${purpose}:${memberId}`, task),
+      webhookKey: createPgWebhookKey(pool, box, notifier.instanceId),
+      secrets: { seal: (plain) => box.seal(plain), open: (sealed) => box.open(sealed) },
     },
     // Only a sealed PBX secret that does not open can fence a portal here (there are no files to be damaged):
     // the repair starts its settings afresh, as the file store does with settings.json.
