@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tenant } from '../../support/stack.js';
 import { eventually } from '../foundation/server-under-test.js';
 import { startTwoInstances, type TwoInstances } from './coherence-cluster.js';
+import { tenantOwnedByA } from './support/portal-owned-by-a.js';
 
 /**
  * Any instance receives Bitrix24's events, but only one, the portal's owner, holds its PBX link (Yeastar allows 8 API tokens per
@@ -10,38 +11,12 @@ import { startTwoInstances, type TwoInstances } from './coherence-cluster.js';
  */
 
 let two: TwoInstances;
-const owned = async (url: string): Promise<number> => ((await (await fetch(`${url}/healthz`)).json()) as { owned?: number }).owned ?? -1;
 let tenant: Tenant;
 beforeAll(async () => {
   two = await startTwoInstances();
-  const { b24, pbx } = two.stack;
-  // B first takes a portal of its own: with two portals and two instances each owns one (the fair share), so the
-  // portal under test, installed through B as well, is left for A to take.
-  const filler = await b24.createPortal();
-  await b24.install(filler.memberId, { appUrl: two.b.url });
-  await b24.finishInstall(filler.memberId);
-  await eventually(async () => (await owned(two.b.url)) === 1, 20_000, 100);
-  // Installed with B as the app's address: Bitrix24 sends this portal's events to B...
-  const info = await b24.createPortal();
-  const adminId = (await b24.addUser(info.memberId, { name: 'Ann', lastName: 'Admin', email: `ann-${info.memberId}@example.com`, admin: true })).id;
-  const agentId = (await b24.addUser(info.memberId, { name: 'Anna', lastName: 'Agent', email: `anna-${info.memberId}@example.com` })).id;
-  const installed = await b24.install(info.memberId, { appUrl: two.b.url });
-  expect(installed.installerPage.status).toBe(200);
-  await b24.finishInstall(info.memberId);
-  tenant = {
-    info, memberId: info.memberId, adminId, agentId,
-    adminToken: (await b24.frameToken(info.memberId, adminId)).accessToken,
-    agentToken: (await b24.frameToken(info.memberId, agentId)).accessToken,
-  };
-  await eventually(async () => (await two.api('a', tenant, 'admin', 'GET', '/status')).status === 200, 10_000);
-  // ...while A owns it (its lease), so A holds the portal's PBX link once the admin saves the PBX settings.
-  await eventually(async () => (await owned(two.a.url)) === 1, 20_000, 100);
-  const saved = await two.api('a', tenant, 'admin', 'PUT', '/settings', {
-    enabled: true, defaultCountry: 'US', pbx: { baseUrl: pbx.url, clientId: pbx.clientId, clientSecret: pbx.clientSecret, events: 'websocket' },
-  });
-  expect(saved.status, saved.text).toBe(200);
-  await eventually(async () => ((await two.api('a', tenant, 'admin', 'GET', '/status')).body as { pbx?: { state?: string } }).pbx?.state === 'connected', 15_000, 100);
-  expect((await two.api('a', tenant, 'admin', 'PUT', '/bindings', { bindings: [{ userId: agentId, extension: '1001' }] })).status).toBe(200);
+  // Installed with B as the app's address (Bitrix24 sends this portal's events to B) while A owns it (its lease), so A
+  // holds the portal's PBX link once the admin saves the PBX settings.
+  tenant = await tenantOwnedByA(two, { events: 'websocket' });
 }, 180_000);
 afterAll(async () => {
   await two.close();
