@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,30 +6,20 @@ import { createSecretBox } from '../../../server/crypto.js';
 import { createPool } from '../../../server/store/postgres/db.js';
 import { createPgWebhookKey } from '../../../server/store/postgres/server-keys.js';
 import { postgresForThisFile } from '../../support/postgres-for-file.js';
+import { runMigrateStore, type ScriptRun } from '../../support/migrate-store-script.js';
 
 /**
  * npm run migrate-store carries DATA_DIR/webhook.key into the database (issue 14): an operator moving to PostgreSQL
  * keeps the webhook URLs the PBXs were given. A database already holding another key is a conflict (--force wins).
  */
 
-const SCRIPT = join(import.meta.dirname, '..', '..', '..', 'scripts', 'migrate-store.ts');
 const SECRET_KEY = 'a'.repeat(64);
 const FILE_KEY = 'K'.repeat(43);
 const pg = postgresForThisFile();
 let dataDir: string;
 
-function migrateStore(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT, '--from', 'file', '--to', 'postgres', ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn', SECRET_KEY, DATA_DIR: dataDir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    proc.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    proc.on('exit', (code) => resolve({ code, out, err }));
-  });
+function migrateStore(env: Record<string, string>, args: string[] = []): Promise<ScriptRun> {
+  return runMigrateStore({ SECRET_KEY, DATA_DIR: dataDir, ...env }, args);
 }
 
 beforeAll(async () => {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMigrations } from '../../../server/store/postgres/migrate.js';
 import type { StatusResponse } from '../../../contract/api-shapes.js';
@@ -10,6 +8,7 @@ import { startPostgres, type PgCluster } from '../../support/postgres.js';
 import { startProduct } from '../../support/product-options.js';
 import { startStack, type Stack, type Tenant } from '../../support/stack.js';
 import { eventually } from '../foundation/server-under-test.js';
+import { runMigrateStore } from '../../support/migrate-store-script.js';
 
 /**
  * npm run migrate-store -- --from file --to postgres, end to end: the real product fills a file store (three
@@ -19,21 +18,7 @@ import { eventually } from '../foundation/server-under-test.js';
  */
 
 const METRICS_TOKEN = 'metrics-token-for-the-test';
-const SCRIPT = join(import.meta.dirname, '..', '..', '..', 'scripts', 'migrate-store.ts');
 
-function migrateStore(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT, '--from', 'file', '--to', 'postgres', ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    proc.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    proc.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 describe('migrate-store: a file store moved into PostgreSQL through the real product', () => {
   let cluster: PgCluster;
@@ -74,7 +59,7 @@ describe('migrate-store: a file store moved into PostgreSQL through the real pro
 
     const url = await cluster.createDatabase('migrated');
     const env = { DATA_DIR: stack.dataDir, DATABASE_URL: url };
-    const first = await migrateStore(env);
+    const first = await runMigrateStore(env);
     expect(first.err).toBe('');
     expect(first.code).toBe(0);
     expect(first.out).toContain('portals: 3');
@@ -83,7 +68,7 @@ describe('migrate-store: a file store moved into PostgreSQL through the real pro
     expect(Number(/copied: .*outbox (\d+)/.exec(first.out)?.[1])).toBeGreaterThan(0);
 
     // Idempotent: a second run finds everything in place and writes nothing.
-    const again = await migrateStore(env);
+    const again = await runMigrateStore(env);
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/copied: portals 0, settings 0, bindings 0, calls 0, outbox 0/);
     expect(Number(/unchanged: .*calls (\d+)/.exec(again.out)?.[1])).toBe(3 * 4);
@@ -110,7 +95,7 @@ describe('migrate-store: a file store moved into PostgreSQL through the real pro
     for (const t of tenants) expect(await expectEachLoggedOnce(stack.b24, t.memberId, [fresh], 30_000, 200)).toEqual(EMPTY_REPORT);
 
     // While a server runs on DATA_DIR the script refuses (the DATA_DIR lock), before it reads anything.
-    const running = await migrateStore(env);
+    const running = await runMigrateStore(env);
     expect(running.code).toBe(1);
     expect(running.err).toMatch(/DATA_DIR|lock/i);
 
@@ -118,7 +103,7 @@ describe('migrate-store: a file store moved into PostgreSQL through the real pro
     // nothing, so the delivered writes are not made pending again.
     await onPostgres.close();
     onPostgres = undefined;
-    const stale = await migrateStore(env);
+    const stale = await runMigrateStore(env);
     expect(stale.code).toBe(1);
     expect(stale.out).toMatch(/conflicts: \d+/);
     expect(stale.err).toContain('nothing was written');
