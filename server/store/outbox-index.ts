@@ -20,6 +20,12 @@ interface PortalOutbox {
   byKey: Map<string, string>;
   /** pending() sorted by seq, rebuilt only after a change. */
   pendingSorted: OutboxItem[] | undefined;
+  /**
+   * Items whose first version is shown but not stored yet (its journal line not fdatasync'd, its row not committed):
+   * pending() lists them, sendable() does not. A send before that could be followed by a crash that loses the item and
+   * the call record that asked for it; the call, recovered from the PBX's history, would then be registered again.
+   */
+  unsaved: Set<string>;
 }
 
 /** Besides the write: what else a prune clears. */
@@ -57,7 +63,7 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
   const stateFor = (memberId: string): PortalOutbox => {
     let state = portals.get(memberId);
     if (!state) {
-      state = { items: new Map(), pending: new Map(), failed: new Map(), byKey: new Map(), pendingSorted: undefined };
+      state = { items: new Map(), pending: new Map(), failed: new Map(), byKey: new Map(), pendingSorted: undefined, unsaved: new Set() };
       portals.set(memberId, state);
     }
     return state;
@@ -99,7 +105,9 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
     backend.refuse?.(memberId);
     const s = stateFor(memberId);
     const previous = versions.map((v) => s.items.get(v.id));
+    const first = versions.filter((_, i) => previous[i] === undefined).map((v) => v.id);
     versions.forEach((v, i) => reindex(s, previous[i], v));
+    for (const id of first) s.unsaved.add(id);
     try {
       await backend.save(memberId, versions);
     } catch (err) {
@@ -108,6 +116,8 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
         if (v && s.items.get(v.id) === v) reindex(s, v, previous[i]);
       }
       throw err;
+    } finally {
+      for (const id of first) s.unsaved.delete(id);
     }
     writesSincePrune += versions.length;
     if (writesSincePrune > PRUNE_EVERY_WRITES) {
@@ -165,6 +175,13 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
       if (!s || fences.isFenced(portal)) return [];
       s.pendingSorted ??= [...s.pending.values()].sort(bySeq);
       return s.pendingSorted.map((i) => copyRecord(i));
+    },
+
+    sendable: (portal) => {
+      const s = portals.get(portal);
+      if (!s || fences.isFenced(portal)) return [];
+      s.pendingSorted ??= [...s.pending.values()].sort(bySeq);
+      return s.pendingSorted.filter((i) => !s.unsaved.has(i.id)).map((i) => copyRecord(i));
     },
 
     failed: (portal) => {

@@ -75,6 +75,8 @@ export interface OutboxRepository {
   get(id: string): OutboxItem | undefined;
   getByKey(portal: string, key: string): OutboxItem | undefined;
   pending(portal: string): OutboxItem[];
+  /** pending() less the items whose first version is not durable yet: what a worker may send. */
+  sendable(portal: string): OutboxItem[];
   failed(portal: string): OutboxItem[];
   portalsWithPending(): string[];
   /** Every item kept for the portal (pending, failed, done within retention), by seq: what a store migration copies. */
