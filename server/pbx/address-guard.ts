@@ -23,5 +23,18 @@ export const checkAddress = pbxGuard.checkAddress;
 export const assertPbxAddressAllowed = pbxGuard.assertUrlAllowed;
 /** Connect-time check for sockets to the PBX (DNS rebinding). */
 export const guardedLookup = pbxGuard.guardedLookup;
-/** HTTP agents for every connection to the PBX (REST, recordings, WebSocket): the policy at connect time, IP literals too. */
-export const pbxAgents = (policy: AddressPolicy): GuardedAgents => createGuardedAgents(pbxGuard, policy);
+/**
+ * How long an idle kept-alive connection to the PBX is kept (ms): below the 5 s that Apache's and Node's servers close idle
+ * connections after, so a request is not written onto a socket the PBX is closing at that moment.
+ */
+export const PBX_IDLE_SOCKET_MS = 4_000;
+
+/**
+ * HTTP agents for every connection to the PBX (REST, recordings, WebSocket): the policy at connect time, IP literals too.
+ * Connections are kept alive: every inbound call the PBX holds is answered with a REST request (accept or redirect,
+ * pbx/yeastar/inbound-control.ts) while the caller hears silence, and opening a TCP (and TLS) connection for each one
+ * was the largest single cost of the server's CPU in the bench's 20-at-once screen pops (issue 14). Idle sockets close after
+ * PBX_IDLE_SOCKET_MS; a WebSocket leaves the pool at its upgrade (ws clears the socket timeout).
+ */
+export const pbxAgents = (policy: AddressPolicy): GuardedAgents =>
+  createGuardedAgents(pbxGuard, policy, { keepAlive: true, timeout: PBX_IDLE_SOCKET_MS });

@@ -1,3 +1,4 @@
+import { copyRecord } from './copy.js';
 import type { PortalDocumentSet } from './portal-documents.js';
 import type { Binding, CardMode } from './records.js';
 import type { BindingsRepository } from './types.js';
@@ -9,9 +10,9 @@ export function createBindingsRepository(docs: BindingsDocuments): BindingsRepos
   const list = (memberId: string): Binding[] => docs.data(memberId)?.bindings ?? [];
   const modes = (memberId: string): Record<string, CardMode> => docs.data(memberId)?.cardModes ?? {};
   return {
-    list: (memberId) => structuredClone(list(memberId)),
+    list: (memberId) => copyRecord(list(memberId)),
     replace: async (memberId, bindings) => {
-      const next = structuredClone(bindings);
+      const next = copyRecord(bindings);
       await docs.mutate(memberId, (data) => ({ ...data, bindings: next }));
     },
     userForExtension: (memberId, extension) => list(memberId).find((b) => b.extension === extension)?.userId,

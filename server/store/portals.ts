@@ -2,6 +2,7 @@ import type { SecretBox } from '../crypto.js';
 import { AppError, notFound } from '../errors.js';
 import { createKeyedSerial } from '../keyed-serial.js';
 import type { Logger } from '../log.js';
+import { copyRecord } from './copy.js';
 import type { PortalFences } from './fences.js';
 import type { Portal } from './records.js';
 import { openPortal, sealPortal, type PortalSecretField } from './secrets.js';
@@ -114,22 +115,22 @@ export function createPortalsRepository(doc: PortalsDocument, box: SecretBox, fe
     }),
     get: (memberId) => {
       const portal = plain.get(memberId);
-      return portal ? structuredClone(portal) : undefined;
+      return portal ? copyRecord(portal) : undefined;
     },
-    list: () => [...plain.values()].map((p) => structuredClone(p)),
+    list: () => [...plain.values()].map((p) => copyRecord(p)),
     put: (portal) => {
-      const copy = structuredClone(portal);
+      const copy = copyRecord(portal);
       return serial.run(DOCUMENT, () => write(copy.memberId, copy));
     },
     // Read-modify-write in the serial queue: a token refresh and a needsReinstall flag landing together both stick.
     update: (memberId, patch) => {
-      const copy = structuredClone(patch);
+      const copy = copyRecord(patch);
       return serial.run(DOCUMENT, async () => {
         const current = plain.get(memberId);
         if (!current) throw notFound(`portal ${memberId} is not installed`);
         const next: Portal = { ...current, ...copy, memberId };
         await write(memberId, next);
-        return structuredClone(next);
+        return copyRecord(next);
       });
     },
     remove: (memberId) => serial.run(DOCUMENT, () => write(memberId, undefined)),

@@ -1,5 +1,6 @@
 import type { SecretBox } from '../crypto.js';
 import type { Logger } from '../log.js';
+import { copyRecord } from './copy.js';
 import type { PortalFences } from './fences.js';
 import type { PortalDocumentSet } from './portal-documents.js';
 import { DEFAULT_SETTINGS, type PortalSettings } from './records.js';
@@ -10,7 +11,7 @@ export type SettingsDocuments = PortalDocumentSet<{ settings?: PortalSettings }>
 
 /** Saved settings over the defaults, nested groups merged too, so a field added in a later release gets its default. */
 function withDefaults(saved: Partial<PortalSettings> | undefined): PortalSettings {
-  const base = structuredClone(DEFAULT_SETTINGS);
+  const base = copyRecord(DEFAULT_SETTINGS);
   if (!saved) return base;
   return {
     ...base,
@@ -55,7 +56,7 @@ export function createSettingsRepository(docs: SettingsDocuments, box: SecretBox
   };
 
   return {
-    get: (memberId) => structuredClone(fences.has(memberId, 'settings.json') ? withDefaults(undefined) : opened(memberId)),
+    get: (memberId) => copyRecord(fences.has(memberId, 'settings.json') ? withDefaults(undefined) : opened(memberId)),
     check: (memberId) => {
       opened(memberId);
     },
@@ -63,7 +64,7 @@ export function createSettingsRepository(docs: SettingsDocuments, box: SecretBox
       plain.delete(memberId);
     },
     put: async (memberId, settings) => {
-      const next = withDefaults(structuredClone(settings));
+      const next = withDefaults(copyRecord(settings));
       const sealed = sealSettings(box, next);
       await docs.mutate(memberId, (data) => ({ ...data, settings: sealed }));
       plain.set(memberId, next);
