@@ -61,16 +61,18 @@ export function resolveOptions(name: ScenarioName, opts: ScenarioOptions, isExte
 type Script = (run: CallRun, o: Resolved) => Promise<void>;
 
 /**
- * Caller rings in from the trunk: 30016 invitation, then 30011 with the trunk member alerting (captures #2, #4).
- * With Control Inbound Call on for the trunk (inbound-control.ts) the call waits for the application's decision or the
- * 10 s window first; a redirect makes `routeTo` the extension that rings instead of the inbound route's; a refused call
- * is torn down as a caller hang-up (the scripts' hang-up path).
+ * Caller rings in from the trunk: 30011 with the trunk member alerting (captures #2, #4). Only a trunk with Control
+ * Inbound Call on (inbound-control.ts) sends the 30016 invitation first — the event's prerequisite
+ * (https://help.yeastar.com/en/p-series/developer-guide/event-inbound-call-invitation.html) — and holds the call for the
+ * application's decision or the 10 s window; a redirect makes `routeTo` the extension that rings instead of the inbound
+ * route's; a refused call is torn down as a caller hang-up (the scripts' hang-up path).
  */
 async function arriveInbound(run: CallRun, o: Resolved): Promise<{ inbound: ReturnType<CallRun['addTrunk']>; routeTo: string | undefined }> {
   const inbound = run.addTrunk('inbound', o.from, o.did, o.trunk, 'ALERT');
-  run.emit(30016);
   const control = inboundControlOf(run.state);
-  const decision = control.controlled.has(o.trunk) ? await control.hold(run.callId, inbound.channel_id) : undefined;
+  const controlled = control.controlled.has(o.trunk);
+  if (controlled) run.emit(30016);
+  const decision = controlled ? await control.hold(run.callId, inbound.channel_id) : undefined;
   if (decision?.kind === 'refuse') run.requestHangup();
   run.snapshot();
   return { inbound, routeTo: decision?.kind === 'redirect' ? decision.to : undefined };

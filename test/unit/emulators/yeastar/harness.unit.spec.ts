@@ -77,7 +77,7 @@ describe('startYeastarEmulator', () => {
     await new Promise((r) => setTimeout(r, 50));
 
     const types = frames.slice(1).map((f) => (JSON.parse(f) as { type: number }).type);
-    expect(types).toEqual([30016, 30011, 30011, 30011, 30011, 30011, 30012]);
+    expect(types).toEqual([30011, 30011, 30011, 30011, 30011, 30012]);
     expect(received).toHaveLength(1);
     const hook = received[0];
     expect(hook?.signature).toBe(createHmac('sha256', 'whsecret-0123456789abcdef0123456').update(hook?.body ?? '').digest('base64'));

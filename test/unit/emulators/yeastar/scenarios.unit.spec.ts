@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { inboundControlOf } from '../../../emulators/yeastar/inbound-control.js';
 import { parseWav } from '../../../emulators/yeastar/wav.js';
 import type { EmittedEvent, ScenarioName } from '../../../emulators/yeastar/types.js';
 import { startPbx, type Pbx } from './pbx-client.js';
@@ -42,10 +43,20 @@ async function play(name: ScenarioName, opts: Parameters<Pbx['emu']['board']['st
 const EXT = '+15550123456';
 
 describe('Yeastar emulator scenarios', () => {
-  it('inbound-answered: invitation, alert, ring, answer, hang-up, one ANSWERED CDR with recording', async () => {
+  it('only a trunk with Control Inbound Call on sends the 30016 invitation, and holds the call until the window ends', async () => {
+    const control = inboundControlOf(pbx.emu.state);
+    control.controlled.add('Trunk-C');
+    control.windowMs = 30;
+    const { lines } = await play('inbound-answered', { from: EXT, to: '1002', did: '+15550200001', trunk: 'Trunk-C', talkSeconds: 1 });
+    expect(lines.slice(0, 3)).toEqual(['30016 inbound:ALERT', '30011 inbound:ALERT', '30011 1002:RING inbound:ALERT']);
+    expect(control.decisions).toMatchObject([{ decision: 'timeout' }]);
+    const open = await play('inbound-answered', { from: EXT, to: '1002', did: '+15550200001', trunk: 'Trunk-A', talkSeconds: 1 });
+    expect(open.lines.find((l) => !l.startsWith('30008'))).toBe('30011 inbound:ALERT');
+  });
+
+  it('inbound-answered: alert, ring, answer, hang-up, one ANSWERED CDR with recording', async () => {
     const { lines, callId, events } = await play('inbound-answered', { from: EXT, to: '1002', did: '+15550200001', trunk: 'Trunk-A', talkSeconds: 12 });
     expect(lines).toEqual([
-      '30016 inbound:ALERT',
       '30011 inbound:ALERT',
       '30011 1002:RING inbound:ALERT',
       '30008 1002=Ringing',
@@ -80,7 +91,6 @@ describe('Yeastar emulator scenarios', () => {
   it('inbound-missed: 30015 "487 Request Terminated" then NO ANSWER (capture #5)', async () => {
     const { lines } = await play('inbound-missed');
     expect(lines).toEqual([
-      '30016 inbound:ALERT',
       '30011 inbound:ALERT',
       '30011 1001:RING inbound:ALERT',
       '30008 1001=Ringing',
@@ -93,7 +103,6 @@ describe('Yeastar emulator scenarios', () => {
   it('inbound-busy: failure reason and a BUSY CDR', async () => {
     const { lines } = await play('inbound-busy', { reason: 'User Busy' });
     expect(lines).toEqual([
-      '30016 inbound:ALERT',
       '30011 inbound:ALERT',
       '30015 [User Busy] 1001:BYE inbound:BYE',
       `30012 Inbound ${EXT}->1001 BUSY talk=0 rec=n`,
@@ -103,7 +112,6 @@ describe('Yeastar emulator scenarios', () => {
   it('ring-group: all ring with the group as call_path, the chosen one answers; NO ANSWER legs then the ANSWERED leg', async () => {
     const { lines, callId } = await play('ring-group', { to: ['1001', '1002', '1003'], answeredBy: '1002' });
     expect(lines.filter((l) => !l.startsWith('30008'))).toEqual([
-      '30016 inbound:ALERT',
       '30011 inbound:ALERT',
       '30011 1001:RING@6300 1002:RING@6300 1003:RING@6300 inbound:ALERT@6300',
       '30011 1001:BYE@6300 1002:ANSWER@6300 1003:BYE@6300 inbound:ANSWERED@6300',
@@ -119,7 +127,6 @@ describe('Yeastar emulator scenarios', () => {
   it('queue-ivr: IVR leg ANSWERED without ring_duration, a missed agent leg, the recorded agent leg', async () => {
     const { lines, callId } = await play('queue-ivr', { to: ['1001', '1002'], talkSeconds: 20 });
     expect(lines.filter((l) => !l.startsWith('30008'))).toEqual([
-      '30016 inbound:ALERT',
       '30011 inbound:ALERT',
       '30011 inbound:ANSWERED@6200',
       '30011 1001:RING@6400 inbound:ANSWERED@6400',
@@ -142,7 +149,6 @@ describe('Yeastar emulator scenarios', () => {
   it('blind-transfer: 30013 from the transferor, then the target rings and answers; one leg each', async () => {
     const { lines } = await play('blind-transfer', { to: ['1001', '1003'], talkSeconds: 30 });
     expect(lines.filter((l) => !l.startsWith('30008'))).toEqual([
-      '30016 inbound:ALERT',
       '30011 inbound:ALERT',
       '30011 1001:RING inbound:ALERT',
       '30011 1001:ANSWER inbound:ANSWERED',
