@@ -33,7 +33,7 @@ export const PBX_IDLE_SOCKET_MS = 4_000;
  * HTTP agents for every connection to the PBX (REST, recordings, WebSocket): the policy at connect time, IP literals too.
  * Connections are kept alive: every inbound call the PBX holds is answered with a REST request (accept or redirect,
  * pbx/yeastar/inbound-control.ts) while the caller hears silence, and opening a TCP (and TLS) connection for each one
- * was the largest single cost of the server's CPU in the bench's 20-at-once screen pops (issue 14). Idle sockets close after
+ * was the largest part of that request's CPU (profiled in issue 14). Idle sockets close after
  * PBX_IDLE_SOCKET_MS; a WebSocket leaves the pool at its upgrade (ws clears the socket timeout).
  */
 export const pbxAgents = (policy: AddressPolicy): GuardedAgents =>

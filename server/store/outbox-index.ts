@@ -141,6 +141,14 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
 
   const bySeq = (a: OutboxItem, b: OutboxItem): number => a.seq - b.seq;
 
+  /** The portal's pending items in seq order (not copied; none of a fenced portal). */
+  const pendingIn = (portal: string): OutboxItem[] => {
+    const s = portals.get(portal);
+    if (!s || fences.isFenced(portal)) return [];
+    s.pendingSorted ??= [...s.pending.values()].sort(bySeq);
+    return s.pendingSorted;
+  };
+
   const repository: Omit<OutboxRepository, 'removePortal'> = {
     async append(items) {
       const fresh: OutboxItem[] = [];
@@ -170,18 +178,11 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
       return copyThroughIndex(s?.byKey, s?.items, key);
     },
 
-    pending: (portal) => {
-      const s = portals.get(portal);
-      if (!s || fences.isFenced(portal)) return [];
-      s.pendingSorted ??= [...s.pending.values()].sort(bySeq);
-      return s.pendingSorted.map((i) => copyRecord(i));
-    },
+    pending: (portal) => pendingIn(portal).map((i) => copyRecord(i)),
 
     sendable: (portal) => {
-      const s = portals.get(portal);
-      if (!s || fences.isFenced(portal)) return [];
-      s.pendingSorted ??= [...s.pending.values()].sort(bySeq);
-      return s.pendingSorted.filter((i) => !s.unsaved.has(i.id)).map((i) => copyRecord(i));
+      const unsaved = portals.get(portal)?.unsaved;
+      return pendingIn(portal).filter((i) => !unsaved?.has(i.id)).map((i) => copyRecord(i));
     },
 
     failed: (portal) => {
