@@ -31,6 +31,12 @@ export const scenarioOptionsSchema = z.strictObject({
 
 export const scenarioRequestSchema = z.strictObject({ name: scenarioNameSchema, opts: scenarioOptionsSchema.optional() });
 
+/** Several calls of one scenario started together (`POST /scenarios`); `wait` has no meaning for a set. */
+export const scenariosRequestSchema = z.strictObject({
+  name: scenarioNameSchema,
+  calls: z.array(scenarioOptionsSchema.omit({ wait: true })).min(1).max(1000),
+});
+
 export const burstSchema = scenarioOptionsSchema.extend({
   calls: z.number().int().min(1).max(10_000),
   concurrency: z.number().int().min(1).max(1000).optional(),

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord, readRawBody, sendJson } from './envelope.js';
 import { z } from 'zod';
 import {
-  burstSchema, dialBehaviorSchema, eventFormatSchema, extensionSchema, faultSchema, scenarioRequestSchema, webhookSchema,
+  burstSchema, dialBehaviorSchema, eventFormatSchema, extensionSchema, faultSchema, scenarioRequestSchema, scenariosRequestSchema, webhookSchema,
 } from './control-schemas.js';
 import { ScenarioError } from './scenarios.js';
 import type { YeastarEmulatorServer } from './server.js';
@@ -79,6 +79,13 @@ async function answer(emu: YeastarEmulatorServer, route: string, body: unknown, 
       const { callId, done } = board.start(name, opts);
       if (opts.wait) await done;
       return { callId };
+    }
+    case 'POST /scenarios': {
+      // N calls ringing at once, started in this one turn: N control requests would reach the PBX spread over the
+      // time the caller and this process take to handle them, and that handling competes for the CPU with what a
+      // benchmark on the same machine measures (bench/phases/latency.ts).
+      const { name, calls } = parse(scenariosRequestSchema, body);
+      return { callIds: calls.map((opts) => board.start(name, opts).callId) };
     }
     case 'POST /burst':
       return board.burst(parse(burstSchema, body));

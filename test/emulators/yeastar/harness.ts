@@ -57,6 +57,8 @@ export interface YeastarEmulator {
 
   /** Plays a scripted call; resolves once started (or ended, with opts.wait). */
   scenario(name: ScenarioName, opts?: ScenarioOptions): Promise<ScenarioResult>;
+  /** One call per options object, all started in one control request (ringing together); their call ids in order. */
+  scenarios(name: ScenarioName, calls: ScenarioOptions[]): Promise<string[]>;
   /**
    * Lets a call started with `hold: true` go on to its end. Safe to call before the call reached its hold point
    * (it is remembered). Resolves true while the call is in progress, false when unknown or already over.
@@ -238,6 +240,10 @@ class EmulatorHandle implements YeastarEmulator {
 
   scenario(name: ScenarioName, opts: ScenarioOptions = {}): Promise<ScenarioResult> {
     return this.call('POST', '/scenario', { name, opts });
+  }
+
+  async scenarios(name: ScenarioName, calls: ScenarioOptions[]): Promise<string[]> {
+    return (await this.call<{ callIds: string[] }>('POST', '/scenarios', { name, calls })).callIds;
   }
 
   async hangUp(callId?: string): Promise<string[]> {

@@ -102,6 +102,25 @@ describe('startYeastarEmulator', () => {
     expect(cdr.msg).toMatchObject({ type: 'Internal' });
   });
 
+  it('scenarios: several calls started by one request ring together, each with its own options', async () => {
+    const from = ['+15550100001', '+15550100002', '+15550100003'];
+    const before = Date.now();
+    const callIds = await pbx.scenarios('inbound-answered', from.map((number) => ({ from: number, to: '3001', hold: true, record: false })));
+    expect(callIds).toHaveLength(3);
+    expect(new Set(callIds).size).toBe(3);
+    await expect.poll(async () => (await pbx.liveCalls()).held.length).toBe(3);
+    const rings = await pbx.events({ type: 30011 });
+    for (const [i, id] of callIds.entries()) {
+      const first = rings.filter((e) => e.callId === id).sort((a, b) => a.at - b.at)[0];
+      expect(first?.at).toBeGreaterThanOrEqual(before);
+      expect(JSON.stringify(first?.msg)).toContain(from[i]);
+    }
+    for (const id of callIds) await pbx.continue(id);
+    await pbx.waitIdle();
+    await expect(pbx.scenarios('inbound-answered', [])).rejects.toThrow(/calls/);
+    await expect(pbx.scenarios('inbound-answered', [{ to: '3001', wait: true }])).rejects.toThrow(/wait/);
+  });
+
   it('burst, faults and bad control input', async () => {
     const burst = await pbx.burst({ calls: 10, concurrency: 4, scenario: 'outbound-answered', record: false });
     expect(burst.callIds).toHaveLength(10);
