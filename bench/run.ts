@@ -19,7 +19,6 @@ import { knownNumbers } from './lib/calls.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { setUpPortal, type BenchPortal } from './lib/portal.js';
 import { startServerProcess, type ServerProcess } from './lib/server-process.js';
-import { settleMachine } from './lib/settle.js';
 import { combineRuns, mergePhases, previousPhases, type PhaseResult } from './lib/runs.js';
 import { renderMarkdown, renderTable, type ResultRow } from './lib/stats.js';
 import { measureAssets } from './phases/assets.js';
@@ -131,8 +130,6 @@ async function main(): Promise<void> {
     const failures: string[] = [];
     const count = REPEATED.has(phase) ? runsPerPhase : 1;
     for (let i = 0; i < count; i += 1) {
-      const settled = settleMachine();
-      if (settled.ms > 1000) log(`settling before ${phase} run ${i + 1} (full GC of the bench, sync) took ${settled.ms} ms`);
       const t0 = Date.now();
       try {
         runs.push(await PHASE_RUNS[phase]());
