@@ -14,6 +14,8 @@ import { parseMetrics } from './stats.js';
  */
 export interface ServerProcess {
   url: string;
+  /** The server's process id (bench/lib/scheduling.ts reads its threads). */
+  pid: number;
   dataDir: string;
   logFile: string;
   metrics(): Promise<Map<string, number>>;
@@ -93,7 +95,7 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
   }
 
   return {
-    url, dataDir, logFile,
+    url, pid: child.pid ?? 0, dataDir, logFile,
     metrics: async () => parseMetrics(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()),
     memory: async (gc = false) => await ask({ kind: 'memory', gc }) as ProbeMemory,
     cpuMicros: async () => {

@@ -2,6 +2,7 @@ import type { Bitrix24Emulator } from '../../test/emulators/bitrix24/harness.js'
 import { knownNumbers } from '../lib/calls.js';
 import { popLatencies, registerTimes, ringTimes, sleep, waitOutboxDrained, waitRegistered } from '../lib/observe.js';
 import type { BenchPortal } from '../lib/portal.js';
+import { sampleScheduling, schedulingDelta, type SchedulingSample } from '../lib/scheduling.js';
 import type { ServerProcess } from '../lib/server-process.js';
 import { atMost, distribution, info, type ResultRow } from '../lib/stats.js';
 
@@ -42,9 +43,10 @@ export async function measureScreenPop(
   await sleep(REFILL_MS);
 
   /** One round: `concurrent` calls ringing together on the portal, from these numbers; their pop latencies. */
-  async function round(portal: BenchPortal, from: string[]): Promise<{ latencies: number[]; missing: number; cpuMicros: number }> {
+  async function round(portal: BenchPortal, from: string[]): Promise<{ latencies: number[]; missing: number; cpuMicros: number; scheduling: SchedulingSample }> {
     await b24.resetRateLimit(portal.memberId);
     const cpuBefore = await server.cpuMicros();
+    const schedBefore = sampleScheduling(server.pid);
     // One control request starts them all: they ring within a few ms of each other. Started one request each, the
     // rings spread over 15–55 ms while the bench and the PBX emulator handled 20 requests on the server's two cores.
     const callIds = await portal.pbx.scenarios('inbound-answered', from.map((number) => ({
@@ -54,9 +56,10 @@ export async function measureScreenPop(
     // The server's CPU time from the first ring to the last register: its own work per screen pop, which the other
     // processes on a shared machine do not inflate the way they inflate wall time.
     const cpuMicros = await server.cpuMicros() - cpuBefore;
+    const scheduling = schedulingDelta(schedBefore, sampleScheduling(server.pid));
     const rings = await ringTimes(portal.pbx, callIds);
     const registers = registerTimes(await b24.requests({ memberId: portal.memberId }), callIds);
-    const r = { ...popLatencies(rings, registers, callIds), cpuMicros };
+    const r = { ...popLatencies(rings, registers, callIds), cpuMicros, scheduling };
     await Promise.all(callIds.map((id) => portal.pbx.continue(id)));
     await portal.pbx.waitIdle();
     await waitOutboxDrained(server, 60_000);
@@ -69,6 +72,7 @@ export async function measureScreenPop(
     let missing = 0;
     let cpuMicros = 0;
     let cachedCpuMicros = 0;
+    const cachedScheduling: SchedulingSample[] = [];
     for (let r = 0; r < rounds; r += 1) {
       const portal = portals[level]?.[concurrent === 1 ? 0 : r];
       if (!portal) throw new Error('latency portal missing');
@@ -86,6 +90,7 @@ export async function measureScreenPop(
         cached.push(...again.latencies);
         missing += again.missing;
         cachedCpuMicros += again.cpuMicros;
+        cachedScheduling.push(again.scheduling);
       }
     }
     const d = distribution(latencies);
@@ -105,6 +110,12 @@ export async function measureScreenPop(
     log(`screen pop ×20, numbers in the lookup cache: n=${c.n} p50=${c.p50} p95=${c.p95} p99=${c.p99} max=${c.max}`);
     rows.push(atMost(section, 'p99, numbers in the lookup cache', c.p99, 'ms', 50, `${c.n} calls, the same numbers again; p50 ${c.p50}, p95 ${c.p95}`));
     rows.push(info(section, 'server CPU per screen pop, numbers in the lookup cache', perPop(cachedCpuMicros, c.n), 'µs'));
+    // What the machine did to the cached rounds: a slow run with a large wait or steal was slowed by the machine, not the server.
+    const worst = (pick: (s: SchedulingSample) => number): number => Math.round(Math.max(...cachedScheduling.map(pick)) * 10) / 10;
+    rows.push(info(section, 'server main thread waiting for a core, numbers in the lookup cache', worst((s) => s.mainWaitMs), 'ms',
+      `worst round; runnable but not running, from the round's start until the bench saw every register (polled every 200 ms); its CPU in that time up to ${worst((s) => s.mainRunMs)} ms`));
+    rows.push(info(section, 'CPU steal of the machine, numbers in the lookup cache', worst((s) => s.stealMs), 'ms',
+      'worst round, all cores (/proc/stat)'));
   }
   return rows;
 }
