@@ -151,7 +151,7 @@ export class CallsService {
 
   /** Calls not yet logged, all portals (the calls-in-flight gauge of /metrics). */
   callsInFlight(): number {
-    return this.deps.calls.listOpen().length;
+    return this.deps.calls.countOpen();
   }
 
   stop(): void {
@@ -171,7 +171,7 @@ export class CallsService {
   handleEvent(event: CallEvent): Promise<void> {
     let staged: Staged = DURABLE;
     return this.events.run(callKey(event.portal, event.pbxCallId), async () => {
-      if (!this.deps.calls.get(event.portal, event.pbxCallId)) await this.awaitDialCorrelation(event);
+      if (!this.deps.calls.has(event.portal, event.pbxCallId)) await this.awaitDialCorrelation(event);
       staged = await this.applyEvent(event);
     }).then(() => staged.durable);
   }
@@ -207,7 +207,7 @@ export class CallsService {
    */
   openPlacedCall(record: CallRecord, opening: Transition): Promise<void> {
     return this.serial(record.portal, record.pbxCallId, async () => {
-      if (this.deps.calls.get(record.portal, record.pbxCallId)) return;
+      if (this.deps.calls.has(record.portal, record.pbxCallId)) return;
       await this.commit(record, opening);
       this.armStaleTimer(record.portal, record.pbxCallId);
     });

@@ -149,7 +149,7 @@ export class PortalWorker {
     if (this.out.size >= MAX_SENDS_OUT) return { kind: 'full' };
     const { outbox } = this.deps.store;
     // Only what is stored: an item sent before its own write is durable could be sent twice after a crash.
-    const pending = outbox.sendable(this.portal).filter((i) => !this.heldGroups.has(i.group));
+    const pending = outbox.sendable(this.portal, this.heldGroups);
     if (pending.length === 0) return { kind: 'idle' };
     // Each send its own key prefix: the Bitrix24 client merges sends waiting for the same token only when no key clashes.
     this.sends += 1;

@@ -115,6 +115,8 @@ export function createCallIndex(fences: PortalFences, backend: CallsBackend): Ca
       return r ? copyRecord(r) : undefined;
     },
 
+    has: (portal, pbxCallId) => portals.get(portal)?.byId.has(pbxCallId) ?? false,
+
     getByB24CallId: (portal, b24CallId) => {
       const s = portals.get(portal);
       return copyThroughIndex(s?.byB24, s?.byId, b24CallId);
@@ -148,6 +150,12 @@ export function createCallIndex(fences: PortalFences, backend: CallsBackend): Ca
     listRecent: (portal, opts) => recentCalls(portals.get(portal), opts?.limit ?? DEFAULT_PAGE, opts?.before),
 
     listOpen: () => [...open.values()].filter((r) => !fences.isFenced(r.portal)).map((r) => copyRecord(r)),
+
+    countOpen: () => {
+      let n = 0;
+      for (const r of open.values()) if (!fences.isFenced(r.portal)) n += 1;
+      return n;
+    },
 
     count: (portal) => portals.get(portal)?.byId.size ?? 0,
   };

@@ -162,7 +162,8 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
         fresh.push(item);
       }
       await writeMany(fresh);
-      return fresh.map((i) => copyRecord(i));
+      // What the caller handed in: the store keeps its own copies (writeMany), so these are the caller's to change.
+      return fresh;
     },
 
     update: (item) => writeMany([item]),
@@ -180,9 +181,10 @@ export function createOutboxIndex(fences: PortalFences, now: () => number, backe
 
     pending: (portal) => pendingIn(portal).map((i) => copyRecord(i)),
 
-    sendable: (portal) => {
+    sendable: (portal, skipGroups) => {
       const unsaved = portals.get(portal)?.unsaved;
-      return pendingIn(portal).filter((i) => !unsaved?.has(i.id)).map((i) => copyRecord(i));
+      // Filtered before copying: a worker asks on every wake, and most pending items are in sends still out.
+      return pendingIn(portal).filter((i) => !unsaved?.has(i.id) && !skipGroups?.has(i.group)).map((i) => copyRecord(i));
     },
 
     failed: (portal) => {

@@ -38,6 +38,8 @@ export interface BindingsRepository {
 
 export interface CallsRepository {
   get(portal: string, pbxCallId: string): CallRecord | undefined;
+  /** Whether the call is stored: get() without the copy. */
+  has(portal: string, pbxCallId: string): boolean;
   /** Finds the call Bitrix24 knows under this CALL_ID. */
   getByB24CallId(portal: string, b24CallId: string): CallRecord | undefined;
   put(record: CallRecord): Promise<void>;
@@ -47,6 +49,8 @@ export interface CallsRepository {
   listRecent(portal: string, opts?: { limit?: number; before?: number }): CallRecord[];
   /** Calls not yet terminal (phase live/ended), all portals: resumed after a restart. */
   listOpen(): CallRecord[];
+  /** listOpen().length without the copies (the calls-in-flight gauge, read on every /metrics scrape). */
+  countOpen(): number;
   count(portal: string): number;
   removePortal(portal: string): Promise<void>;
 }
@@ -75,8 +79,8 @@ export interface OutboxRepository {
   get(id: string): OutboxItem | undefined;
   getByKey(portal: string, key: string): OutboxItem | undefined;
   pending(portal: string): OutboxItem[];
-  /** pending() less the items whose first version is not durable yet: what a worker may send. */
-  sendable(portal: string): OutboxItem[];
+  /** pending() less the items whose first version is not durable yet: what a worker may send. Less `skipGroups`' items. */
+  sendable(portal: string, skipGroups?: ReadonlySet<string>): OutboxItem[];
   failed(portal: string): OutboxItem[];
   portalsWithPending(): string[];
   /** Every item kept for the portal (pending, failed, done within retention), by seq: what a store migration copies. */

@@ -84,6 +84,7 @@ export class MemoryCalls implements CallsRepository {
   readonly rows = new Map<string, CallRecord>();
   private k = (portal: string, id: string) => `${portal}|${id}`;
   get(portal: string, pbxCallId: string) { return clone(this.rows.get(this.k(portal, pbxCallId))); }
+  has(portal: string, pbxCallId: string) { return this.rows.has(this.k(portal, pbxCallId)); }
   getByB24CallId(portal: string, b24CallId: string) {
     return clone([...this.rows.values()].find((r) => r.portal === portal && r.b24CallId === b24CallId));
   }
@@ -102,6 +103,7 @@ export class MemoryCalls implements CallsRepository {
   listRecent(portal: string, opts: { limit?: number; before?: number } = {}) {
     return this.sorted(portal, opts.before).slice(0, opts.limit ?? 50).map((r) => structuredClone(r));
   }
+  countOpen() { return this.listOpen().length; }
   listOpen() { return [...this.rows.values()].filter((r) => r.phase === 'live' || r.phase === 'ended').map((r) => structuredClone(r)); }
   count(portal: string) { return this.sorted(portal).length; }
   async removePortal(portal: string) { for (const [k, r] of this.rows) if (r.portal === portal) this.rows.delete(k); }

@@ -153,6 +153,9 @@ export function defineStoreContract(kind: string, makeHarness: () => Promise<Sto
         expect(s.calls.count('m2')).toBe(1);
         expect(s.calls.get('m1', 'c4')?.machine).toEqual({ step: 'x', list: [1, 2] });
         expect(s.calls.get('m1', 'nope')).toBeUndefined();
+        expect(s.calls.has('m1', 'c4')).toBe(true);
+        expect(s.calls.has('m1', 'nope')).toBe(false);
+        expect(s.calls.has('m2', 'c4')).toBe(false);
         expect(s.calls.getByB24CallId('m1', 'B24-2')?.pbxCallId).toBe('c2');
         expect(s.calls.getByB24CallId('m2', 'B24-2')).toBeUndefined();
         expect(s.calls.listByEntity('m1', 'CONTACT', 5).map((c) => c.pbxCallId)).toEqual(['c4', 'c2']);
@@ -165,6 +168,7 @@ export function defineStoreContract(kind: string, makeHarness: () => Promise<Sto
         expect(next.map((c) => c.pbxCallId)).toEqual(['c4', 'c3', 'c-tie']);
         expect(s.calls.listRecent('m1', { limit: 50, before: 3_000 }).map((c) => c.pbxCallId)).toEqual(['c2', 'c1']);
         expect(s.calls.listOpen().map((c) => `${c.portal}/${c.pbxCallId}`).sort()).toEqual(['m1/c2', 'm2/c1']);
+        expect(s.calls.countOpen()).toBe(2);
       };
       check(store);
       const again = await restart(store, open);
@@ -172,6 +176,7 @@ export function defineStoreContract(kind: string, makeHarness: () => Promise<Sto
       await again.calls.removePortal('m1');
       expect(again.calls.count('m1')).toBe(0);
       expect(again.calls.listOpen().map((c) => c.pbxCallId)).toEqual(['c1']);
+      expect(again.calls.countOpen()).toBe(1);
       const third = await restart(again, open);
       expect(third.calls.count('m1')).toBe(0);
       expect(third.calls.count('m2')).toBe(1);
@@ -204,6 +209,12 @@ export function defineStoreContract(kind: string, makeHarness: () => Promise<Sto
       expect(stored.map((i) => i.id)).toEqual(['m1-i' + s3, 'm1-i' + s1, 'm1-i' + s2, 'm2-i' + (s3 + 1)]);
       expect((await store.outbox.append([item('m1', 500, { id: 'again', key: 'k2' })])).length).toBe(0);
       expect(store.outbox.pending('m1').map((i) => i.seq)).toEqual([s1, s2, s3]);
+      expect(store.outbox.sendable('m1').map((i) => i.seq)).toEqual([s1, s2, s3]);
+      expect(store.outbox.sendable('m1', new Set(['call-a'])).map((i) => i.seq)).toEqual([s3]);
+      // What append answers is the caller's: changing it changes nothing stored.
+      const first = stored[1];
+      if (first) first.method = 'changed.by.caller';
+      expect(store.outbox.getByKey('m1', 'k1')?.method).not.toBe('changed.by.caller');
       expect(store.outbox.getByKey('m1', 'k2')?.id).toBe(`m1-i${s2}`);
       expect(store.outbox.portalsWithPending().sort()).toEqual(['m1', 'm2']);
 
