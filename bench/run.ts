@@ -94,8 +94,8 @@ const PHASE_RUNS: Record<Phase, () => Promise<ResultRow[]>> = {
   history: () => measureHistory(log),
   // Issue 14: persisting a call event with 100,000 calls stored, on a throwaway PostgreSQL cluster.
   postgres: () => measurePostgres(log),
-  // Every portal needs its own PBX (a PBX link delivers its calls to its portal only): 5 for the latency rounds.
-  latency: () => withStack(5, (s) => measureScreenPop(s.b24, s.server, portalMaker(s), log), true),
+  // Every portal needs its own PBX (a PBX link delivers its calls to its portal only): 5 for the latency rounds, 1 to warm up.
+  latency: () => withStack(6, (s) => measureScreenPop(s.b24, s.server, portalMaker(s), log), true),
   requests: () => withStack(2, async (s) => {
     const setUp = portalMaker(s);
     return measureRequestsPerCall(s.b24, s.server, await setUp(), await setUp(true), log);

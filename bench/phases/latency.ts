@@ -15,6 +15,13 @@ import { atMost, distribution, info, type ResultRow } from '../lib/stats.js';
  * rounds are run twice with the same numbers: new to the lookup cache, then answered from it (issue 11).
  * A round's calls are started by one control request to the PBX emulator (`scenarios`), so "N concurrent" means N
  * rings within a few milliseconds, and the bench's own requests do not take the CPU the server is measured on.
+ *
+ * The measured rounds follow a warm-up on a portal of its own (WARM_UP_ROUNDS × 20 calls, not counted; the first of them
+ * is reported as the cold figure). The server is started for this phase, and a process that has handled a few dozen
+ * calls still runs much of the screen pop's code unoptimized: parsing one 30011 frame took 289 µs each for the first 40
+ * frames after start, 20–40 µs up to a few thousand, 4 µs once the JIT had optimized it (server/pbx/yeastar/frames.ts,
+ * issue 14), and the V8 threads compiling it took the cores the screen pops needed. A server in production has long
+ * passed that point; the targets are about it.
  */
 export interface LatencyRound {
   concurrent: number;
@@ -26,6 +33,9 @@ export const LATENCY_ROUNDS: LatencyRound[] = [
   { concurrent: 20, rounds: 3 },
   { concurrent: 100, rounds: 1 },
 ];
+
+/** Rounds of 20 calls on the warm-up portal: about 40 of its 50 requests, new numbers first, then cached ones. */
+export const WARM_UP_ROUNDS = 8;
 
 /** Seconds for a bucket of 50 drained by the install (about 20 requests) to be full again at 2 req/s, with margin. */
 const REFILL_MS = 15_000;
@@ -40,6 +50,7 @@ export async function measureScreenPop(
   for (const { concurrent, rounds } of LATENCY_ROUNDS) {
     portals.push(await Promise.all(Array.from({ length: concurrent === 1 ? 1 : rounds }, () => setUp())));
   }
+  const warmUpPortal = await setUp();
   await sleep(REFILL_MS);
 
   /** One round: `concurrent` calls ringing together on the portal, from these numbers; their pop latencies. */
@@ -65,6 +76,16 @@ export async function measureScreenPop(
     await waitOutboxDrained(server, 60_000);
     return r;
   }
+
+  const cold: number[] = [];
+  for (let w = 0; w < WARM_UP_ROUNDS; w += 1) {
+    const { latencies } = await round(warmUpPortal, Array.from({ length: 20 }, (_, i) => numbers[(w * 20 + i) % numbers.length] ?? ''));
+    if (w === 0) cold.push(...latencies);
+  }
+  const c0 = distribution(cold);
+  log(`screen pop ×20, first round after start: n=${c0.n} p50=${c0.p50} p99=${c0.p99}`);
+  const coldRow = info('screen pop, 20 concurrent', 'p99, first round after the server started (cold)', c0.p99, 'ms',
+    `${c0.n} calls, numbers new to the lookup cache; not in the rows above: ${WARM_UP_ROUNDS} rounds of 20 calls on a portal of their own warm the server up first`);
 
   for (const [level, { concurrent, rounds }] of LATENCY_ROUNDS.entries()) {
     const latencies: number[] = [];
@@ -116,6 +137,7 @@ export async function measureScreenPop(
       `worst round; runnable but not running, from the round's start until the bench saw every register (polled every 200 ms); its CPU in that time up to ${worst((s) => s.mainRunMs)} ms`));
     rows.push(info(section, 'CPU steal of the machine, numbers in the lookup cache', worst((s) => s.stealMs), 'ms',
       'worst round, all cores (/proc/stat)'));
+    rows.push(coldRow);
   }
   return rows;
 }
