@@ -114,6 +114,9 @@ export async function measureScreenPop(
         missing += again.missing;
         cachedCpuMicros += again.cpuMicros;
         cachedScheduling.push(again.scheduling);
+        // Per round, so a slow run shows whether one round or all of them were slow, and what the machine did then.
+        const s = again.scheduling;
+        log(`  round ${r + 1}: new numbers max ${Math.max(...first.latencies)} ms; cached max ${Math.max(...again.latencies)} ms, p50 ${distribution(again.latencies).p50} ms, server CPU ${Math.round(again.cpuMicros / 1000)} ms, main thread ran ${s.mainRunMs.toFixed(1)} / waited ${s.mainWaitMs.toFixed(1)} ms, steal ${s.stealMs.toFixed(0)} ms`);
       }
     }
     const d = distribution(latencies);
