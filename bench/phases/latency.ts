@@ -85,9 +85,9 @@ export async function measureScreenPop(
     const { latencies } = await round(warmUpPortal, Array.from({ length: 20 }, (_, i) => numbers[(w * 20 + i) % numbers.length] ?? ''));
     if (w === 0) cold.push(...latencies);
   }
-  // The warm-up makes in 20 s the garbage of hours of a portal's calls. Collected now, once, rather than by a major GC
-  // whose concurrent marking lands in a measured round (seen: one round at p50 63 ms with 153 ms of server CPU, its
-  // main thread waiting 47 ms for a core). Later rounds still collect their own garbage.
+  // The warm-up makes in 20 s the garbage of hours of a portal's calls: collected now, once, so the measured rounds start
+  // without it. They still make and collect their own: a major GC in a round (its concurrent marking took 110–150 ms of
+  // server CPU beside the main thread) made the slowest rounds seen, p50 63–75 ms.
   await server.memory(true);
   await sleep(1000);
   const c0 = distribution(cold);
