@@ -16,6 +16,7 @@ import { expectedAppCode, FRAME_CHECK_BATCH, readFrameCheck, type FrameProfile }
 import { MAX_IN_FLIGHT, PortalCoalescer, TokenBucket, type RateBucket } from './coalesce.js';
 import { SharedTokenBucket } from './shared-bucket.js';
 import { createBitrixTransport } from './guarded-transport.js';
+import { createRefusedTokens } from './refused-tokens.js';
 import { planForPortal, restrictionFor, type RatePlan } from './rate-plan.js';
 
 export interface BitrixClientsOptions {
@@ -144,6 +145,9 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
 
   /** The refresh token each portal's SDK instance holds (the one it would spend). */
   const held = new Map<string, string>();
+  /** The tokens each portal's SDK instance uses now, and the access tokens Bitrix24 refused. */
+  const inUse = new Map<string, TokenAnswer>();
+  const refused = createRefusedTokens();
 
   const refreshNow = (portal: Portal): Promise<TokenAnswer> => refreshPortalTokens({
     store, log, credentials, portal, now, timeoutMs: opts.timeoutMs, onRequest: () => bump(requests, portal.memberId), transport: guarded,
@@ -171,12 +175,23 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     });
   }
 
-  /** Single flight per portal: many concurrent expired calls → one refresh, one rotation persisted. */
+  /**
+   * Single flight per portal: many concurrent expired calls → one refresh, one rotation persisted. A refresh asked
+   * for while the token in use is neither refused nor expired comes from a 401 of a request sent before the last
+   * refresh: the request is retried with the token in use, and the refresh token is not spent again.
+   */
   function singleFlightRefresh(memberId: string): Promise<TokenAnswer> {
     const running = refreshes.get(memberId);
     if (running) return running;
+    const current = inUse.get(memberId);
+    if (current && !refused.has(memberId, current.access_token) && Number(current.expires) * 1000 > now()) {
+      log.debug({ portal: memberId }, 'a 401 for an access token already replaced: retried with the current one');
+      return Promise.resolve(current);
+    }
     const started = refreshAcrossInstances(memberId).then((answer) => {
       held.set(memberId, answer.refresh_token);
+      inUse.set(memberId, answer);
+      refused.clear(memberId);
       return answer;
     });
     refreshes.set(memberId, started);
@@ -221,8 +236,10 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     // the new pair before the SDK uses it, and turns invalid_grant into a terminal "needs reinstall".
     auth.setCustomRefreshAuth(() => singleFlightRefresh(portal.memberId));
     held.set(portal.memberId, portal.refreshToken);
+    inUse.set(portal.memberId, storedTokenAnswer(portal, portal.accessToken, portal.refreshToken, Math.floor(portal.expiresAt / 1000)));
     const http = new HttpV2(auth, null, restriction);
     countRequests(http, portal.memberId);
+    refused.watch(http.ajaxClient, portal.memberId);
     return { http, plan, builtFrom: transportKey(portal) };
   }
 
@@ -351,6 +368,8 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     forget(memberId: string): void {
       transports.delete(memberId);
       coalescers.delete(memberId);
+      inUse.delete(memberId);
+      refused.clear(memberId);
     },
     async profileOf(portal: FrameTarget, accessToken: string): Promise<FrameProfile> {
       const auth = new AuthOAuthManager({

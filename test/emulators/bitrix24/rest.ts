@@ -189,6 +189,10 @@ export class RestDispatcher {
         this.record(null, target.method, params, 307, 'REDIRECT', 'redirect fault', started, hostPortal);
         return;
       }
+      // A loaded Bitrix24 answers late whatever it answers: a refused token too, so a 401 can arrive after the
+      // app already refreshed its tokens for another request.
+      const slowBeforeAuth = pre === 'slow';
+      if (slowBeforeAuth) await new Promise((resolve) => setTimeout(resolve, faultDelayMs(this.state, hostPortal)));
       authed = authenticate(this.state, target, all, hostPortal);
       const fault = activeFault(this.state, authed.portal);
       if (fault === 'network_down') {
@@ -201,7 +205,7 @@ export class RestDispatcher {
         this.record(authed, target.method, params, 503, 'HTTP_503', 'Service Temporarily Unavailable', started);
         return;
       }
-      if (fault === 'slow') await new Promise((resolve) => setTimeout(resolve, faultDelayMs(this.state, authed?.portal ?? null)));
+      if (fault === 'slow' && !slowBeforeAuth) await new Promise((resolve) => setTimeout(resolve, faultDelayMs(this.state, authed?.portal ?? null)));
       if (fault === 'query_limit') throw queryLimitExceeded();
       if (fault === 'operation_time_limit') throw operationTimeLimit();
       if (fault === 'expire_all_tokens' && authed.auth.kind !== 'webhook') throw expiredToken();

@@ -56,6 +56,26 @@ describe('Bitrix24 tokens: single-flight refresh, rotation persisted, needs-rein
     expect(await emulator.refreshCount(portal.memberId)).toBe(before + 2);
   });
 
+  it('a 401 arriving after the refresh, for a request sent with the old token, is retried without a second refresh', async () => {
+    const client = server.services.clients.forPortal(portal.memberId);
+    await client.call('profile');
+    const before = await emulator.refreshCount(portal.memberId);
+    await emulator.expireAccessTokens(portal.memberId);
+    await emulator.clearRequests();
+    // Bitrix24 answers 400 ms late: the second request leaves with the expired token while the first one's refusal
+    // is on its way, and its own refusal arrives once that refresh is done.
+    await emulator.setFault(portal.memberId, { kind: 'slow', delayMs: 400, forMs: 1_500 });
+    const first = client.call<{ ID: unknown }>('profile');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = client.call<{ ID: unknown }>('profile');
+    const answers = await Promise.all([first, second]);
+    expect(answers.every((a) => Number(a.ID) > 0)).toBe(true);
+    const profiles = await emulator.requests({ memberId: portal.memberId, method: 'profile' });
+    expect(profiles.map((r) => r.error)).toEqual(['expired_token', 'expired_token', null, null]);
+    expect(await emulator.refreshCount(portal.memberId)).toBe(before + 1);
+    expect(server.services.store.portals.get(portal.memberId)?.needsReinstall).toBeUndefined();
+  });
+
   it('persists the rotated refresh token before the new access token is used', async () => {
     const store = server.services.store;
     const events: string[] = [];
