@@ -53,12 +53,25 @@ export interface SpawnServerOptions {
   stdio?: StdioOptions;
 }
 
+/**
+ * The node flags `npm start` gives the server (package.json `scripts.start`: `tsx <flags> server/main.ts`), read from
+ * there so a server under test runs with the production runtime settings and the two cannot drift apart.
+ */
+export function startNodeFlags(startScript: string): string[] {
+  const launch = /(?:^|&&)\s*tsx\s+((?:--\S+\s+)*)server\/main\.ts\s*$/.exec(startScript);
+  if (!launch) throw new Error(`package.json scripts.start does not end in "tsx [flags] server/main.ts": ${startScript}`);
+  return (launch[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
+const PACKAGE = createRequire(import.meta.url)('../../package.json') as { scripts: { start: string } };
+export const SERVER_NODE_FLAGS = startNodeFlags(PACKAGE.scripts.start);
+
 /** `npm start` as a child process: server/main.ts under tsx in the repo root, `env` over this process's environment. */
 export function spawnServer(env: Record<string, string>, opts: SpawnServerOptions = {}): ChildProcess {
   // Resolved here rather than by name, so the loader is found whatever folder the caller runs from.
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const imports = [tsx, ...(opts.preload ?? [])].flatMap((module) => ['--import', module]);
-  return spawn(process.execPath, [...(opts.nodeArgs ?? []), ...imports, SERVER_MAIN], {
+  return spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(opts.nodeArgs ?? []), ...imports, SERVER_MAIN], {
     cwd: REPO_ROOT,
     stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
