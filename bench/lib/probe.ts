@@ -3,13 +3,23 @@
  * server-process.ts over an IPC channel; never loaded by `npm start`). Answers the bench's questions the product's
  * /metrics does not: the full process.memoryUsage() (external and array-buffer bytes, which tell sockets' and
  * buffers' share), the kernel's RSS high-water mark (the true peak, not the peak of 2-s samples), the process's CPU
- * time (user + system µs: per screen pop, far steadier than wall time on a shared machine), a full GC before a reading (the child runs with --expose-gc), and a V8 heap snapshot
+ * time (user + system µs: per screen pop, far steadier than wall time on a shared machine), its GCs so far, a full GC before a reading (the child runs with --expose-gc), and a V8 heap snapshot
  * on demand (where the memory goes per portal). Kept out of server/ so no product code carries a bench hook.
  */
 import { readFileSync } from 'node:fs';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 
-export type ProbeQuestion = { kind: 'memory'; gc?: boolean } | { kind: 'cpu' } | { kind: 'snapshot'; file: string };
+export type ProbeQuestion = { kind: 'memory'; gc?: boolean } | { kind: 'cpu' } | { kind: 'gc' } | { kind: 'snapshot'; file: string };
+
+/** Garbage collections of the server since it started (the bench's own `memory(true)` collections included). */
+export interface ProbeGc {
+  /** Mark-compacts: their concurrent marking runs on V8's helper threads, beside the main thread. */
+  major: number;
+  minor: number;
+  /** Main-thread pause of all of them, ms. */
+  pauseMs: number;
+}
 export type ProbeRequest = ProbeQuestion & { id: number };
 
 export interface ProbeMemory {
@@ -31,6 +41,16 @@ function rssPeak(): number {
   }
 }
 
+const gcs: ProbeGc = { major: 0, minor: 0, pauseMs: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = ((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcs.major += 1;
+    else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcs.minor += 1;
+    gcs.pauseMs += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 function answer(req: ProbeRequest): unknown {
   switch (req.kind) {
     case 'memory': {
@@ -47,6 +67,8 @@ function answer(req: ProbeRequest): unknown {
       const c = process.cpuUsage();
       return { userMicros: c.user, systemMicros: c.system };
     }
+    case 'gc':
+      return { ...gcs };
     case 'snapshot':
       return { file: writeHeapSnapshot(req.file) };
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort, loopbackServerEnv, REPO_ROOT, spawnServer } from '../../test/support/spawn-server.js';
-import type { ProbeMemory, ProbeQuestion } from './probe.js';
+import type { ProbeGc, ProbeMemory, ProbeQuestion } from './probe.js';
 import { parseMetrics } from './stats.js';
 
 /**
@@ -23,6 +23,8 @@ export interface ServerProcess {
   memory(gc?: boolean): Promise<ProbeMemory>;
   /** CPU time the server process used so far, µs (user + system). */
   cpuMicros(): Promise<number>;
+  /** The server's garbage collections so far. */
+  gcs(): Promise<ProbeGc>;
   /** Writes a V8 heap snapshot of the server to `file` (blocks the server while it runs: only between measurements). */
   heapSnapshot(file: string): Promise<string>;
   stop(): Promise<void>;
@@ -102,6 +104,7 @@ export async function startServerProcess(env: Record<string, string> = {}, opts:
       const c = await ask({ kind: 'cpu' }) as { userMicros: number; systemMicros: number };
       return c.userMicros + c.systemMicros;
     },
+    gcs: async () => await ask({ kind: 'gc' }) as ProbeGc,
     heapSnapshot: async (file) => (await ask({ kind: 'snapshot', file }) as { file: string }).file,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {

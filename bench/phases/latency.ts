@@ -57,8 +57,9 @@ export async function measureScreenPop(
   await sleep(REFILL_MS);
 
   /** One round: `concurrent` calls ringing together on the portal, from these numbers; their pop latencies. */
-  async function round(portal: BenchPortal, from: string[]): Promise<{ latencies: number[]; missing: number; cpuMicros: number; scheduling: SchedulingSample }> {
+  async function round(portal: BenchPortal, from: string[]): Promise<{ latencies: number[]; missing: number; cpuMicros: number; majorGcs: number; scheduling: SchedulingSample }> {
     await b24.resetRateLimit(portal.memberId);
+    const gcsBefore = await server.gcs();
     const cpuBefore = await server.cpuMicros();
     const schedBefore = sampleScheduling(server.pid);
     // One control request starts them all: they ring within a few ms of each other. Started one request each, the
@@ -70,10 +71,11 @@ export async function measureScreenPop(
     // The server's CPU time from the first ring to the last register: its own work per screen pop, which the other
     // processes on a shared machine do not inflate the way they inflate wall time.
     const cpuMicros = await server.cpuMicros() - cpuBefore;
+    const majorGcs = (await server.gcs()).major - gcsBefore.major;
     const scheduling = schedulingDelta(schedBefore, sampleScheduling(server.pid));
     const rings = await ringTimes(portal.pbx, callIds);
     const registers = registerTimes(await b24.requests({ memberId: portal.memberId }), callIds);
-    const r = { ...popLatencies(rings, registers, callIds), cpuMicros, scheduling };
+    const r = { ...popLatencies(rings, registers, callIds), cpuMicros, majorGcs, scheduling };
     await Promise.all(callIds.map((id) => portal.pbx.continue(id)));
     await portal.pbx.waitIdle();
     await waitOutboxDrained(server, 60_000);
@@ -90,6 +92,7 @@ export async function measureScreenPop(
   // server CPU beside the main thread) made the slowest rounds seen, p50 63–75 ms.
   await server.memory(true);
   await sleep(1000);
+  const measuredFrom = await server.gcs();
   const c0 = distribution(cold);
   log(`screen pop ×20, first round after start: n=${c0.n} p50=${c0.p50} p99=${c0.p99}`);
   const coldRow = info('screen pop, 20 concurrent', 'p99, first round after the server started (cold)', c0.p99, 'ms',
@@ -101,6 +104,7 @@ export async function measureScreenPop(
     let missing = 0;
     let cpuMicros = 0;
     let cachedCpuMicros = 0;
+    let cachedMajorGcs = 0;
     const cachedScheduling: SchedulingSample[] = [];
     for (let r = 0; r < rounds; r += 1) {
       const portal = portals[level]?.[concurrent === 1 ? 0 : r];
@@ -119,10 +123,11 @@ export async function measureScreenPop(
         cached.push(...again.latencies);
         missing += again.missing;
         cachedCpuMicros += again.cpuMicros;
+        cachedMajorGcs += again.majorGcs;
         cachedScheduling.push(again.scheduling);
         // Per round, so a slow run shows whether one round or all of them were slow, and what the machine did then.
         const s = again.scheduling;
-        log(`  round ${r + 1}: new numbers max ${Math.max(...first.latencies)} ms; cached max ${Math.max(...again.latencies)} ms, p50 ${distribution(again.latencies).p50} ms, server CPU ${Math.round(again.cpuMicros / 1000)} ms, main thread ran ${s.mainRunMs.toFixed(1)} / waited ${s.mainWaitMs.toFixed(1)} ms, steal ${s.stealMs.toFixed(0)} ms`);
+        log(`  round ${r + 1}: new numbers max ${Math.max(...first.latencies)} ms; cached max ${Math.max(...again.latencies)} ms, p50 ${distribution(again.latencies).p50} ms, server CPU ${Math.round(again.cpuMicros / 1000)} ms, major GCs ${again.majorGcs}, main thread ran ${s.mainRunMs.toFixed(1)} / waited ${s.mainWaitMs.toFixed(1)} ms, steal ${s.stealMs.toFixed(0)} ms`);
       }
     }
     const d = distribution(latencies);
@@ -142,6 +147,9 @@ export async function measureScreenPop(
     log(`screen pop ×20, numbers in the lookup cache: n=${c.n} p50=${c.p50} p95=${c.p95} p99=${c.p99} max=${c.max}`);
     rows.push(atMost(section, 'p99, numbers in the lookup cache', c.p99, 'ms', 50, `${c.n} calls, the same numbers again; p50 ${c.p50}, p95 ${c.p95}`));
     rows.push(info(section, 'server CPU per screen pop, numbers in the lookup cache', perPop(cachedCpuMicros, c.n), 'µs'));
+    const measuredMajorGcs = (await server.gcs()).major - measuredFrom.major;
+    rows.push(info(section, 'major GCs during the cached rounds', cachedMajorGcs, 'GCs',
+      `mark-compacts that ended between a round's first ring and the bench seeing its last register; ${measuredMajorGcs} from the end of the warm-up to here`));
     // What the machine did to the cached rounds: a slow run with a large wait or steal was slowed by the machine, not the server.
     const worst = (pick: (s: SchedulingSample) => number): number => Math.round(Math.max(...cachedScheduling.map(pick)) * 10) / 10;
     rows.push(info(section, 'server main thread waiting for a core, numbers in the lookup cache', worst((s) => s.mainWaitMs), 'ms',
