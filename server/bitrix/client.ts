@@ -177,14 +177,16 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
 
   /**
    * Single flight per portal: many concurrent expired calls → one refresh, one rotation persisted. A refresh asked
-   * for while the token in use is neither refused nor expired comes from a 401 of a request sent before the last
-   * refresh: the request is retried with the token in use, and the refresh token is not spent again.
+   * for when Bitrix24 refused an older token but not the one in use (nor is it expired) comes from a 401 of a request
+   * sent before the last refresh: the request is retried with the token in use, and the refresh token is not spent
+   * again. Without a refusal on record (its token could not be read) it refreshes, as it always did.
    */
   function singleFlightRefresh(memberId: string): Promise<TokenAnswer> {
     const running = refreshes.get(memberId);
     if (running) return running;
     const current = inUse.get(memberId);
-    if (current && !refused.has(memberId, current.access_token) && Number(current.expires) * 1000 > now()) {
+    const replaced = current !== undefined && refused.any(memberId) && !refused.has(memberId, current.access_token);
+    if (current && replaced && Number(current.expires) * 1000 > now()) {
       log.debug({ portal: memberId }, 'a 401 for an access token already replaced: retried with the current one');
       return Promise.resolve(current);
     }

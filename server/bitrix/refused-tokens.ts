@@ -21,6 +21,8 @@ export interface RefusedTokens {
   watch(instance: AxiosInstance, memberId: string): void;
   /** Whether Bitrix24 refused this access token of the portal. */
   has(memberId: string, accessToken: string): boolean;
+  /** Whether any refusal of the portal's tokens was noted since the last clear. */
+  any(memberId: string): boolean;
   /** After a refresh: the refused tokens are all older than the one now in use. */
   clear(memberId: string): void;
 }
@@ -49,6 +51,7 @@ export function createRefusedTokens(): RefusedTokens {
       });
     },
     has: (memberId, accessToken) => refused.get(memberId)?.has(accessToken) ?? false,
+    any: (memberId) => (refused.get(memberId)?.size ?? 0) > 0,
     clear: (memberId) => void refused.delete(memberId),
   };
 }

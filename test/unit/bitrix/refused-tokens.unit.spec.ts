@@ -29,8 +29,11 @@ describe('refused tokens', () => {
     expect(refused.has('p1', 'revoked-token')).toBe(true);
     expect(refused.has('p2', 'old-token')).toBe(false);
     expect(refused.has('p1', 'new-token')).toBe(false);
+    expect(refused.any('p1')).toBe(true);
+    expect(refused.any('p2')).toBe(false);
     refused.clear('p1');
     expect(refused.has('p1', 'old-token')).toBe(false);
+    expect(refused.any('p1')).toBe(false);
   });
 
   it('ignores 401s that do not ask for a refresh, and bodies without a token', async () => {
@@ -40,5 +43,6 @@ describe('refused tokens', () => {
     await expect(instance.post('/other', { auth: 'a-token' })).rejects.toThrow();
     await expect(instance.post('/expired', 'not json')).rejects.toThrow();
     expect(refused.has('p1', 'a-token')).toBe(false);
+    expect(refused.any('p1')).toBe(false);
   });
 });
