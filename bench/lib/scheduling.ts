@@ -24,7 +24,8 @@ function schedstat(pid: number): [number, number] {
   }
 }
 
-function steal(): number {
+/** ms of CPU steal over all cores since boot (NaN without /proc/stat). */
+export function machineStealMs(): number {
   try {
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu '));
     // cpu  user nice system idle iowait irq softirq steal guest guest_nice
@@ -36,7 +37,7 @@ function steal(): number {
 
 export function sampleScheduling(serverPid: number): SchedulingSample {
   const [mainRunMs, mainWaitMs] = schedstat(serverPid);
-  return { mainRunMs, mainWaitMs, stealMs: steal() };
+  return { mainRunMs, mainWaitMs, stealMs: machineStealMs() };
 }
 
 /** `after − before`, field by field. */

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
 import { startBitrix24Emulator, type Bitrix24Emulator } from '../../test/emulators/bitrix24/harness.js';
 import { startYeastarEmulators, type YeastarEmulatorFleet } from '../../test/emulators/yeastar/harness.js';
 import { startFront, type Front } from '../../test/integration/cluster/support/front.js';
 import { startPostgres, type PgCluster } from '../../test/support/postgres.js';
 import { knownNumbers, startCall } from '../lib/calls.js';
 import { sleep } from '../lib/observe.js';
+import { machineStealMs } from '../lib/scheduling.js';
 import { inPool, setUpPortal, type BenchPortal } from '../lib/portal.js';
 import { startServerProcess, type ServerProcess } from '../lib/server-process.js';
 import { atMost, exactly, info, type ResultRow } from '../lib/stats.js';
@@ -170,6 +172,7 @@ export async function measureCluster(log: (line: string) => void, opts: ClusterB
 
     const runStarted = Date.now();
     window.since = runStarted;
+    const stealBefore = machineStealMs();
     const periodMs = Math.max(1000, opts.seconds * 1000);
     const plan = portals.map((portal, i) => ({ portal, at: runStarted + (i * periodMs) / portals.length, n: i }));
     const placing: Promise<PlacedCall>[] = [];
@@ -185,6 +188,8 @@ export async function measureCluster(log: (line: string) => void, opts: ClusterB
     await Promise.all(portals.map((p) => p.pbx.waitIdle()));
     await sleep(15_000);
     sampling = false;
+    const stealMs = machineStealMs() - stealBefore;
+    const sampledMs = Date.now() - runStarted;
     await Promise.all(samplers);
     const ends = await Promise.all(watched.map(async (w) => ({ ...w, end: await w.server.memory() })));
     const logged = await countUntilSettled(emulator, placed, 20_000, 180_000);
@@ -203,9 +208,12 @@ export async function measureCluster(log: (line: string) => void, opts: ClusterB
     rows.push(exactly(section, 'calls logged exactly once', logged.once, `of ${placed.length}`, placed.length,
       `${logged.twice} twice, ${logged.unfinished} registered but not finished, ${logged.missing} never registered; counted until settled, `
       + `${logged.settleSeconds.toFixed(0)} s after the PBXs were idle + 15 s (one register and one finish per PBX call)`));
+    // What the machine did meanwhile, so a run slowed by the hypervisor (steal) is told apart from a slower product.
+    rows.push(info(section, 'CPU steal of the machine during the calls', stealMs / 1000, 's',
+      `all cores, /proc/stat, over the ${(sampledMs / 1000).toFixed(0)} s of the event-loop slices (${cpus().length} cores: ${(100 * stealMs / (sampledMs * cpus().length)).toFixed(1)} % of their time)`));
     rows.push(info(section, 'new instance took its share', shareSeconds, 's', `B started → both report every portal owned (${String(owned[0])} + ${String(owned[1])})`));
     log(`cluster: RSS ${rows.filter((r) => r.unit === 'MB').map((r) => r.value.toFixed(0)).join(' / ')} MB; loop p99 `
-      + `${watched.map((w) => [...w.sample.sliceP99.values()].map((v) => v.toFixed(1)).join(' ')).join(' | ')}; logged once ${logged.once} of ${placed.length} (${logged.twice} twice, ${logged.unfinished} unfinished, ${logged.missing} never registered)`);
+      + `${watched.map((w) => [...w.sample.sliceP99.values()].map((v) => v.toFixed(1)).join(' ')).join(' | ')}; steal ${(stealMs / 1000).toFixed(1)} s; logged once ${logged.once} of ${placed.length} (${logged.twice} twice, ${logged.unfinished} unfinished, ${logged.missing} never registered)`);
     return rows;
   } finally {
     sampling = false;
