@@ -16,9 +16,6 @@ export type ProbeQuestion = { kind: 'memory'; gc?: boolean } | { kind: 'cpu' } |
 export interface ProbeGc {
   /** Mark-compacts: their concurrent marking runs on V8's helper threads, beside the main thread. */
   major: number;
-  minor: number;
-  /** Main-thread pause of all of them, ms. */
-  pauseMs: number;
 }
 export type ProbeRequest = ProbeQuestion & { id: number };
 
@@ -41,13 +38,11 @@ function rssPeak(): number {
   }
 }
 
-const gcs: ProbeGc = { major: 0, minor: 0, pauseMs: 0 };
+const gcs: ProbeGc = { major: 0 };
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     const kind = ((entry as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
     if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcs.major += 1;
-    else if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcs.minor += 1;
-    gcs.pauseMs += entry.duration;
   }
 }).observe({ entryTypes: ['gc'] });
 

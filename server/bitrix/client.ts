@@ -143,9 +143,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     return portal;
   }
 
-  /** The refresh token each portal's SDK instance holds (the one it would spend). */
-  const held = new Map<string, string>();
-  /** The tokens each portal's SDK instance uses now, and the access tokens Bitrix24 refused. */
+  /** The tokens each portal's SDK instance uses now (its refresh token is the one it would spend), and the access tokens Bitrix24 refused. */
   const inUse = new Map<string, TokenAnswer>();
   const refused = createRefusedTokens();
 
@@ -166,7 +164,7 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     return database.withPortalLock(memberId, 'oauth-refresh', async () => {
       await database.reloadPortalRecord(memberId);
       const portal = requirePortal(memberId);
-      const mine = held.get(memberId);
+      const mine = inUse.get(memberId)?.refresh_token;
       if (mine !== undefined && portal.refreshToken !== '' && portal.refreshToken !== mine) {
         log.info({ portal: memberId }, 'Bitrix24 tokens were already refreshed by another instance: using them');
         return storedTokenAnswer(portal, portal.accessToken, portal.refreshToken, Math.floor(portal.expiresAt / 1000));
@@ -185,13 +183,11 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     const running = refreshes.get(memberId);
     if (running) return running;
     const current = inUse.get(memberId);
-    const replaced = current !== undefined && refused.any(memberId) && !refused.has(memberId, current.access_token);
-    if (current && replaced && Number(current.expires) * 1000 > now()) {
+    if (current && refused.any(memberId) && !refused.has(memberId, current.access_token) && Number(current.expires) * 1000 > now()) {
       log.debug({ portal: memberId }, 'a 401 for an access token already replaced: retried with the current one');
       return Promise.resolve(current);
     }
     const started = refreshAcrossInstances(memberId).then((answer) => {
-      held.set(memberId, answer.refresh_token);
       inUse.set(memberId, answer);
       refused.clear(memberId);
       return answer;
@@ -237,7 +233,6 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     // Our refresh instead of the SDK's: it reads the refresh token from the store (the latest rotation), persists
     // the new pair before the SDK uses it, and turns invalid_grant into a terminal "needs reinstall".
     auth.setCustomRefreshAuth(() => singleFlightRefresh(portal.memberId));
-    held.set(portal.memberId, portal.refreshToken);
     inUse.set(portal.memberId, storedTokenAnswer(portal, portal.accessToken, portal.refreshToken, Math.floor(portal.expiresAt / 1000)));
     const http = new HttpV2(auth, null, restriction);
     countRequests(http, portal.memberId);
@@ -370,7 +365,6 @@ export function createBitrixClients(opts: BitrixClientsOptions): PortalBitrixCli
     forget(memberId: string): void {
       transports.delete(memberId);
       coalescers.delete(memberId);
-      inUse.delete(memberId);
       refused.clear(memberId);
     },
     async profileOf(portal: FrameTarget, accessToken: string): Promise<FrameProfile> {

@@ -93,9 +93,8 @@ describe.skipIf(!CAN_RUN)('accessibility of every placement and page (browser, a
     await frame.getByRole('tab', { name: 'Connection' }).click();
     await frame.locator('[data-testid="disconnect"]').click();
     await frame.getByRole('dialog').waitFor();
-    // Its opening animation and its buttons' colour transitions settled first: mid-fade, axe measured the filled alert
-    // button's text against a half-drawn background (a serious color-contrast finding in one CI run of many).
-    // Every finite animation of the page (the overlay and a wrapper may fade too); endless ones (a spinner) are left out.
+    // Once every finite animation has settled (endless ones, a spinner, left out): mid-fade, axe measured the filled
+    // alert button's text against a half-drawn background (a serious color-contrast finding in one CI run of many).
     await frame.waitForFunction(() => document.getAnimations()
       .every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity));
     findings.push(...(await seriousFindings(frame, 'settings › Disconnect dialog')));
